@@ -1,0 +1,23 @@
+# Discomy: `make demo` and `make test` each install what is missing, then run.
+PY := .venv/bin/python
+DEMO_DIR ?= out/demo
+
+.PHONY: deps demo test bench rpm clean
+
+deps:
+	@scripts/bootstrap.sh
+
+demo: deps
+	$(PY) -m discomy.demo --workdir $(DEMO_DIR)
+
+test: deps
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: deps
+	$(PY) bench/bench_core.py
+
+rpm: deps
+	$(PY) -m pytest -q tests/test_packaging.py
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,67 @@
+"""The ``discomy`` command line: one subcommand per job.
+
+Subcommands live in the modules that own them; each exposes
+``register(subparsers)`` and sets ``func`` on its parser. Errors a user can act
+on are raised as :class:`CliError` and printed as one line, with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Optional, Sequence
+
+# Modules that add subcommands, in help order. A module that is not installed
+# (an optional part) is skipped.
+SUBCOMMAND_MODULES = (
+    "discomy.cli_plan",
+    "discomy.cli_orchestrator",
+)
+
+
+class CliError(Exception):
+    """An error the user can act on: printed as one line, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="discomy",
+        description="Plan, estimate and run dependency-ordered rebuilds of a distribution on koji.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"discomy {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"discomy {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Fleets of koji builders as the estimator sees them (pure core).
+
+A fleet file (YAML) is a list of host groups::
+
+    - name: strong          # group name (hosts are strong-1 .. strong-N)
+      count: 4
+      arches: [x86_64]
+      cpus: 64
+      speed: 2.0            # relative throughput per task, 1.0 = reference builder
+      capacity: 16          # koji host capacity (koji edit-host --capacity)
+      maxjobs: 8            # kojid.conf maxjobs
+      memory: 256G
+      disk: 2T
+
+``count``, ``arches``, ``speed``, ``capacity`` and ``maxjobs`` are required;
+``cpus``, ``memory`` and ``disk`` are optional (unknown when absent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .units import SizeError, parse_size_mb
+
+# koji's hub defaults (kojihub/kojixmlrpc.py): MaxJobs 15, CapacityOvercommit 5
+KOJI_MAXJOBS = 15
+KOJI_CAPACITY_OVERCOMMIT = 5.0
+
+
+class FleetError(ValueError):
+    """A fleet description that cannot be used; the message names the group and key."""
+
+
+@dataclass(frozen=True)
+class HostGroup:
+    name: str
+    count: int
+    arches: tuple
+    speed: float
+    capacity: float
+    maxjobs: int
+    cpus: Optional[int] = None
+    memory_mb: Optional[int] = None
+    disk_mb: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Fleet:
+    groups: tuple
+
+    @property
+    def arches(self) -> tuple:
+        return tuple(sorted({a for g in self.groups for a in g.arches}))
+
+    @property
+    def host_count(self) -> int:
+        return sum(g.count for g in self.groups)
+
+    def fastest_speed(self, arch: Optional[str] = None) -> float:
+        speeds = [g.speed for g in self.groups if arch is None or arch in g.arches]
+        return max(speeds) if speeds else 0.0
+
+
+_KEYS = {"name", "count", "arches", "cpus", "speed", "capacity", "maxjobs", "memory", "disk"}
+
+
+def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
+    """Validate a parsed fleet file; raises :class:`FleetError` naming the bad entry."""
+    if isinstance(data, dict) and "groups" in data:
+        data = data["groups"]
+    if not isinstance(data, list) or not data:
+        raise FleetError(f"{source}: expected a non-empty list of host groups")
+    groups, seen = [], set()
+    for i, raw in enumerate(data):
+        where = f"{source}: group {i + 1}"
+        if not isinstance(raw, dict):
+            raise FleetError(f"{where}: expected a mapping")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise FleetError(f"{where}: 'name' must be a non-empty string")
+        where = f"{source}: group {name!r}"
+        if name in seen:
+            raise FleetError(f"{where}: duplicate group name")
+        seen.add(name)
+        unknown = sorted(set(raw) - _KEYS)
+        if unknown:
+            raise FleetError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        for key in ("count", "arches", "speed", "capacity", "maxjobs"):
+            if key not in raw:
+                raise FleetError(f"{where}: missing required key {key!r}")
+        arches = raw["arches"]
+        if isinstance(arches, str):
+            arches = arches.split()
+        if not isinstance(arches, list) or not arches or not all(isinstance(a, str) for a in arches):
+            raise FleetError(f"{where}: 'arches' must be a non-empty list of arch names")
+        count = _number(raw["count"], int, where, "count", minimum=1)
+        speed = _number(raw["speed"], float, where, "speed", minimum=1e-9)
+        capacity = _number(raw["capacity"], float, where, "capacity", minimum=1e-9)
+        maxjobs = _number(raw["maxjobs"], int, where, "maxjobs", minimum=1)
+        cpus = _number(raw["cpus"], int, where, "cpus", minimum=1) if "cpus" in raw else None
+        sizes = {}
+        for key in ("memory", "disk"):
+            if key in raw:
+                try:
+                    sizes[key] = parse_size_mb(raw[key])
+                except SizeError as exc:
+                    raise FleetError(f"{where}: {key}: {exc}") from None
+        groups.append(HostGroup(name, count, tuple(arches), speed, capacity, maxjobs, cpus,
+                                sizes.get("memory"), sizes.get("disk")))
+    return Fleet(tuple(groups))
+
+
+def _number(value: Any, kind: type, where: str, key: str, minimum: float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FleetError(f"{where}: {key!r} must be a number, got {value!r}")
+    if kind is int and value != int(value):
+        raise FleetError(f"{where}: {key!r} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise FleetError(f"{where}: {key!r} must be at least {minimum:g}, got {value!r}")
+    return kind(value)
+
+
+def task_slots(group: HostGroup, weight: float = 1.5,
+               overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> int:
+    """How many tasks of ``weight`` koji's scheduler puts on one host of ``group`` at once.
+
+    Koji assigns while ``ntasks < maxjobs`` and ``capacity - load > weight - overcommit``.
+    """
+    slots, load = 0, 0.0
+    while slots < group.maxjobs and group.capacity - load > max(0.0, weight - overcommit):
+        slots += 1
+        load += weight
+    return slots

@@ -1,0 +1,231 @@
+"""Rebuild plans: what to rebuild after a change, and in which order (pure core).
+
+Given a :class:`~discomy.graph.BuildGraph` and the changed packages, a plan holds
+
+- ``affected``: every package that transitively build-requires a changed one;
+  a changed package is in it only when it sits in a cycle with an affected one;
+- ``cycles``: the affected build cycles, each in bootstrap order;
+- ``tiers``: longest-path levels over the acyclic build order (tier 0 first);
+- ``critical_path``: the longest chain by duration, and its length;
+- per-node release edges (``PlanNode.deps``): what a node waits for. Releasing
+  per tier waits for the whole previous tier; releasing per edge waits only for
+  these. ``bootstrap_deps`` are cycle members a node is built against the
+  previous build of.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Mapping, Optional, Union
+
+import numpy as np
+
+from .durations import durations_array
+from .graph import BuildGraph, Schedule, critical_path, gather, reverse_closure, schedule
+
+
+class PlanError(ValueError):
+    """The request cannot be planned (unknown package, empty changed set)."""
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    name: str
+    tier: int
+    deps: tuple
+    bootstrap_deps: tuple
+    duration_seconds: float
+    remaining_seconds: float
+    cycle: Optional[int]
+
+
+def resolve_changed(graph: BuildGraph, changed: Iterable[str]) -> list:
+    """Map names or NVRs to node ids; unknown entries raise with close-name suggestions."""
+    wanted = [c.strip() for c in changed if c and c.strip()]
+    if not wanted:
+        raise PlanError("the changed set is empty: name at least one source package")
+    ids = []
+    for entry in wanted:
+        if entry in graph:
+            ids.append(graph.index_of(entry))
+            continue
+        name = _name_from_nvr(entry)
+        if name is not None and name in graph:
+            ids.append(graph.index_of(name))
+            continue
+        close = difflib.get_close_matches(entry, graph.names, n=3, cutoff=0.75)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise PlanError(f"unknown source package {entry!r}{hint}")
+    return sorted(set(ids))
+
+
+def _name_from_nvr(entry: str) -> Optional[str]:
+    parts = entry.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 and parts[0] else None
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    graph: BuildGraph
+    changed_ids: tuple
+    sched: Schedule
+    durations: np.ndarray
+    affected_mask: np.ndarray
+    excluded: tuple = ()
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # names, in tier order
+    @property
+    def changed(self) -> tuple:
+        return tuple(self.graph.names[i] for i in self.changed_ids)
+
+    @property
+    def affected(self) -> tuple:
+        names = self.graph.names
+        return tuple(names[i] for i in self.sched.members.tolist())
+
+    @property
+    def tiers(self) -> tuple:
+        if "tiers" not in self._cache:
+            names = self.graph.names
+            members = self.sched.members
+            levels = self.sched.level[members]
+            cuts = np.searchsorted(levels, np.arange(1, self.sched.tier_count))
+            self._cache["tiers"] = tuple(
+                tuple(names[i] for i in chunk.tolist()) for chunk in np.split(members, cuts)
+            ) if members.size else ()
+        return self._cache["tiers"]
+
+    @property
+    def cycles(self) -> tuple:
+        cyc = np.unique(self.graph.cycle_of[self.sched.members])
+        cyc = cyc[cyc >= 0]
+        names = self.graph.names
+        return tuple(tuple(names[i] for i in self.graph.cycles[c]) for c in cyc.tolist())
+
+    @property
+    def critical_path(self) -> tuple:
+        return tuple(self.graph.names[i] for i in critical_path(self.graph, self.affected_mask, self.sched))
+
+    @property
+    def critical_path_seconds(self) -> float:
+        members = self.sched.members
+        return float(self.sched.finish[members].max()) if members.size else 0.0
+
+    @property
+    def total_seconds(self) -> float:
+        return float(self.durations[self.sched.members].sum())
+
+    @property
+    def nodes(self) -> "PlanNodes":
+        return PlanNodes(self)
+
+    def node(self, name: str) -> PlanNode:
+        g = self.graph
+        i = g.index_of(name)
+        if not self.affected_mask[i]:
+            raise KeyError(name)
+        lo, hi = g.dep_indptr[i], g.dep_indptr[i + 1]
+        deps = g.dep_indices[lo:hi]
+        boot = g.dep_bootstrap[lo:hi]
+        inside = self.affected_mask[deps]
+        cycle = int(g.cycle_of[i])
+        return PlanNode(
+            name=name,
+            tier=int(self.sched.level[i]),
+            deps=tuple(sorted(g.names[j] for j in deps[inside & ~boot].tolist())),
+            bootstrap_deps=tuple(sorted(g.names[j] for j in deps[inside & boot].tolist())),
+            duration_seconds=float(self.durations[i]),
+            remaining_seconds=float(self.sched.remaining[i]),
+            cycle=None if cycle < 0 else cycle,
+        )
+
+    def to_dict(self, include_nodes: bool = True) -> dict:
+        """The ``discomy plan --json`` object."""
+        out = {
+            "changed": list(self.changed),
+            "excluded": list(self.excluded),
+            "affected": list(self.affected),
+            "tiers": [list(t) for t in self.tiers],
+            "cycles": [list(c) for c in self.cycles],
+            "critical_path": list(self.critical_path),
+            "critical_path_seconds": round(self.critical_path_seconds, 3),
+            "total_build_seconds": round(self.total_seconds, 3),
+            "unresolved": {name: list(self.graph.unresolved[name]) for name in self.affected
+                           if name in self.graph.unresolved},
+        }
+        if include_nodes:
+            out["nodes"] = {
+                n.name: {"tier": n.tier, "deps": list(n.deps),
+                         "bootstrap_deps": list(n.bootstrap_deps),
+                         "duration_seconds": round(n.duration_seconds, 3),
+                         "remaining_seconds": round(n.remaining_seconds, 3)}
+                for n in self.nodes.values()
+            }
+        return out
+
+
+class PlanNodes(Mapping):
+    """A lazy ``name -> PlanNode`` view; nodes are built when asked for."""
+
+    def __init__(self, plan: Plan):
+        self._plan = plan
+
+    def __getitem__(self, name: str) -> PlanNode:
+        if name not in self._plan.graph:
+            raise KeyError(name)
+        return self._plan.node(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plan.affected)
+
+    def __len__(self) -> int:
+        return int(self._plan.sched.members.size)
+
+
+Durations = Union[Mapping[str, float], np.ndarray, None]
+
+
+def make_plan(graph: BuildGraph, changed: Iterable[str], exclude: Iterable[str] = (),
+              durations: Durations = None, rebuild_all: bool = False) -> Plan:
+    """Plan the rebuild that follows a change of ``changed`` (names or NVRs).
+
+    ``exclude`` names packages that are neither rebuilt nor looked through.
+    ``durations`` is a name -> seconds mapping (or a per-node array); missing
+    packages fall back to :mod:`discomy.durations`' size model.
+    ``rebuild_all`` plans a mass rebuild of every package instead.
+    """
+    excluded = resolve_changed(graph, exclude) if list(exclude := list(exclude)) else []
+    blocked = None
+    if excluded:
+        blocked = np.zeros(len(graph), dtype=bool)
+        blocked[excluded] = True
+    if rebuild_all:
+        ids = []
+        mask = np.ones(len(graph), dtype=bool)
+        if blocked is not None:
+            mask &= ~blocked
+    else:
+        ids = resolve_changed(graph, changed)
+        mask = reverse_closure(graph, np.asarray(ids), blocked)
+    if isinstance(durations, np.ndarray):
+        dur = durations
+    else:
+        dur = durations_array(graph.names, graph.sizes, durations)
+    sched = schedule(graph, mask, dur)
+    return Plan(graph, tuple(ids), sched, dur, mask,
+                tuple(graph.names[i] for i in excluded))
+
+
+def release_ready(plan: Plan, done: Iterable[str]) -> list:
+    """Per-edge release: affected packages not in ``done`` whose release edges are all done."""
+    g = plan.graph
+    done_mask = np.zeros(len(g), dtype=bool)
+    for name in done:
+        done_mask[g.index_of(name)] = True
+    members = plan.sched.members
+    waiting = np.zeros(len(g), dtype=np.int64)
+    np.add.at(waiting, plan.sched.edge_user, ~done_mask[plan.sched.edge_dep])
+    ready = members[(waiting[members] == 0) & ~done_mask[members]]
+    return [g.names[i] for i in ready.tolist()]
