@@ -61,7 +61,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"discomy {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`discomy plan ... | head`): not an error of ours
+        sys.stderr.close()
+        return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

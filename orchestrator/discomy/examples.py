@@ -8,6 +8,7 @@ the estimator and the local backend read like any other repos.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -39,6 +40,9 @@ def build_examples(workdir: Path, specs_dir: Optional[Path] = None) -> ExampleRe
     topdir = workdir / "rpmbuild"
     binary_repo = workdir / "repos" / "binary"
     source_repo = workdir / "repos" / "source"
+    for stale in (binary_repo, source_repo):
+        if stale.exists():
+            shutil.rmtree(stale)
     for spec in specs:
         result = rpmbuild(spec, topdir)
         copy_into(result.rpms, binary_repo)

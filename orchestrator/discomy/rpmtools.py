@@ -46,16 +46,15 @@ def rpmbuild(spec: Path, topdir: Path, defines: Optional[Mapping[str, str]] = No
     topdir = Path(topdir).resolve()
     for sub in ("BUILD", "RPMS", "SOURCES", "SPECS", "SRPMS", "BUILDROOT"):
         (topdir / sub).mkdir(parents=True, exist_ok=True)
-    before = set(topdir.glob("RPMS/*/*.rpm")) | set(topdir.glob("SRPMS/*.rpm"))
     macros = {"_topdir": str(topdir), "dist": dist, "_sourcedir": str(spec.parent)}
     macros.update(defines or {})
-    argv = ["rpmbuild", "-ba", "--nodeps", "--quiet"]
+    argv = ["rpmbuild", "-ba", "--nodeps"]
     for key, value in macros.items():
         argv += ["--define", f"{key} {value}"]
     argv.append(str(spec))
     log = _run(argv, f"build {spec.name}")
-    after = set(topdir.glob("RPMS/*/*.rpm")) | set(topdir.glob("SRPMS/*.rpm"))
-    new = sorted(after - before)
+    new = [Path(line.split(":", 1)[1].strip()) for line in log.splitlines()
+           if line.startswith("Wrote: ") and line.rstrip().endswith(".rpm")]
     srpms = [p for p in new if p.name.endswith(".src.rpm")]
     if len(srpms) != 1:
         raise ToolError(f"rpmbuild of {spec.name} produced {len(srpms)} source packages, expected 1")

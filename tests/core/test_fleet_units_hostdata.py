@@ -1,0 +1,83 @@
+"""Fleet files, size units and the host-data contract."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, strategies as st
+
+from discomy.fleet import FleetError, fleet_from_data, task_slots
+from discomy.hostdata import HostData, from_host_data, merge_host_data, to_host_data
+from discomy.units import SizeError, format_size_mb, parse_size_mb
+
+GOOD = [{"name": "big", "count": 2, "arches": ["x86_64"], "cpus": 64, "speed": 2.0,
+         "capacity": 16, "maxjobs": 8, "memory": "256G", "disk": "2T"}]
+
+
+def test_fleet_file_is_read_with_sizes_in_mib():
+    fleet = fleet_from_data(GOOD)
+    assert fleet.groups[0].memory_mb == 256 * 1024
+    assert fleet.groups[0].disk_mb == 2 * 1024 * 1024
+    assert fleet.host_count == 2 and fleet.arches == ("x86_64",)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"count": 0}, "'count' must be at least 1"),
+    ({"speed": "fast"}, "'speed' must be a number"),
+    ({"arches": []}, "'arches' must be a non-empty list"),
+    ({"colour": "red"}, "unknown key"),
+    ({"memory": "lots"}, "memory"),
+])
+def test_bad_fleet_entries_name_the_group_and_key(change, message):
+    with pytest.raises(FleetError, match=message) as exc:
+        fleet_from_data([{**GOOD[0], **change}], "fleet.yaml")
+    assert "group 'big'" in str(exc.value)
+
+
+def test_missing_required_key_is_reported():
+    bad = dict(GOOD[0])
+    del bad["maxjobs"]
+    with pytest.raises(FleetError, match="missing required key 'maxjobs'"):
+        fleet_from_data([bad])
+
+
+def test_task_slots_follow_kojis_capacity_rule():
+    group = fleet_from_data(GOOD).groups[0]
+    assert task_slots(group, 1.5) == 8            # maxjobs binds
+    small = fleet_from_data([{**GOOD[0], "capacity": 2, "maxjobs": 15}]).groups[0]
+    # koji: capacity - load > max(0, weight - overcommit), so a 2.0 host takes two 1.5 tasks
+    assert task_slots(small, 1.5) == 2
+
+
+@pytest.mark.parametrize("text, mib", [("32G", 32768), ("512", 512), ("1.5G", 1536),
+                                       ("2T", 2 * 1024 * 1024), ("100K", 1), ("16GiB", 16384)])
+def test_sizes_parse_to_mib(text, mib):
+    assert parse_size_mb(text) == mib
+
+
+@pytest.mark.parametrize("text", ["", "G", "-1G", "12X", "lots"])
+def test_bad_sizes_are_rejected(text):
+    with pytest.raises(SizeError):
+        parse_size_mb(text)
+
+
+@given(st.integers(0, 10 ** 9))
+def test_formatted_sizes_parse_back_close(mb):
+    text = format_size_mb(mb).replace(" ", "").replace("iB", "")
+    assert abs(parse_size_mb(text) - mb) <= max(1, mb * 0.06)
+
+
+def test_host_data_round_trips_under_its_own_key_and_keeps_kojis_keys():
+    host = HostData(cpus=16, memory_mb=32768, disk_free_mb={"/var/lib/mock": 400000}, speed=1.2,
+                    virt=("chroot", "kvm"), arches_native=("x86_64",), draining=True)
+    merged = merge_host_data({"maxjobs": 4, "methods": ["buildArch"]}, host)
+    assert merged["maxjobs"] == 4 and merged["methods"] == ["buildArch"]
+    parsed, warnings = from_host_data(merged)
+    assert parsed == host and warnings == []
+    assert "memory_available_mb" not in to_host_data(host)   # unknown stays absent
+
+
+def test_missing_or_bad_host_data_means_unknown_never_zero():
+    parsed, warnings = from_host_data({"discomy": {"cpus": "many", "memory_mb": -5, "new": 1}})
+    assert parsed.cpus is None and parsed.memory_mb is None
+    assert len(warnings) == 3
+    assert from_host_data(None)[0] == HostData()

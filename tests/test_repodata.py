@@ -1,0 +1,134 @@
+"""Loading rpm-md with libsolv: real repositories made with rpmbuild and createrepo_c."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from discomy.planner import make_plan
+from discomy.repodata import RepodataError, load_graph
+from discomy.rpmtools import createrepo, rpmbuild
+
+MISSING_BR_SPEC = """\
+Name:           needsghost
+Version:        1
+Release:        1%{?dist}
+Summary:        Build-requires something nobody provides
+License:        MIT
+BuildArch:      noarch
+BuildRequires:  ghost-devel >= 2
+BuildRequires:  corelib-devel
+
+%description
+Test package.
+
+%files
+
+%changelog
+* Sun Nov 22 2026 Discomy <discomy@example.org> - 1-1
+- Test
+"""
+
+
+def load(repos, tmp_path, **kw):
+    return load_graph([str(r) for r in repos], cache_dir=tmp_path / "cache", **kw)
+
+
+def test_direct_edges_cover_versioned_rich_and_file_build_requires(example_repos, tmp_path):
+    g = load(example_repos.repos, tmp_path)
+    deps = {name: {d for d, _ in g.deps_of(name)} for name in g.names}
+    assert deps["parsekit"] == {"corelib"}                    # corelib-devel >= 1.0
+    assert deps["appsuite"] == {"alpha", "beta", "parsekit"}  # (alpha-devel or beta-devel), file dep
+    assert deps["alpha"] == {"parsekit", "beta"}
+    assert deps["standalone"] == set()
+    assert g.unresolved == {}
+
+
+def test_buildroot_depth_adds_what_the_buildroot_pulls_in_with_its_distance(example_repos, tmp_path):
+    g = load(example_repos.repos, tmp_path, depth="buildroot")
+    alpha = dict(g.deps_of("alpha"))
+    # parsekit-devel Requires corelib-devel: one hop further than a direct provider
+    assert alpha["parsekit"] == 1 and alpha["corelib"] == 2
+    direct = load(example_repos.repos, tmp_path, depth="direct")
+    assert "corelib" not in dict(direct.deps_of("alpha"))
+
+
+def test_plan_over_real_repos_rebuilds_the_chain_and_bootstraps_the_cycle(example_repos, tmp_path):
+    plan = make_plan(load(example_repos.repos, tmp_path), ["corelib"])
+    assert plan.tiers == (("parsekit",), ("alpha",), ("beta",), ("appsuite",))
+    assert plan.cycles == (("alpha", "beta"),)
+
+
+def test_noarch_only_sources_are_recognised(example_repos, tmp_path):
+    g = load(example_repos.repos, tmp_path)
+    noarch = {name for name, flag in zip(g.names, g.noarch) if flag}
+    assert noarch == {"beta", "parsekit", "standalone"}
+
+
+def test_unresolvable_build_requires_are_reported_per_package(example_repos, tmp_path):
+    spec = tmp_path / "needsghost.spec"
+    spec.write_text(MISSING_BR_SPEC)
+    result = rpmbuild(spec, tmp_path / "top")
+    extra = tmp_path / "extra-src"
+    extra.mkdir()
+    shutil.copy(result.srpm, extra)
+    createrepo(extra)
+    g = load([*example_repos.repos, extra], tmp_path)
+    assert g.unresolved["needsghost"] == ("ghost-devel >= 2",)
+    assert [d for d, _ in g.deps_of("needsghost")] == ["corelib"]
+
+
+@pytest.mark.parametrize("compress", ["xz", "zstd"])
+def test_primary_compressed_with_xz_or_zstd_is_read(example_repos, tmp_path, compress):
+    repo = tmp_path / compress
+    shutil.copytree(example_repos.binary_repo, repo)
+    repodata = repo / "repodata"
+    primary = next(repodata.glob("*-primary.xml.gz"))
+    raw = repodata / primary.name[:-3]
+    raw.write_bytes(gzip.decompress(primary.read_bytes()))
+    tool = {"xz": ["xz", "-k", "-f"], "zstd": ["zstd", "-q", "-f"]}[compress]
+    subprocess.run([*tool, str(raw)], check=True)
+    packed = raw.with_name(raw.name + {"xz": ".xz", "zstd": ".zst"}[compress])
+    repomd = repodata / "repomd.xml"
+    repomd.write_text(repomd.read_text().replace(primary.name, packed.name))
+    primary.unlink()
+    raw.unlink()
+    g = load([example_repos.source_repo, repo], tmp_path)
+    assert {d for d, _ in g.deps_of("parsekit")} == {"corelib"}
+
+
+def test_missing_repository_is_a_clear_error(tmp_path):
+    with pytest.raises(RepodataError, match="does not exist"):
+        load([tmp_path / "nope"], tmp_path)
+
+
+def test_directory_without_repodata_is_a_clear_error(tmp_path):
+    with pytest.raises(RepodataError, match="not an rpm-md repository"):
+        load([tmp_path], tmp_path)
+
+
+def test_corrupt_primary_is_a_clear_error(example_repos, tmp_path):
+    repo = tmp_path / "corrupt"
+    shutil.copytree(example_repos.binary_repo, repo)
+    primary = next((repo / "repodata").glob("*-primary.xml.gz"))
+    primary.write_bytes(gzip.compress(b"<metadata><package type='rpm'><name>broken"))
+    with pytest.raises(RepodataError, match="corrupt|cannot"):
+        load([example_repos.source_repo, repo], tmp_path)
+
+
+def test_binary_repo_alone_is_refused_with_a_hint(example_repos, tmp_path):
+    with pytest.raises(RepodataError, match="source"):
+        load([example_repos.binary_repo], tmp_path)
+
+
+def test_graph_cache_is_reused_and_keyed_by_repo_metadata(example_repos, tmp_path):
+    first = load(example_repos.repos, tmp_path)
+    assert len(list((tmp_path / "cache").glob("graph-*.pickle"))) == 1
+    again = load(example_repos.repos, tmp_path)
+    assert again.names == first.names
+    load(example_repos.repos, tmp_path, depth="buildroot")
+    assert len(list((tmp_path / "cache").glob("graph-*.pickle"))) == 2
