@@ -139,8 +139,7 @@ def run_plan(args) -> int:
         out = plan.to_dict()
         out["depth"] = args.depth
         out["elapsed_seconds"] = round(elapsed, 4)
-        json.dump(out, sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(out) + "\n")
         return 0
     print(format_plan(plan, args.max_names, elapsed))
     return 0
@@ -241,8 +240,7 @@ def run_estimate(args) -> int:
             "policies": {p: r.to_dict() for p, r in results.items()},
             "elapsed_seconds": round(elapsed, 3),
         })
-        json.dump(out, sys.stdout)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(out) + "\n")
         return 0
     print(format_estimate(plan, fleet, config, results, elapsed))
     if args.plot:

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 INT = np.int32
 
@@ -206,6 +204,10 @@ def graph_from_mapping(deps: Mapping[str, Iterable[str]],
 
 def _bootstrap_orders(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence[str]):
     """SCC labels, cycles in bootstrap order, and each node's position in its cycle."""
+    # imported here: a cached graph never needs scipy, and it is slow to import
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     matrix = csr_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
     _, labels = connected_components(matrix, directed=True, connection="strong")
     labels = labels.astype(INT)

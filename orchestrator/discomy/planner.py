@@ -141,6 +141,24 @@ class Plan:
             cycle=None if cycle < 0 else cycle,
         )
 
+    def _nodes_dict(self) -> dict:
+        """Every node's tier, release edges and timings, built in bulk for JSON output."""
+        g, sched = self.graph, self.sched
+        deps = _grouped_names(g.names, sched.edge_user, sched.edge_dep)
+        prv, owner, pos = gather(g.dep_indptr, g.dep_indices, sched.members)
+        boot = self.affected_mask[prv] & g.dep_bootstrap[pos]
+        boot_deps = _grouped_names(g.names, owner[boot], prv[boot].astype(np.int64))
+        level = sched.level.tolist()
+        dur = self.durations.tolist()
+        rem = sched.remaining.tolist()
+        return {
+            g.names[i]: {"tier": level[i], "deps": deps.get(i, []),
+                         "bootstrap_deps": boot_deps.get(i, []),
+                         "duration_seconds": round(dur[i], 3),
+                         "remaining_seconds": round(rem[i], 3)}
+            for i in sched.members.tolist()
+        }
+
     def to_dict(self, include_nodes: bool = True) -> dict:
         """The ``discomy plan --json`` object."""
         out = {
@@ -156,14 +174,20 @@ class Plan:
                            if name in self.graph.unresolved},
         }
         if include_nodes:
-            out["nodes"] = {
-                n.name: {"tier": n.tier, "deps": list(n.deps),
-                         "bootstrap_deps": list(n.bootstrap_deps),
-                         "duration_seconds": round(n.duration_seconds, 3),
-                         "remaining_seconds": round(n.remaining_seconds, 3)}
-                for n in self.nodes.values()
-            }
+            out["nodes"] = self._nodes_dict()
         return out
+
+
+def _grouped_names(names: tuple, owners: np.ndarray, values: np.ndarray) -> dict:
+    """``{owner id: sorted names of values}`` for parallel owner/value arrays."""
+    order = np.lexsort((values, owners))
+    owners, values = owners[order], values[order]
+    cuts = np.flatnonzero(np.diff(owners)) + 1
+    out = {}
+    for chunk_owner, chunk in zip(np.split(owners, cuts), np.split(values, cuts)):
+        if chunk.size:
+            out[int(chunk_owner[0])] = sorted(names[j] for j in chunk.tolist())
+    return out
 
 
 class PlanNodes(Mapping):

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Figures for the planner and the estimator on the whole-distribution dataset.
+
+Prints:
+- `discomy plan` wall time in a fresh process, with no graph cache and with one;
+- repeated plan queries on a loaded graph (median of repeated runs);
+- the same reverse closure computed with `dnf repoquery --whatrequires`, iterated to
+  a fixed point, and the speed ratio;
+- `discomy estimate --all` under the three policies on two fleets, with the ratio to
+  the lower bound and the gain over koji-stock;
+- peak RSS of a process holding the whole graph, a mass-rebuild plan and a simulation.
+
+Usage: .venv/bin/python bench/bench_core.py [--dataset DIR] [--skip-dnf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = ROOT.parent / "shared" / "datasets" / "debian-bookworm-main"
+WIDELY_USED = ["zlib", "glib2.0", "python3-defaults"]
+
+
+def wall(argv, **kw):
+    t = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True, **kw)
+    if proc.returncode:
+        sys.exit(f"{argv[:3]} failed: {proc.stderr[-2000:]}")
+    return time.perf_counter() - t, proc.stdout
+
+
+def bench_cold(dataset: Path, cache: Path) -> None:
+    repos = ["--repo", str(dataset / "source"), "--repo", str(dataset / "binary")]
+    cmd = [sys.executable, "-m", "discomy", "plan", *repos, "--changed", "zlib", "--json",
+           "--cache-dir", str(cache)]
+    first, out = wall(cmd)
+    runs = [wall(cmd)[0] for _ in range(5)]
+    affected = len(json.loads(out)["affected"])
+    print(f"plan zlib, fresh process, no graph cache:   {first:6.2f} s  ({affected} affected)")
+    print(f"plan zlib, fresh process, graph cache:      {statistics.median(runs):6.2f} s  "
+          f"(median of 5; goal <= 2 s)")
+
+
+def bench_repeated(dataset: Path, cache: Path) -> None:
+    from discomy.graph import reverse_closure
+    from discomy.planner import make_plan
+    from discomy.repodata import load_graph
+
+    graph = load_graph([dataset / "source", dataset / "binary"], cache_dir=cache)
+    import numpy as np
+
+    for name in WIDELY_USED + ["rpm"]:
+        times, closure = [], []
+        for _ in range(30):
+            t = time.perf_counter()
+            plan = make_plan(graph, [name])
+            _ = plan.critical_path
+            times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            reverse_closure(graph, np.asarray([graph.index_of(name)]))
+            closure.append(time.perf_counter() - t)
+        print(f"repeated plan {name:<17} {len(plan.affected):>6} affected, {len(plan.tiers):>3} tiers: "
+              f"plan {1000 * statistics.median(times):6.1f} ms, closure alone "
+              f"{1000 * statistics.median(closure):5.1f} ms (medians of 30)")
+    return graph
+
+
+def dnf_closure(dataset: Path, changed: str, cachedir: str) -> tuple:
+    base = ["dnf", "-q", "--setopt=reposdir=/dev/null", f"--setopt=cachedir={cachedir}",
+            f"--setopt=logdir={cachedir}", "--releasever=0",
+            f"--repofrompath=src,file://{dataset / 'source'}",
+            f"--repofrompath=bin,file://{dataset / 'binary'}",
+            "--disablerepo=*", "--enablerepo=src", "--enablerepo=bin", "repoquery"]
+    _, out = wall(base + ["--qf", "%{name} %{sourcerpm}", "--arch=x86_64,noarch"])
+    binaries_of: dict = {}
+    for line in out.splitlines():
+        name, srpm = line.split()
+        binaries_of.setdefault(srpm.rsplit("-", 2)[0], []).append(name)
+    found, frontier, calls = set(), {changed}, 0
+    while frontier:
+        wanted = sorted({b for s in frontier for b in binaries_of.get(s, ())})
+        new = set()
+        for i in range(0, len(wanted), 4000):
+            _, out = wall(base + ["--qf", "%{name}", "--arch=src", "--whatrequires",
+                                  ",".join(wanted[i:i + 4000])])
+            calls += 1
+            new |= set(out.split())
+        frontier = new - found
+        found |= new
+    return found, calls
+
+
+def bench_dnf(dataset: Path, graph) -> None:
+    from discomy.planner import make_plan
+
+    with tempfile.TemporaryDirectory() as cachedir:
+        wall(["dnf", "-q", "--setopt=reposdir=/dev/null", f"--setopt=cachedir={cachedir}",
+              "--releasever=0", f"--repofrompath=src,file://{dataset / 'source'}",
+              "--disablerepo=*", "--enablerepo=src", "repoquery", "--arch=src", "zlib"])
+        for name in ("rpm", "zlib"):
+            t = time.perf_counter()
+            found, calls = dnf_closure(dataset, name, cachedir)
+            dnf_time = time.perf_counter() - t
+            t = time.perf_counter()
+            ours = make_plan(graph, [name])
+            our_time = time.perf_counter() - t
+            same = set(ours.affected) == found
+            print(f"closure of {name}: dnf repoquery --whatrequires x{calls} to a fixed point "
+                  f"{dnf_time:7.2f} s ({len(found)} found), discomy {1000 * our_time:6.1f} ms "
+                  f"({len(ours.affected)}), same set: {same}, ratio {dnf_time / our_time:,.0f}x")
+
+
+def bench_estimate(dataset: Path, cache: Path) -> None:
+    repos = ["--repo", str(dataset / "source"), "--repo", str(dataset / "binary")]
+    for fleet in ("fleet-heterogeneous.yaml", "fleet-small.yaml"):
+        elapsed, out = wall([sys.executable, "-m", "discomy", "estimate", *repos, "--all",
+                             "--fleet", str(ROOT / "bench" / fleet), "--json",
+                             "--cache-dir", str(cache)])
+        result = json.loads(out)
+        print(f"estimate --all on {fleet} ({result['hosts']} hosts, {result['tasks']} tasks), "
+              f"{elapsed:.1f} s for three policies:")
+        stock = result["policies"]["koji-stock"]["makespan_seconds"]
+        bound = result["lower_bound_seconds"]
+        print(f"  lower bound {bound / 3600:7.2f} h (critical path "
+              f"{result['critical_path_bound_seconds'] / 3600:.2f} h, work "
+              f"{result['work_bound_seconds'] / 3600:.2f} h)")
+        for policy, r in result["policies"].items():
+            print(f"  {policy:<14} {r['makespan_seconds'] / 3600:7.2f} h  "
+                  f"{r['makespan_seconds'] / bound:6.3f} x bound  "
+                  f"{100 * (1 - r['makespan_seconds'] / stock):+6.1f} % vs koji-stock  "
+                  f"util {100 * r['utilisation']:5.1f} %")
+
+
+def bench_rss(dataset: Path) -> None:
+    code = (
+        "import resource, sys\n"
+        "from discomy.repodata import load_graph\n"
+        "from discomy.planner import make_plan\n"
+        "from discomy.simulator import simulate, workload_from_plan\n"
+        "from discomy.fleet import fleet_from_data\n"
+        "import yaml\n"
+        f"g = load_graph(['{dataset / 'source'}', '{dataset / 'binary'}'], use_cache=False)\n"
+        "p = make_plan(g, [], rebuild_all=True)\n"
+        f"f = fleet_from_data(yaml.safe_load(open('{ROOT / 'bench' / 'fleet-heterogeneous.yaml'}')))\n"
+        "simulate(workload_from_plan(p), f, 'critical-path')\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    _, out = wall([sys.executable, "-c", code])
+    print(f"peak RSS, whole graph built from repodata + mass-rebuild plan + simulation: "
+          f"{int(out) / 1024:.0f} MiB (goal < 1024 MiB)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    parser.add_argument("--skip-dnf", action="store_true")
+    args = parser.parse_args()
+    print(f"dataset: {args.dataset}; cpus: {os.cpu_count()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp)
+        bench_cold(args.dataset, cache)
+        graph = bench_repeated(args.dataset, cache)
+        if not args.skip_dnf:
+            bench_dnf(args.dataset, graph)
+        bench_estimate(args.dataset, cache)
+    bench_rss(args.dataset)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
