@@ -72,6 +72,7 @@ class BuildGraph:
     scc: np.ndarray               # component label of each node
     cycles: tuple                 # tuples of node ids in bootstrap order (components of 2+)
     cycle_of: np.ndarray          # index into ``cycles`` or -1
+    build_order: "BuildOrder"     # the acyclic edges, pre-sorted for fast schedules
     unresolved: Mapping[str, tuple] = field(default_factory=dict)
     self_dependent: frozenset = frozenset()
     _index: dict = field(default_factory=dict, repr=False)
@@ -121,6 +122,7 @@ class BuildGraph:
         boot = (scc[src] == scc[dst]) & (position[dst] > position[src])
         dep_indptr, dep_indices, dep_distance, dep_bootstrap = _csr(n, src, dst, dist, boot)
         rdep_indptr, rdep_indices, rdep_distance, rdep_bootstrap = _csr(n, dst, src, dist, boot)
+        order = build_order(n, src[~boot], dst[~boot])
         cycle_of = np.full(n, -1, dtype=INT)
         for i, members in enumerate(cycles):
             cycle_of[list(members)] = i
@@ -143,7 +145,7 @@ class BuildGraph:
             dep_distance=dep_distance, dep_bootstrap=dep_bootstrap,
             rdep_indptr=rdep_indptr, rdep_indices=rdep_indices,
             rdep_distance=rdep_distance, rdep_bootstrap=rdep_bootstrap,
-            scc=scc, cycles=cycles, cycle_of=cycle_of,
+            scc=scc, cycles=cycles, cycle_of=cycle_of, build_order=order,
             unresolved={k: tuple(v) for k, v in (unresolved or {}).items()},
             self_dependent=self_dependent,
             _index={name: i for i, name in enumerate(names)},
@@ -197,6 +199,58 @@ def graph_from_mapping(deps: Mapping[str, Iterable[str]],
         names, src, dst,
         sizes=[(sizes or {}).get(n, 0) for n in names],
         noarch=[n in noarch for n in names],
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class BuildOrder:
+    """The acyclic build edges (bootstrap edges left out), sorted once per graph.
+
+    ``level`` is each node's longest-path level over the whole graph. Every edge
+    ``user -> dep`` has ``level[dep] < level[user]``, so any subset of the graph can
+    be scheduled by sweeping these levels in order, with no per-query sorting.
+    ``fwd_*`` edges are sorted by the user's level, ``bwd_*`` by the dependency's.
+    """
+
+    level: np.ndarray
+    levels: int
+    fwd_user: np.ndarray
+    fwd_dep: np.ndarray
+    fwd_bounds: np.ndarray
+    bwd_user: np.ndarray
+    bwd_dep: np.ndarray
+    bwd_bounds: np.ndarray
+
+
+def build_order(n: int, user: np.ndarray, dep: np.ndarray) -> BuildOrder:
+    """Global longest-path levels over acyclic edges ``user -> dep``, and the sorted edges."""
+    user = user.astype(np.int64)
+    dep = dep.astype(np.int64)
+    level = np.zeros(n, dtype=np.int64)
+    indeg = np.bincount(user, minlength=n)
+    indptr, users = _csr(n, dep, user)[:2]      # dependents of each node
+    scratch = np.empty(n, dtype=np.int64)
+    frontier = np.flatnonzero(indeg == 0)
+    depth = 0
+    placed = 0
+    while frontier.size:
+        level[frontier] = depth
+        placed += frontier.size
+        nxt, _, _ = gather(indptr, users, frontier)
+        indeg -= np.bincount(nxt, minlength=n)
+        frontier = _unique(nxt[indeg[nxt] == 0], scratch)
+        depth += 1
+    if placed != n:
+        raise AssertionError("bootstrap edges left a cycle in the build order")
+    fwd = np.lexsort((user, level[user]))
+    bwd = np.lexsort((dep, level[dep]))
+    marks = np.arange(depth + 1)
+    return BuildOrder(
+        level=level, levels=depth,
+        fwd_user=user[fwd], fwd_dep=dep[fwd],
+        fwd_bounds=np.searchsorted(level[user[fwd]], marks),
+        bwd_user=user[bwd], bwd_dep=dep[bwd],
+        bwd_bounds=np.searchsorted(level[dep[bwd]], marks),
     )
 
 
@@ -314,9 +368,23 @@ def reverse_closure(graph: BuildGraph, seeds: np.ndarray,
     Packages in ``blocked`` are neither included nor traversed.
     """
     n = len(graph)
+    seeds = np.unique(np.asarray(seeds, dtype=np.int64))
     seen = np.zeros(n, dtype=bool)
+    if blocked is None and seeds.size <= 8:
+        # scipy's breadth-first search, in C, one search per seed
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import breadth_first_order
+
+        matrix = csr_matrix((np.ones(len(graph.rdep_indices), dtype=np.int8),
+                             graph.rdep_indices, graph.rdep_indptr), shape=(n, n))
+        for seed in seeds.tolist():
+            # the search lists its start first: a seed is reached only through another
+            # seed or a cycle back to itself
+            seen[breadth_first_order(matrix, seed, directed=True, return_predecessors=False)[1:]] = True
+        seen[seeds[graph.cycle_of[seeds] >= 0]] = True
+        return seen
     scratch = np.empty(n, dtype=np.int64)
-    frontier = np.unique(np.asarray(seeds, dtype=np.int64))
+    frontier = seeds
     while frontier.size:
         nbrs, _, _ = gather(graph.rdep_indptr, graph.rdep_indices, frontier)
         if blocked is not None:
@@ -344,46 +412,50 @@ def schedule(graph: BuildGraph, mask: np.ndarray, durations: np.ndarray) -> Sche
     """Longest-path tiers, finish times and remaining path lengths inside ``mask``.
 
     Only non-bootstrap edges between members count, so the result is defined for
-    any set. Tier 0 holds members with no member dependency. One pass of Kahn's
-    algorithm, a whole tier per step, computes tiers and finish times; a second
-    pass over the same tiers in reverse computes the remaining path lengths.
+    any set. Tier 0 holds members with no member dependency. The sweep follows the
+    graph's global levels (:class:`BuildOrder`): a dependency always sits on a lower
+    global level than its user, so one pass up computes tiers and finish times and
+    one pass down the remaining path lengths.
     """
     n = len(graph)
-    members = np.flatnonzero(mask)
-    deps, users, pos = gather(graph.dep_indptr, graph.dep_indices, members)
-    keep = mask[deps] & ~graph.dep_bootstrap[pos]
-    edge_dep, edge_user = deps[keep], users[keep]
-
+    order = graph.build_order
     dur = np.asarray(durations, dtype=np.float64)
+    members = np.flatnonzero(mask)
     level = np.full(n, -1, dtype=INT)
-    indeg = np.bincount(edge_user, minlength=n)
-    scratch = np.empty(n, dtype=np.int64)
-    start = np.zeros(n, dtype=np.float64)       # latest finish among a node's dependencies
+    level[members] = 0
     finish = np.zeros(n, dtype=np.float64)
-    tiers, steps = [], []
-    frontier = members[indeg[members] == 0]
-    while frontier.size:
-        level[frontier] = len(tiers)
-        finish[frontier] = start[frontier] + dur[frontier]
-        tiers.append(frontier)
-        nxt, owner, epos = gather(graph.rdep_indptr, graph.rdep_indices, frontier)
-        ok = mask[nxt] & ~graph.rdep_bootstrap[epos]
-        nxt, owner = nxt[ok], owner[ok]
-        steps.append((owner, nxt))
-        np.maximum.at(start, nxt, finish[owner])
-        indeg -= np.bincount(nxt, minlength=n)
-        frontier = _unique(nxt[indeg[nxt] == 0], scratch)
-    if (level[members] < 0).any():
-        raise AssertionError("bootstrap edges left a cycle in the build order")
+    finish[members] = dur[members]
+    remaining = finish.copy()
 
-    remaining = np.zeros(n, dtype=np.float64)
-    after = np.zeros(n, dtype=np.float64)       # longest remaining path among dependents
-    for frontier, (owner, nxt) in zip(reversed(tiers), reversed(steps)):
-        # every dependent of this tier sits in a later tier, already final
-        np.maximum.at(after, owner, remaining[nxt])
-        remaining[frontier] = after[frontier] + dur[frontier]
-    ordered = np.concatenate(tiers) if tiers else members
-    return Schedule(ordered, level, finish, remaining, edge_dep, edge_user, len(tiers))
+    inside = np.flatnonzero(mask[order.fwd_user] & mask[order.fwd_dep])
+    users, deps = order.fwd_user[inside], order.fwd_dep[inside]
+    bounds = np.searchsorted(inside, order.fwd_bounds)
+    start = np.zeros(n, dtype=np.float64)
+    for g in range(1, order.levels):
+        lo, hi = bounds[g], bounds[g + 1]
+        if lo == hi:
+            continue
+        u, d = users[lo:hi], deps[lo:hi]
+        np.maximum.at(level, u, level[d] + 1)
+        np.maximum.at(start, u, finish[d])
+        finish[u] = start[u] + dur[u]
+
+    inside_b = np.flatnonzero(mask[order.bwd_user] & mask[order.bwd_dep])
+    b_users, b_deps = order.bwd_user[inside_b], order.bwd_dep[inside_b]
+    bounds = np.searchsorted(inside_b, order.bwd_bounds)
+    after = np.zeros(n, dtype=np.float64)
+    for g in range(order.levels - 2, -1, -1):
+        lo, hi = bounds[g], bounds[g + 1]
+        if lo == hi:
+            continue
+        u, d = b_users[lo:hi], b_deps[lo:hi]
+        np.maximum.at(after, d, remaining[u])
+        remaining[d] = after[d] + dur[d]
+
+    tier_count = int(level[members].max()) + 1 if members.size else 0
+    lvl = level[members].astype(np.int16 if tier_count < 2**15 else np.int64)
+    ordered = members[np.argsort(lvl, kind="stable")]
+    return Schedule(ordered, level, finish, remaining, deps, users, tier_count)
 
 
 def critical_path(graph: BuildGraph, mask: np.ndarray, sched: Schedule) -> list:

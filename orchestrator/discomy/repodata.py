@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 DEPTHS = ("direct", "buildroot")
 SOURCE_ARCHES = ("src", "nosrc")
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 class RepodataError(Exception):

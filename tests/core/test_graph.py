@@ -102,6 +102,19 @@ def test_bootstrap_order_breaks_at_most_half_of_each_cycles_edges(deps):
 
 
 @settings(max_examples=200, deadline=None)
+@given(graphs, st.data())
+def test_closure_from_several_seeds_matches_a_naive_search(deps, data):
+    g = build(deps)
+    seeds = data.draw(st.lists(st.sampled_from(sorted(deps)), min_size=1, max_size=4, unique=True))
+    clean = {k: [d for d in v if d != k] for k, v in deps.items()}
+    mask = reverse_closure(g, np.array([g.index_of(s) for s in seeds]))
+    assert {g.names[i] for i in np.flatnonzero(mask)} == naive_closure(clean, seeds)
+    # the same answer through the blocked-aware search
+    none_blocked = np.zeros(len(g), dtype=bool)
+    assert (reverse_closure(g, np.array([g.index_of(s) for s in seeds]), none_blocked) == mask).all()
+
+
+@settings(max_examples=200, deadline=None)
 @given(graphs)
 def test_closure_matches_a_naive_search(deps):
     g = build(deps)
