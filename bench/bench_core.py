@@ -75,19 +75,25 @@ def bench_repeated(dataset: Path, cache: Path) -> None:
 
 
 def dnf_closure(dataset: Path, changed: str, cachedir: str) -> tuple:
+    """The reverse closure with dnf alone: --whatrequires on every capability the
+    frontier's binaries provide (a package name alone misses virtual provides such as
+    libz-dev), iterated until no new source package turns up."""
     base = ["dnf", "-q", "--setopt=reposdir=/dev/null", f"--setopt=cachedir={cachedir}",
             f"--setopt=logdir={cachedir}", "--releasever=0",
             f"--repofrompath=src,file://{dataset / 'source'}",
             f"--repofrompath=bin,file://{dataset / 'binary'}",
             "--disablerepo=*", "--enablerepo=src", "--enablerepo=bin", "repoquery"]
-    _, out = wall(base + ["--qf", "%{name} %{sourcerpm}", "--arch=x86_64,noarch"])
-    binaries_of: dict = {}
+    _, out = wall(base + ["--qf", "@@%{sourcerpm}\n%{provides}", "--arch=x86_64,noarch"])
+    provides_of: dict = {}
+    source = None
     for line in out.splitlines():
-        name, srpm = line.split()
-        binaries_of.setdefault(srpm.rsplit("-", 2)[0], []).append(name)
+        if line.startswith("@@"):
+            source = line[2:].rsplit("-", 2)[0]
+        elif line.strip() and source:
+            provides_of.setdefault(source, set()).add(line.split()[0])
     found, frontier, calls = set(), {changed}, 0
     while frontier:
-        wanted = sorted({b for s in frontier for b in binaries_of.get(s, ())})
+        wanted = sorted({p for s in frontier for p in provides_of.get(s, ())})
         new = set()
         for i in range(0, len(wanted), 4000):
             _, out = wall(base + ["--qf", "%{name}", "--arch=src", "--whatrequires",
