@@ -55,6 +55,10 @@ def test_buildroot_depth_adds_what_the_buildroot_pulls_in_with_its_distance(exam
     assert alpha["parsekit"] == 1 and alpha["corelib"] == 2
     direct = load(example_repos.repos, tmp_path, depth="direct")
     assert "corelib" not in dict(direct.deps_of("alpha"))
+    # parsekit-config's script needs /bin/sh, which nothing here provides: reported, and
+    # the buildroot is approximated rather than dropped
+    assert "alpha" in g.uninstallable and "/bin/sh" in g.uninstallable["alpha"][0]
+    assert g.unresolved == {}
 
 
 def test_plan_over_real_repos_rebuilds_the_chain_and_bootstraps_the_cycle(example_repos, tmp_path):

@@ -183,6 +183,12 @@ def format_plan(plan, max_names: int, elapsed: float) -> str:
         lines += ["", f"Unresolvable BuildRequires in {len(unresolved)} affected packages:"]
         for name in unresolved[:max_names]:
             lines.append(f"  {name}: {', '.join(plan.graph.unresolved[name])}")
+    broken = [n for n in plan.affected if n in plan.graph.uninstallable]
+    if broken:
+        lines += ["", f"Buildroots libsolv cannot install for {len(broken)} affected packages "
+                      "(approximated with one provider per requirement):"]
+        for name in broken[:max_names]:
+            lines.append(f"  {name}: {plan.graph.uninstallable[name][0]}")
     lines += ["", f"Planned in {elapsed:.3f} s"]
     return "\n".join(lines)
 

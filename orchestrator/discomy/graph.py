@@ -74,6 +74,7 @@ class BuildGraph:
     cycle_of: np.ndarray          # index into ``cycles`` or -1
     build_order: "BuildOrder"     # the acyclic edges, pre-sorted for fast schedules
     unresolved: Mapping[str, tuple] = field(default_factory=dict)
+    uninstallable: Mapping[str, tuple] = field(default_factory=dict)
     self_dependent: frozenset = frozenset()
     _index: dict = field(default_factory=dict, repr=False)
 
@@ -85,7 +86,8 @@ class BuildGraph:
                    sizes: Optional[Sequence[int]] = None,
                    artifact_sizes: Optional[Sequence[int]] = None,
                    noarch: Optional[Sequence[bool]] = None,
-                   unresolved: Optional[Mapping[str, Sequence[str]]] = None) -> "BuildGraph":
+                   unresolved: Optional[Mapping[str, Sequence[str]]] = None,
+                   uninstallable: Optional[Mapping[str, Sequence[str]]] = None) -> "BuildGraph":
         """Edges ``src[i] -> dst[i]``: package ``src[i]`` build-requires package ``dst[i]``.
 
         Duplicate edges keep the smallest distance; self edges are recorded in
@@ -147,6 +149,7 @@ class BuildGraph:
             rdep_distance=rdep_distance, rdep_bootstrap=rdep_bootstrap,
             scc=scc, cycles=cycles, cycle_of=cycle_of, build_order=order,
             unresolved={k: tuple(v) for k, v in (unresolved or {}).items()},
+            uninstallable={k: tuple(v) for k, v in (uninstallable or {}).items()},
             self_dependent=self_dependent,
             _index={name: i for i, name in enumerate(names)},
         )

@@ -172,6 +172,8 @@ class Plan:
             "total_build_seconds": round(self.total_seconds, 3),
             "unresolved": {name: list(self.graph.unresolved[name]) for name in self.affected
                            if name in self.graph.unresolved},
+            "uninstallable": {name: list(self.graph.uninstallable[name]) for name in self.affected
+                              if name in self.graph.uninstallable},
         }
         if include_nodes:
             out["nodes"] = self._nodes_dict()

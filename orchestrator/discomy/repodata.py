@@ -15,7 +15,7 @@ means a BuildRequires of source package S is provided by a binary whose
   (1 = a direct provider).
 
 BuildRequires nobody provides are reported per package (``graph.unresolved``),
-not fatal. The derived graph is cached under ``cache_dir`` keyed by the
+not fatal; so are buildroots libsolv cannot install (``graph.uninstallable``). The derived graph is cached under ``cache_dir`` keyed by the
 checksums of every ``repomd.xml``, so a fresh process loads a whole
 distribution in a fraction of a second after the first time.
 """
@@ -27,7 +27,7 @@ import logging
 import os
 import pickle
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 DEPTHS = ("direct", "buildroot")
 SOURCE_ARCHES = ("src", "nosrc")
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 
 
 class RepodataError(Exception):
@@ -192,10 +192,12 @@ def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str) -> BuildGraph
         if b.arch != "noarch":
             has_arch[node] = True
 
+    uninstallable: dict = {}
     if depth == "direct":
         src, dst, dist, unresolved = _direct_edges(pool, sources, names, index, src_of)
     else:
-        src, dst, dist, unresolved = _buildroot_edges(pool, sources, names, index, src_of)
+        src, dst, dist, unresolved, uninstallable = _buildroot_edges(
+            pool, sources, names, index, src_of)
     return BuildGraph.from_edges(
         names, src, dst, dist,
         evrs=[sources[name].evr for name in names],
@@ -203,6 +205,7 @@ def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str) -> BuildGraph
         artifact_sizes=artifact,
         noarch=has_any & ~has_arch,
         unresolved=unresolved,
+        uninstallable=uninstallable,
     )
 
 
@@ -245,21 +248,76 @@ def _direct_edges(pool, sources, names, index, src_of):
             np.ones(len(src), dtype=np.int16), unresolved)
 
 
+class _ProviderChoice:
+    """One provider per requirement, chosen the same way every time, with caches.
+
+    Used when libsolv cannot install a buildroot as a whole: the walk then follows
+    one plausible provider per requires (the one named like the dependency, else the
+    first by name) instead of the solver's choice, which keeps the closure the size
+    of a buildroot rather than of every alternative.
+    """
+
+    def __init__(self, pool, binary_ids):
+        self.pool = pool
+        self.binary_ids = binary_ids
+        self._choice: dict = {}
+        self._requires: dict = {}
+
+    def provider(self, dep) -> Optional[int]:
+        key = dep.id
+        if key not in self._choice:
+            providers = [p for p in self.pool.whatprovides(dep) if p.id in self.binary_ids]
+            name = str(dep).split(" ", 1)[0]
+            providers.sort(key=lambda p: (p.name != name, p.name, p.id))
+            self._choice[key] = providers[0].id if providers else None
+        return self._choice[key]
+
+    def requires(self, sid: int) -> tuple:
+        if sid not in self._requires:
+            import solv
+
+            chosen = (self.provider(dep) for dep in
+                      self.pool.solvables[sid].lookup_deparray(solv.SOLVABLE_REQUIRES))
+            self._requires[sid] = tuple(sorted({c for c in chosen if c is not None}))
+        return self._requires[sid]
+
+    def closure(self, direct: Iterable[int]) -> dict:
+        distance = {sid: 1 for sid in direct}
+        frontier = list(distance)
+        hop = 1
+        while frontier:
+            hop += 1
+            nxt = []
+            for sid in frontier:
+                for pid in self.requires(sid):
+                    if pid not in distance:
+                        distance[pid] = hop
+                        nxt.append(pid)
+            frontier = nxt
+        return distance
+
+
 def _buildroot_edges(pool, sources, names, index, src_of):
-    """Per source package, let libsolv's solver pick the buildroot, as Koschei does."""
+    """Per source package, let libsolv's solver pick the buildroot, as Koschei does.
+
+    A buildroot the solver cannot install is reported (``uninstallable``) and
+    approximated with :class:`_ProviderChoice`.
+    """
     import solv
 
-    src, dst, dist, unresolved = [], [], [], {}
+    src, dst, dist, unresolved, uninstallable = [], [], [], {}, {}
     flags = solv.Job.SOLVER_INSTALL | solv.Job.SOLVER_SOLVABLE_PROVIDES
+    chooser = _ProviderChoice(pool, src_of)
     for name in names:
         node = index[name]
-        jobs, missing, direct = [], [], set()
+        jobs, missing, direct, chosen = [], [], set(), set()
         for dep, text in _build_requires(pool, sources[name]):
             providers = [p for p in pool.whatprovides(dep) if p.id in src_of]
             if not providers:
                 missing.append(text)
                 continue
             direct.update(p.id for p in providers)
+            chosen.add(chooser.provider(dep))
             jobs.append(pool.Job(flags, dep.id))
         if missing:
             unresolved[name] = tuple(missing)
@@ -268,13 +326,11 @@ def _buildroot_edges(pool, sources, names, index, src_of):
         solver = pool.Solver()
         problems = solver.solve(jobs)
         if problems:
-            # Not installable as a whole (Koschei would call it unresolved): report it and
-            # fall back to every provider reachable over requires, a superset of a buildroot.
-            unresolved[name] = unresolved.get(name, ()) + tuple(str(p) for p in problems)
-            distance = _requires_distance(pool, None, direct, src_of)
+            uninstallable[name] = tuple(str(p) for p in problems)
+            distance = chooser.closure(chosen)
         else:
             installed = {s.id: s for s in solver.transaction().newsolvables()}
-            distance = _requires_distance(pool, installed, direct, src_of)
+            distance = _requires_distance(pool, installed, direct)
         best: dict = {}
         for sid, d in distance.items():
             t = src_of.get(sid)
@@ -285,36 +341,27 @@ def _buildroot_edges(pool, sources, names, index, src_of):
             dst.append(t)
             dist.append(d)
     return (np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64),
-            np.asarray(dist, dtype=np.int16), unresolved)
+            np.asarray(dist, dtype=np.int16), unresolved, uninstallable)
 
 
-def _requires_distance(pool, installed: Optional[dict], direct: set, src_of: dict) -> dict:
-    """Hops from the BuildRequires to every buildroot binary (1 = direct provider).
-
-    With ``installed`` (the solver's choice) the walk stays inside it; without, it
-    follows every binary provider.
-    """
+def _requires_distance(pool, installed: dict, direct: set) -> dict:
+    """Hops from the BuildRequires to every binary the solver installed (1 = direct provider)."""
     import solv
 
-    distance = {sid: 1 for sid in direct if installed is None or sid in installed}
+    distance = {sid: 1 for sid in direct if sid in installed}
     frontier = list(distance)
     hop = 1
     while frontier:
         hop += 1
         nxt = []
         for sid in frontier:
-            solvable = installed[sid] if installed is not None else pool.solvables[sid]
-            for dep in solvable.lookup_deparray(solv.SOLVABLE_REQUIRES):
+            for dep in installed[sid].lookup_deparray(solv.SOLVABLE_REQUIRES):
                 for p in pool.whatprovides(dep):
-                    pid = p.id
-                    if pid in distance:
-                        continue
-                    if (installed is not None and pid in installed) or \
-                            (installed is None and pid in src_of):
-                        distance[pid] = hop
-                        nxt.append(pid)
+                    if p.id in installed and p.id not in distance:
+                        distance[p.id] = hop
+                        nxt.append(p.id)
         frontier = nxt
     # anything the solver added that no requires chain reaches (e.g. a rich dep's condition)
-    for sid in installed or ():
+    for sid in installed:
         distance.setdefault(sid, hop)
     return distance
