@@ -24,9 +24,10 @@ Policies (:data:`POLICIES`), each a small function of release, order and host ch
   is in the buildroot; within a tier, as koji-stock.
 - ``critical-path`` (Discomy's): release per edge; free tasks by longest
   remaining path first (with regenerations, on the fastest host); a task with
-  little slack goes to the fastest host with room, a task with slack to the
-  slowest host that still finishes it within its slack, which keeps the fast
-  hosts free for the chains that decide the makespan (heavy jobs to fast hosts).
+  slack (against the campaign's projected end, which grows as chains slip) goes
+  to the slowest host that still finishes it within half its slack, which keeps
+  the fast hosts free for the chains that decide the makespan; a task with none
+  goes to the fastest host with room (heavy jobs to fast hosts).
 
 The lower bound is ``max(critical path on the fastest host with one repo
 regeneration per release edge, total work / fleet throughput)`` (also per arch);
@@ -280,7 +281,8 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
     finish_fast, remaining_fast = path_lengths(workload, fast, regen)
     horizon = float(finish_fast.max()) if n else 0.0
     remaining = remaining_fast.tolist()
-    target = [horizon]      # the end the campaign can still reach: grows as chains slip
+    fast_l = fast.tolist()
+    target = [horizon]      # the projected end of the campaign: grows as chains slip
     weights = [task_weight(d) for d in durations]
     users = [[] for _ in range(n)]
     for i, deps in enumerate(workload.deps):
@@ -307,7 +309,6 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
 
     def release(i: int, now: float) -> None:
         nonlocal seq
-        target[0] = max(target[0], now + remaining[i])
         for a in arches_of[i]:
             seq += 1
             key = (-remaining[i], seq) if speed_first else (now, seq)
@@ -333,18 +334,20 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
                     if best is None or key < best[0]:
                         best = (key, h)
             return None if best is None else best[1]
-        # critical-path: the slowest host that keeps the build within its slack,
-        # else the fastest host with room
+        # critical-path: the slowest host that keeps the build within its slack ...
         groups = fast_first[a]
         best_speed = fleet.groups[groups[0]].speed
-        for gi in reversed(groups):
-            speed = fleet.groups[gi].speed
-            # slack: how much later this build may finish without moving the end
-            slack = target[0] - (now + remaining[i])
-            if durations[i] / speed - durations[i] / best_speed <= slack * SLACK_SHARE:
-                h = hosts.best_in_group(gi, w)
-                if h is not None:
-                    return h
+        d = durations[i]
+        # slack: how late it may finish without moving the projected end of the campaign
+        target[0] = max(target[0], now + remaining[i])
+        slack = target[0] - (now + remaining[i])
+        if slack > 0:
+            for gi in reversed(groups):
+                if d / fleet.groups[gi].speed - d / best_speed <= slack * SLACK_SHARE:
+                    h = hosts.best_in_group(gi, w)
+                    if h is not None:
+                        return h
+        # ... else the fastest host with room
         for gi in groups:
             h = hosts.best_in_group(gi, w)
             if h is not None:
@@ -367,8 +370,9 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
                 blocked.add(best)
                 continue
             heapq.heappop(queues[best])
-            hosts.change(h, weights[i], 1)
             end = finish_time_on(h, now, i)
+            hosts.change(h, weights[i], 1)
+            target[0] = max(target[0], end + remaining[i] - fast_l[i])
             runs.append(TaskRun(i, a, h, now, end))
             seq += 1
             heapq.heappush(events, (end, seq, "finish", (i, h)))
