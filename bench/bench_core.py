@@ -95,9 +95,9 @@ def dnf_closure(dataset: Path, changed: str, cachedir: str) -> tuple:
     while frontier:
         wanted = sorted({p for s in frontier for p in provides_of.get(s, ())})
         new = set()
-        for i in range(0, len(wanted), 4000):
+        for i in range(0, len(wanted), 1500):
             _, out = wall(base + ["--qf", "%{name}", "--arch=src", "--whatrequires",
-                                  ",".join(wanted[i:i + 4000])])
+                                  ",".join(wanted[i:i + 1500])])
             calls += 1
             new |= set(out.split())
         frontier = new - found
