@@ -1,0 +1,232 @@
+"""Placement core: hard fit, koji's rules, power ranking, reservation, draining, reasons."""
+
+from discomy import constraints as cons
+from discomy.hostdata import HostData
+from discomy.placement import (ActiveTask, FreeTask, HostCapabilities, NO_REQUIREMENTS,
+                               PlacementConfig, TaskRequirements, ConfigError, explain,
+                               fits, is_power_by_history, package_from_srpm, parse_config,
+                               requirements_for, schedule)
+
+import pytest
+
+CFG = PlacementConfig(reserve_after_s=600, reserve_max_s=3600, strong_speed=1.5)
+
+
+def host(host_id, name=None, capacity=4.0, speed=None, memory_gib=None, cpus=None,
+         virt=(), features=(), arches="x86_64", channels=(1,), ready=True, maxjobs=None,
+         draining=False, drained=False, disk_gib=None):
+    data = HostData(cpus=cpus, memory_mb=memory_gib * 1024 if memory_gib else None,
+                    disk_free_mb={"/var/lib/mock": disk_gib * 1024} if disk_gib else {},
+                    speed=speed, virt=tuple(virt), features=tuple(features), draining=draining)
+    return HostCapabilities(host_id=host_id, name=name or f"builder{host_id}",
+                            arches=tuple(arches.split()), channels=tuple(channels),
+                            capacity=capacity, ready=ready, maxjobs=maxjobs, data=data,
+                            drained=drained)
+
+
+def task(task_id, req=NO_REQUIREMENTS, weight=1.0, arch="x86_64", create_ts=0.0, channel=1):
+    return FreeTask(task_id=task_id, channel_id=channel, arch=arch, weight=weight,
+                    create_ts=create_ts, req=req)
+
+
+def placed(result):
+    return {a.task_id: a.host_id for a in result.assignments}
+
+
+BIG = TaskRequirements(memory_mb=32 * 1024, why="package llvm")
+POWER = TaskRequirements(memory_mb=32 * 1024, power=True, why="package llvm")
+
+
+def test_fit_reason_names_host_need_and_have():
+    verdict = fits(host(3, memory_gib=16), BIG)
+    assert not verdict.ok
+    assert verdict.reasons == ("builder3: needs 32 GiB memory, has 16 GiB",)
+
+
+def test_fit_checks_disk_cpus_virt_and_features():
+    req = TaskRequirements(disk_mb=80 * 1024, cpus=16, virt=("kvm",), features=("ssd",))
+    weak = host(1, disk_gib=40, cpus=4, virt=("chroot",), features=())
+    strong = host(2, disk_gib=400, cpus=32, virt=("kvm", "chroot"), features=("ssd",))
+    assert fits(strong, req).ok
+    reasons = " | ".join(fits(weak, req).reasons)
+    for part in ("needs 80 GiB disk, has 40 GiB", "needs 16 cpus, has 4",
+                 "needs virtualization kvm, has chroot", "needs features ssd"):
+        assert part in reasons
+
+
+def test_unknown_values_are_not_violations_but_rank_after_known_fits():
+    unknown, known = host(1), host(2, memory_gib=64)
+    assert fits(unknown, BIG).ok and fits(unknown, BIG).unknown == 1
+    result = schedule([task(10, BIG)], [], [unknown, known], {}, CFG, now=0)
+    assert placed(result) == {10: 2}
+
+
+def test_big_task_never_goes_to_small_host_even_if_idle():
+    small, big = host(1, memory_gib=16), host(2, memory_gib=64)
+    busy = [ActiveTask(100 + n, 2, 1.0) for n in range(3)]
+    result = schedule([task(10, BIG)], busy, [small, big], {}, CFG, now=0)
+    assert placed(result) == {10: 2}
+
+
+def test_task_waits_with_reason_when_no_host_fits():
+    result = schedule([task(10, BIG)], [], [host(3, memory_gib=16)], {}, CFG, now=0)
+    assert result.assignments == ()
+    assert "no host fits" in result.reasons[10]
+    assert "builder3: needs 32 GiB memory, has 16 GiB" in result.reasons[10]
+
+
+def test_power_job_goes_to_fastest_fitting_host():
+    hosts = [host(1, memory_gib=64, speed=1.0), host(2, memory_gib=64, speed=2.5),
+             host(3, memory_gib=16, speed=4.0)]
+    result = schedule([task(10, POWER)], [], hosts, {}, CFG, now=0)
+    assert placed(result) == {10: 2}
+
+
+def test_small_jobs_keep_off_strong_hosts_while_power_job_waits():
+    hosts = [host(1, speed=2.0, memory_gib=64), host(2, speed=1.0, memory_gib=8)]
+    # the power task is behind the small ones in koji's order
+    tasks = [task(10), task(11, POWER)]
+    result = schedule(tasks, [], hosts, {}, CFG, now=0)
+    assert placed(result) == {10: 2, 11: 1}
+
+
+def test_small_jobs_use_strong_hosts_when_no_power_job_waits():
+    hosts = [host(1, speed=2.0), host(2, speed=1.0)]
+    active = [ActiveTask(99, 2, 1.0)]
+    result = schedule([task(10)], active, hosts, {}, CFG, now=0)
+    assert placed(result) == {10: 1}
+
+
+def test_power_job_waiting_long_reserves_busy_strong_host():
+    # room for a small task (weight 0.5) but not for the power task (weight 10)
+    strong = host(1, speed=2.0, memory_gib=64, capacity=4.0)
+    other = host(2, speed=1.0, memory_gib=8, capacity=4.0)
+    active = [ActiveTask(90, 1, 2.0), ActiveTask(91, 2, 4.0)]
+    tasks = [task(10, POWER, weight=10.0, create_ts=0), task(11, weight=0.5)]
+    early = schedule(tasks, active, [strong, other], {}, CFG, now=100)
+    assert early.reserved == {} and placed(early) == {11: 1}
+    late = schedule(tasks, active, [strong, other], {}, CFG, now=700)
+    assert late.reserved == {1: 10}
+    assert placed(late) == {}
+    assert "builder1: reserved for power task 10" in late.reasons[11]
+
+
+def test_reservation_ends_after_reserve_max():
+    strong = host(1, speed=2.0, memory_gib=64, capacity=4.0)
+    active = [ActiveTask(90, 1, 2.0)]
+    tasks = [task(10, POWER, weight=10.0, create_ts=0), task(11, weight=0.5)]
+    result = schedule(tasks, active, [strong], {}, CFG, now=600 + 3600 + 1)
+    assert result.reserved == {} and placed(result) == {11: 1}
+
+
+def test_reservation_count_is_bounded():
+    hosts = [host(i, speed=2.0, memory_gib=64, capacity=1.0) for i in (1, 2, 3)]
+    full = [ActiveTask(90 + i, i, 1.0) for i in (1, 2, 3)]
+    tasks = [task(10 + n, POWER, weight=3.0) for n in range(3)]
+    cfg = PlacementConfig(reserve_after_s=600, reserve_max_s=10**6, reserve_max_hosts=2)
+    result = schedule(tasks, full, hosts, {}, cfg, now=1000)
+    assert len(result.reserved) == 2
+
+
+def test_draining_hosts_take_nothing_new():
+    hosts = [host(1, drained=True), host(2, draining=True), host(3)]
+    result = schedule([task(10), task(11)], [], hosts, {}, CFG, now=0)
+    assert set(placed(result).values()) == {3}
+
+
+def test_refused_host_is_not_chosen():
+    result = schedule([task(10)], [], [host(1), host(2)], {10: {1}}, CFG, now=0)
+    assert placed(result) == {10: 2}
+
+
+def test_maxjobs_from_host_data_is_respected():
+    hosts = [host(1, maxjobs=1, capacity=100)]
+    result = schedule([task(10), task(11)], [], hosts, {}, CFG, now=0)
+    assert len(result.assignments) == 1
+
+
+def test_noarch_tasks_go_to_any_host_in_channel():
+    hosts = [host(1, arches="aarch64"), host(2, arches="x86_64", channels=(2,))]
+    result = schedule([task(10, arch="noarch")], [], hosts, {}, CFG, now=0)
+    assert placed(result) == {10: 1}
+
+
+def test_explain_lists_every_host_with_reasons():
+    hosts = [host(1, memory_gib=16), host(2, memory_gib=64, speed=1.2), host(3, arches="ppc64le")]
+    verdicts = {v.name: v for v in explain(task(10, BIG), [], hosts, {}, CFG, now=0)}
+    assert not verdicts["builder1"].eligible
+    assert verdicts["builder1"].reasons == ("builder1: needs 32 GiB memory, has 16 GiB",)
+    assert verdicts["builder2"].eligible
+    assert "not in channel 1 with arch x86_64" in verdicts["builder3"].reasons[0]
+
+
+def test_history_makes_slow_packages_power_jobs():
+    assert is_power_by_history(3 * 3600, 2 * 3600)
+    assert not is_power_by_history(3600, 2 * 3600)
+    assert not is_power_by_history(None, 2 * 3600)
+    assert not is_power_by_history(3 * 3600, None)
+    req = requirements_for("libreoffice", {}, {}, last_duration_s=3 * 3600, power_after_s=7200)
+    assert req.power and "3h00m" in req.why
+    assert requirements_for("bash", {}, {}, last_duration_s=60, power_after_s=7200) == NO_REQUIREMENTS
+
+
+def test_requirements_combine_hub_defaults_and_tag():
+    hub, _ = cons.parse_rules({"llvm*": {"memory": "32G"}})
+    tag, _ = cons.parse_rules({"llvm": {"cpus": 16}})
+    req = requirements_for("llvm", hub, tag)
+    assert (req.memory_mb, req.cpus, req.power) == (32768, 16, False)
+
+
+def test_package_name_from_srpm_path():
+    assert package_from_srpm("tasks/1/2/llvm-toolset-17.0.6-1.el9.src.rpm") == "llvm-toolset"
+    assert package_from_srpm("cli-build/foo.tar.gz") is None
+
+
+def test_host_from_koji_row_reads_data_and_warns_on_unknown_keys():
+    row = {"id": 7, "name": "b7", "arches": "x86_64 i686", "channels": [1, 3], "capacity": 8,
+           "task_load": 1.5, "ready": True, "update_ts": 5.0,
+           "data": {"maxjobs": 3, "methods": ["buildArch"],
+                    "discomy": {"cpus": 8, "memory_mb": 4096, "gpu": 1}}}
+    h, warnings = HostCapabilities.from_koji(row)
+    assert (h.arches, h.channels, h.maxjobs, h.data.cpus) == (("x86_64", "i686"), (1, 3), 3, 8)
+    assert warnings and "gpu" in warnings[0]
+
+
+def test_config_parses_durations_and_constraints():
+    cfg = parse_config({"scheduler": {"power_after": "2h", "reserve_after": "30m",
+                                      "reserve_max_hosts": "2", "strong_speed": "1.8"},
+                        "constraints": {"llvm*": '{"memory": "32G", "power": true}'}})
+    assert (cfg.power_after_s, cfg.reserve_after_s, cfg.reserve_max_hosts) == (7200, 1800, 2)
+    assert cfg.defaults["llvm*"].memory_mb == 32768
+
+
+@pytest.mark.parametrize("sections, message", [
+    ({"scheduler": {"reserve_after": "soon"}}, r"\[scheduler\] reserve_after"),
+    ({"scheduler": {"colour": "blue"}}, r"\[scheduler\] colour: unknown option"),
+    ({"constraints": {"llvm": "{not json"}}, r"\[constraints\] llvm"),
+    ({"constraints": {"llvm": '{"ram": "3G"}'}}, r"unknown constraint 'ram'"),
+    ({"extras": {}}, r"\[extras\]: unknown section"),
+])
+def test_bad_config_names_section_and_key(sections, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(sections)
+
+
+def test_unknown_values_exclude_a_host_when_unknown_fits_is_off():
+    strict = PlacementConfig(unknown_fits=False)
+    result = schedule([task(10, BIG), task(11)], [], [host(1)], {}, strict, now=0)
+    assert placed(result) == {11: 1}
+    assert "builder1: memory unknown (needs 32 GiB)" in result.reasons[10]
+
+
+def test_builder_can_check_itself_with_fits():
+    me = HostCapabilities.from_data("builder9", HostData(memory_mb=8192, cpus=2))
+    verdict = fits(me, requirements_for("llvm", {}, cons.parse_rules({"llvm": {"cpus": 8}})[0]))
+    assert verdict.reasons == ("builder9: needs 8 cpus, has 2",) and not verdict.ok
+
+
+def test_history_uses_the_latest_builds_slowest_arch():
+    from discomy.placement import last_build_durations
+    rows = [("llvm", 7, 3000.0), ("llvm", 9, 7300.0), ("llvm", 9, 5000.0), ("llvm", 8, 99999.0),
+            ("bash", 3, None), ("bash", 2, 60.0)]
+    assert last_build_durations(rows) == {"llvm": 7300.0, "bash": 60.0}
