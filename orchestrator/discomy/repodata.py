@@ -282,19 +282,24 @@ class _ProviderChoice:
         return self._requires[sid]
 
     def closure(self, direct: Iterable[int]) -> dict:
-        distance = {sid: 1 for sid in direct}
-        frontier = list(distance)
-        hop = 1
-        while frontier:
-            hop += 1
-            nxt = []
-            for sid in frontier:
-                for pid in self.requires(sid):
-                    if pid not in distance:
-                        distance[pid] = hop
-                        nxt.append(pid)
-            frontier = nxt
-        return distance
+        return _hops(direct, self.requires)
+
+
+def _hops(direct: Iterable[int], neighbours) -> dict:
+    """Breadth-first hop count from ``direct`` (1) over ``neighbours(id)``."""
+    distance = {sid: 1 for sid in direct}
+    frontier = list(distance)
+    hop = 1
+    while frontier:
+        hop += 1
+        nxt = []
+        for sid in frontier:
+            for pid in neighbours(sid):
+                if pid not in distance:
+                    distance[pid] = hop
+                    nxt.append(pid)
+        frontier = nxt
+    return distance
 
 
 def _buildroot_edges(pool, sources, names, index, src_of):
@@ -348,20 +353,15 @@ def _requires_distance(pool, installed: dict, direct: set) -> dict:
     """Hops from the BuildRequires to every binary the solver installed (1 = direct provider)."""
     import solv
 
-    distance = {sid: 1 for sid in direct if sid in installed}
-    frontier = list(distance)
-    hop = 1
-    while frontier:
-        hop += 1
-        nxt = []
-        for sid in frontier:
-            for dep in installed[sid].lookup_deparray(solv.SOLVABLE_REQUIRES):
-                for p in pool.whatprovides(dep):
-                    if p.id in installed and p.id not in distance:
-                        distance[p.id] = hop
-                        nxt.append(p.id)
-        frontier = nxt
+    def installed_providers(sid):
+        for dep in installed[sid].lookup_deparray(solv.SOLVABLE_REQUIRES):
+            for p in pool.whatprovides(dep):
+                if p.id in installed:
+                    yield p.id
+
+    distance = _hops((sid for sid in direct if sid in installed), installed_providers)
     # anything the solver added that no requires chain reaches (e.g. a rich dep's condition)
+    farthest = max(distance.values(), default=0) + 1
     for sid in installed:
-        distance.setdefault(sid, hop)
+        distance.setdefault(sid, farthest)
     return distance
