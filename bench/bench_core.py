@@ -108,6 +108,7 @@ def dnf_closure(dataset: Path, changed: str, cachedir: str) -> tuple:
 def bench_dnf(dataset: Path, graph) -> None:
     from discomy.planner import make_plan
 
+    make_plan(graph, ["rpm"])      # warm: scipy's first import is not a query
     with tempfile.TemporaryDirectory() as cachedir:
         wall(["dnf", "-q", "--setopt=reposdir=/dev/null", f"--setopt=cachedir={cachedir}",
               "--releasever=0", f"--repofrompath=src,file://{dataset / 'source'}",
