@@ -50,6 +50,10 @@ fi
 # pyproject.toml (entry points) differs from what the venv has.
 stamp="$(pwd)/orchestrator $(sha256sum orchestrator/pyproject.toml | cut -c1-16)"
 if [ "$(cat "$venv/.project" 2>/dev/null)" != "$stamp" ]; then
-  .venv/bin/pip install -q --no-deps --no-build-isolation -e orchestrator >/dev/null 2> >(grep -v "^WARNING: Location" >&2)
+  log=$(mktemp)
+  if ! .venv/bin/pip install -q --no-deps --no-build-isolation -e orchestrator >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; exit 1
+  fi
+  rm -f "$log"
   echo "$stamp" > "$venv/.project"
 fi
