@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: GPL-2.0-or-later
+# SPDX-License-Identifier: MIT
 """Discomy koji CLI plugin: see and steer capability-aware placement.
 
 Commands (installed into koji's CLI plugin directory, koji_cli_plugins/):

@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: GPL-2.0-or-later
+# SPDX-License-Identifier: MIT
 """Discomy hub plugin: capability-aware task placement in koji's scheduler.
 
 Adds to a koji hub (1.34+):
