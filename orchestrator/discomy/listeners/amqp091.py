@@ -1,0 +1,156 @@
+"""A consumer of koji-fedoramessaging messages on an AMQP 0-9-1 broker (RabbitMQ).
+
+Contract with the handler: ``handler(event)`` stores the event (deduplicated)
+and returns; only then is the message acknowledged. A handler that raises gets
+the message back later (nack with requeue), so nothing is lost. A message that
+is not a valid koji event is rejected without requeue (dead-lettered when the
+queue has a dead-letter exchange) and logged, and the consumer goes on.
+Connection loss is retried with backoff; ``on_reconnect()`` runs after every
+reconnection so the reconciler can poll koji for what was missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+from ..events import KojiEvent, MessageError, parse_fedora_message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOPICS = (
+    "#.buildsys.build.state.change", "#.buildsys.tag", "#.buildsys.untag",
+    "#.buildsys.repo.done", "#.buildsys.task.state.change",
+)
+
+
+class ListenerConfigError(ValueError):
+    """Listener settings that cannot work; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    exchange: str = "amq.topic"
+    queue: str = "discomy"
+    topics: tuple = DEFAULT_TOPICS
+    prefetch: int = 100
+    validate: bool = True                  # check the koji-fedoramessaging schemas
+    reconnect_min_seconds: float = 1.0
+    reconnect_max_seconds: float = 60.0
+    dead_letter_exchange: Optional[str] = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "[listener]") -> "ListenerConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ListenerConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        values = dict(data)
+        if "topics" in values:
+            topics = values["topics"]
+            if not isinstance(topics, (list, tuple)) or not all(isinstance(t, str) and t for t in topics):
+                raise ListenerConfigError(f"{where}: topics must be a list of routing-key patterns")
+            values["topics"] = tuple(topics)
+        if "prefetch" in values and (not isinstance(values["prefetch"], int) or values["prefetch"] < 1):
+            raise ListenerConfigError(f"{where}: prefetch must be a positive integer")
+        if "url" in values and not str(values["url"]).startswith(("amqp://", "amqps://")):
+            raise ListenerConfigError(f"{where}: url must start with amqp:// or amqps://")
+        return cls(**values)
+
+
+@dataclass
+class ListenerStats:
+    delivered: int = 0
+    acked: int = 0
+    rejected: int = 0
+    requeued: int = 0
+    reconnects: int = 0
+    errors: list = field(default_factory=list)
+
+
+class Amqp091Listener:
+    """Consume until ``stop`` is set: ``Amqp091Listener(config, handler).run(stop)``."""
+
+    def __init__(self, config: ListenerConfig, handler: Callable[[KojiEvent], None],
+                 on_reconnect: Optional[Callable[[], None]] = None):
+        self.config = config
+        self.handler = handler
+        self.on_reconnect = on_reconnect
+        self.stats = ListenerStats()
+
+    # -- one message ----------------------------------------------------------
+    def _deliver(self, channel, method, properties, body) -> None:
+        self.stats.delivered += 1
+        msg_id = getattr(properties, "message_id", None) or f"amqp:{method.routing_key}:{method.delivery_tag}"
+        try:
+            event = parse_fedora_message(method.routing_key, body, msg_id,
+                                         validate=self.config.validate)
+        except MessageError as exc:
+            log.warning("rejecting message %s: %s", msg_id, exc)
+            self.stats.rejected += 1
+            self.stats.errors.append(str(exc))
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            return
+        try:
+            self.handler(event)
+        except Exception:  # the handler's failure must not lose the message
+            log.exception("handler failed on %s (%s); message requeued", msg_id, event.dedupe_key)
+            self.stats.requeued += 1
+            channel.basic_nack(method.delivery_tag, requeue=True)
+            time.sleep(0.05)
+            return
+        channel.basic_ack(method.delivery_tag)
+        self.stats.acked += 1
+
+    # -- the loop ---------------------------------------------------------------
+    def _declare(self, channel) -> None:
+        args = {}
+        if self.config.dead_letter_exchange:
+            args["x-dead-letter-exchange"] = self.config.dead_letter_exchange
+        channel.queue_declare(self.config.queue, durable=True, arguments=args or None)
+        for topic in self.config.topics:
+            channel.queue_bind(self.config.queue, self.config.exchange, routing_key=topic)
+        channel.basic_qos(prefetch_count=self.config.prefetch)
+
+    def run(self, stop: threading.Event) -> None:
+        import pika
+        from pika.exceptions import AMQPError
+
+        delay = self.config.reconnect_min_seconds
+        connected_before = False
+        while not stop.is_set():
+            connection = None
+            try:
+                connection = pika.BlockingConnection(pika.URLParameters(self.config.url))
+                channel = connection.channel()
+                self._declare(channel)
+                if connected_before:
+                    self.stats.reconnects += 1
+                    log.info("reconnected to %s", self.config.url)
+                    if self.on_reconnect:
+                        self.on_reconnect()
+                connected_before = True
+                delay = self.config.reconnect_min_seconds
+                for method, properties, body in channel.consume(self.config.queue,
+                                                                inactivity_timeout=0.2):
+                    if stop.is_set():
+                        break
+                    if method is None:
+                        continue
+                    self._deliver(channel, method, properties, body)
+                channel.cancel()
+                connection.close()
+            except (AMQPError, OSError) as exc:
+                log.warning("broker %s unavailable (%s); retrying in %.0f s",
+                            self.config.url, exc.__class__.__name__, delay)
+                if connection is not None and connection.is_open:
+                    try:
+                        connection.close()
+                    except Exception:
+                        pass
+                stop.wait(delay)
+                delay = min(delay * 2, self.config.reconnect_max_seconds)

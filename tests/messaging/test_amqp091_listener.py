@@ -1,0 +1,142 @@
+"""The AMQP 0-9-1 listener against a real RabbitMQ: typed events delivered once,
+acknowledged only after the handler returned, bad messages rejected, reconnects."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import pika
+import pytest
+
+from discomy.events import BuildStateChanged, RepoDone
+from discomy.listeners.amqp091 import Amqp091Listener, ListenerConfig, ListenerConfigError
+
+from samples import fedora_build, fedora_repo_done
+
+
+def publish(url, messages):
+    """Publish ``(routing_key, body)`` pairs persistently, with publisher confirms."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    ids = []
+    for key, body in messages:
+        msg_id = str(uuid.uuid4())
+        ids.append(msg_id)
+        payload = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        channel.basic_publish("amq.topic", key, payload,
+                              pika.BasicProperties(message_id=msg_id, delivery_mode=2,
+                                                   content_type="application/json"))
+    connection.close()
+    return ids
+
+
+class Running:
+    def __init__(self, listener):
+        self.listener = listener
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=listener.run, args=(self.stop,), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(30)
+
+
+def wait_until(predicate, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def config(rabbitmq, queue):
+    return ListenerConfig(url=rabbitmq.url, queue=queue, reconnect_min_seconds=0.5,
+                          reconnect_max_seconds=2)
+
+
+def test_koji_messages_arrive_as_typed_events_exactly_once(rabbitmq):
+    seen = []
+    listener = Amqp091Listener(config(rabbitmq, "q-once"), seen.append)
+    with Running(listener):
+        assert wait_until(lambda: listener.stats.delivered == 0 and True, 5)
+        time.sleep(0.5)     # queue declared and bound
+        ids = publish(rabbitmq.url, [
+            ("org.example.prod.buildsys.build.state.change", fedora_build(build_id=1)),
+            ("org.example.prod.buildsys.repo.done", fedora_repo_done(repo_id=3)),
+            ("org.example.prod.buildsys.rpm.sign", {"ignored": True}),   # not bound
+        ])
+        assert wait_until(lambda: len(seen) == 2)
+        time.sleep(0.5)
+    assert isinstance(seen[0], BuildStateChanged) and seen[0].build_id == 1
+    assert isinstance(seen[1], RepoDone) and seen[1].repo_id == 3
+    assert [e.msg_id for e in seen] == ids[:2]
+    assert listener.stats.acked == 2
+
+
+def test_a_failing_handler_gets_the_message_again_instead_of_losing_it(rabbitmq):
+    attempts = []
+
+    def handler(event):
+        attempts.append(event.dedupe_key)
+        if len(attempts) == 1:
+            raise RuntimeError("store is down")
+
+    listener = Amqp091Listener(config(rabbitmq, "q-retry"), handler)
+    with Running(listener):
+        time.sleep(0.5)
+        publish(rabbitmq.url, [("buildsys.build.state.change", fedora_build(build_id=2))])
+        assert wait_until(lambda: len(attempts) == 2)
+    assert attempts == ["build:2:1", "build:2:1"]
+    assert listener.stats.requeued == 1 and listener.stats.acked == 1
+
+
+def test_malformed_and_forged_messages_are_rejected_and_the_consumer_goes_on(rabbitmq):
+    seen = []
+    listener = Amqp091Listener(config(rabbitmq, "q-bad"), seen.append)
+    with Running(listener):
+        time.sleep(0.5)
+        publish(rabbitmq.url, [
+            ("buildsys.build.state.change", b"\xff not json"),
+            ("buildsys.build.state.change", {**fedora_build(build_id=3), "new": 42}),
+            ("buildsys.build.state.change", fedora_build(build_id=4)),
+        ])
+        assert wait_until(lambda: len(seen) == 1)
+        time.sleep(0.3)
+    assert seen[0].build_id == 4
+    assert listener.stats.rejected == 2
+
+
+def test_broker_restart_reconnects_fires_the_reconciler_hook_and_loses_nothing(rabbitmq):
+    seen, reconnects = [], []
+    listener = Amqp091Listener(config(rabbitmq, "q-restart"), seen.append,
+                               on_reconnect=lambda: reconnects.append(time.monotonic()))
+    with Running(listener):
+        time.sleep(0.5)
+        publish(rabbitmq.url, [("buildsys.build.state.change", fedora_build(build_id=i))
+                               for i in range(10, 15)])
+        assert wait_until(lambda: len(seen) == 5)
+        rabbitmq.stop()
+        time.sleep(1)
+        rabbitmq.start()
+        publish(rabbitmq.url, [("buildsys.build.state.change", fedora_build(build_id=i))
+                               for i in range(15, 20)])
+        assert wait_until(lambda: len(seen) >= 10, 60)
+    assert sorted({e.build_id for e in seen}) == list(range(10, 20))
+    assert reconnects, "on_reconnect did not run after the broker came back"
+
+
+def test_listener_config_errors_name_the_key():
+    with pytest.raises(ListenerConfigError, match="unknown key"):
+        ListenerConfig.from_mapping({"uri": "amqp://x"})
+    with pytest.raises(ListenerConfigError, match="prefetch"):
+        ListenerConfig.from_mapping({"prefetch": 0})
+    assert ListenerConfig.from_mapping({"topics": ["a.b"]}).topics == ("a.b",)
