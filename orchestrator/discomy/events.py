@@ -236,9 +236,33 @@ def protonmsg_kind(address: str, prefix: str = "koji") -> str:
     return text
 
 
+_PROTONMSG_TYPES = {"RepoDone": "repo.done", "Tag": "build.tag", "Untag": "build.untag"}
+
+
+def protonmsg_address(properties: Optional[Mapping]) -> Optional[str]:
+    """The address protonmsg sent a message to, rebuilt from its properties.
+
+    koji sets the address on the sender link, not on the message, so a broker
+    may deliver it without one; the ``type`` and ``new`` properties say it again.
+    """
+    if not isinstance(properties, Mapping):
+        return None
+    kind = properties.get("type")
+    if kind in _PROTONMSG_TYPES:
+        return _PROTONMSG_TYPES[kind]
+    new = properties.get("new")
+    if kind == "BuildStateChange" and isinstance(new, str):
+        return f"build.{new.lower()}"
+    if kind == "TaskStateChange" and isinstance(new, str):
+        return f"task.{new.lower()}"
+    return None
+
+
 def parse_protonmsg(address: str, body: Any, properties: Optional[Mapping],
                     msg_id: Optional[str] = None, prefix: str = "koji") -> KojiEvent:
     """An event from upstream koji's protonmsg plugin (AMQP 1.0)."""
+    if not address:
+        address = protonmsg_address(properties)
     kind = protonmsg_kind(address, prefix)
     where = f"protonmsg {address!r}"
     props = properties if isinstance(properties, Mapping) else {}

@@ -100,3 +100,10 @@ def test_arbitrary_protonmsg_messages_only_ever_raise_message_error(address, bod
         parse_protonmsg(address, body, props)
     except MessageError:
         pass
+
+
+def test_protonmsg_without_an_address_is_read_from_its_properties():
+    _, body, props = proton_build(build_id=8)
+    assert parse_protonmsg(None, body, props).dedupe_key == "build:8:1"
+    repo = parse_protonmsg("", "{}", {"type": "RepoDone", "tag": "t", "repo_id": 2})
+    assert repo.dedupe_key == "repo:t:2"

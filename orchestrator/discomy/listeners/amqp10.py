@@ -1,0 +1,118 @@
+"""A consumer of upstream koji's protonmsg messages over AMQP 1.0 (python-qpid-proton).
+
+Same contract as :mod:`discomy.listeners.amqp091`: the message is accepted only
+after ``handler(event)`` returned; a handler failure releases it for redelivery;
+a message that is not a koji event is rejected; connection loss is retried with
+backoff and followed by ``on_reconnect()``. The koji address comes from the
+message's ``address`` (``topic://koji.build.complete``) or, through RabbitMQ's
+AMQP 1.0 plugin, from the ``x-routing-key`` annotation; koji itself sets the
+address only on its sender link, so without either the message's ``type`` and
+``new`` properties say it (:func:`discomy.events.protonmsg_address`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional
+
+from ..events import KojiEvent, MessageError, parse_protonmsg
+from .amqp091 import ListenerConfigError, ListenerStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Amqp10Config:
+    url: str = "amqp://127.0.0.1:5672"
+    source: str = "/topic/koji.#"         # RabbitMQ; e.g. "topic://koji.>" on ActiveMQ Artemis
+    topic_prefix: str = "koji"              # hub.conf protonmsg topic_prefix
+    credit: int = 100
+    reconnect_min_seconds: float = 1.0
+    reconnect_max_seconds: float = 60.0
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "[listener.amqp10]") -> "Amqp10Config":
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ListenerConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        if "credit" in data and (not isinstance(data["credit"], int) or data["credit"] < 1):
+            raise ListenerConfigError(f"{where}: credit must be a positive integer")
+        return cls(**data)
+
+
+def koji_address(message) -> Optional[str]:
+    """The protonmsg address of a received message."""
+    annotations = message.annotations or {}
+    for key, value in annotations.items():
+        if str(key) == "x-routing-key" and value:
+            return str(value)
+    return message.address
+
+
+class Amqp10Listener:
+    def __init__(self, config: Amqp10Config, handler: Callable[[KojiEvent], None],
+                 on_reconnect: Optional[Callable[[], None]] = None):
+        self.config = config
+        self.handler = handler
+        self.on_reconnect = on_reconnect
+        self.stats = ListenerStats()
+
+    def _deliver(self, receiver, message) -> None:
+        self.stats.delivered += 1
+        address = koji_address(message)
+        msg_id = str(message.id) if message.id is not None else None
+        try:
+            event = parse_protonmsg(address, message.body, message.properties, msg_id,
+                                    prefix=self.config.topic_prefix)
+        except MessageError as exc:
+            log.warning("rejecting protonmsg %s: %s", address, exc)
+            self.stats.rejected += 1
+            self.stats.errors.append(str(exc))
+            receiver.reject()
+            return
+        try:
+            self.handler(event)
+        except Exception:
+            log.exception("handler failed on %s; message released", event.dedupe_key)
+            self.stats.requeued += 1
+            receiver.release(delivered=True)
+            return
+        receiver.accept()
+        self.stats.acked += 1
+
+    def run(self, stop: threading.Event) -> None:
+        from proton import ConnectionException
+        from proton.utils import BlockingConnection, LinkDetached
+
+        delay = self.config.reconnect_min_seconds
+        connected_before = False
+        while not stop.is_set():
+            connection = None
+            try:
+                connection = BlockingConnection(self.config.url, timeout=10)
+                receiver = connection.create_receiver(self.config.source, credit=self.config.credit)
+                if connected_before:
+                    self.stats.reconnects += 1
+                    if self.on_reconnect:
+                        self.on_reconnect()
+                connected_before = True
+                delay = self.config.reconnect_min_seconds
+                while not stop.is_set():
+                    try:
+                        message = receiver.receive(timeout=0.2)
+                    except __import__("proton").Timeout:
+                        continue
+                    self._deliver(receiver, message)
+                connection.close()
+            except (ConnectionException, LinkDetached, OSError) as exc:
+                log.warning("AMQP 1.0 broker %s unavailable (%s); retrying in %.0f s",
+                            self.config.url, exc.__class__.__name__, delay)
+                if connection is not None:
+                    try:
+                        connection.close()
+                    except Exception:
+                        pass
+                stop.wait(delay)
+                delay = min(delay * 2, self.config.reconnect_max_seconds)
