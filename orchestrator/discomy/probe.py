@@ -1,0 +1,209 @@
+"""What this builder can do, read from the machine (shell).
+
+Returns a :class:`discomy.hostdata.HostData` for the builder plugin to publish.
+Every file read goes through ``root`` (``/`` on a real host, a recorded tree in
+tests). Cheap enough for every kojid loop: :class:`CachedProbe` keeps the last
+answer for a few seconds, and the calibrated speed benchmark is cached on disk
+and re-measured rarely.
+
+- cpus: the cpus kojid may use: online cpus, the process's affinity on a live
+  host, and the cgroup v2 ``cpu.max`` quota, whichever is smallest;
+- memory: ``MemTotal`` / ``MemAvailable``, capped by the cgroup's ``memory.max``;
+- disk: free MiB of each buildroot path (statvfs);
+- speed: relative per-task throughput, 1.0 = the reference builder; from the
+  calibrated benchmark when one is cached, else from BogoMIPS per cpu (x86 only:
+  arm64 BogoMIPS is the timer frequency and says nothing about speed);
+- virt: ``kvm`` with ``/dev/kvm``, ``xen`` with ``/proc/xen``, always ``chroot``;
+- arches: the kernel's arch, and emulated arches from enabled qemu binfmt_misc
+  handlers; cross toolchains found on PATH; load1 from ``/proc/loadavg``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from .hostdata import BUILDROOT_PATH, HostData
+
+REFERENCE_BOGOMIPS = 4000.0      # per cpu, a 2 GHz x86_64 core
+REFERENCE_BENCH_SECONDS = 0.25   # the benchmark below on the reference builder
+BENCH_TTL_SECONDS = 7 * 24 * 3600
+DEFAULT_PATHS = (BUILDROOT_PATH, "/var/lib/koji")
+QEMU_ARCHES = {"aarch64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x", "arm": "armv7hl",
+               "riscv64": "riscv64", "x86_64": "x86_64", "i386": "i686", "ppc64": "ppc64"}
+CROSS_TRIPLETS = {"aarch64": "aarch64-linux-gnu", "ppc64le": "powerpc64le-linux-gnu",
+                  "s390x": "s390x-linux-gnu", "x86_64": "x86_64-linux-gnu",
+                  "riscv64": "riscv64-linux-gnu"}
+
+
+def _read(root: Path, path: str) -> Optional[str]:
+    try:
+        return (root / path.lstrip("/")).read_text()
+    except OSError:
+        return None
+
+
+def _cpu_list_count(text: str) -> int:
+    count = 0
+    for part in text.strip().split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            count += int(hi) - int(lo) + 1
+        elif part:
+            count += 1
+    return count
+
+
+def probe_cpus(root: Path, live: bool) -> Optional[int]:
+    counts = []
+    online = _read(root, "/sys/devices/system/cpu/online")
+    if online:
+        counts.append(_cpu_list_count(online))
+    if live and hasattr(os, "sched_getaffinity"):
+        counts.append(len(os.sched_getaffinity(0)))
+    quota = _read(root, "/sys/fs/cgroup/cpu.max")
+    if quota:
+        limit, period = (quota.split() + ["100000"])[:2]
+        if limit != "max":
+            counts.append(max(1, int(int(limit) // int(period))))
+    return min(counts) if counts else None
+
+
+def probe_memory(root: Path) -> tuple:
+    info = _read(root, "/proc/meminfo") or ""
+    fields = dict(re.findall(r"^(\w+):\s+(\d+) kB", info, re.M))
+    total = int(fields["MemTotal"]) // 1024 if "MemTotal" in fields else None
+    available = int(fields["MemAvailable"]) // 1024 if "MemAvailable" in fields else None
+    limit = (_read(root, "/sys/fs/cgroup/memory.max") or "max").strip()
+    if limit.isdigit():
+        cap = int(limit) // (1024 * 1024)
+        total = min(total, cap) if total is not None else cap
+        available = min(available, cap) if available is not None else None
+    return total, available
+
+
+def bogomips_speed(cpuinfo: str, arch: Optional[str]) -> Optional[float]:
+    if arch not in ("x86_64", "i686"):
+        return None
+    values = [float(v) for v in re.findall(r"^bogomips\s*:\s*([\d.]+)", cpuinfo, re.M | re.I)]
+    if not values:
+        return None
+    return round(sum(values) / len(values) / REFERENCE_BOGOMIPS, 2)
+
+
+def run_benchmark() -> float:
+    """Seconds for a fixed single-thread workload (hashing 24 MiB in 64 KiB blocks)."""
+    block = b"discomy" * 9363
+    started = time.perf_counter()
+    digest = hashlib.sha256()
+    for _ in range(384):
+        digest.update(block)
+        digest = hashlib.sha256(digest.digest() + block)
+    return time.perf_counter() - started
+
+
+def benchmark_speed(cache_file: Optional[Path], now: float,
+                    measure: Callable[[], float] = run_benchmark) -> Optional[float]:
+    """The calibrated speed, cached in ``cache_file`` for a week (None without a cache file)."""
+    if cache_file is None:
+        return None
+    try:
+        cached = json.loads(cache_file.read_text())
+        if now - cached["measured_at"] < BENCH_TTL_SECONDS:
+            return float(cached["speed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    seconds = min(measure() for _ in range(3))
+    speed = round(REFERENCE_BENCH_SECONDS / max(seconds, 1e-6), 2)
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps({"speed": speed, "measured_at": now, "seconds": seconds}))
+    except OSError:
+        pass
+    return speed
+
+
+def emulated_arches(root: Path) -> tuple:
+    base = root / "proc/sys/fs/binfmt_misc"
+    found = set()
+    try:
+        entries = sorted(base.iterdir())
+    except OSError:
+        return ()
+    for entry in entries:
+        name = entry.name
+        if not name.startswith("qemu-"):
+            continue
+        arch = QEMU_ARCHES.get(name[5:])
+        text = _read(root, f"/proc/sys/fs/binfmt_misc/{name}") or ""
+        if arch and text.startswith("enabled"):
+            found.add(arch)
+    return tuple(sorted(found))
+
+
+def probe(root: os.PathLike = "/", paths: Iterable[str] = DEFAULT_PATHS,
+          statvfs: Callable = os.statvfs, which: Callable = shutil.which,
+          bench_cache: Optional[Path] = None, running_tasks: Optional[int] = None,
+          draining: bool = False, now: Optional[float] = None) -> HostData:
+    """Read the machine under ``root`` into a :class:`HostData`."""
+    root = Path(root)
+    live = root == Path("/")
+    now = time.time() if now is None else now
+    arch = (_read(root, "/proc/sys/kernel/arch") or "").strip() or (os.uname().machine if live else None)
+    total, available = probe_memory(root)
+    disk = {}
+    for path in paths:
+        try:
+            st = statvfs(str(root / path.lstrip("/")) if not live else path)
+        except OSError:
+            continue
+        disk[path] = int(st.f_bavail * st.f_frsize // (1024 * 1024))
+    virt = ["chroot"]
+    if (root / "dev/kvm").exists():
+        virt.append("kvm")
+    if (root / "proc/xen").exists():
+        virt.append("xen")
+    emulated = tuple(a for a in emulated_arches(root) if a != arch)
+    cross = tuple(sorted(a for a, triplet in CROSS_TRIPLETS.items()
+                         if a != arch and which(f"{triplet}-gcc")))
+    load = _read(root, "/proc/loadavg")
+    speed = benchmark_speed(bench_cache, now) if live else None
+    if speed is None:
+        speed = bogomips_speed(_read(root, "/proc/cpuinfo") or "", arch)
+    return HostData(
+        cpus=probe_cpus(root, live),
+        memory_mb=total,
+        memory_available_mb=available,
+        disk_free_mb=disk,
+        speed=speed,
+        virt=tuple(sorted(virt)),
+        arches_native=(arch,) if arch else (),
+        arches_emulated=emulated,
+        cross_toolchains=cross,
+        draining=draining,
+        load1=float(load.split()[0]) if load else None,
+        running_tasks=running_tasks,
+        probed_at=now,
+    )
+
+
+class CachedProbe:
+    """``probe()`` at most every ``ttl`` seconds; draining and the task count are always fresh."""
+
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic, **kwargs):
+        self.ttl, self.clock, self.kwargs = ttl, clock, kwargs
+        self._last: Optional[HostData] = None
+        self._at = 0.0
+
+    def __call__(self, running_tasks: Optional[int] = None, draining: bool = False) -> HostData:
+        if self._last is None or self.clock() - self._at >= self.ttl:
+            self._last = probe(**self.kwargs)
+            self._at = self.clock()
+        return replace(self._last, running_tasks=running_tasks, draining=draining)
