@@ -804,3 +804,15 @@ def requirements_summary(req: TaskRequirements) -> dict:
                          req.virt, req.features)
     return {"constraints": cons.to_json(c), "power": req.power, "why": req.why,
             "text": req.describe()}
+
+
+def refusal_reason(host: HostCapabilities, req: TaskRequirements) -> Optional[str]:
+    """Why a builder should refuse a task it cannot meet (None: take it).
+
+    The builder plugin's safety net for hubs without the hub plugin: only a
+    definite violation refuses; an unknown value does not.
+    """
+    verdict = fits(host, req)
+    if verdict.ok:
+        return None
+    return "; ".join(verdict.reasons) + (f" ({req.why})" if req.why else "")
