@@ -1,0 +1,64 @@
+"""Setup advice from host data, discomy-builder-setup and discomy-builder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from discomy.advisor import recommend
+from discomy.builder_cli import main as builder_main
+from discomy.hostdata import HostData
+
+HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
+
+
+def test_memory_bound_small_vm():
+    advice = recommend(HostData(cpus=16, memory_mb=8 * 1024, disk_free_mb={"/var/lib/mock": 500_000}))
+    assert advice.maxjobs == 2 and advice.instances == 1 and advice.tmpfs_gb is None
+    assert "memory is the limit" in advice.reasons[0]
+    assert advice.edit_host("b1") == "koji edit-host b1 --capacity 4"
+
+
+def test_big_server_gets_tmpfs_and_several_instances():
+    advice = recommend(HostData(cpus=128, memory_mb=512 * 1024,
+                                disk_free_mb={"/var/lib/mock": 4_000_000}))
+    assert advice.instances == 2 and advice.maxjobs == 16
+    assert advice.tmpfs_gb and "tmpfs_enable" in advice.mock_site_defaults()
+
+
+def test_unknown_resources_do_not_limit():
+    assert recommend(HostData(cpus=16)).maxjobs == 4
+
+
+def test_setup_non_interactive_writes_the_snippets(tmp_path):
+    out = tmp_path / "advice.txt"
+    proc = subprocess.run([sys.executable, "-m", "discomy.builder_setup", "--non-interactive",
+                           "--output", str(out), "--hostname", "b1.example.org",
+                           "--root", str(HOSTS / "big-server")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "maxjobs =" in text and "koji edit-host b1.example.org --capacity" in text
+
+
+def test_drain_wait_returns_when_the_last_task_finished(tmp_path, capsys):
+    flag, state = tmp_path / "drain", tmp_path / "state.json"
+    state.write_text(json.dumps({"tasks": [{"id": 1, "method": "buildArch", "weight": 1.5}]}))
+    threading.Timer(0.5, lambda: state.write_text(json.dumps({"tasks": []}))).start()
+    started = time.monotonic()
+    assert builder_main(["drain", "--wait", "--flag", str(flag), "--state", str(state)]) == 0
+    assert flag.exists() and time.monotonic() - started >= 0.4
+    builder_main(["status", "--flag", str(flag), "--state", str(state)])
+    assert "draining; 0 running" in capsys.readouterr().out
+    assert builder_main(["undrain", "--flag", str(flag)]) == 0 and not flag.exists()
+
+
+def test_drain_wait_gives_up_after_its_timeout(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"tasks": [{"id": 1}]}))
+    assert builder_main(["drain", "--wait", "--timeout", "0.1", "--flag", str(tmp_path / "d"),
+                         "--state", str(state)]) == 1
