@@ -48,8 +48,10 @@ def main(argv=None) -> int:
     print(f"\n==> Local rebuild campaign for a change in {args.changed}")
     summary = run_local_campaign(workdir / "campaign", [args.changed], release="per-tier",
                                  progress=True)
-    print(summary)
-    return 0
+    print(f"campaign {summary['campaign']}: {summary['state']}; rebuilt "
+          f"{', '.join(summary['nvrs'])}")
+    print(f"repository: {summary['repo']}")
+    return 0 if summary["state"] == "done" else 1
 
 
 if __name__ == "__main__":

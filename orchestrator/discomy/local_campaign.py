@@ -1,0 +1,93 @@
+"""A whole rebuild campaign on this machine: plan, store, local backend, progress.
+
+Used by ``make demo`` and ``discomy rebuild --backend local``: the plan comes
+from the repositories, the state lives in an SQLite file, builds run with
+rpmbuild and land in the campaign's repository, tier by tier (or edge by edge).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .backends.local import LocalBackend
+from .campaign import Node
+from .engine import Engine
+from .planner import make_plan
+from .repodata import load_graph
+from .store import Store
+
+
+def plan_nodes(plan) -> list:
+    return [Node(n.name, n.tier, n.deps, n.remaining_seconds) for n in plan.nodes.values()]
+
+
+def start_local_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str],
+                         release: str, cache_dir: Optional[Path] = None) -> int:
+    graph = load_graph(repos, cache_dir=cache_dir)
+    plan = make_plan(graph, changed)
+    return store.create_campaign(plan.changed, release, "local", plan_nodes(plan))
+
+
+def run_campaign(store: Store, campaign_id: int, workdir: Path, source_repos: Sequence[Path],
+                 progress: bool = True, max_in_flight: int = 4) -> dict:
+    row = store.campaign(campaign_id)
+    backend = LocalBackend(Path(workdir) / f"campaign-{campaign_id}", source_repos, campaign_id)
+    display = _Progress(store.nodes(campaign_id)) if progress else None
+    engine = Engine(store, backend, campaign_id, row.release, max_in_flight,
+                    on_change=display.update if display else None)
+    try:
+        state = engine.run()
+    finally:
+        if display:
+            display.close()
+    nodes = store.nodes(campaign_id)
+    return {
+        "campaign": campaign_id,
+        "state": state,
+        "done": sorted(n for n, node in nodes.items() if node.state == "done"),
+        "failed": sorted(n for n, node in nodes.items() if node.state == "failed"),
+        "quarantined": sorted(n for n, node in nodes.items() if node.state == "quarantined"),
+        "nvrs": sorted(filter(None, (store.node_row(campaign_id, n).nvr for n in nodes))),
+        "repo": str(backend.repo),
+    }
+
+
+def run_local_campaign(workdir, changed, release: str = "per-tier", progress: bool = True) -> dict:
+    """Build the example packages, then rebuild what ``changed`` affects, locally."""
+    from .examples import build_examples
+
+    workdir = Path(workdir).resolve()
+    repos = build_examples(workdir / "examples")
+    store = Store(f"sqlite:///{workdir / 'discomy.sqlite'}")
+    campaign_id = start_local_campaign(store, repos.repos, changed, release,
+                                       cache_dir=workdir / "cache")
+    return run_campaign(store, campaign_id, workdir, [repos.source_repo], progress)
+
+
+class _Progress:
+    """One rich progress bar per tier, fed from the store after every transition."""
+
+    def __init__(self, nodes: dict):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("{task.fields[note]}"))
+        self.bars = {}
+        for tier in sorted({n.tier for n in nodes.values()}):
+            size = sum(1 for n in nodes.values() if n.tier == tier)
+            self.bars[tier] = self.progress.add_task(f"tier {tier}", total=size, note="")
+        self.progress.start()
+
+    def update(self, nodes: dict) -> None:
+        for tier, bar in self.bars.items():
+            members = [n for n in nodes.values() if n.tier == tier]
+            settled = sum(1 for n in members if n.state in ("done", "failed", "quarantined"))
+            building = [n.name for n in members if n.state == "building"]
+            failed = [n.name for n in members if n.state == "failed"]
+            note = ("building " + ", ".join(building) if building else "") + \
+                   (" failed: " + ", ".join(failed) if failed else "")
+            self.progress.update(bar, completed=settled, note=note)
+
+    def close(self) -> None:
+        self.progress.stop()

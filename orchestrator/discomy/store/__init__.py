@@ -1,0 +1,168 @@
+"""The orchestrator's durable state (shell): campaigns, nodes, edges, events.
+
+SQLAlchemy 2; SQLite by default (a file), PostgreSQL in production. Every node
+transition is committed before the side effect it leads to, and events are
+unique by their koji dedupe key, so replays and duplicates are absorbed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Iterable, Optional
+
+from sqlalchemy import (JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        create_engine, select)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from ..campaign import Node
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changed: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(String(200), default="local")
+    release: Mapped[str] = mapped_column(String(20))
+    backend: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default="running")
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class NodeRow(Base):
+    __tablename__ = "nodes"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    tier: Mapped[int] = mapped_column(Integer)
+    remaining_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    state: Mapped[str] = mapped_column(String(20), default="planned")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failure_class: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    submission: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    nvr: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class EdgeRow(Base):
+    __tablename__ = "edges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    node: Mapped[str] = mapped_column(String(255))
+    dep: Mapped[str] = mapped_column(String(255))
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    msg_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class NotificationRow(Base):
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    package: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class Store:
+    def __init__(self, url: str):
+        self.engine = create_engine(url, future=True)
+        Base.metadata.create_all(self.engine)
+
+    # -- campaigns ---------------------------------------------------------------
+    def create_campaign(self, changed: Iterable[str], release: str, backend: str,
+                        nodes: Iterable[Node], target: str = "local") -> int:
+        with Session(self.engine) as s, s.begin():
+            row = CampaignRow(changed=",".join(changed), release=release, backend=backend,
+                              target=target)
+            s.add(row)
+            s.flush()
+            for n in nodes:
+                s.add(NodeRow(campaign_id=row.id, name=n.name, tier=n.tier,
+                              remaining_seconds=n.remaining_seconds, state=n.state))
+                for d in n.deps:
+                    s.add(EdgeRow(campaign_id=row.id, node=n.name, dep=d))
+            return row.id
+
+    def campaign(self, campaign_id: int) -> CampaignRow:
+        with Session(self.engine) as s:
+            row = s.get(CampaignRow, campaign_id)
+            if row is None:
+                raise KeyError(f"no campaign {campaign_id}")
+            s.expunge(row)
+            return row
+
+    def campaigns(self) -> list:
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(CampaignRow).order_by(CampaignRow.id)))
+            for r in rows:
+                s.expunge(r)
+            return rows
+
+    def set_campaign_state(self, campaign_id: int, state: str) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.get(CampaignRow, campaign_id).state = state
+
+    # -- nodes -------------------------------------------------------------------
+    def nodes(self, campaign_id: int) -> dict:
+        with Session(self.engine) as s:
+            deps: dict = {}
+            for e in s.scalars(select(EdgeRow).where(EdgeRow.campaign_id == campaign_id)):
+                deps.setdefault(e.node, []).append(e.dep)
+            return {r.name: Node(r.name, r.tier, tuple(sorted(deps.get(r.name, ()))),
+                                 r.remaining_seconds, r.state, r.attempts, r.failure_class,
+                                 r.reason)
+                    for r in s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id))}
+
+    def node_row(self, campaign_id: int, name: str) -> NodeRow:
+        with Session(self.engine) as s:
+            row = s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id,
+                                                  NodeRow.name == name)).one()
+            s.expunge(row)
+            return row
+
+    def update_nodes(self, campaign_id: int, changes: dict, **fields) -> None:
+        """Write node changes (``name -> Node``) and extra columns, in one transaction."""
+        with Session(self.engine) as s, s.begin():
+            for name, node in changes.items():
+                row = s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id,
+                                                      NodeRow.name == name)
+                                .with_for_update(skip_locked=False)).one()
+                row.state, row.attempts = node.state, node.attempts
+                row.failure_class, row.reason = node.failure_class, node.reason
+                for key, value in fields.get(name, {}).items():
+                    setattr(row, key, value)
+                row.updated_at = time.time()
+
+    # -- events ------------------------------------------------------------------
+    def record_event(self, event) -> bool:
+        """Store a koji event once; False when its dedupe key was already stored."""
+        payload = dataclasses.asdict(event) if dataclasses.is_dataclass(event) else {}
+        try:
+            with Session(self.engine) as s, s.begin():
+                s.add(EventRow(dedupe_key=event.dedupe_key, kind=type(event).__name__,
+                               msg_id=event.msg_id, payload=json.loads(json.dumps(payload))))
+            return True
+        except IntegrityError:
+            return False
+
+    def add_notification(self, campaign_id: int, kind: str, package: str, reason: str) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.add(NotificationRow(campaign_id=campaign_id, kind=kind, package=package,
+                                  reason=reason))
