@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
+from .settings import check_keys
+
 PASSING = {"PASSED", "INFO"}
 FAILING = {"FAILED", "NEEDS_INSPECTION", "ERROR"}
 
@@ -36,10 +38,7 @@ class GateConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[gate]") -> "GateConfig":
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise GateConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-        values = dict(data)
+        values = check_keys(cls, data, where, GateConfigError)
         values["testcases"] = tuple(values.get("testcases", ()))
         config = cls(**values)
         if config.kind not in ("none", "resultsdb"):

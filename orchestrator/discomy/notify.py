@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from typing import Any, Mapping, Optional
 
+from .settings import check_keys
+
 log = logging.getLogger(__name__)
 
 DEFAULT_SUBJECT = "[discomy] $kind: $package in campaign $campaign"
@@ -68,10 +70,7 @@ class NotifyConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[notify]") -> "NotifyConfig":
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise NotifyConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-        values = dict(data)
+        values = check_keys(cls, data, where, NotifyConfigError)
         if "mail_to" in values:
             if isinstance(values["mail_to"], str):
                 values["mail_to"] = (values["mail_to"],)

@@ -1,6 +1,7 @@
 """Message bodies shaped like what koji-fedoramessaging and protonmsg send."""
 
 import json
+import time
 
 
 def fedora_build(build_id=101, name="zlib", version="1.3", release="2.el9", new=1, old=0,
@@ -26,3 +27,12 @@ def proton_build(build_id=101, state="COMPLETE", old="BUILDING"):
                        "info": {"id": build_id, "name": "zlib", "version": "1.3",
                                 "release": "2.el9", "task_id": 555, "owner_name": "packager"}})
     return f"topic://koji.build.{state.lower()}", body, props
+
+
+def wait_until(predicate, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

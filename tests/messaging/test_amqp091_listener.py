@@ -14,7 +14,7 @@ import pytest
 from discomy.events import BuildStateChanged, RepoDone
 from discomy.listeners.amqp091 import Amqp091Listener, ListenerConfig, ListenerConfigError
 
-from samples import fedora_build, fedora_repo_done
+from samples import fedora_build, fedora_repo_done, wait_until
 
 
 def publish(url, messages):
@@ -49,14 +49,6 @@ class Running:
         self.thread.join(30)
 
 
-def wait_until(predicate, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
 
 def config(rabbitmq, queue):
     return ListenerConfig(url=rabbitmq.url, queue=queue, reconnect_min_seconds=0.5,
@@ -67,7 +59,6 @@ def test_koji_messages_arrive_as_typed_events_exactly_once(rabbitmq):
     seen = []
     listener = Amqp091Listener(config(rabbitmq, "q-once"), seen.append)
     with Running(listener):
-        assert wait_until(lambda: listener.stats.delivered == 0 and True, 5)
         time.sleep(0.5)     # queue declared and bound
         ids = publish(rabbitmq.url, [
             ("org.example.prod.buildsys.build.state.change", fedora_build(build_id=1)),

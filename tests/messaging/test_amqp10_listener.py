@@ -11,7 +11,7 @@ from proton.utils import BlockingConnection
 from discomy.events import BuildStateChanged, RepoDone
 from discomy.listeners.amqp10 import Amqp10Config, Amqp10Listener
 
-from samples import proton_build
+from samples import proton_build, wait_until
 
 
 def send(port, messages):
@@ -28,14 +28,6 @@ def send(port, messages):
     finally:
         connection.close()
 
-
-def wait_until(predicate, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_protonmsg_build_and_repo_messages_arrive_as_events(rabbitmq):

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from hypothesis import given, strategies as st
 
+from samples import wait_until
 from discomy.notify import (Notification, NotifyConfig, NotifyConfigError, Notifier, TokenBucket,
                             render)
 
@@ -95,14 +96,6 @@ def smtp():
 FAILED = Notification("failed", "c42", "zlib", "zlib-1.3-2.el9", "build failed: %check",
                       "https://koji.example.org/koji/taskinfo?taskID=9", ("maint@example.org",))
 
-
-def wait_until(predicate, seconds=10):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_webhook_gets_text_and_fields_signed_with_hmac(webhook):

@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from ..events import KojiEvent, MessageError, parse_fedora_message
+from ..events import KojiEvent, parse_fedora_message
+from ..settings import check_keys
+from . import deliver
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,7 @@ class ListenerConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[listener]") -> "ListenerConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ListenerConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
-        values = dict(data)
+        values = check_keys(cls, data, where, ListenerConfigError)
         if "topics" in values:
             topics = values["topics"]
             if not isinstance(topics, (list, tuple)) or not all(isinstance(t, str) and t for t in topics):
@@ -84,27 +82,19 @@ class Amqp091Listener:
 
     # -- one message ----------------------------------------------------------
     def _deliver(self, channel, method, properties, body) -> None:
-        self.stats.delivered += 1
         msg_id = getattr(properties, "message_id", None) or f"amqp:{method.routing_key}:{method.delivery_tag}"
-        try:
-            event = parse_fedora_message(method.routing_key, body, msg_id,
-                                         validate=self.config.validate)
-        except MessageError as exc:
-            log.warning("rejecting message %s: %s", msg_id, exc)
-            self.stats.rejected += 1
-            self.stats.errors.append(str(exc))
-            channel.basic_reject(method.delivery_tag, requeue=False)
-            return
-        try:
-            self.handler(event)
-        except Exception:  # the handler's failure must not lose the message
-            log.exception("handler failed on %s (%s); message requeued", msg_id, event.dedupe_key)
-            self.stats.requeued += 1
-            channel.basic_nack(method.delivery_tag, requeue=True)
+        tag = method.delivery_tag
+
+        def retry():
+            channel.basic_nack(tag, requeue=True)
             time.sleep(0.05)
-            return
-        channel.basic_ack(method.delivery_tag)
-        self.stats.acked += 1
+
+        deliver(self.stats,
+                lambda: parse_fedora_message(method.routing_key, body, msg_id,
+                                             validate=self.config.validate),
+                self.handler, ack=lambda: channel.basic_ack(tag),
+                reject=lambda: channel.basic_reject(tag, requeue=False), retry=retry,
+                what=f"message {msg_id}")
 
     # -- the loop ---------------------------------------------------------------
     def _declare(self, channel) -> None:

@@ -17,7 +17,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from ..events import KojiEvent, MessageError, parse_protonmsg
+from ..events import KojiEvent, parse_protonmsg
+from ..settings import check_keys
+from . import deliver
 from .amqp091 import ListenerConfigError, ListenerStats
 
 log = logging.getLogger(__name__)
@@ -34,9 +36,7 @@ class Amqp10Config:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[listener.amqp10]") -> "Amqp10Config":
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ListenerConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        data = check_keys(cls, data, where, ListenerConfigError)
         if "credit" in data and (not isinstance(data["credit"], int) or data["credit"] < 1):
             raise ListenerConfigError(f"{where}: credit must be a positive integer")
         return cls(**data)
@@ -60,27 +60,13 @@ class Amqp10Listener:
         self.stats = ListenerStats()
 
     def _deliver(self, receiver, message) -> None:
-        self.stats.delivered += 1
         address = koji_address(message)
         msg_id = str(message.id) if message.id is not None else None
-        try:
-            event = parse_protonmsg(address, message.body, message.properties, msg_id,
-                                    prefix=self.config.topic_prefix)
-        except MessageError as exc:
-            log.warning("rejecting protonmsg %s: %s", address, exc)
-            self.stats.rejected += 1
-            self.stats.errors.append(str(exc))
-            receiver.reject()
-            return
-        try:
-            self.handler(event)
-        except Exception:
-            log.exception("handler failed on %s; message released", event.dedupe_key)
-            self.stats.requeued += 1
-            receiver.release(delivered=True)
-            return
-        receiver.accept()
-        self.stats.acked += 1
+        deliver(self.stats,
+                lambda: parse_protonmsg(address, message.body, message.properties, msg_id,
+                                        prefix=self.config.topic_prefix),
+                self.handler, ack=receiver.accept, reject=receiver.reject,
+                retry=lambda: receiver.release(delivered=True), what=f"protonmsg {address}")
 
     def run(self, stop: threading.Event) -> None:
         from proton import ConnectionException
