@@ -131,3 +131,20 @@ def test_listener_config_errors_name_the_key():
     with pytest.raises(ListenerConfigError, match="prefetch"):
         ListenerConfig.from_mapping({"prefetch": 0})
     assert ListenerConfig.from_mapping({"topics": ["a.b"]}).topics == ("a.b",)
+
+
+def test_batch_mode_hands_over_waiting_events_together_and_acks_after(rabbitmq):
+    batches = []
+    listener = Amqp091Listener(
+        ListenerConfig(url=rabbitmq.url, queue="q-batch", batch=50, reconnect_min_seconds=0.5),
+        handler=lambda e: None, batch_handler=lambda events: batches.append(list(events)))
+    with Running(listener):
+        time.sleep(0.5)
+        publish(rabbitmq.url, [("buildsys.build.state.change", fedora_build(build_id=i))
+                               for i in range(120)] +
+                [("buildsys.build.state.change", b"junk")])
+        assert wait_until(lambda: sum(len(b) for b in batches) == 120)
+        time.sleep(0.3)
+    assert max(len(b) for b in batches) > 1 and all(len(b) <= 50 for b in batches)
+    assert sorted(e.build_id for b in batches for e in b) == list(range(120))
+    assert listener.stats.acked == 120 and listener.stats.rejected == 1

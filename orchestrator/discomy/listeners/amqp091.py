@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from ..events import KojiEvent, parse_fedora_message
+from ..events import KojiEvent, MessageError, parse_fedora_message
 from ..settings import check_keys
 from . import deliver
 
@@ -44,6 +44,8 @@ class ListenerConfig:
     reconnect_min_seconds: float = 1.0
     reconnect_max_seconds: float = 60.0
     dead_letter_exchange: Optional[str] = None
+    batch: int = 1                          # >1: store up to this many events per commit
+    batch_wait_seconds: float = 0.02
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[listener]") -> "ListenerConfig":
@@ -53,6 +55,8 @@ class ListenerConfig:
             if not isinstance(topics, (list, tuple)) or not all(isinstance(t, str) and t for t in topics):
                 raise ListenerConfigError(f"{where}: topics must be a list of routing-key patterns")
             values["topics"] = tuple(topics)
+        if "batch" in values and (not isinstance(values["batch"], int) or values["batch"] < 1):
+            raise ListenerConfigError(f"{where}: batch must be a positive integer")
         if "prefetch" in values and (not isinstance(values["prefetch"], int) or values["prefetch"] < 1):
             raise ListenerConfigError(f"{where}: prefetch must be a positive integer")
         if "url" in values and not str(values["url"]).startswith(("amqp://", "amqps://")):
@@ -71,12 +75,19 @@ class ListenerStats:
 
 
 class Amqp091Listener:
-    """Consume until ``stop`` is set: ``Amqp091Listener(config, handler).run(stop)``."""
+    """Consume until ``stop`` is set: ``Amqp091Listener(config, handler).run(stop)``.
+
+    With ``batch_handler`` and ``config.batch > 1`` the events that are already
+    waiting (up to ``batch``) are handed over together, so the store commits them
+    in one transaction (group commit), and acknowledged together afterwards.
+    """
 
     def __init__(self, config: ListenerConfig, handler: Callable[[KojiEvent], None],
-                 on_reconnect: Optional[Callable[[], None]] = None):
+                 on_reconnect: Optional[Callable[[], None]] = None,
+                 batch_handler: Optional[Callable[[list], None]] = None):
         self.config = config
         self.handler = handler
+        self.batch_handler = batch_handler
         self.on_reconnect = on_reconnect
         self.stats = ListenerStats()
 
@@ -95,6 +106,59 @@ class Amqp091Listener:
                 self.handler, ack=lambda: channel.basic_ack(tag),
                 reject=lambda: channel.basic_reject(tag, requeue=False), retry=retry,
                 what=f"message {msg_id}")
+
+    def _deliver_batch(self, channel, messages) -> None:
+        """Parse every message, store the good ones in one call, then ack them all."""
+        events, tags = [], []
+        for method, properties, body in messages:
+            self.stats.delivered += 1
+            msg_id = getattr(properties, "message_id", None) or \
+                f"amqp:{method.routing_key}:{method.delivery_tag}"
+            try:
+                events.append(parse_fedora_message(method.routing_key, body, msg_id,
+                                                   validate=self.config.validate))
+                tags.append(method.delivery_tag)
+            except MessageError as exc:
+                log.warning("rejecting message %s: %s", msg_id, exc)
+                self.stats.rejected += 1
+                self.stats.errors.append(str(exc))
+                channel.basic_reject(method.delivery_tag, requeue=False)
+        if not events:
+            return
+        try:
+            self.batch_handler(events)
+        except Exception:
+            log.exception("batch handler failed on %d events; they will come again", len(events))
+            self.stats.requeued += len(events)
+            for tag in tags:
+                channel.basic_nack(tag, requeue=True)
+            time.sleep(0.05)
+            return
+        for tag in tags:
+            channel.basic_ack(tag)
+        self.stats.acked += len(events)
+
+    def _consume(self, channel, stop) -> None:
+        if self.batch_handler is None or self.config.batch <= 1:
+            for method, properties, body in channel.consume(self.config.queue,
+                                                            inactivity_timeout=0.2):
+                if stop.is_set():
+                    break
+                if method is not None:
+                    self._deliver(channel, method, properties, body)
+            return
+        pending = []
+        for method, properties, body in channel.consume(self.config.queue,
+                                                        inactivity_timeout=self.config.batch_wait_seconds):
+            if method is not None:
+                pending.append((method, properties, body))
+            if pending and (method is None or len(pending) >= self.config.batch):
+                self._deliver_batch(channel, pending)
+                pending = []
+            if stop.is_set():
+                break
+        if pending:
+            self._deliver_batch(channel, pending)
 
     # -- the loop ---------------------------------------------------------------
     def _declare(self, channel) -> None:
@@ -125,13 +189,7 @@ class Amqp091Listener:
                         self.on_reconnect()
                 connected_before = True
                 delay = self.config.reconnect_min_seconds
-                for method, properties, body in channel.consume(self.config.queue,
-                                                                inactivity_timeout=0.2):
-                    if stop.is_set():
-                        break
-                    if method is None:
-                        continue
-                    self._deliver(channel, method, properties, body)
+                self._consume(channel, stop)
                 channel.cancel()
                 connection.close()
             except (AMQPError, OSError) as exc:
