@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from discomy.hostdata import from_host_data, merge_host_data
-from discomy.probe import CachedProbe, benchmark_speed, probe
+from discomy.probe import REFERENCE_BENCH_SECONDS, CachedProbe, benchmark_speed, probe
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
 
@@ -68,8 +68,9 @@ def test_benchmark_speed_is_cached_and_measured_rarely(tmp_path):
         return 0.5
 
     cache = tmp_path / "speed.json"
-    assert benchmark_speed(cache, now=1000, measure=measure) == 0.5
-    assert benchmark_speed(cache, now=2000, measure=measure) == 0.5
+    expected = round(REFERENCE_BENCH_SECONDS / 0.5, 2)
+    assert benchmark_speed(cache, now=1000, measure=measure) == expected
+    assert benchmark_speed(cache, now=2000, measure=measure) == expected
     assert len(calls) == 3                      # best of three, once
     benchmark_speed(cache, now=1000 + 8 * 24 * 3600, measure=measure)
     assert len(calls) == 6
