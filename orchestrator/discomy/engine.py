@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 class Engine:
     def __init__(self, store: Store, backend, campaign_id: int, release: str = "per-tier",
                  max_in_flight: int = 4, max_retries: int = 2,
-                 on_change: Optional[Callable[[dict], None]] = None, notifier=None):
+                 on_change: Optional[Callable[[dict], None]] = None, notifier=None,
+                 max_in_flight_global: int = 50):
         self.store, self.backend, self.campaign_id = store, backend, campaign_id
         self.release, self.max_in_flight, self.max_retries = release, max_in_flight, max_retries
+        self.max_in_flight_global = max_in_flight_global
         self.on_change = on_change or (lambda nodes: None)
         self.notifier = notifier
 
@@ -45,18 +47,21 @@ class Engine:
 
     def step(self) -> bool:
         """One round; False when nothing is left to do."""
+        if self.store.campaign(self.campaign_id).state in (cm.PAUSED, cm.CANCELLED):
+            return False
         nodes = self.store.nodes(self.campaign_id)
         ready = cm.releasable(nodes, self.release, self.max_in_flight)
+        room = self.max_in_flight_global - self.store.builds_in_flight()
+        ready = ready[:max(0, room)]
         waiting = [n for n, node in nodes.items() if node.state == cm.WAITING_REPO]
         if not ready and not waiting:
             return False
-        for name in ready:
-            node = nodes[name]
-            building = replace(node, state=cm.BUILDING, attempts=node.attempts + 1)
-            self.store.update_nodes(self.campaign_id, {name: building},
-                                    **{name: {"submission": f"{self.campaign_id}:{name}:{building.attempts}"}})
-            log.info("campaign %s: building %s (attempt %d)", self.campaign_id, name,
-                     building.attempts)
+        # the intent first: claimed rows are committed as building before any submission,
+        # and a row another engine holds is skipped, so no node is submitted twice
+        claimed = self.store.claim(self.campaign_id, ready,
+                                   lambda name, attempt: f"{self.campaign_id}:{name}:{attempt}")
+        for name in claimed:
+            log.info("campaign %s: building %s", self.campaign_id, name)
             outcome = self.backend.build(name)
             nodes = self.store.nodes(self.campaign_id)
             if outcome.ok:
@@ -79,9 +84,20 @@ class Engine:
         return True
 
     def run(self) -> str:
-        self.recover()
-        while self.step():
-            pass
+        from .backends import HubUnavailable
+
+        try:
+            self.recover()
+            while self.step():
+                pass
+        except HubUnavailable as exc:
+            # the build system is down: pause, keep every node as it is, go on later
+            log.error("campaign %s paused: %s", self.campaign_id, exc)
+            self.store.set_campaign_state(self.campaign_id, cm.PAUSED)
+            return cm.PAUSED
+        current = self.store.campaign(self.campaign_id).state
+        if current in (cm.PAUSED, cm.CANCELLED):
+            return current
         state = cm.campaign_state(self.store.nodes(self.campaign_id).values())
         if state != "running":
             self.store.set_campaign_state(self.campaign_id, state)

@@ -23,15 +23,28 @@ def plan_nodes(plan) -> list:
 
 
 def start_local_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str],
-                         release: str, cache_dir: Optional[Path] = None) -> int:
+                         release: str, cache_dir: Optional[Path] = None,
+                         workdir: Optional[Path] = None) -> int:
+    """Plan the rebuild and record the campaign; the source repos among ``repos``
+    (those holding ``*.src.rpm``) are remembered for the builds."""
     graph = load_graph(repos, cache_dir=cache_dir)
     plan = make_plan(graph, changed)
-    return store.create_campaign(plan.changed, release, "local", plan_nodes(plan))
+    sources = [Path(r).resolve() for r in repos if any(Path(r).glob("*.src.rpm"))]
+    return store.create_campaign(plan.changed, release, "local", plan_nodes(plan),
+                                 sources=sources,
+                                 workdir=None if workdir is None else Path(workdir).resolve())
 
 
-def run_campaign(store: Store, campaign_id: int, workdir: Path, source_repos: Sequence[Path],
+def run_campaign(store: Store, campaign_id: int, workdir: Optional[Path] = None,
+                 source_repos: Optional[Sequence[Path]] = None,
                  progress: bool = True, max_in_flight: int = 4) -> dict:
+    """Run (or go on with) a recorded campaign; directories default to the recorded ones."""
     row = store.campaign(campaign_id)
+    workdir = workdir if workdir is not None else row.workdir
+    source_repos = source_repos if source_repos is not None else row.source_repos
+    if workdir is None or not source_repos:
+        raise ValueError(f"campaign {campaign_id} does not record its workdir and source "
+                         f"repositories; name them")
     backend = LocalBackend(Path(workdir) / f"campaign-{campaign_id}", source_repos, campaign_id)
     display = _Progress(store.nodes(campaign_id)) if progress else None
     engine = Engine(store, backend, campaign_id, row.release, max_in_flight,
@@ -61,7 +74,7 @@ def run_local_campaign(workdir, changed, release: str = "per-tier", progress: bo
     repos = build_examples(workdir / "examples")
     store = Store(f"sqlite:///{workdir / 'discomy.sqlite'}")
     campaign_id = start_local_campaign(store, repos.repos, changed, release,
-                                       cache_dir=workdir / "cache")
+                                       cache_dir=workdir / "cache", workdir=workdir)
     return run_campaign(store, campaign_id, workdir, [repos.source_repo], progress)
 
 

@@ -15,3 +15,7 @@ class BuildOutcome:
     ok: bool
     nvr: Optional[str] = None
     error: str = ""
+
+
+class HubUnavailable(RuntimeError):
+    """The build system did not answer after every retry: the campaign pauses, it does not fail."""

@@ -13,7 +13,7 @@ import time
 from typing import Iterable, Optional
 
 from sqlalchemy import (JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        create_engine, select)
+                        create_engine, func, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -33,6 +33,12 @@ class CampaignRow(Base):
     backend: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20), default="running")
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    sources: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    workdir: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+
+    @property
+    def source_repos(self) -> list:
+        return json.loads(self.sources or "[]")
 
 
 class NodeRow(Base):
@@ -82,15 +88,19 @@ class NotificationRow(Base):
 
 class Store:
     def __init__(self, url: str):
+        from ..migrations import upgrade
+
         self.engine = create_engine(url, future=True)
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine)     # the shipped Alembic migrations, at every start
 
     # -- campaigns ---------------------------------------------------------------
     def create_campaign(self, changed: Iterable[str], release: str, backend: str,
-                        nodes: Iterable[Node], target: str = "local") -> int:
+                        nodes: Iterable[Node], target: str = "local",
+                        sources: Iterable = (), workdir: Optional[str] = None) -> int:
         with Session(self.engine) as s, s.begin():
             row = CampaignRow(changed=",".join(changed), release=release, backend=backend,
-                              target=target)
+                              target=target, sources=json.dumps([str(p) for p in sources]),
+                              workdir=None if workdir is None else str(workdir))
             s.add(row)
             s.flush()
             for n in nodes:
@@ -149,6 +159,31 @@ class Store:
                 for key, value in fields.get(name, {}).items():
                     setattr(row, key, value)
                 row.updated_at = time.time()
+
+    def claim(self, campaign_id: int, names: Iterable[str], submission) -> list:
+        """Mark released nodes ``building`` (attempt + 1, submission token) in one
+        transaction; returns the names this caller won. Rows another engine holds
+        are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and a node that is
+        no longer planned is left alone, so two engines never submit the same node."""
+        won = []
+        with Session(self.engine) as s, s.begin():
+            rows = s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id,
+                                                   NodeRow.name.in_(list(names)),
+                                                   NodeRow.state.in_(("planned", "waiting-deps")))
+                             .order_by(NodeRow.id).with_for_update(skip_locked=True))
+            for row in rows:
+                row.state, row.attempts = "building", row.attempts + 1
+                row.submission = submission(row.name, row.attempts)
+                row.updated_at = time.time()
+                won.append(row.name)
+        return won
+
+    def builds_in_flight(self) -> int:
+        """Builds submitted and not finished, over every running campaign (the global cap)."""
+        with Session(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(NodeRow)
+                            .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
+                            .where(NodeRow.state == "building", CampaignRow.state == "running"))
 
     # -- events ------------------------------------------------------------------
     def record_event(self, event) -> bool:

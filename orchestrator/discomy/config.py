@@ -1,0 +1,164 @@
+"""The orchestrator's configuration: ``/etc/discomy/orchestrator.toml``.
+
+Every option has a default (:data:`DEFAULTS`), so an empty or missing file
+gives a working embedded setup: the local backend and an SQLite store. The
+file is read once with :mod:`tomllib`; an unknown section or key, or a value of
+the wrong type or out of range, raises :class:`ConfigError` with one sentence
+naming the file, the key and the reason. The documented example is
+``orchestrator.example.toml`` next to this module.
+"""
+
+from __future__ import annotations
+
+import copy
+try:
+    import tomllib
+except ImportError:     # Python < 3.11 (EL9): the same parser as a package
+    import tomli as tomllib
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+DEFAULT_PATH = Path("/etc/discomy/orchestrator.toml")
+
+DEFAULTS: dict = {
+    "store": {
+        "url": "sqlite:////var/lib/discomy/orchestrator.sqlite",
+    },
+    "campaign": {
+        "backend": "local",              # local | koji
+        "mode": "scratch",               # scratch | sidetag
+        "release": "per-tier",           # per-tier | per-edge
+        "depth": "direct",               # planner depth: direct | buildroot
+        "gate": "none",                  # none | resultsdb
+        "gate_timeout_seconds": 3600,
+        "max_in_flight": 10,             # per campaign
+        "max_in_flight_global": 50,      # across campaigns
+        "max_infra_retries": 3,
+        "priority_high": 10,             # koji priority of the longest chain
+        "priority_low": 30,              # koji priority of the shortest
+        "release_suffix": ".discomy{campaign}",
+        "workdir": "/var/lib/discomy/campaigns",
+    },
+    "watch": {
+        "packages": [],                  # a COMPLETE build of one of these starts a campaign
+        "tags": [],
+        "target": "",
+    },
+    "koji": {
+        "profile": "koji",
+        "server": "",
+        "retries": 5,
+        "retry_backoff_seconds": 2.0,
+        "load_threshold": 0.8,           # hold back above this share of arch capacity
+        "poll_seconds": 30,
+    },
+    "local": {
+        "source_repos": [],
+        "dist": ".el9",
+    },
+    "messaging": {
+        "amqp_url": "",
+        "topic_prefix": "org.fedoraproject.prod",
+        "amqp10_url": "",
+        "amqp10_prefix": "koji",
+        "reconcile_seconds": 300,
+    },
+    "notify": {
+        "smtp_host": "",
+        "smtp_port": 25,
+        "from_address": "discomy@localhost",
+        "to_addresses": [],
+        "webhook_url": "",
+        "rate_per_hour": 20,
+    },
+    "metrics": {
+        "port": 0,                       # 0: no metrics endpoint
+        "address": "127.0.0.1",
+    },
+}
+
+CHOICES = {
+    ("campaign", "backend"): ("local", "koji"),
+    ("campaign", "mode"): ("scratch", "sidetag"),
+    ("campaign", "release"): ("per-tier", "per-edge"),
+    ("campaign", "depth"): ("direct", "buildroot"),
+    ("campaign", "gate"): ("none", "resultsdb"),
+}
+POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
+            ("koji", "poll_seconds"), ("messaging", "reconcile_seconds")}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names file, key and reason."""
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list"}.get(type(value), type(value).__name__)
+
+
+def _check(path: str, section: str, key: str, value: Any, default: Any) -> Any:
+    where = f"{path}: [{section}] {key}"
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{where} must be {_type_name(default)}, not {value!r}")
+    choices = CHOICES.get((section, key))
+    if choices and value not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}, not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise ConfigError(f"{where} must not be negative, got {value!r}")
+    if (section, key) in POSITIVE and value <= 0:
+        raise ConfigError(f"{where} must be at least 1, got {value!r}")
+    return value
+
+
+def merge_config(data: Mapping, path: str = "<config>") -> dict:
+    """Defaults overlaid with ``data`` (a parsed TOML document), checked key by key."""
+    config = copy.deepcopy(DEFAULTS)
+    for section, values in data.items():
+        if section not in DEFAULTS:
+            raise ConfigError(f"{path}: unknown section [{section}] "
+                              f"(known: {', '.join(DEFAULTS)})")
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key, value in values.items():
+            if key not in DEFAULTS[section]:
+                raise ConfigError(f"{path}: [{section}] {key} is not an option "
+                                  f"(known: {', '.join(DEFAULTS[section])})")
+            config[section][key] = _check(path, section, key, value, DEFAULTS[section][key])
+    c = config["campaign"]
+    if c["priority_high"] > c["priority_low"]:
+        raise ConfigError(f"{path}: [campaign] priority_high must not be above priority_low "
+                          f"(koji runs lower numbers first)")
+    if c["max_in_flight"] > c["max_in_flight_global"]:
+        raise ConfigError(f"{path}: [campaign] max_in_flight must not exceed "
+                          f"max_in_flight_global")
+    return config
+
+
+def load_config(path: Optional[Path] = None, missing_ok: bool = True) -> dict:
+    """Read the TOML file at ``path`` (default ``/etc/discomy/orchestrator.toml``)."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if missing_ok:
+            return copy.deepcopy(DEFAULTS)
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return merge_config(data, str(path))

@@ -1,0 +1,88 @@
+"""Fixtures of the orchestrator tests: a real PostgreSQL server on loopback.
+
+The server is initialised into a temporary directory (as the ``postgres``
+user when run as root, since PostgreSQL refuses to run as root), listens on
+127.0.0.1 on a free port with its socket in that directory, and is stopped by
+its pid at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+PG_BIN = Path(os.environ.get("DISCOMY_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(argv: list) -> None:
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"{Path(argv[0] if argv[0] != 'runuser' else argv[4]).name} failed: "
+                    f"{proc.stdout.strip()[-500:]}")
+
+
+def _as_postgres(argv: list) -> list:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *argv]
+    return argv
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A SQLAlchemy URL of an empty database on a real PostgreSQL server."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail(f"PostgreSQL is not installed in {PG_BIN} (set DISCOMY_PG_BIN)")
+    # not under pytest's root-only tmp tree: the postgres user must reach it
+    base = Path(tempfile.mkdtemp(prefix="discomy-pg-"))
+    data = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        os.chmod(base, 0o700)
+    _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "discomy",
+                       "--auth=trust", "-E", "UTF8", "--no-sync"]))
+    port = _free_port()
+    _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"),
+                       "-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k {base} -F", "start"]))
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    try:
+        url = f"postgresql+psycopg://discomy@127.0.0.1:{port}/postgres"
+        yield url
+    finally:
+        os.kill(pid, signal.SIGINT)       # fast shutdown
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url):
+    """A new, empty database on the session's PostgreSQL server."""
+    from sqlalchemy import create_engine, text
+
+    name = f"discomy_t{next(_databases)}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"

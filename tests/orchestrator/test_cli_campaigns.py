@@ -1,0 +1,79 @@
+"""``discomy resume`` and ``discomy cancel`` on recorded campaigns."""
+
+from __future__ import annotations
+
+import json
+
+from discomy import cli
+from discomy.backends import BuildOutcome
+from discomy.backends.local import LocalBackend
+from discomy.engine import Engine
+from discomy.local_campaign import start_local_campaign
+from discomy.store import Store
+
+
+class FailingAlpha:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def lookup(self, name):
+        return self.inner.lookup(name)
+
+    def publish(self):
+        self.inner.publish()
+
+    def build(self, name):
+        if name == "alpha":
+            return BuildOutcome(False, error="error: Bad exit status from /var/tmp/rpm-tmp (%check)")
+        return self.inner.build(name)
+
+
+def failed_campaign(tmp_path, example_repos):
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    store = Store(url)
+    cid = start_local_campaign(store, example_repos.repos, ["corelib"], "per-tier",
+                               cache_dir=tmp_path / "cache", workdir=tmp_path / "work")
+    backend = FailingAlpha(LocalBackend(tmp_path / "work" / f"campaign-{cid}",
+                                        [example_repos.source_repo], cid))
+    assert Engine(store, backend, cid).run() == "failed"
+    return url, cid
+
+
+def test_resume_with_the_fixed_node_finishes_the_campaign_from_what_it_recorded(
+        tmp_path, example_repos, capsys):
+    url, cid = failed_campaign(tmp_path, example_repos)
+    assert cli.main(["status", str(cid), "--store", url]) == 0
+    out = capsys.readouterr().out
+    assert "alpha=failed" in out and "beta=quarantined" in out and "(package)" in out
+    assert cli.main(["resume", str(cid), "alpha", "--store", url, "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["state"] == "done"
+    assert summary["done"] == ["alpha", "appsuite", "beta", "parsekit"]
+
+
+def test_resume_without_a_node_builds_the_failed_ones_again(tmp_path, example_repos, capsys):
+    url, cid = failed_campaign(tmp_path, example_repos)
+    assert cli.main(["resume", str(cid), "--store", url, "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["state"] == "done"
+    assert "alpha-0.9-1.el9.discomy1" in summary["nvrs"]
+
+
+def test_resume_refuses_a_node_that_did_not_fail(tmp_path, example_repos, capsys):
+    url, cid = failed_campaign(tmp_path, example_repos)
+    assert cli.main(["resume", str(cid), "parsekit", "--store", url]) == 2
+    assert "parsekit is done in campaign 1, not failed" in capsys.readouterr().err
+    assert cli.main(["resume", str(cid), "nosuch", "--store", url]) == 2
+    assert "nosuch is not part of campaign 1" in capsys.readouterr().err
+
+
+def test_a_cancelled_campaign_stays_cancelled(tmp_path, example_repos, capsys):
+    url, cid = failed_campaign(tmp_path, example_repos)
+    assert cli.main(["cancel", str(cid), "--store", url]) == 0
+    assert "cancelled" in capsys.readouterr().out
+    assert cli.main(["resume", str(cid), "--store", url]) == 2
+    assert "was cancelled" in capsys.readouterr().err
+    assert cli.main(["cancel", str(cid), "--store", url]) == 2
+    assert cli.main(["cancel", "99", "--store", url]) == 2
+    assert "no campaign 99" in capsys.readouterr().err
+    assert Store(url).campaign(cid).state == "cancelled"

@@ -1,0 +1,104 @@
+"""The store on SQLite and on a real PostgreSQL: migrations, durability, dedupe, claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
+
+from discomy import campaign as cm
+from discomy.migrations import current_revision
+from discomy.store import Base, Store
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'discomy.sqlite'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+def nodes():
+    return [cm.Node("parsekit", 0, (), 400.0), cm.Node("alpha", 1, ("parsekit",), 300.0),
+            cm.Node("beta", 2, ("alpha",), 200.0), cm.Node("other", 0, (), 50.0)]
+
+
+@dataclass(frozen=True)
+class Event:
+    dedupe_key: str
+    msg_id: str
+    nvr: str = "corelib-1.3-1.el9"
+
+
+def test_the_shipped_migrations_create_exactly_the_models(store_url):
+    store = Store(store_url)
+    assert current_revision(store.engine) == "0002"
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    assert {"campaigns", "nodes", "edges", "events", "notifications"} <= set(
+        inspect(store.engine).get_table_names())
+
+
+def test_reopening_a_store_keeps_every_committed_transition(store_url):
+    store = Store(store_url)
+    cid = store.create_campaign(["corelib"], "per-edge", "local", nodes())
+    done = replace(store.nodes(cid)["parsekit"], state=cm.DONE, attempts=1)
+    store.update_nodes(cid, {"parsekit": done}, parsekit={"nvr": "parsekit-2.0-1.el9.discomy1"})
+    store.engine.dispose()
+    again = Store(store_url)                          # a restart: migrations are a no-op now
+    assert again.nodes(cid)["parsekit"].state == cm.DONE
+    assert again.node_row(cid, "parsekit").nvr == "parsekit-2.0-1.el9.discomy1"
+    assert again.nodes(cid)["alpha"].deps == ("parsekit",)
+    assert again.campaign(cid).release == "per-edge"
+
+
+def test_an_event_is_stored_once_by_its_dedupe_key(store_url):
+    store = Store(store_url)
+    assert store.record_event(Event("build:42:COMPLETE", "m1")) is True
+    assert store.record_event(Event("build:42:COMPLETE", "m2-replay")) is False
+    assert store.record_event(Event("build:43:COMPLETE", "m3")) is True
+    with Session(store.engine) as s:
+        assert s.execute(text("SELECT count(*) FROM events")).scalar() == 2
+
+
+def test_a_node_is_claimed_once_even_when_claimed_twice(store_url):
+    store = Store(store_url)
+    cid = store.create_campaign(["corelib"], "per-tier", "local", nodes())
+    token = lambda name, attempt: f"{cid}:{name}:{attempt}"
+    assert sorted(store.claim(cid, ["parsekit", "other"], token)) == ["other", "parsekit"]
+    assert store.claim(cid, ["parsekit", "other"], token) == []
+    row = store.node_row(cid, "parsekit")
+    assert (row.state, row.attempts, row.submission) == ("building", 1, f"{cid}:parsekit:1")
+
+
+def test_postgresql_claims_skip_rows_another_engine_holds(fresh_postgres_url):
+    url = fresh_postgres_url
+    store = Store(url)
+    cid = store.create_campaign(["corelib"], "per-edge", "local", nodes())
+    other_engine = create_engine(url)
+    with Session(other_engine) as held, held.begin():
+        # another engine is claiming parsekit right now: its row is locked
+        held.execute(text("SELECT id FROM nodes WHERE name = 'parsekit' FOR UPDATE"))
+        won = store.claim(cid, ["parsekit", "other"], lambda n, a: f"{n}:{a}")
+        assert won == ["other"]
+    assert store.node_row(cid, "parsekit").state == "planned"
+
+
+def test_a_database_of_the_first_schema_is_upgraded_with_its_campaigns_kept(store_url):
+    from discomy.migrations import upgrade
+
+    engine = create_engine(store_url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO campaigns (changed, target, release, backend, state, "
+                          "created_at) VALUES ('corelib', 'local', 'per-tier', 'local', "
+                          "'running', 0)"))
+    engine.dispose()
+    store = Store(store_url)                          # upgrades to the newest schema
+    assert current_revision(store.engine) == "0002"
+    (row,) = store.campaigns()
+    assert row.changed == "corelib" and row.source_repos == [] and row.workdir is None
