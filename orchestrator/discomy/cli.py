@@ -18,6 +18,7 @@ from typing import Optional, Sequence
 SUBCOMMAND_MODULES = (
     "discomy.cli_plan",
     "discomy.cli_orchestrator",
+    "discomy.service",
 )
 
 

@@ -1,0 +1,74 @@
+"""``discomy serve`` end to end: a koji message through a real RabbitMQ starts a
+campaign, the daemon rebuilds the dependents locally, duplicates coalesce, and a
+fixed build of a failed package resumes its campaign."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+
+from discomy.config import DEFAULTS
+from discomy.service import Service
+
+from samples import fedora_build, wait_until
+from test_amqp091_listener import publish
+
+
+def config_for(tmp_path, rabbitmq, example_repos, watch):
+    config = copy.deepcopy(DEFAULTS)
+    config["store"]["url"] = f"sqlite:///{tmp_path / 'serve.sqlite'}"
+    config["watch"]["packages"] = watch
+    config["local"]["source_repos"] = [str(example_repos.source_repo),
+                                       str(example_repos.binary_repo)]
+    config["campaign"]["workdir"] = str(tmp_path / "work")
+    config["messaging"]["amqp_url"] = rabbitmq.url
+    return config
+
+
+def test_a_complete_build_of_a_watched_package_rebuilds_its_dependents(tmp_path, rabbitmq,
+                                                                       example_repos):
+    service = Service(config_for(tmp_path, rabbitmq, example_repos, ["corelib"]))
+    stop = threading.Event()
+    thread = threading.Thread(target=service.serve, args=(stop, 0.2), daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.0)
+        publish(rabbitmq.url, [
+            ("org.example.prod.buildsys.build.state.change",
+             fedora_build(build_id=900, name="corelib", version="1.3", release="1.el9")),
+            # the same transition again, and a newer change while the campaign is live
+            ("org.example.prod.buildsys.build.state.change",
+             fedora_build(build_id=900, name="corelib", version="1.3", release="1.el9")),
+            ("org.example.prod.buildsys.build.state.change",
+             fedora_build(build_id=901, name="corelib", version="1.3", release="2.el9")),
+            # not watched: stored, starts nothing
+            ("org.example.prod.buildsys.build.state.change",
+             fedora_build(build_id=902, name="standalone", version="1", release="1.el9")),
+        ])
+        assert wait_until(lambda: [c.state for c in service.store.campaigns()] == ["done"], 120)
+    finally:
+        stop.set()
+        thread.join(60)
+    (campaign,) = service.store.campaigns()
+    nodes = service.store.nodes(campaign.id)
+    assert {n: x.state for n, x in nodes.items()} == {
+        "parsekit": "done", "alpha": "done", "beta": "done", "appsuite": "done"}
+
+
+def test_a_fixed_build_resumes_the_campaign_it_failed_in(tmp_path, rabbitmq, example_repos):
+    from dataclasses import replace
+
+    config = config_for(tmp_path, rabbitmq, example_repos, [])
+    service = Service(config)
+    campaign_id = service.start_campaign("corelib", "corelib-1.3-1.el9")
+    nodes = service.store.nodes(campaign_id)
+    service.store.update_nodes(campaign_id, {
+        "alpha": replace(nodes["alpha"], state="failed", reason="%check failed"),
+        "beta": replace(nodes["beta"], state="quarantined"),
+        "appsuite": replace(nodes["appsuite"], state="quarantined")})
+    service.handle(__import__("discomy.events", fromlist=["x"]).BuildStateChanged(
+        "m-fix", 77, "alpha", "0.9", "2.el9", 0, 1))
+    nodes = service.store.nodes(campaign_id)
+    assert nodes["alpha"].state == "done"
+    assert nodes["beta"].state == "planned" and nodes["appsuite"].state == "planned"
