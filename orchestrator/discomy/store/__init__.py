@@ -12,7 +12,7 @@ import json
 import time
 from typing import Iterable, Optional
 
-from sqlalchemy import (JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+from sqlalchemy import (JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint, insert,
                         create_engine, func, select)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -103,11 +103,17 @@ class Store:
                               workdir=None if workdir is None else str(workdir))
             s.add(row)
             s.flush()
-            for n in nodes:
-                s.add(NodeRow(campaign_id=row.id, name=n.name, tier=n.tier,
-                              remaining_seconds=n.remaining_seconds, state=n.state))
-                for d in n.deps:
-                    s.add(EdgeRow(campaign_id=row.id, node=n.name, dep=d))
+            nodes = list(nodes)
+            # bulk inserts: a whole-distribution campaign is 34k nodes and 250k edges
+            now = time.time()
+            if nodes:
+                s.execute(insert(NodeRow), [
+                    {"campaign_id": row.id, "name": n.name, "tier": n.tier,
+                     "remaining_seconds": n.remaining_seconds, "state": n.state,
+                     "attempts": 0, "reason": "", "updated_at": now} for n in nodes])
+            edges = [{"campaign_id": row.id, "node": n.name, "dep": d} for n in nodes for d in n.deps]
+            if edges:
+                s.execute(insert(EdgeRow), edges)
             return row.id
 
     def campaign(self, campaign_id: int) -> CampaignRow:
@@ -131,14 +137,18 @@ class Store:
 
     # -- nodes -------------------------------------------------------------------
     def nodes(self, campaign_id: int) -> dict:
+        # plain column rows, not ORM objects: cheap for a whole-distribution campaign
         with Session(self.engine) as s:
             deps: dict = {}
-            for e in s.scalars(select(EdgeRow).where(EdgeRow.campaign_id == campaign_id)):
-                deps.setdefault(e.node, []).append(e.dep)
-            return {r.name: Node(r.name, r.tier, tuple(sorted(deps.get(r.name, ()))),
-                                 r.remaining_seconds, r.state, r.attempts, r.failure_class,
-                                 r.reason)
-                    for r in s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id))}
+            for node, dep in s.execute(select(EdgeRow.node, EdgeRow.dep)
+                                       .where(EdgeRow.campaign_id == campaign_id)):
+                deps.setdefault(node, []).append(dep)
+            rows = s.execute(select(NodeRow.name, NodeRow.tier, NodeRow.remaining_seconds,
+                                    NodeRow.state, NodeRow.attempts, NodeRow.failure_class,
+                                    NodeRow.reason).where(NodeRow.campaign_id == campaign_id))
+            return {name: Node(name, tier, tuple(sorted(deps.get(name, ()))), remaining, state,
+                               attempts, failure_class, reason)
+                    for name, tier, remaining, state, attempts, failure_class, reason in rows}
 
     def node_row(self, campaign_id: int, name: str) -> NodeRow:
         with Session(self.engine) as s:
