@@ -12,7 +12,8 @@ import pika
 import pytest
 
 from discomy.events import BuildStateChanged, RepoDone
-from discomy.listeners.amqp091 import Amqp091Listener, ListenerConfig, ListenerConfigError
+from discomy.listeners.amqp091 import (Amqp091Listener, ListenerConfig, ListenerConfigError,
+                                       connection_parameters)
 
 from samples import fedora_build, fedora_repo_done, wait_until
 
@@ -133,16 +134,40 @@ def test_listener_config_errors_name_the_key():
     assert ListenerConfig.from_mapping({"topics": ["a.b"]}).topics == ("a.b",)
 
 
+def test_amqps_with_certificate_files_connects_over_tls(tmp_path):
+    import subprocess
+
+    key, cert = tmp_path / "client-key.pem", tmp_path / "client-cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=discomy-test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    config = ListenerConfig.from_mapping({
+        "url": "amqps://fedora:@broker.example.org/%2Fpublic_pubsub", "queue_durable": False,
+        "tls_ca_cert": str(cert), "tls_certfile": str(cert), "tls_keyfile": str(key)})
+    params = connection_parameters(config)
+    assert params.ssl_options is not None and params.port == 5671
+    assert params.virtual_host == "/public_pubsub"
+    assert connection_parameters(ListenerConfig()).ssl_options is None
+    with pytest.raises(ListenerConfigError, match="tls_certfile and tls_keyfile"):
+        ListenerConfig.from_mapping({"tls_certfile": str(cert)})
+
+
 def test_batch_mode_hands_over_waiting_events_together_and_acks_after(rabbitmq):
-    batches = []
+    batches, published = [], threading.Event()
+
+    def store(events):
+        published.wait(30)      # a slow first commit: the rest queue up meanwhile
+        batches.append(list(events))
+
     listener = Amqp091Listener(
         ListenerConfig(url=rabbitmq.url, queue="q-batch", batch=50, reconnect_min_seconds=0.5),
-        handler=lambda e: None, batch_handler=lambda events: batches.append(list(events)))
+        handler=lambda e: None, batch_handler=store)
     with Running(listener):
         time.sleep(0.5)
         publish(rabbitmq.url, [("buildsys.build.state.change", fedora_build(build_id=i))
                                for i in range(120)] +
                 [("buildsys.build.state.change", b"junk")])
+        published.set()
         assert wait_until(lambda: sum(len(b) for b in batches) == 120)
         time.sleep(0.3)
     assert max(len(b) for b in batches) > 1 and all(len(b) <= 50 for b in batches)

@@ -107,3 +107,10 @@ def test_protonmsg_without_an_address_is_read_from_its_properties():
     assert parse_protonmsg(None, body, props).dedupe_key == "build:8:1"
     repo = parse_protonmsg("", "{}", {"type": "RepoDone", "tag": "t", "repo_id": 2})
     assert repo.dedupe_key == "repo:t:2"
+
+
+def test_schema_validation_refuses_what_only_the_published_schema_forbids():
+    body = {**fedora_build(), "instance": 7}       # koji's instance name is a string
+    with pytest.raises(MessageError, match="schema: 7 is not of type 'string'"):
+        parse_fedora_message("buildsys.build.state.change", body, "m-9")
+    assert parse_fedora_message("buildsys.build.state.change", body, "m-9", validate=False).build_id == 101

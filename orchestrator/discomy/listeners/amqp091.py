@@ -7,6 +7,13 @@ is not a valid koji event is rejected without requeue (dead-lettered when the
 queue has a dead-letter exchange) and logged, and the consumer goes on.
 Connection loss is retried with backoff; ``on_reconnect()`` runs after every
 reconnection so the reconciler can poll koji for what was missed.
+
+It speaks AMQP through pika, the client fedora-messaging itself is built on,
+rather than ``fedora_messaging.api.consume``: that API reads one process-wide
+configuration and runs a Twisted reactor, which cannot be restarted within a
+process, while the daemon and its tests need several consumers with their own
+settings. The queue, bindings, TLS files and prefetch mirror fedora-messaging's
+own settings (see docs/messaging.md).
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ class ListenerConfig:
     dead_letter_exchange: Optional[str] = None
     batch: int = 1                          # >1: store up to this many events per commit
     batch_wait_seconds: float = 0.02
+    queue_durable: bool = True              # False for Fedora's public broker (UUID-named queues)
+    tls_ca_cert: Optional[str] = None       # amqps:// : CA bundle, client cert and key files
+    tls_certfile: Optional[str] = None
+    tls_keyfile: Optional[str] = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[listener]") -> "ListenerConfig":
@@ -61,7 +72,25 @@ class ListenerConfig:
             raise ListenerConfigError(f"{where}: prefetch must be a positive integer")
         if "url" in values and not str(values["url"]).startswith(("amqp://", "amqps://")):
             raise ListenerConfigError(f"{where}: url must start with amqp:// or amqps://")
+        if bool(values.get("tls_certfile")) != bool(values.get("tls_keyfile")):
+            raise ListenerConfigError(f"{where}: tls_certfile and tls_keyfile go together")
         return cls(**values)
+
+
+def connection_parameters(config: ListenerConfig):
+    """pika connection parameters for ``config``: the URL, plus TLS files for amqps://."""
+    import ssl
+
+    import pika
+
+    params = pika.URLParameters(config.url)
+    if config.url.startswith("amqps://") and (config.tls_ca_cert or config.tls_certfile):
+        context = ssl.create_default_context(cafile=config.tls_ca_cert)
+        if config.tls_certfile:
+            context.load_cert_chain(config.tls_certfile, config.tls_keyfile)
+        params.ssl_options = pika.SSLOptions(context, params.host)
+    params.client_properties = {"app": "discomy", "product": "discomy orchestrator"}
+    return params
 
 
 @dataclass
@@ -130,12 +159,11 @@ class Amqp091Listener:
         except Exception:
             log.exception("batch handler failed on %d events; they will come again", len(events))
             self.stats.requeued += len(events)
-            for tag in tags:
-                channel.basic_nack(tag, requeue=True)
+            # every earlier delivery is settled already, so one frame settles the batch
+            channel.basic_nack(max(tags), multiple=True, requeue=True)
             time.sleep(0.05)
             return
-        for tag in tags:
-            channel.basic_ack(tag)
+        channel.basic_ack(max(tags), multiple=True)
         self.stats.acked += len(events)
 
     def _consume(self, channel, stop) -> None:
@@ -152,7 +180,10 @@ class Amqp091Listener:
                                                         inactivity_timeout=self.config.batch_wait_seconds):
             if method is not None:
                 pending.append((method, properties, body))
-            if pending and (method is None or len(pending) >= self.config.batch):
+            # commit what has arrived as soon as nothing more is already waiting:
+            # waiting for a full batch would add its fill time to every event's latency
+            if pending and (method is None or len(pending) >= self.config.batch
+                            or channel.get_waiting_message_count() == 0):
                 self._deliver_batch(channel, pending)
                 pending = []
             if stop.is_set():
@@ -165,7 +196,8 @@ class Amqp091Listener:
         args = {}
         if self.config.dead_letter_exchange:
             args["x-dead-letter-exchange"] = self.config.dead_letter_exchange
-        channel.queue_declare(self.config.queue, durable=True, arguments=args or None)
+        channel.queue_declare(self.config.queue, durable=self.config.queue_durable,
+                              auto_delete=not self.config.queue_durable, arguments=args or None)
         for topic in self.config.topics:
             channel.queue_bind(self.config.queue, self.config.exchange, routing_key=topic)
         channel.basic_qos(prefetch_count=self.config.prefetch)
@@ -179,7 +211,7 @@ class Amqp091Listener:
         while not stop.is_set():
             connection = None
             try:
-                connection = pika.BlockingConnection(pika.URLParameters(self.config.url))
+                connection = pika.BlockingConnection(connection_parameters(self.config))
                 channel = connection.channel()
                 self._declare(channel)
                 if connected_before:

@@ -33,13 +33,33 @@ class Amqp10Config:
     credit: int = 100
     reconnect_min_seconds: float = 1.0
     reconnect_max_seconds: float = 60.0
+    tls_ca_cert: Optional[str] = None       # amqps:// : CA bundle
+    tls_certfile: Optional[str] = None      # client certificate (may hold the key too, as koji's)
+    tls_keyfile: Optional[str] = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "[listener.amqp10]") -> "Amqp10Config":
         data = check_keys(cls, data, where, ListenerConfigError)
         if "credit" in data and (not isinstance(data["credit"], int) or data["credit"] < 1):
             raise ListenerConfigError(f"{where}: credit must be a positive integer")
+        if data.get("tls_keyfile") and not data.get("tls_certfile"):
+            raise ListenerConfigError(f"{where}: tls_keyfile needs tls_certfile")
         return cls(**data)
+
+
+def ssl_domain(config: Amqp10Config):
+    """A proton client SSL domain for amqps:// (peer name verified), else None."""
+    from proton import SSLDomain
+
+    if not config.url.startswith("amqps://"):
+        return None
+    domain = SSLDomain(SSLDomain.MODE_CLIENT)
+    if config.tls_ca_cert:
+        domain.set_trusted_ca_db(config.tls_ca_cert)
+    domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME, config.tls_ca_cert)
+    if config.tls_certfile:
+        domain.set_credentials(config.tls_certfile, config.tls_keyfile or config.tls_certfile, None)
+    return domain
 
 
 def koji_address(message) -> Optional[str]:
@@ -66,10 +86,12 @@ class Amqp10Listener:
                 lambda: parse_protonmsg(address, message.body, message.properties, msg_id,
                                         prefix=self.config.topic_prefix),
                 self.handler, ack=receiver.accept, reject=receiver.reject,
-                retry=lambda: receiver.release(delivered=True), what=f"protonmsg {address}")
+                # RELEASED, not MODIFIED: RabbitMQ 3.10's AMQP 1.0 plugin never
+                # redelivers a message settled as modified, so it would be lost
+                retry=lambda: receiver.release(delivered=False), what=f"protonmsg {address}")
 
     def run(self, stop: threading.Event) -> None:
-        from proton import ConnectionException
+        from proton import ConnectionException, Timeout
         from proton.utils import BlockingConnection, LinkDetached
 
         delay = self.config.reconnect_min_seconds
@@ -77,7 +99,8 @@ class Amqp10Listener:
         while not stop.is_set():
             connection = None
             try:
-                connection = BlockingConnection(self.config.url, timeout=10)
+                connection = BlockingConnection(self.config.url, timeout=10,
+                                                ssl_domain=ssl_domain(self.config))
                 receiver = connection.create_receiver(self.config.source, credit=self.config.credit)
                 if connected_before:
                     self.stats.reconnects += 1
@@ -88,7 +111,7 @@ class Amqp10Listener:
                 while not stop.is_set():
                     try:
                         message = receiver.receive(timeout=0.2)
-                    except __import__("proton").Timeout:
+                    except Timeout:
                         continue
                     self._deliver(receiver, message)
                 connection.close()
