@@ -67,8 +67,10 @@ class Node:
     attempts: int = 0
     failure_class: Optional[str] = None
     reason: str = ""
-    task: Optional[str] = None
+    task: Optional[str] = None          # the build system's reference of the current attempt
     nvr: Optional[str] = None
+    repo_wait: Optional[str] = None     # the repo request a built node waits for
+    gate_since: Optional[float] = None  # when its CI gate started
 
 
 @dataclass(frozen=True)
@@ -385,14 +387,19 @@ def dependents(nodes: Mapping[str, Node], name: str) -> set:
     return found
 
 
-def after_failure(nodes: Mapping[str, Node], name: str, error: str, max_retries: int) -> dict:
+def after_failure(nodes: Mapping[str, Node], name: str, error: str, max_retries: int,
+                  failure: Optional[str] = None) -> dict:
     """State changes after ``name`` failed: retry an infrastructure failure while
-    ``attempts < max_retries``, else fail it and quarantine only its dependents."""
+    ``attempts < max_retries``, else fail it and quarantine only its dependents.
+    ``failure`` forces the class (a failed gate is always the package's)."""
     node = nodes[name]
-    failure = classify_failure(error)
+    failure = failure or classify_failure(error)
+    error = error.strip()[:2000]
     if failure == INFRASTRUCTURE and node.attempts < max_retries:
-        return {name: replace(node, state=PLANNED, failure_class=failure, reason=error)}
-    changes = {name: replace(node, state=FAILED, failure_class=failure, reason=error)}
+        return {name: replace(node, state=PLANNED, failure_class=failure, reason=error,
+                              task=None, repo_wait=None, gate_since=None)}
+    changes = {name: replace(node, state=FAILED, failure_class=failure, reason=error,
+                             repo_wait=None, gate_since=None)}
     for user in dependents(nodes, name):
         if nodes[user].state in UNSTARTED or nodes[user].state in IN_FLIGHT:
             changes[user] = replace(nodes[user], state=QUARANTINED,
@@ -410,3 +417,63 @@ def after_resume(nodes: Mapping[str, Node], name: str) -> dict:
         if nodes[user].state == QUARANTINED and user not in blocked:
             changes[user] = replace(nodes[user], state=PLANNED, reason="")
     return changes
+
+
+def after_build(nodes: Mapping[str, Node], name: str, ok: bool, nvr: Optional[str],
+                error: str, max_retries: int) -> dict:
+    """State changes once the build of ``name`` finished: on to the repo wait, or
+    :func:`after_failure`."""
+    if ok:
+        return {name: replace(nodes[name], state=WAITING_REPO, nvr=nvr, failure_class=None,
+                              reason="", repo_wait=None)}
+    return after_failure(nodes, name, error or "build failed", max_retries)
+
+
+def after_repo(nodes: Mapping[str, Node], names: Iterable[str], gated: bool, now: float) -> dict:
+    """The buildroot repo holds these builds: to the CI gate, or done without one."""
+    return {n: replace(nodes[n], state=GATING if gated else DONE, repo_wait=None,
+                       gate_since=now if gated else None) for n in names}
+
+
+def after_gate(nodes: Mapping[str, Node], name: str, passed: bool, reason: str) -> dict:
+    """The gate decided: done, or a package failure that quarantines the dependents."""
+    if passed:
+        return {name: replace(nodes[name], state=DONE, gate_since=None, reason="")}
+    return after_failure(nodes, name, f"gate failed: {reason}", 0, failure=PACKAGE)
+
+
+def after_requeue(nodes: Mapping[str, Node], name: str) -> dict:
+    """By hand: build the failed ``name`` again, from a fresh retry budget; its
+    dependents wait for it again."""
+    changes = after_resume(nodes, name)
+    changes[name] = replace(nodes[name], state=PLANNED, attempts=0, failure_class=None,
+                            reason="", task=None, nvr=None)
+    return changes
+
+
+# ---- load-aware release ---------------------------------------------------------------------
+
+def arch_loads(hosts: Iterable[Mapping], arches: Iterable[str]) -> dict:
+    """Per build arch, koji's load: the summed ``task_load`` over the summed
+    ``capacity`` of the enabled, ready hosts that build it (rows of ``listHosts``).
+    An arch no ready host builds has load ``inf``."""
+    load = {a: 0.0 for a in arches}
+    capacity = {a: 0.0 for a in arches}
+    for host in hosts:
+        if not host.get("enabled", True) or not host.get("ready", True):
+            continue
+        for arch in str(host.get("arches") or "").split():
+            if arch in load:
+                load[arch] += float(host.get("task_load") or 0.0)
+                capacity[arch] += float(host.get("capacity") or 0.0)
+    return {a: (load[a] / capacity[a] if capacity[a] > 0 else float("inf")) for a in load}
+
+
+def hold_back_reason(loads: Mapping[str, float], threshold: float) -> Optional[str]:
+    """Why new builds should wait (an arch above ``threshold``), or None."""
+    busy = sorted((a, v) for a, v in loads.items() if v > threshold)
+    if not busy:
+        return None
+    return "koji is busy: " + ", ".join(
+        f"{a} {'has no ready host' if v == float('inf') else f'at {v:.0%} of capacity'}"
+        for a, v in busy) + f" (threshold {threshold:.0%})"

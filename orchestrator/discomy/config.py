@@ -26,27 +26,31 @@ DEFAULTS: dict = {
     },
     "campaign": {
         "backend": "local",              # local | koji
+        "target": "",                    # koji build target of automatic campaigns
         "mode": "scratch",               # scratch | sidetag
         "release": "per-tier",           # per-tier | per-edge
         "depth": "direct",               # planner depth: direct | buildroot
-        "gate": "none",                  # none | resultsdb
-        "gate_timeout_seconds": 3600,
         "max_in_flight": 10,             # per campaign
         "max_in_flight_global": 50,      # across campaigns
         "max_infra_retries": 3,
-        "priority_high": 10,             # koji priority of the longest chain
+        "priority_high": 20,             # koji priority of the longest chain
         "priority_low": 30,              # koji priority of the shortest
-        "release_suffix": ".discomy{campaign}",
         "workdir": "/var/lib/discomy/campaigns",
+    },
+    "plan": {
+        "repos": [],                     # rpm-md repos (paths or URLs) the plan is made from
+        "cache_dir": "/var/cache/discomy",
     },
     "watch": {
         "packages": [],                  # a COMPLETE build of one of these starts a campaign
-        "tags": [],
-        "target": "",
+        "tags": [],                      # ... when tagged into one of these (empty: any build)
     },
     "koji": {
         "profile": "koji",
         "server": "",
+        "scm_url": "",                   # "{name}" template; empty: the latest build's source
+        "dist": "",                      # side tags' %dist; empty: the build tag's rpm.macro.dist
+        "release_suffix": ".discomy{campaign}",
         "retries": 5,
         "retry_backoff_seconds": 2.0,
         "load_threshold": 0.8,           # hold back above this share of arch capacity
@@ -59,17 +63,29 @@ DEFAULTS: dict = {
     "messaging": {
         "amqp_url": "",
         "topic_prefix": "org.fedoraproject.prod",
+        "queue": "discomy",
         "amqp10_url": "",
         "amqp10_prefix": "koji",
+        "tls_ca_cert": "",
+        "tls_certfile": "",
+        "tls_keyfile": "",
         "reconcile_seconds": 300,
     },
     "notify": {
         "smtp_host": "",
         "smtp_port": 25,
-        "from_address": "discomy@localhost",
-        "to_addresses": [],
+        "mail_from": "discomy@localhost",
+        "mail_to": [],
         "webhook_url": "",
-        "rate_per_hour": 20,
+        "webhook_secret": "",
+        "rate_per_hour": 20.0,
+        "burst": 5,
+    },
+    "gate": {
+        "kind": "none",                  # none | resultsdb
+        "url": "",
+        "testcases": [],
+        "timeout_seconds": 21600.0,
     },
     "metrics": {
         "port": 0,                       # 0: no metrics endpoint
@@ -82,10 +98,10 @@ CHOICES = {
     ("campaign", "mode"): ("scratch", "sidetag"),
     ("campaign", "release"): ("per-tier", "per-edge"),
     ("campaign", "depth"): ("direct", "buildroot"),
-    ("campaign", "gate"): ("none", "resultsdb"),
+    ("gate", "kind"): ("none", "resultsdb"),
 }
 POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
-            ("koji", "poll_seconds"), ("messaging", "reconcile_seconds")}
+            ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst")}
 
 
 class ConfigError(ValueError):
@@ -143,7 +159,33 @@ def merge_config(data: Mapping, path: str = "<config>") -> dict:
     if c["max_in_flight"] > c["max_in_flight_global"]:
         raise ConfigError(f"{path}: [campaign] max_in_flight must not exceed "
                           f"max_in_flight_global")
+    if config["gate"]["kind"] == "resultsdb":
+        if not config["gate"]["url"] or not config["gate"]["testcases"]:
+            raise ConfigError(f"{path}: [gate] a resultsdb gate needs url and testcases")
+        if c["backend"] == "koji" and c["mode"] == "scratch":
+            raise ConfigError(f"{path}: [gate] gates real builds: a koji campaign with a gate "
+                              f"needs [campaign] mode = \"sidetag\"")
+    if c["backend"] == "koji" and not c["target"]:
+        raise ConfigError(f"{path}: [campaign] backend koji needs a target")
     return config
+
+
+def notify_config(config: dict):
+    """The :class:`discomy.notify.NotifyConfig` of ``[notify]``, or None when it sends nothing."""
+    from .notify import NotifyConfig
+
+    n = config["notify"]
+    if not n["smtp_host"] and not n["webhook_url"]:
+        return None
+    return NotifyConfig.from_mapping({k: (v or None) if k in ("smtp_host", "webhook_url",
+                                                             "webhook_secret") else v
+                                      for k, v in n.items()})
+
+
+def gate_config(config: dict):
+    from .gating import GateConfig
+
+    return GateConfig.from_mapping(config["gate"])
 
 
 def load_config(path: Optional[Path] = None, missing_ok: bool = True) -> dict:

@@ -1,120 +1,246 @@
-"""The engine: drives a campaign's state machine against a backend (shell).
+"""The engine: drives one campaign against a backend (shell).
 
-Each step reads the nodes from the store, asks :mod:`discomy.campaign` what to
-do, writes the transition, and only then acts: a node is ``building`` in the
-store before its build is submitted, and a node found ``building`` after a
-restart is first looked up in the backend, so nothing is built twice.
+Each :meth:`Engine.step` reads the nodes from the store, asks
+:mod:`discomy.campaign` what follows, writes the transition, and only then
+acts. A node is ``building`` with no task in the store before it is
+submitted; a node found that way (a restart, a lost answer) is first looked up
+in the backend, so nothing is submitted twice. Steps never block: builds,
+repo requests and gates are polled, so one daemon drives many campaigns.
+
+A step, in order: settle finished builds; move built nodes through the
+buildroot repo (one request shared by every build of the round) and the CI
+gate; release what is ready within the in-flight caps, unless the build
+system is busy; merge a passed side-tag campaign. A build system that does
+not answer pauses the campaign (:class:`HubUnavailable`), it never fails it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from . import campaign as cm
+from .backends import LOST, READY, BackendError, HubUnavailable
 from .store import Store
 
 log = logging.getLogger(__name__)
 
+PROGRESS, WAITING, FINISHED = "progress", "waiting", "finished"
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    release: str = cm.PER_TIER
+    max_in_flight: int = 10
+    max_in_flight_global: int = 50
+    max_retries: int = 3            # infrastructure failures retried this many times
+    priority_high: int = 20         # koji priority of the longest remaining chain
+    priority_low: int = 30          # ... of a chain of length 0
+    poll_seconds: float = 30.0      # between steps that made no progress
+
 
 class Engine:
-    def __init__(self, store: Store, backend, campaign_id: int, release: str = "per-tier",
-                 max_in_flight: int = 4, max_retries: int = 2,
+    def __init__(self, store: Store, backend, campaign_id: int, release: str = cm.PER_TIER,
+                 max_in_flight: int = 10, max_retries: int = 3,
                  on_change: Optional[Callable[[dict], None]] = None, notifier=None,
-                 max_in_flight_global: int = 50):
+                 max_in_flight_global: int = 50, gate=None, metrics=None,
+                 settings: Optional[EngineSettings] = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
         self.store, self.backend, self.campaign_id = store, backend, campaign_id
-        self.release, self.max_in_flight, self.max_retries = release, max_in_flight, max_retries
-        self.max_in_flight_global = max_in_flight_global
+        self.settings = settings or EngineSettings(release, max_in_flight, max_in_flight_global,
+                                                   max_retries)
         self.on_change = on_change or (lambda nodes: None)
-        self.notifier = notifier
+        self.notifier, self.gate, self.metrics = notifier, gate, metrics
+        self.clock, self.sleep = clock, sleep
+        self._prepared = False
+        self._priorities: Optional[dict] = None
 
-    def recover(self) -> None:
-        """After a restart: settle the nodes a previous run left in flight."""
+    # -- the loop ----------------------------------------------------------------
+    def run(self) -> str:
+        """Step until the campaign is finished, paused or cancelled; its final state."""
+        while True:
+            outcome = self.step()
+            if outcome == FINISHED:
+                return self.store.campaign(self.campaign_id).state
+            if outcome == WAITING:
+                self.sleep(self.settings.poll_seconds)
+
+    def step(self) -> str:
+        """One round: ``progress`` (something moved), ``waiting`` (on koji) or ``finished``."""
+        if self.store.campaign(self.campaign_id).state != cm.RUNNING:
+            return FINISHED
+        try:
+            return self._step()
+        except HubUnavailable as exc:
+            # the build system is down: keep every node as it is, go on when it is back
+            log.error("campaign %s paused: %s", self.campaign_id, exc)
+            self.store.set_campaign_state(self.campaign_id, cm.PAUSED, note=f"hub: {exc}")
+            return FINISHED
+        except BackendError as exc:
+            log.error("campaign %s failed: %s", self.campaign_id, exc)
+            self.store.set_campaign_state(self.campaign_id, cm.FAILED, note=str(exc))
+            self._notify("failed", "", str(exc))
+            return FINISHED
+
+    def _step(self) -> str:
+        row = self.store.campaign(self.campaign_id)
+        if not self._prepared:
+            fields = self.backend.prepare()
+            if fields:
+                self.store.update_campaign(self.campaign_id, **fields)
+            self._prepared = True
+        moved = self._settle_builds()
+        moved |= self._advance_repo()
+        moved |= self._advance_gates()
+        moved |= self._release()
         nodes = self.store.nodes(self.campaign_id)
-        for name, node in nodes.items():
-            if node.state not in cm.IN_FLIGHT:
+        state = cm.campaign_state(nodes.values())
+        if state == cm.RUNNING:
+            return PROGRESS if moved else WAITING
+        if state == cm.DONE and row.mode == "sidetag" and not row.merged:
+            self.backend.merge(sorted(n.nvr for n in nodes.values() if n.nvr))
+            self.store.update_campaign(self.campaign_id, merged=True)
+        self.store.set_campaign_state(self.campaign_id, state)
+        self._notify(state, "", f"campaign {state}")
+        log.info("campaign %s: %s", self.campaign_id, state)
+        return FINISHED
+
+    # -- the parts of a step -------------------------------------------------------
+    def _write(self, changes: dict) -> None:
+        self.store.update_nodes(self.campaign_id, changes)
+        for name, node in changes.items():
+            if node.state == cm.FAILED:
+                if self.metrics:
+                    self.metrics.failures.labels(failure_class=node.failure_class).inc()
+                self._notify("failed", name, node.reason)
+        self.on_change(self.store.nodes(self.campaign_id))
+
+    def _settle_builds(self) -> bool:
+        moved = False
+        nodes = self.store.nodes(self.campaign_id)
+        for name, node in sorted(nodes.items()):
+            if node.state != cm.BUILDING:
                 continue
-            nvr = self.backend.lookup(name)
-            if nvr:
-                log.info("campaign %s: %s was built before the restart (%s)",
-                         self.campaign_id, name, nvr)
-                self.store.update_nodes(self.campaign_id,
-                                        {name: replace(node, state=cm.WAITING_REPO)},
-                                        **{name: {"nvr": nvr}})
-            else:
-                self.store.update_nodes(self.campaign_id, {name: replace(node, state=cm.PLANNED)})
+            if node.task is None:
+                # the intent is recorded but the submission is not: look before submitting
+                node = self._submit(nodes, name)
+                moved = True
+            outcome = self.backend.poll(node.task)
+            if outcome is None:
+                continue
+            nodes = self.store.nodes(self.campaign_id)
+            self._write(cm.after_build(nodes, name, outcome.ok, outcome.nvr, outcome.error,
+                                       self.settings.max_retries))
+            nodes = self.store.nodes(self.campaign_id)
+            moved = True
+        return moved
 
-    def step(self) -> bool:
-        """One round; False when nothing is left to do."""
-        if self.store.campaign(self.campaign_id).state in (cm.PAUSED, cm.CANCELLED):
-            return False
+    def _submit(self, nodes: dict, name: str) -> cm.Node:
+        task = self.backend.find(name)
+        if task is None:
+            task = self.backend.submit(name, self._priority(nodes, name))
+            if self.metrics:
+                self.metrics.submissions.labels(backend=self.backend.name).inc()
+            log.info("campaign %s: submitted %s as %s", self.campaign_id, name, task)
+        else:
+            log.info("campaign %s: %s was already submitted as %s", self.campaign_id, name, task)
+        node = replace(nodes[name], task=str(task))
+        self.store.update_nodes(self.campaign_id, {name: node})
+        return node
+
+    def _priority(self, nodes: dict, name: str) -> int:
+        if self._priorities is None:     # fixed by the plan: computed once
+            self._priorities = cm.priorities(nodes, self.settings.priority_high,
+                                             self.settings.priority_low)
+        return self._priorities.get(name, self.settings.priority_low)
+
+    def _advance_repo(self) -> bool:
         nodes = self.store.nodes(self.campaign_id)
-        ready = cm.releasable(nodes, self.release, self.max_in_flight)
-        room = self.max_in_flight_global - self.store.builds_in_flight()
+        waiting = {n: node for n, node in nodes.items() if node.state == cm.WAITING_REPO}
+        if not waiting:
+            return False
+        moved = False
+        for ref in sorted({node.repo_wait for node in waiting.values() if node.repo_wait}):
+            members = [n for n, node in waiting.items() if node.repo_wait == ref]
+            state = self.backend.repo_state(ref)
+            if state == READY:
+                self._write(cm.after_repo(nodes, members, self.gate is not None, self.clock()))
+                moved = True
+            elif state == LOST:
+                log.warning("campaign %s: repo request %s was lost; asking again",
+                            self.campaign_id, ref)
+                self.store.update_nodes(self.campaign_id,
+                                        {n: replace(waiting[n], repo_wait=None) for n in members})
+        nodes = self.store.nodes(self.campaign_id)
+        unasked = sorted(n for n, node in nodes.items()
+                         if node.state == cm.WAITING_REPO and not node.repo_wait)
+        if unasked:
+            # one regeneration for every build of the round
+            ref = self.backend.request_repo(sorted(nodes[n].nvr or n for n in unasked))
+            if ref is None:
+                self._write(cm.after_repo(nodes, unasked, self.gate is not None, self.clock()))
+            else:
+                self.store.update_nodes(self.campaign_id,
+                                        {n: replace(nodes[n], repo_wait=ref) for n in unasked})
+            moved = True
+        return moved
+
+    def _advance_gates(self) -> bool:
+        if self.gate is None:
+            return False
+        moved = False
+        nodes = self.store.nodes(self.campaign_id)
+        for name, node in sorted(nodes.items()):
+            if node.state != cm.GATING:
+                continue
+            waited = self.clock() - (node.gate_since or self.clock())
+            verdict = self.gate.check(node.nvr or name, waited)
+            if verdict.state == "pending":
+                continue
+            self._write(cm.after_gate(nodes, name, verdict.state == "pass", verdict.reason))
+            nodes = self.store.nodes(self.campaign_id)
+            moved = True
+        return moved
+
+    def _release(self) -> bool:
+        nodes = self.store.nodes(self.campaign_id)
+        ready = cm.releasable(nodes, self.settings.release, self.settings.max_in_flight)
+        room = self.settings.max_in_flight_global - self.store.builds_in_flight()
         ready = ready[:max(0, room)]
-        waiting = [n for n, node in nodes.items() if node.state == cm.WAITING_REPO]
-        if not ready and not waiting:
+        if self.metrics:
+            self.metrics.queue_depth.set(len(ready))
+        if not ready:
+            return False
+        busy = self.backend.hold_back()
+        if busy:
+            log.info("campaign %s: holding back %d builds: %s", self.campaign_id, len(ready), busy)
+            self.store.update_campaign(self.campaign_id, note=busy)
             return False
         # the intent first: claimed rows are committed as building before any submission,
         # and a row another engine holds is skipped, so no node is submitted twice
-        claimed = self.store.claim(self.campaign_id, ready,
-                                   lambda name, attempt: f"{self.campaign_id}:{name}:{attempt}")
-        for name in claimed:
-            log.info("campaign %s: building %s", self.campaign_id, name)
-            outcome = self.backend.build(name)
-            nodes = self.store.nodes(self.campaign_id)
-            if outcome.ok:
-                self.store.update_nodes(self.campaign_id,
-                                        {name: replace(nodes[name], state=cm.WAITING_REPO)},
-                                        **{name: {"nvr": outcome.nvr}})
-            else:
-                changes = cm.after_failure(nodes, name, outcome.error, self.max_retries)
-                self.store.update_nodes(self.campaign_id, changes)
-                if changes[name].state == cm.FAILED:
-                    self._notify(name, changes[name])
-            self.on_change(self.store.nodes(self.campaign_id))
+        claimed = self.store.claim(self.campaign_id, ready)
         nodes = self.store.nodes(self.campaign_id)
-        waiting = {n: node for n, node in nodes.items() if node.state == cm.WAITING_REPO}
-        if waiting:
-            self.backend.publish()     # one regeneration for every build of the round
-            self.store.update_nodes(self.campaign_id,
-                                    {n: replace(node, state=cm.DONE) for n, node in waiting.items()})
+        for name in claimed:
+            self._submit(nodes, name)
+        if claimed:
             self.on_change(self.store.nodes(self.campaign_id))
-        return True
+        return bool(claimed)
 
-    def run(self) -> str:
-        from .backends import HubUnavailable
-
-        try:
-            self.recover()
-            while self.step():
-                pass
-        except HubUnavailable as exc:
-            # the build system is down: pause, keep every node as it is, go on later
-            log.error("campaign %s paused: %s", self.campaign_id, exc)
-            self.store.set_campaign_state(self.campaign_id, cm.PAUSED)
-            return cm.PAUSED
-        current = self.store.campaign(self.campaign_id).state
-        if current in (cm.PAUSED, cm.CANCELLED):
-            return current
-        state = cm.campaign_state(self.store.nodes(self.campaign_id).values())
-        if state != "running":
-            self.store.set_campaign_state(self.campaign_id, state)
-        return state
-
+    # -- by hand -----------------------------------------------------------------------
     def resume(self, name: str) -> None:
         """A fixed build of the failed ``name`` is in: release what waited for it."""
         nodes = self.store.nodes(self.campaign_id)
-        if nodes[name].state != cm.FAILED:
+        if name not in nodes or nodes[name].state != cm.FAILED:
             raise ValueError(f"{name} has not failed in campaign {self.campaign_id}")
         self.store.update_nodes(self.campaign_id, cm.after_resume(nodes, name))
-        self.store.set_campaign_state(self.campaign_id, "running")
+        self.store.set_campaign_state(self.campaign_id, cm.RUNNING, note="")
+        self._notify("resumed", name, "a fixed build is in")
 
-    def _notify(self, name: str, node: cm.Node) -> None:
-        self.store.add_notification(self.campaign_id, "failed", name, node.reason)
+    def _notify(self, kind: str, name: str, reason: str) -> None:
+        self.store.add_notification(self.campaign_id, kind, name, reason)
         if self.notifier is not None:
             from .notify import Notification
 
-            self.notifier.notify(Notification("failed", str(self.campaign_id), name,
-                                              reason=node.reason))
+            self.notifier.notify(Notification(kind, str(self.campaign_id), name, reason=reason))

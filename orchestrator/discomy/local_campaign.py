@@ -22,17 +22,25 @@ def plan_nodes(plan) -> list:
     return [Node(n.name, n.tier, n.deps, n.remaining_seconds) for n in plan.nodes.values()]
 
 
+def start_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str], release: str,
+                   backend: str = "local", target: str = "local", mode: str = "scratch",
+                   depth: str = "direct", cache_dir: Optional[Path] = None,
+                   workdir: Optional[Path] = None) -> int:
+    """Plan the rebuild of what ``changed`` affects and record the campaign (nothing is
+    submitted yet); the source repos among ``repos`` (holding ``*.src.rpm``) are
+    remembered for local builds."""
+    graph = load_graph(repos, depth=depth, cache_dir=cache_dir)
+    plan = make_plan(graph, changed)
+    sources = [Path(r).resolve() for r in repos if any(Path(r).glob("*.src.rpm"))]
+    return store.create_campaign(plan.changed, release, backend, plan_nodes(plan),
+                                 target=target, mode=mode, sources=sources,
+                                 workdir=None if workdir is None else Path(workdir).resolve())
+
+
 def start_local_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str],
                          release: str, cache_dir: Optional[Path] = None,
                          workdir: Optional[Path] = None) -> int:
-    """Plan the rebuild and record the campaign; the source repos among ``repos``
-    (those holding ``*.src.rpm``) are remembered for the builds."""
-    graph = load_graph(repos, cache_dir=cache_dir)
-    plan = make_plan(graph, changed)
-    sources = [Path(r).resolve() for r in repos if any(Path(r).glob("*.src.rpm"))]
-    return store.create_campaign(plan.changed, release, "local", plan_nodes(plan),
-                                 sources=sources,
-                                 workdir=None if workdir is None else Path(workdir).resolve())
+    return start_campaign(store, repos, changed, release, cache_dir=cache_dir, workdir=workdir)
 
 
 def run_campaign(store: Store, campaign_id: int, workdir: Optional[Path] = None,

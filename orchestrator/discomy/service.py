@@ -4,15 +4,23 @@ Listens to koji's messages (fedora-messaging and/or protonmsg, from the
 ``[messaging]`` section), stores every event once, and reacts with one small
 handler per message kind (the layout of MBS's scheduler handlers):
 
-- a COMPLETE build of a watched package starts a campaign, unless a live one
-  for that package already exists (newer changes coalesce into it);
-- a COMPLETE build of a package that failed in a live campaign resumes it:
-  the node is done and its quarantined dependents are released;
-- other events are stored for the reconciler and the record.
+- a COMPLETE build of a watched package (or, with ``[watch] tags``, its
+  tagging into a watched tag) starts a campaign, unless a live one for that
+  package and target exists: newer changes coalesce into it;
+- a newer build of a package that failed in a live campaign resumes it (for
+  koji campaigns: tagged into the campaign's destination or side tag);
+- task and repo messages wake the campaign they concern, so it is looked at
+  now rather than at its next poll.
 
-Between messages, a tick advances every running campaign by one engine step.
-Prometheus metrics are served when ``[metrics] port`` is set. SIGTERM and
-SIGINT stop it cleanly; everything it needs to go on is in the store.
+Messages only make the daemon quicker. The engine polls its own tasks and repo
+requests, and the reconciler asks koji directly every ``reconcile_seconds`` and
+after every broker reconnect (latest builds of watched and failed packages;
+campaigns paused by a hub outage), so a lost message loses no transition.
+
+The main loop's tick advances every running campaign by one engine step (koji
+campaigns no more often than ``[koji] poll_seconds`` unless woken). Prometheus
+metrics are served when ``[metrics] port`` is set. SIGTERM and SIGINT stop it
+cleanly; everything it needs to go on is in the store.
 """
 
 from __future__ import annotations
@@ -20,24 +28,40 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from . import campaign as cm
-from .events import BuildStateChanged
+from .events import BuildStateChanged, RepoDone, Tagged, TaskStateChanged
 
 log = logging.getLogger(__name__)
 COMPLETE = 1
 
 
 class Service:
-    def __init__(self, config: dict, metrics=None):
+    def __init__(self, config: dict, metrics=None, session_factory: Optional[Callable] = None,
+                 clock: Callable[[], float] = time.monotonic):
+        from .config import gate_config, notify_config
+        from .gating import make_gate
+        from .notify import Notifier
         from .store import Store
 
         self.config = config
         self.store = Store(config["store"]["url"])
         self.metrics = metrics
-        self.lock = threading.Lock()        # handlers and ticks share the store
+        self.lock = threading.RLock()        # handlers, ticks and the reconciler share the store
+        self.clock = clock
+        self.session_factory = session_factory or self._koji_session
+        self._session = None
+        notify = notify_config(config)
+        self.notifier = Notifier(notify) if notify else None
+        gate = gate_config(config)
+        self.gate = make_gate(gate) if gate.kind != "none" else None
+        self.engines: dict = {}              # campaign id -> Engine (keeps backend caches)
+        self.due: dict = {}                  # campaign id -> clock time of its next step
+        self.reconcile_due = 0.0
 
     # -- handlers, one per message kind -------------------------------------------
     def handle(self, event) -> None:
@@ -55,83 +79,220 @@ class Service:
     def on_build_state(self, event: BuildStateChanged) -> None:
         if event.new != COMPLETE:
             return
-        resumed = self.resume_failed(event.name)
-        watch = self.config["watch"]
-        if event.name in watch.get("packages", []) and not resumed:
+        resumed = self.resume_failed(event.name, event.nvr, tag=None)
+        if event.name in self.config["watch"]["packages"] and not self.config["watch"]["tags"] \
+                and not resumed:
             self.start_campaign(event.name, event.nvr)
 
-    def resume_failed(self, name: str) -> bool:
-        from .engine import Engine
+    def on_tagged(self, event: Tagged) -> None:
+        if event.action != "tag":
+            return
+        resumed = self.resume_failed(event.name, event.nvr, tag=event.tag)
+        watch = self.config["watch"]
+        if event.name in watch["packages"] and event.tag in watch["tags"] and not resumed:
+            self.start_campaign(event.name, event.nvr)
 
+    def on_task_or_repo(self, event) -> None:
+        """A task or repo of ours moved: look at the campaigns now."""
+        for campaign_id in list(self.due):
+            self.due[campaign_id] = 0.0
+
+    def resume_failed(self, name: str, nvr: str, tag: Optional[str]) -> bool:
+        """A newer build of ``name`` is in: resume every live campaign it failed in.
+        Local campaigns take any COMPLETE build; koji ones need it tagged into the
+        campaign's destination or side tag (a build for another release does not count)."""
         found = False
         for row in self.store.campaigns():
             if row.state not in (cm.RUNNING, cm.FAILED):
                 continue
+            if row.backend == "koji" and tag not in (row.dest_tag, row.sidetag):
+                continue
             node = self.store.nodes(row.id).get(name)
-            if node is not None and node.state == cm.FAILED:
-                log.info("campaign %s: a fixed build of %s is in; resuming", row.id, name)
-                Engine(self.store, None, row.id).resume(name)
-                found = True
+            if node is None or node.state != cm.FAILED or node.nvr == nvr:
+                continue
+            log.info("campaign %s: a fixed build of %s is in (%s); resuming", row.id, name, nvr)
+            self._engine(row).resume(name)
+            self.due[row.id] = 0.0
+            found = True
         return found
 
-    def live_campaign_for(self, name: str) -> Optional[int]:
+    def live_campaign_for(self, name: str, target: str) -> Optional[int]:
         for row in self.store.campaigns():
-            if row.state in (cm.RUNNING, cm.PAUSED) and name in row.changed.split(","):
+            if row.state in (cm.RUNNING, cm.PAUSED) and row.target == target \
+                    and name in row.changed.split(","):
                 return row.id
         return None
 
     def start_campaign(self, name: str, nvr: str) -> Optional[int]:
-        from .local_campaign import start_local_campaign
+        from .local_campaign import start_campaign
+        from .planner import PlanError
+        from .repodata import RepodataError
 
-        live = self.live_campaign_for(name)
+        c = self.config["campaign"]
+        koji_backend = c["backend"] == "koji"
+        target = c["target"] if koji_backend else "local"
+        live = self.live_campaign_for(name, target)
         if live is not None:
             log.info("%s changed again (%s): coalesced into live campaign %s", name, nvr, live)
             return None
-        repos = [Path(p) for p in self.config["local"]["source_repos"]]
-        campaign_id = start_local_campaign(self.store, repos, [name],
-                                           self.config["campaign"]["release"],
-                                           workdir=Path(self.config["campaign"]["workdir"]))
+        repos = self.config["plan"]["repos"] if koji_backend else self.config["local"]["source_repos"]
+        try:
+            campaign_id = start_campaign(
+                self.store, [Path(p) for p in repos], [name], c["release"], backend=c["backend"],
+                target=target, mode=c["mode"] if koji_backend else "local", depth=c["depth"],
+                cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]))
+        except (PlanError, RepodataError) as exc:
+            # the event is stored; the campaign cannot be planned: say so, lose nothing
+            log.error("no campaign for %s (%s): %s", name, nvr, exc)
+            return None
         log.info("campaign %s: started for %s (%s)", campaign_id, name, nvr)
+        self.due[campaign_id] = 0.0
         return campaign_id
+
+    # -- engines and backends ------------------------------------------------------
+    def _koji_session(self):
+        from .backends.koji import session_for
+
+        k = self.config["koji"]
+        return session_for(k["profile"], k["server"])
+
+    def session(self):
+        if self._session is None:
+            self._session = self.session_factory()
+        return self._session
+
+    def backend_for(self, row):
+        if row.backend == "koji":
+            from .backends.koji import KojiBackend
+
+            k = self.config["koji"]
+            return KojiBackend(self.session(), row.id, row.target, row.mode,
+                               scm_url=k["scm_url"], sidetag=row.sidetag, dist=k["dist"],
+                               release_suffix=k["release_suffix"], created_at=row.created_at,
+                               load_threshold=k["load_threshold"], retries=k["retries"],
+                               backoff_seconds=k["retry_backoff_seconds"],
+                               load_cache_seconds=k["poll_seconds"])
+        from .backends.local import LocalBackend
+
+        workdir = Path(row.workdir or self.config["campaign"]["workdir"])
+        return LocalBackend(workdir / f"campaign-{row.id}", row.source_repos, row.id,
+                            dist=self.config["local"]["dist"])
+
+    def _engine(self, row):
+        from .engine import Engine, EngineSettings
+
+        if row.id not in self.engines:
+            c = self.config["campaign"]
+            settings = EngineSettings(row.release, c["max_in_flight"], c["max_in_flight_global"],
+                                      c["max_infra_retries"], c["priority_high"],
+                                      c["priority_low"], self.config["koji"]["poll_seconds"])
+            gate = self.gate if row.mode == "sidetag" or row.backend == "local" else None
+            self.engines[row.id] = Engine(self.store, self.backend_for(row), row.id,
+                                          settings=settings, gate=gate, notifier=self.notifier,
+                                          metrics=self.metrics)
+        return self.engines[row.id]
 
     # -- the tick ------------------------------------------------------------------
     def tick(self) -> None:
-        """Advance every running local campaign by one engine step."""
-        from .backends.local import LocalBackend
-        from .engine import Engine
+        """Advance every running campaign that is due by one engine step."""
+        from .engine import PROGRESS
 
         with self.lock:
+            now = self.clock()
+            if now >= self.reconcile_due:
+                self.reconcile()
             for row in self.store.campaigns():
-                if row.state != cm.RUNNING or row.backend != "local":
+                if row.state != cm.RUNNING or self.due.get(row.id, 0.0) > now:
                     continue
-                backend = LocalBackend(Path(row.workdir) / f"campaign-{row.id}",
-                                       row.source_repos, row.id,
-                                       dist=self.config["local"]["dist"])
-                engine = Engine(self.store, backend, row.id, row.release,
-                                self.config["campaign"]["max_in_flight"],
-                                max_in_flight_global=self.config["campaign"]["max_in_flight_global"])
-                engine.recover()
-                if not engine.step():
-                    state = cm.campaign_state(self.store.nodes(row.id).values())
-                    if state != cm.RUNNING:
-                        self.store.set_campaign_state(row.id, state)
-                        log.info("campaign %s: %s", row.id, state)
+                try:
+                    outcome = self._engine(row).step()
+                except Exception:      # one broken campaign must not stop the others
+                    log.exception("campaign %s: step failed", row.id)
+                    outcome = None
+                wait = 0.0 if outcome == PROGRESS or row.backend == "local" \
+                    else self.config["koji"]["poll_seconds"]
+                self.due[row.id] = now + wait
             if self.metrics:
                 self.metrics.in_flight.set(self.store.builds_in_flight())
 
-    def listeners(self) -> list:
-        messaging = self.config["messaging"]
-        out = []
-        if messaging.get("amqp_url"):
-            from .listeners.amqp091 import Amqp091Listener, ListenerConfig
+    # -- the reconciler --------------------------------------------------------------
+    def request_reconcile(self) -> None:
+        """From a listener that reconnected: messages may have been lost meanwhile."""
+        self.reconcile_due = 0.0
 
-            out.append(Amqp091Listener(ListenerConfig(url=messaging["amqp_url"]), self.handle))
-        if messaging.get("amqp10_url"):
+    def reconcile(self) -> None:
+        """Ask koji directly what messages would have said.
+
+        - the latest build of each watched package in each watched tag, as if its
+          tag message had come (stored once by the same key, so nothing starts twice);
+        - the latest build of each package that failed in a live koji campaign, in
+          that campaign's destination and side tag: a newer one resumes it;
+        - campaigns paused because the hub was down run again (a step pauses them
+          again if it still is).
+        """
+        from .backends import HubUnavailable
+
+        self.reconcile_due = self.clock() + self.config["messaging"]["reconcile_seconds"]
+        rows = self.store.campaigns()
+        for row in rows:
+            if row.state == cm.PAUSED and row.note.startswith("hub:"):
+                log.info("campaign %s: trying the hub again", row.id)
+                self.store.set_campaign_state(row.id, cm.RUNNING, note="")
+                self.due[row.id] = 0.0
+        if self.config["campaign"]["backend"] != "koji" and \
+                not any(r.backend == "koji" for r in rows):
+            return
+        try:
+            self._reconcile_koji(rows)
+        except (HubUnavailable, OSError) as exc:
+            log.warning("reconciler: koji unavailable (%s); next try in %s s", exc,
+                        self.config["messaging"]["reconcile_seconds"])
+        except Exception as exc:      # koji faults: logged, retried next time
+            log.warning("reconciler: %s", exc)
+
+    def _reconcile_koji(self, rows) -> None:
+        session = self.session()
+        watch = self.config["watch"]
+        # the first look at a watched tag is a baseline: what is there already started nothing
+        first = {tag: self.store.record_event(Marker(f"baseline:{tag}")) for tag in watch["tags"]}
+        for tag in watch["tags"]:
+            for name in watch["packages"]:
+                for build in session.getLatestBuilds(tag, package=name) or []:
+                    if first[tag]:
+                        self.store.record_event(_tagged(tag, build))
+                    else:
+                        self.handle(_tagged(tag, build))
+        for row in rows:
+            if row.backend != "koji" or row.state not in (cm.RUNNING, cm.FAILED):
+                continue
+            failed = [n for n, node in self.store.nodes(row.id).items() if node.state == cm.FAILED]
+            for tag in filter(None, (row.dest_tag, row.sidetag)):
+                for name in failed:
+                    for build in session.getLatestBuilds(tag, package=name) or []:
+                        # tagged after the campaign started: a fix, not the build it began from
+                        if int(build.get("create_event") or 0) > int(row.start_event or 0):
+                            self.handle(_tagged(tag, build))
+
+    # -- running -----------------------------------------------------------------------
+    def listeners(self) -> list:
+        m = self.config["messaging"]
+        out = []
+        tls = {k: m[k] or None for k in ("tls_ca_cert", "tls_certfile", "tls_keyfile")}
+        if m["amqp_url"]:
+            from .listeners.amqp091 import DEFAULT_TOPICS, Amqp091Listener, ListenerConfig
+
+            prefix = m["topic_prefix"]
+            topics = tuple(t.replace("#.", f"{prefix}.", 1) for t in DEFAULT_TOPICS) \
+                if prefix else DEFAULT_TOPICS
+            out.append(Amqp091Listener(ListenerConfig(url=m["amqp_url"], queue=m["queue"],
+                                                      topics=topics, **tls),
+                                       self.handle, on_reconnect=self.request_reconcile))
+        if m["amqp10_url"]:
             from .listeners.amqp10 import Amqp10Config, Amqp10Listener
 
-            out.append(Amqp10Listener(Amqp10Config(url=messaging["amqp10_url"],
-                                                   topic_prefix=messaging["amqp10_prefix"]),
-                                      self.handle))
+            out.append(Amqp10Listener(Amqp10Config(url=m["amqp10_url"],
+                                                   topic_prefix=m["amqp10_prefix"], **tls),
+                                      self.handle, on_reconnect=self.request_reconcile))
         return out
 
     def serve(self, stop: threading.Event, tick_seconds: float = 2.0) -> None:
@@ -145,9 +306,25 @@ class Service:
             stop.wait(tick_seconds)
         for thread in threads:
             thread.join(30)
+        if self.notifier:
+            self.notifier.close()
 
 
-HANDLERS = {BuildStateChanged: Service.on_build_state}
+@dataclass(frozen=True)
+class Marker:
+    """A fact the daemon records once in the event table (stored, never handled)."""
+    dedupe_key: str
+    msg_id: str = "discomy"
+
+
+def _tagged(tag: str, build: dict) -> Tagged:
+    """What koji's tag message for ``build`` (a ``getLatestBuilds`` row) would have said."""
+    return Tagged(f"reconciler-{tag}-{build['build_id']}", tag, build["name"], build["version"],
+                  build["release"], "tag", build["build_id"])
+
+
+HANDLERS = {BuildStateChanged: Service.on_build_state, Tagged: Service.on_tagged,
+            TaskStateChanged: Service.on_task_or_repo, RepoDone: Service.on_task_or_repo}
 
 
 def register(subparsers) -> None:

@@ -23,6 +23,7 @@ def config_for(tmp_path, rabbitmq, example_repos, watch):
                                        str(example_repos.binary_repo)]
     config["campaign"]["workdir"] = str(tmp_path / "work")
     config["messaging"]["amqp_url"] = rabbitmq.url
+    config["messaging"]["topic_prefix"] = "org.example.prod"
     return config
 
 

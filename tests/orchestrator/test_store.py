@@ -35,7 +35,7 @@ class Event:
 
 def test_the_shipped_migrations_create_exactly_the_models(store_url):
     store = Store(store_url)
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -46,12 +46,14 @@ def test_the_shipped_migrations_create_exactly_the_models(store_url):
 def test_reopening_a_store_keeps_every_committed_transition(store_url):
     store = Store(store_url)
     cid = store.create_campaign(["corelib"], "per-edge", "local", nodes())
-    done = replace(store.nodes(cid)["parsekit"], state=cm.DONE, attempts=1)
-    store.update_nodes(cid, {"parsekit": done}, parsekit={"nvr": "parsekit-2.0-1.el9.discomy1"})
+    done = replace(store.nodes(cid)["parsekit"], state=cm.DONE, attempts=1,
+                   nvr="parsekit-2.0-1.el9.discomy1", task="1042")
+    store.update_nodes(cid, {"parsekit": done})
     store.engine.dispose()
     again = Store(store_url)                          # a restart: migrations are a no-op now
     assert again.nodes(cid)["parsekit"].state == cm.DONE
     assert again.node_row(cid, "parsekit").nvr == "parsekit-2.0-1.el9.discomy1"
+    assert again.nodes(cid)["parsekit"].task == "1042"
     assert again.nodes(cid)["alpha"].deps == ("parsekit",)
     assert again.campaign(cid).release == "per-edge"
 
@@ -68,11 +70,11 @@ def test_an_event_is_stored_once_by_its_dedupe_key(store_url):
 def test_a_node_is_claimed_once_even_when_claimed_twice(store_url):
     store = Store(store_url)
     cid = store.create_campaign(["corelib"], "per-tier", "local", nodes())
-    token = lambda name, attempt: f"{cid}:{name}:{attempt}"
-    assert sorted(store.claim(cid, ["parsekit", "other"], token)) == ["other", "parsekit"]
-    assert store.claim(cid, ["parsekit", "other"], token) == []
+    assert sorted(store.claim(cid, ["parsekit", "other"])) == ["other", "parsekit"]
+    assert store.claim(cid, ["parsekit", "other"]) == []
     row = store.node_row(cid, "parsekit")
-    assert (row.state, row.attempts, row.submission) == ("building", 1, f"{cid}:parsekit:1")
+    # the intent: building, with no task until the submission is known
+    assert (row.state, row.attempts, row.submission) == ("building", 1, None)
 
 
 def test_postgresql_claims_skip_rows_another_engine_holds(fresh_postgres_url):
@@ -83,7 +85,7 @@ def test_postgresql_claims_skip_rows_another_engine_holds(fresh_postgres_url):
     with Session(other_engine) as held, held.begin():
         # another engine is claiming parsekit right now: its row is locked
         held.execute(text("SELECT id FROM nodes WHERE name = 'parsekit' FOR UPDATE"))
-        won = store.claim(cid, ["parsekit", "other"], lambda n, a: f"{n}:{a}")
+        won = store.claim(cid, ["parsekit", "other"])
         assert won == ["other"]
     assert store.node_row(cid, "parsekit").state == "planned"
 
@@ -99,6 +101,6 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_campaigns_kept(stor
                           "'running', 0)"))
     engine.dispose()
     store = Store(store_url)                          # upgrades to the newest schema
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"
     (row,) = store.campaigns()
     assert row.changed == "corelib" and row.source_repos == [] and row.workdir is None

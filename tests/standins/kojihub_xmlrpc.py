@@ -1,33 +1,72 @@
 """A stand-in koji hub over XML-RPC: exactly the calls the koji backend makes.
 
 Shaped from koji's hub API (method names, arguments, return shapes, fault
-codes), not from its code: ``build(src, target, opts, priority=...)`` returns a
-task id; ``listTasks(opts)`` returns task dicts with a decoded ``request``;
-``getTaskInfo(id)`` returns ``{"id", "state", ...}``; ``getTaskResult(id)``
-raises the task's fault when it failed. ``offline`` makes the next N calls
-answer with koji's ServerOffline fault (code 1014), as a hub in maintenance does.
-Serves on 127.0.0.1 only; stop it with ``stop()``.
+codes), not from its code:
+
+- builds: ``build(src, target, opts, priority=)`` returns a task id (priority
+  relative to 20, as koji's hub takes it); ``listTasks``, ``getTaskInfo``,
+  ``getTaskResult`` (the task's fault when it failed), ``listBuilds(taskID=)``;
+- targets and tags: ``getBuildTarget``, ``getBuildConfig``, ``getTag``,
+  ``getLatestBuilds``, ``listTagged``, ``tagBuild`` (a task), ``getLoggedInUser``;
+- the sidetag plugin: ``createSideTag``, ``editSideTag(rpm_macros=)``,
+  ``listSideTags``, ``removeSideTag``;
+- repos: ``repo.request`` / ``repo.checkRequest`` (1.35+), ``newRepo``;
+- ``listHosts`` rows with ``arches``, ``capacity``, ``task_load``, ``ready``.
+
+A build task finishes after ``polls_to_finish`` looks at it or, with
+``task_seconds`` set, that long after it was made; a real (non-scratch) build
+gets an NVR with its target's ``dist`` and is tagged into the side tag. Faults
+on demand: ``offline`` (the next N calls answer koji's ServerOffline, code
+1014), ``lose_build_answers`` (the task is made, the answer is lost), ``legacy_repos``
+(no ``repo.*`` calls, as before koji 1.35) and ``fault_rate`` (that share of calls, at random, fail as a dropped
+connection would; half of the failing ``build`` calls make the task first, as
+when only the answer is lost). Serves on 127.0.0.1 only; stop it with ``stop()``.
 """
 
 from __future__ import annotations
 
+import random
 import threading
-from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+import time
+from socketserver import ThreadingMixIn
 from xmlrpc.client import Fault
+from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 FREE, OPEN, CLOSED, CANCELED, ASSIGNED, FAILED = 0, 1, 2, 3, 4, 5
-SERVER_OFFLINE, BUILD_ERROR = 1014, 1005
+GENERIC, SERVER_OFFLINE, BUILD_ERROR = 1000, 1014, 1005
 
 
 class StandinKojiHub:
-    def __init__(self):
+    def __init__(self, dist: str = ".el9", seed: int = 7):
+        self.lock = threading.RLock()
         self.tasks: dict = {}
+        self.builds: dict = {}          # nvr -> build info
+        self.tagged: dict = {}          # tag name -> [nvr]
+        self.tags: dict = {"el9-build": {"id": 1, "name": "el9-build", "arches": "x86_64 aarch64",
+                                         "extra": {"rpm.macro.dist": dist}},
+                           "el9": {"id": 2, "name": "el9", "arches": "", "extra": {}}}
+        self.targets: dict = {"el9-candidate": {"id": 1, "name": "el9-candidate",
+                                                "build_tag": 1, "build_tag_name": "el9-build",
+                                                "dest_tag": 2, "dest_tag_name": "el9"}}
+        self.hosts: list = [
+            {"id": 1, "name": "b1", "arches": "x86_64 i686", "capacity": 10.0, "task_load": 0.0,
+             "enabled": True, "ready": True},
+            {"id": 2, "name": "b2", "arches": "aarch64", "capacity": 10.0, "task_load": 0.0,
+             "enabled": True, "ready": True}]
+        self.repo_requests: dict = {}
+        self.event = 1000
         self.outcomes: dict = {}        # source -> list of error texts ("" = success), in order
         self.polls_to_finish = 1
+        self.task_seconds = None
+        self.repo_checks = 1            # checkRequest calls until a requested repo is ready
         self.offline = 0
+        self.fault_rate = 0.0
+        self.lose_build_answers = 0     # the next N build calls make the task, then fail
+        self.legacy_repos = False       # a hub before 1.35: no repo.request
+        self.random = random.Random(seed)
         self.calls: list = []
-        self.server = SimpleXMLRPCServer(("127.0.0.1", 0), requestHandler=_Quiet,
-                                         allow_none=True, logRequests=False)
+        self.server = _Server(("127.0.0.1", 0), requestHandler=_Quiet, allow_none=True,
+                              logRequests=False)
         self.server.register_instance(self)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/kojihub"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -38,28 +77,68 @@ class StandinKojiHub:
         self.server.server_close()
 
     def _dispatch(self, method, params):
-        self.calls.append(method)
-        if self.offline > 0:
-            self.offline -= 1
-            raise Fault(SERVER_OFFLINE, "server is offline")
-        params = list(params)
-        kwargs = {}
-        if params and isinstance(params[-1], dict) and params[-1].pop("__starstar", False):
-            kwargs = params.pop()
-        func = getattr(self, "hub_" + method, None)
-        if func is None:
-            raise Fault(1000, f"Invalid method: {method}")
-        return func(*params, **kwargs)
+        with self.lock:
+            self.calls.append(method)
+            if self.offline > 0:
+                self.offline -= 1
+                raise Fault(SERVER_OFFLINE, "server is offline")
+            params = list(params)
+            kwargs = {}
+            if params and isinstance(params[-1], dict) and params[-1].pop("__starstar", False):
+                kwargs = params.pop()
+            func = getattr(self, "hub_" + method.replace(".", "_"), None)
+            if func is None or (self.legacy_repos and method.startswith("repo.")):
+                raise Fault(GENERIC, f"Invalid method: {method}")
+            flaky = self.fault_rate and self.random.random() < self.fault_rate
+            if method == "build" and self.lose_build_answers > 0:
+                self.lose_build_answers -= 1
+                func(*params, **kwargs)
+                raise Fault(SERVER_OFFLINE, "answer lost (injected)")
+            if flaky and not (method == "build" and self.random.random() < 0.5):
+                raise Fault(SERVER_OFFLINE, "connection dropped (injected)")
+            result = func(*params, **kwargs)
+            if flaky:       # the work was done; only the answer is lost
+                raise Fault(SERVER_OFFLINE, "answer lost (injected)")
+            return result
 
-    # -- the hub calls ------------------------------------------------------------------------
+    # -- builds -----------------------------------------------------------------------------
     def hub_build(self, src, target, opts=None, priority=None, channel=None):
+        if target not in self.targets:
+            raise Fault(GENERIC, f"No such build target: {target}")
+        if priority is not None and priority < 0:
+            raise Fault(GENERIC, "only admins may create high-priority tasks")
         task_id = 1000 + len(self.tasks)
         queue = self.outcomes.get(src, [])
         error = queue.pop(0) if queue else ""
         self.tasks[task_id] = {"id": task_id, "method": "build", "state": OPEN,
-                               "priority": priority, "request": [src, target, opts or {}],
-                               "error": error, "polls": 0}
+                               "priority": 20 + (priority or 0),
+                               "request": [src, target, opts or {}], "error": error,
+                               "polls": 0, "created": time.time(), "create_ts": time.time()}
         return task_id
+
+    def _advance(self, task):
+        if task["state"] != OPEN:
+            return
+        task["polls"] += 1
+        if self.task_seconds is not None:
+            due = time.time() - task["created"] >= self.task_seconds
+        else:
+            due = task["polls"] >= self.polls_to_finish
+        if not due:
+            return
+        if task["method"] == "tagBuild":
+            tag, nvr = task["request"]
+            self.event += 1
+            self.tagged.setdefault(tag, []).append((nvr, self.event))
+            task["state"] = CLOSED
+            return
+        task["state"] = FAILED if task["error"] else CLOSED
+        src, target, opts = task["request"]
+        if task["state"] == CLOSED and not opts.get("scratch"):
+            name = src.rsplit("/", 1)[-1].split(".git")[0]
+            tag = self.tags[self.targets[target]["dest_tag_name"]]
+            dist = self.hub_getBuildConfig(tag["name"])["extra"].get("rpm.macro.dist", "")
+            self.add_build(name, "1.0", f"1{dist}", tag["name"], task_id=task["id"], source=src)
 
     def hub_listTasks(self, opts=None, queryOpts=None):
         opts = opts or {}
@@ -69,6 +148,8 @@ class StandinKojiHub:
                 continue
             if "state" in opts and task["state"] not in opts["state"]:
                 continue
+            if "createdAfter" in opts and task["create_ts"] <= float(opts["createdAfter"]):
+                continue
             out.append(self._public(task))
         return out
 
@@ -76,9 +157,7 @@ class StandinKojiHub:
         task = self.tasks.get(task_id)
         if task is None:
             return None
-        task["polls"] += 1
-        if task["state"] == OPEN and task["polls"] >= self.polls_to_finish:
-            task["state"] = FAILED if task["error"] else CLOSED
+        self._advance(task)
         return self._public(task)
 
     def hub_getTaskResult(self, task_id, raise_fault=True):
@@ -87,9 +166,141 @@ class StandinKojiHub:
             raise Fault(BUILD_ERROR, task["error"])
         return {"srpms": [], "rpms": []}
 
+    def hub_listBuilds(self, taskID=None, **kw):
+        return [b for b in self.builds.values() if b["task_id"] == taskID]
+
     @staticmethod
     def _public(task):
-        return {k: v for k, v in task.items() if k not in ("error", "polls")}
+        return {k: v for k, v in task.items() if k not in ("error", "polls", "created")}
+
+    # -- targets and tags ---------------------------------------------------------------------
+    def hub_getLoggedInUser(self):
+        return {"id": 1, "name": "discomy"}
+
+    def hub_getBuildTarget(self, name, event=None, strict=False):
+        return self.targets.get(name)
+
+    def _tag(self, ref):
+        for tag in self.tags.values():
+            if ref in (tag["id"], tag["name"]):
+                return tag
+        raise Fault(GENERIC, f"No such tagInfo: {ref!r}")
+
+    def hub_getTag(self, ref, strict=False, event=None, blocked=False):
+        return self._tag(ref)
+
+    def hub_getBuildConfig(self, ref, event=None):
+        tag = self._tag(ref)
+        extra = dict(self.tags[tag["parent"]]["extra"]) if tag.get("parent") else {}
+        extra.update(tag["extra"])
+        arches = tag["arches"] or (self.tags[tag["parent"]]["arches"] if tag.get("parent") else "")
+        return {**tag, "extra": extra, "arches": arches}
+
+    def add_build(self, name, version, release, tag, task_id=None, source=None):
+        """A COMPLETE build tagged into ``tag`` (what a packager's build would leave)."""
+        nvr = f"{name}-{version}-{release}"
+        self.builds[nvr] = {"nvr": nvr, "name": name, "version": version, "release": release,
+                            "build_id": 100 + len(self.builds), "task_id": task_id,
+                            "source": source or f"git+https://src.example.org/rpms/{name}.git#main"}
+        self.event += 1
+        self.tagged.setdefault(tag, []).append((nvr, self.event))
+        return self.builds[nvr]
+
+    def _listing(self, tag, package=None):
+        rows = []
+        for nvr, event in self.tagged.get(self._tag(tag)["name"], []):
+            build = self.builds.get(nvr)
+            if build and (package is None or build["name"] == package):
+                rows.append({**build, "id": build["build_id"], "create_event": event,
+                             "tag_name": tag})
+        return rows
+
+    def hub_getLatestBuilds(self, tag, event=None, package=None, type=None, draft=None):
+        rows = self._listing(tag, package)
+        if not rows and self._tag(tag)["name"] == "el9" and package:
+            # every package has a first build in the destination tag
+            self.add_build(package, "1.0", "1.el9", "el9")
+            rows = self._listing(tag, package)
+        return rows[-1:]
+
+    def hub_getBuild(self, ref, strict=False):
+        for build in self.builds.values():
+            if ref in (build["build_id"], build["nvr"]):
+                return {**build, "id": build["build_id"]}
+        return None
+
+    def hub_getLastEvent(self, before=None, strict=True):
+        return {"id": self.event, "ts": time.time()}
+
+    def hub_listTagged(self, tag, event=None, inherit=False, prefix=None, latest=False,
+                       package=None, **kw):
+        return self._listing(tag, package)
+
+    def hub_tagBuild(self, tag, build, force=False, fromtag=None):
+        if any(nvr == build for nvr, _ in self.tagged.get(tag, [])):
+            raise Fault(GENERIC, f"build {build} already tagged ({tag})")
+        task_id = 1000 + len(self.tasks)
+        self.tasks[task_id] = {"id": task_id, "method": "tagBuild", "state": OPEN,
+                               "request": [tag, build], "error": "", "polls": 0,
+                               "created": time.time(), "create_ts": time.time()}
+        return task_id
+
+    # -- sidetags -------------------------------------------------------------------------------
+    def hub_createSideTag(self, basetag, debuginfo=False, suffix=None):
+        base = self._tag(basetag)
+        tag_id = len(self.tags) + 1
+        name = f"{base['name']}-side-{tag_id}"
+        self.tags[name] = {"id": tag_id, "name": name, "arches": "", "parent": base["name"],
+                           "extra": {"sidetag": True, "sidetag_user": "discomy"}}
+        self.targets[name] = {"id": len(self.targets) + 1, "name": name, "build_tag": tag_id,
+                              "build_tag_name": name, "dest_tag": tag_id, "dest_tag_name": name}
+        return {"name": name, "id": tag_id, "task_id": None, "request": None}
+
+    def hub_editSideTag(self, sidetag, debuginfo=None, rpm_macros=None, **kw):
+        tag = self._tag(sidetag)
+        for macro, value in (rpm_macros or {}).items():
+            tag["extra"][f"rpm.macro.{macro}"] = value
+
+    def hub_listSideTags(self, basetag=None, user=None, queryOpts=None):
+        return [{"id": t["id"], "name": t["name"], "user_id": 1, "user_name": "discomy"}
+                for t in self.tags.values() if t["extra"].get("sidetag")]
+
+    def hub_removeSideTag(self, sidetag):
+        tag = self._tag(sidetag)
+        del self.tags[tag["name"]]
+        self.targets.pop(tag["name"], None)
+
+    # -- repos ----------------------------------------------------------------------------------
+    def hub_repo_request(self, tag, min_event=None, at_event=None, opts=None, priority=None,
+                         force=False):
+        tag = self._tag(tag)
+        req_id = len(self.repo_requests) + 1
+        self.repo_requests[req_id] = {"id": req_id, "tag_id": tag["id"], "min_event": self.event,
+                                      "active": True, "checks": 0}
+        return {"repo": None, "request": dict(self.repo_requests[req_id])}
+
+    def hub_repo_checkRequest(self, req_id):
+        req = self.repo_requests[req_id]
+        req["checks"] += 1
+        if req["checks"] >= self.repo_checks:
+            req["active"] = False
+            return {"request": dict(req), "repo": {"id": 5000 + req_id, "tag_id": req["tag_id"],
+                                                   "create_event": self.event}}
+        return {"request": dict(req), "repo": None}
+
+    def hub_newRepo(self, tag, event=None, src=False, debuginfo=False, separate_src=False):
+        task_id = 1000 + len(self.tasks)
+        self.tasks[task_id] = {"id": task_id, "method": "newRepo", "state": CLOSED,
+                               "request": [tag], "error": "", "polls": 0,
+                               "created": time.time(), "create_ts": time.time()}
+        return task_id
+
+    def hub_listHosts(self, arches=None, channelID=None, ready=None, enabled=None, **kw):
+        return [dict(h) for h in self.hosts if enabled is None or h["enabled"] == enabled]
+
+
+class _Server(ThreadingMixIn, SimpleXMLRPCServer):
+    daemon_threads = True
 
 
 class _Quiet(SimpleXMLRPCRequestHandler):

@@ -1,13 +1,28 @@
 """Build backends: where a campaign's builds run (shells).
 
-A backend offers ``build(name) -> BuildOutcome`` (submit and wait),
-``lookup(name) -> nvr | None`` (was it already built? asked before any
-resubmission, so a restart never builds twice) and ``publish()`` (make the
-finished builds visible to the next ones: a repo regeneration).
+A backend is made for one campaign and offers, every call non-blocking:
+
+- ``prepare() -> dict``: set up once (a koji side tag); returns campaign
+  fields to record. Must be safe to call again after a restart;
+- ``find(name) -> task | None``: a submission of this node in this campaign
+  that is running or succeeded. Asked before every submission, so a restart
+  (or a lost answer) never builds twice;
+- ``submit(name, priority) -> task``: start a build, return its reference;
+- ``poll(task) -> BuildOutcome | None``: None while it runs;
+- ``request_repo(nvrs) -> ref | None``: make finished builds visible to the
+  next ones; None when they already are;
+- ``repo_state(ref) -> "ready" | "waiting" | "lost"``: "lost" asks again;
+- ``hold_back() -> reason | None``: the build system is too busy for more;
+- ``merge(nvrs)``: a passed campaign's builds go to their destination.
+
+Every failure to reach the build system after the backend's own retries is
+:class:`HubUnavailable`, which pauses the campaign instead of failing it.
 """
 
 from dataclasses import dataclass
 from typing import Optional
+
+READY, WAITING, LOST = "ready", "waiting", "lost"
 
 
 @dataclass(frozen=True)
@@ -19,3 +34,8 @@ class BuildOutcome:
 
 class HubUnavailable(RuntimeError):
     """The build system did not answer after every retry: the campaign pauses, it does not fail."""
+
+
+class BackendError(RuntimeError):
+    """A campaign that cannot run on this build system (a missing target, a refused
+    side tag): the campaign fails with this message as its note."""

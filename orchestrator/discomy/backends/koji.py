@@ -1,22 +1,28 @@
-"""The koji backend (skeleton): scratch builds through ``koji.ClientSession``.
+"""The koji backend: a campaign's builds through ``koji.ClientSession``.
 
-What it does today:
+Two modes (trade-offs in docs/orchestrator.md):
 
-- ``build(name)`` submits a scratch build of the package's SCM URL to the
-  target, with the node's koji priority, waits for the task and returns a
-  :class:`BuildOutcome` carrying koji's error text (which the campaign core
-  classifies as an infrastructure or a package failure);
-- ``lookup(name)`` finds a build task already submitted for that source and
-  target, so a restarted engine waits for it instead of submitting again;
-- every hub call is retried with exponential backoff on network faults; a hub
-  that stays down raises :class:`HubUnavailable`, which the engine turns into a
-  paused campaign rather than a failed one.
+- ``scratch``: scratch builds to the target, like Koschei. Nothing reaches a
+  repo, so dependents are verified against the previous builds: it proves the
+  set still builds, it does not chain new ABI through it.
+- ``sidetag``: real builds in a side tag made for the campaign
+  (``createSideTag`` on the target's build tag, with the ``dist`` macro plus a
+  release suffix through ``editSideTag``, so rebuilt NVRs never clash with the
+  originals). Each round of finished builds waits for the side tag's repo
+  (``repo.request``/``repo.checkRequest`` on koji 1.35+, ``newRepo`` before),
+  so dependents build against them. When every node passed, the builds are
+  tagged into the destination tag and the side tag is removed.
 
-Not yet: side-tag mode (real builds, ``createSideTag`` and a merge at the
-end) and waiting for the buildroot repo (``requestRepo`` on 1.35+ hubs,
-``newRepo`` + ``getRepo`` before). Scratch builds never reach a repo, so in
-scratch mode dependents are built against the previous builds (Koschei's
-trade-off: it verifies, it does not chain).
+Every build carries ``custom_user_metadata`` naming the campaign, so
+:meth:`KojiBackend.find` recognises this campaign's tasks after a restart, and a
+``build`` call whose answer was lost is looked up before it is repeated. The
+source of a build is the ``scm_url`` template (``{name}``), or else the source
+koji recorded for the package's latest build in the destination tag. Priorities
+are koji's absolute numbers; the hub takes them relative to its default (20),
+and only admins may go below it.
+
+Every hub call is retried with exponential backoff on network faults; a hub
+that stays down raises :class:`HubUnavailable`: the campaign pauses.
 """
 
 from __future__ import annotations
@@ -24,42 +30,61 @@ from __future__ import annotations
 import logging
 import time
 import xmlrpc.client
-from typing import Callable, Mapping, Optional
+from typing import Callable, Optional
 
 import koji
 
-from . import BuildOutcome, HubUnavailable
+from .. import campaign as cm
+from . import LOST, READY, WAITING, BackendError, BuildOutcome, HubUnavailable
 
 log = logging.getLogger(__name__)
 
 # faults that say nothing about the request: the call is worth repeating
 NETWORK_FAULTS = (OSError, ConnectionError, xmlrpc.client.ProtocolError, koji.ServerOffline,
-                  koji.RetryError)
-FINISHED = {koji.TASK_STATES["CLOSED"], koji.TASK_STATES["FAILED"],
-            koji.TASK_STATES["CANCELED"]}
+                  koji.RetryError, xmlrpc.client.ResponseError)
+TASK = koji.TASK_STATES
+FINISHED = {TASK["CLOSED"], TASK["FAILED"], TASK["CANCELED"]}
+LIVE = [TASK[s] for s in ("FREE", "OPEN", "ASSIGNED", "CLOSED")]
+METADATA_KEY = "discomy_campaign"
+
+
+class KojiBackendError(BackendError):
+    """A campaign that cannot run on this hub (a missing target, a refused side tag)."""
 
 
 class KojiBackend:
     name = "koji"
 
-    def __init__(self, server: str, target: str, scm_url: Callable[[str], str],
-                 priorities: Optional[Mapping[str, int]] = None, retries: int = 5,
-                 backoff_seconds: float = 2.0, poll_seconds: float = 30.0,
-                 session: Optional[koji.ClientSession] = None,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.session = session or koji.ClientSession(server, {"max_retries": 0,
-                                                              "anon_retry": False})
-        self.target, self.scm_url = target, scm_url
-        self.priorities = dict(priorities or {})
-        self.retries, self.backoff, self.poll = retries, backoff_seconds, poll_seconds
-        self.sleep = sleep
+    def __init__(self, session, campaign_id: int, target: str, mode: str = "scratch",
+                 scm_url: str = "", sidetag: Optional[str] = None, dist: str = "",
+                 release_suffix: str = ".discomy{campaign}", created_at: float = 0.0,
+                 start_event: Optional[int] = None,
+                 load_threshold: float = 0.8, retries: int = 5, backoff_seconds: float = 2.0,
+                 load_cache_seconds: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.time):
+        if mode not in ("scratch", "sidetag"):
+            raise ValueError(f"unknown koji mode {mode!r}: use scratch or sidetag")
+        self.session, self.campaign_id, self.target, self.mode = session, campaign_id, target, mode
+        self.scm_template, self.sidetag, self.dist = scm_url, sidetag, dist
+        self.suffix = release_suffix.format(campaign=campaign_id)
+        self.created_at, self.start_event = created_at, start_event
+        self.load_threshold, self.load_cache_seconds = load_threshold, load_cache_seconds
+        self.retries, self.backoff, self.sleep, self.clock = retries, backoff_seconds, sleep, clock
+        self._target_info: Optional[dict] = None
+        self._sources: dict = {}
+        self._load: tuple = (float("-inf"), None)
+        self._user_id: Optional[int] = None
 
+    # -- hub calls -----------------------------------------------------------------
     def call(self, method: str, *args, **kwargs):
         """One hub call, retried with backoff on network faults."""
         delay = self.backoff
+        func = self.session
+        for part in method.split("."):
+            func = getattr(func, part)
         for attempt in range(self.retries + 1):
             try:
-                return getattr(self.session, method)(*args, **kwargs)
+                return func(*args, **kwargs)
             except NETWORK_FAULTS as exc:
                 if attempt == self.retries:
                     raise HubUnavailable(f"koji hub unavailable: {method} failed "
@@ -68,52 +93,242 @@ class KojiBackend:
                 self.sleep(delay)
                 delay = min(delay * 2, 300.0)
 
-    def submit(self, name: str) -> int:
-        opts = {"scratch": True}
-        priority = self.priorities.get(name)
-        return int(self.call("build", self.scm_url(name), self.target, opts, priority=priority))
+    def target_info(self) -> dict:
+        if self._target_info is None:
+            info = self.call("getBuildTarget", self.target)
+            if not info:
+                raise KojiBackendError(f"koji has no build target {self.target!r}")
+            self._target_info = info
+        return self._target_info
 
-    def lookup_task(self, name: str) -> Optional[int]:
-        """A build task for this source and target that is running or succeeded, if any."""
-        source = self.scm_url(name)
-        states = [koji.TASK_STATES[s] for s in ("FREE", "OPEN", "ASSIGNED", "CLOSED")]
-        tasks = self.call("listTasks", {"method": "build", "state": states, "decode": True})
-        for task in sorted(tasks or [], key=lambda t: -int(t["id"])):
-            request = task.get("request") or []
-            if len(request) >= 2 and request[0] == source and request[1] == self.target:
-                return int(task["id"])
+    @property
+    def build_target(self) -> str:
+        """Where builds go: the side tag (its target has its name) or the campaign target."""
+        return self.sidetag if self.mode == "sidetag" else self.target
+
+    # -- set-up ----------------------------------------------------------------------
+    def prepare(self) -> dict:
+        info = self.target_info()
+        fields = {"dest_tag": info["dest_tag_name"]}
+        if self.start_event is None:
+            self.start_event = fields["start_event"] = int(self.call("getLastEvent")["id"])
+        if self.mode != "sidetag" or self.sidetag:
+            return fields
+        base = info["build_tag_name"]
+        dist = self.dist or self._base_dist(base)
+        found = self._find_sidetag(base, dist + self.suffix)
+        if found is None:
+            try:
+                made = self.call("createSideTag", base)
+            except koji.GenericError as exc:
+                raise KojiBackendError(f"koji refused a side tag on {base}: {exc}") from None
+            found = made["name"]
+            self.call("editSideTag", found, rpm_macros={"dist": dist + self.suffix})
+            log.info("campaign %s: side tag %s, dist %s", self.campaign_id, found, dist + self.suffix)
+        self.sidetag = found
+        return {**fields, "sidetag": found}
+
+    def _base_dist(self, tag: str) -> str:
+        extra = (self.call("getBuildConfig", tag) or {}).get("extra", {})
+        dist = extra.get("rpm.macro.dist")
+        if not dist:
+            raise KojiBackendError(f"{tag} sets no rpm.macro.dist: name the dist in "
+                                   f"[koji] dist, e.g. \".el9\"")
+        return dist
+
+    def _find_sidetag(self, base: str, dist: str) -> Optional[str]:
+        """A side tag this campaign made before a restart (recognised by its dist macro)."""
+        try:
+            tags = self.call("listSideTags", basetag=base, user=self._user_name()) or []
+        except koji.GenericError:
+            return None
+        for tag in tags:
+            extra = (self.call("getTag", tag["id"]) or {}).get("extra", {})
+            if extra.get("rpm.macro.dist") == dist:
+                return tag["name"]
         return None
 
-    def wait(self, task_id: int) -> BuildOutcome:
-        while True:
-            info = self.call("getTaskInfo", task_id)
-            if info and info["state"] in FINISHED:
-                break
-            self.sleep(self.poll)
-        if info["state"] == koji.TASK_STATES["CLOSED"]:
-            return BuildOutcome(True, nvr=None)
-        if info["state"] == koji.TASK_STATES["CANCELED"]:
-            return BuildOutcome(False, error=f"task {task_id} was canceled")
+    def _user_name(self) -> Optional[str]:
+        user = self.call("getLoggedInUser")
+        if user:
+            self._user_id = user["id"]
+            return user["name"]
+        return None
+
+    # -- builds ------------------------------------------------------------------------
+    def source(self, name: str) -> str:
+        if name not in self._sources:
+            if self.scm_template:
+                self._sources[name] = self.scm_template.format(name=name)
+            else:
+                builds = self.call("getLatestBuilds", self.target_info()["dest_tag_name"],
+                                   package=name) or []
+                build = self.call("getBuild", builds[0]["build_id"]) if builds else None
+                source = (build or {}).get("source")
+                if not source:
+                    raise KojiBackendError(
+                        f"no source for {name}: no build of it in "
+                        f"{self.target_info()['dest_tag_name']} records one; set [koji] scm_url")
+                self._sources[name] = source
+        return self._sources[name]
+
+    def _opts(self) -> dict:
+        opts = {"custom_user_metadata": {METADATA_KEY: self.campaign_id}}
+        if self.mode == "scratch":
+            opts["scratch"] = True
+        return opts
+
+    def find(self, name: str) -> Optional[str]:
+        """This campaign's build task for ``name`` that is running or succeeded, if any."""
         try:
-            self.call("getTaskResult", task_id)
-        except koji.GenericError as exc:
-            return BuildOutcome(False, error=str(exc))
-        return BuildOutcome(False, error=f"task {task_id} failed")
-
-    # -- the backend interface the engine uses ----------------------------------------------
-    def build(self, name: str) -> BuildOutcome:
-        task_id = self.lookup_task(name) or self.submit(name)
-        log.info("koji: %s is task %s", name, task_id)
-        return self.wait(task_id)
-
-    def lookup(self, name: str) -> Optional[str]:
-        """Only finished scratch builds count as built; a running task is waited for by
-        ``build``, which finds it again instead of submitting."""
-        task_id = self.lookup_task(name)
-        if task_id is None:
+            source = self.source(name)
+        except KojiBackendError:
             return None
-        info = self.call("getTaskInfo", task_id)
-        return f"task:{task_id}" if info["state"] == koji.TASK_STATES["CLOSED"] else None
+        query = {"method": "build", "state": LIVE, "decode": True}
+        if self.created_at:
+            query["createdAfter"] = self.created_at - 60
+        tasks = self.call("listTasks", query) or []
+        for task in sorted(tasks, key=lambda t: -int(t["id"])):
+            request = task.get("request") or []
+            if len(request) < 3 or request[0] != source or request[1] != self.build_target:
+                continue
+            meta = (request[2] or {}).get("custom_user_metadata") or {}
+            if meta.get(METADATA_KEY) == self.campaign_id:
+                return str(task["id"])
+        return None
 
-    def publish(self) -> None:
-        """Scratch builds reach no repo: nothing to wait for."""
+    def submit(self, name: str, priority: int = koji.PRIO_DEFAULT) -> str:
+        try:
+            source = self.source(name)
+        except KojiBackendError as exc:
+            return f"error:{exc}"
+        relative = priority - koji.PRIO_DEFAULT
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return str(self.session.build(source, self.build_target, self._opts(),
+                                              priority=relative or None))
+            except NETWORK_FAULTS as exc:
+                # the hub may have made the task before the answer was lost: look first
+                found = self.find(name)
+                if found:
+                    return found
+                if attempt == self.retries:
+                    raise HubUnavailable(f"koji hub unavailable: build failed "
+                                         f"{attempt + 1} times, last: {exc}") from None
+                self.sleep(delay)
+                delay = min(delay * 2, 300.0)
+            except koji.GenericError as exc:
+                return f"error:{exc}"
+
+    def poll(self, task: str) -> Optional[BuildOutcome]:
+        if task.startswith("error:"):          # refused at submission: the package's fault
+            return BuildOutcome(False, error=task[len("error:"):])
+        task_id = int(task)
+        info = self.call("getTaskInfo", task_id)
+        if not info:
+            return BuildOutcome(False, error=f"koji has no task {task_id} (host died?)")
+        if info["state"] not in FINISHED:
+            return None
+        if info["state"] == TASK["CANCELED"]:
+            return BuildOutcome(False, error=f"task {task_id} was canceled")
+        if info["state"] == TASK["FAILED"]:
+            try:
+                self.call("getTaskResult", task_id)
+            except koji.GenericError as exc:
+                return BuildOutcome(False, error=str(exc))
+            return BuildOutcome(False, error=f"task {task_id} failed")
+        if self.mode == "scratch":
+            return BuildOutcome(True, nvr=None)
+        builds = self.call("listBuilds", taskID=task_id) or []
+        return BuildOutcome(True, nvr=builds[0]["nvr"] if builds else None)
+
+    # -- the buildroot repo ------------------------------------------------------------
+    def request_repo(self, nvrs) -> Optional[str]:
+        if self.mode == "scratch":
+            return None         # scratch builds reach no repo
+        try:
+            check = self.call("repo.request", self.sidetag, min_event="last")
+        except koji.GenericError as exc:
+            if "Invalid method" not in str(exc):
+                raise
+            # a hub before 1.35: a newRepo task, then the tag's current repo
+            return f"task:{self.call('newRepo', self.sidetag)}"
+        if check.get("repo"):
+            return f"repo:{check['repo']['id']}"
+        return f"request:{check['request']['id']}"
+
+    def repo_state(self, ref: str) -> str:
+        kind, _, ident = ref.partition(":")
+        if kind == "repo":
+            return READY
+        if kind == "task":
+            info = self.call("getTaskInfo", int(ident))
+            if not info or info["state"] in (TASK["FAILED"], TASK["CANCELED"]):
+                return LOST
+            return READY if info["state"] == TASK["CLOSED"] else WAITING
+        check = self.call("repo.checkRequest", int(ident))
+        if check.get("repo"):
+            return READY
+        return WAITING if (check.get("request") or {}).get("active", True) else LOST
+
+    # -- load ------------------------------------------------------------------------
+    def hold_back(self) -> Optional[str]:
+        """A reason to wait while koji's load on the target's arches is above the threshold."""
+        stamp, reason = self._load
+        if self.clock() - stamp < self.load_cache_seconds:
+            return reason
+        arches = (self.call("getBuildConfig", self.target_info()["build_tag_name"]) or {}) \
+            .get("arches") or ""
+        hosts = self.call("listHosts", enabled=True) or []
+        loads = cm.arch_loads(hosts, arches.split())
+        reason = cm.hold_back_reason(loads, self.load_threshold)
+        self._load = (self.clock(), reason)
+        return reason
+
+    # -- the end -----------------------------------------------------------------------
+    def merge(self, nvrs) -> None:
+        """Tag every build of a passed side-tag campaign into the destination, then drop
+        the side tag. Builds already there are skipped, so a restart can merge again."""
+        if self.mode != "sidetag":
+            return
+        dest = self.target_info()["dest_tag_name"]
+        tasks = []
+        for nvr in nvrs:
+            name = koji.parse_NVR(nvr)["name"]
+            tagged = {b["nvr"] for b in self.call("listTagged", dest, package=name) or []}
+            if nvr not in tagged:
+                tasks.append(int(self.call("tagBuild", dest, nvr, fromtag=self.sidetag)))
+        for task_id in tasks:
+            while True:
+                info = self.call("getTaskInfo", task_id)
+                if info and info["state"] in FINISHED:
+                    break
+                self.sleep(self.backoff)
+            if info["state"] != TASK["CLOSED"]:
+                raise KojiBackendError(f"tagging into {dest} failed (task {task_id})")
+        if self.sidetag:
+            self.call("removeSideTag", self.sidetag)
+        log.info("campaign %s: %d builds merged into %s", self.campaign_id, len(nvrs), dest)
+
+
+def session_for(profile: str = "koji", server: str = "") -> koji.ClientSession:
+    """A logged-in ClientSession from a koji CLI profile (``/etc/koji.conf.d``), or an
+    anonymous one on ``server``. Retries are ours, so koji's own are switched off."""
+    if server:
+        return koji.ClientSession(server, {"max_retries": 0, "anon_retry": False})
+    try:
+        config = koji.read_config(profile)
+    except koji.ConfigurationError as exc:
+        raise KojiBackendError(f"koji profile {profile!r}: {exc}") from None
+    opts = koji.grab_session_options(config)
+    opts.update({"max_retries": 0, "anon_retry": False})
+    session = koji.ClientSession(config["server"], opts)
+    authtype = config.get("authtype")
+    if authtype == "ssl" or (authtype is None and config.get("cert")):
+        session.ssl_login(config["cert"], None, config.get("serverca"))
+    elif authtype in ("kerberos", "gssapi") or authtype is None:
+        session.gssapi_login(principal=config.get("principal"), keytab=config.get("keytab"))
+    elif authtype == "password":
+        session.login()
+    return session

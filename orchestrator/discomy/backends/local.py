@@ -4,8 +4,9 @@ Each node's source package (from the source repositories the plan came from)
 is rebuilt with ``rpmbuild --rebuild`` in a per-campaign topdir, with a release
 suffix (``%dist`` + ``.discomy<campaign>``) so rebuilt NVRs never clash with the
 originals. Results go into the campaign repository, indexed with createrepo_c,
-which the next tier's builds see. A marker per node records what was built, so
-``lookup`` answers after a crash.
+which the next tier's builds see. Every outcome is written to a file named by
+its task, and a marker per node records a successful build, so ``find`` and
+``poll`` answer after a crash.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 import koji
 
 from ..rpmtools import DEFAULT_DIST, ToolError, createrepo
-from . import BuildOutcome
+from . import READY, BuildOutcome
 
 
 class LocalBackend:
@@ -31,22 +33,44 @@ class LocalBackend:
         self.repo = self.workdir / "repo"
         self.topdir = self.workdir / "rpmbuild"
         self.markers = self.workdir / "built"
+        self.results = self.workdir / "results"
         self.dist = f"{dist}.discomy{campaign_id}"
         self.srpms = {}
         for repo in source_repos:
             for srpm in sorted(Path(repo).glob("*.src.rpm")):
                 self.srpms[koji.parse_NVRA(srpm.name)["name"]] = srpm
-        for d in (self.repo, self.topdir, self.markers):
+        for d in (self.repo, self.topdir, self.markers, self.results):
             d.mkdir(parents=True, exist_ok=True)
 
-    def lookup(self, name: str) -> Optional[str]:
-        marker = self.markers / f"{name}.json"
+    def prepare(self) -> dict:
+        return {}
+
+    def find(self, name: str) -> Optional[str]:
+        """The task of a finished, successful build of ``name`` in this campaign."""
         try:
-            return json.loads(marker.read_text())["nvr"]
+            return json.loads((self.markers / f"{name}.json").read_text())["task"]
         except (OSError, ValueError, KeyError):
             return None
 
-    def build(self, name: str) -> BuildOutcome:
+    def submit(self, name: str, priority: int = 0) -> str:
+        """Build now (this machine is the only builder); the outcome waits for :meth:`poll`."""
+        task = f"{name}@{time.time_ns()}"
+        outcome = self._rpmbuild(name)
+        record = {"task": task, "ok": outcome.ok, "nvr": outcome.nvr, "error": outcome.error}
+        _write_json(self.results / f"{task}.json", record)
+        if outcome.ok:
+            _write_json(self.markers / f"{name}.json", record)
+        return task
+
+    def poll(self, task: str) -> Optional[BuildOutcome]:
+        try:
+            record = json.loads((self.results / f"{task}.json").read_text())
+        except (OSError, ValueError):
+            # submitted, never finished: the process building it died with it
+            return BuildOutcome(False, error="build host died: the local build was interrupted")
+        return BuildOutcome(record["ok"], record["nvr"], record["error"])
+
+    def _rpmbuild(self, name: str) -> BuildOutcome:
         srpm = self.srpms.get(name)
         if srpm is None:
             return BuildOutcome(False, error=f"no source package for {name} in the source repos")
@@ -61,14 +85,27 @@ class LocalBackend:
         for rpm in rpms:
             shutil.copy2(rpm, self.repo / rpm.name)
         nvra = koji.parse_NVRA(next(r.name for r in rpms))
-        nvr = f"{name}-{nvra['version']}-{nvra['release']}"
-        tmp = self.markers / f"{name}.json.tmp"
-        tmp.write_text(json.dumps({"nvr": nvr, "rpms": [r.name for r in rpms]}))
-        tmp.replace(self.markers / f"{name}.json")
-        return BuildOutcome(True, nvr)
+        return BuildOutcome(True, f"{name}-{nvra['version']}-{nvra['release']}")
 
-    def publish(self) -> None:
+    def request_repo(self, nvrs) -> Optional[str]:
+        """createrepo_c now: the builds are visible when this returns."""
         try:
             createrepo(self.repo)
         except ToolError as exc:
             raise RuntimeError(str(exc)) from None
+        return None
+
+    def repo_state(self, ref: str) -> str:
+        return READY
+
+    def hold_back(self) -> Optional[str]:
+        return None
+
+    def merge(self, nvrs) -> None:
+        """The campaign repo is the result; nothing to merge."""
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)

@@ -12,8 +12,8 @@ import json
 import time
 from typing import Iterable, Optional
 
-from sqlalchemy import (JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint, insert,
-                        create_engine, func, select)
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        create_engine, func, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -35,6 +35,12 @@ class CampaignRow(Base):
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
     sources: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
     workdir: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    mode: Mapped[str] = mapped_column(String(20), default="scratch", server_default="scratch")
+    dest_tag: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    sidetag: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    merged: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    start_event: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
 
     @property
     def source_repos(self) -> list:
@@ -53,8 +59,10 @@ class NodeRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failure_class: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
-    submission: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    submission: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)  # task ref
     nvr: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    repo_wait: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    gate_since: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float, default=time.time)
 
 
@@ -96,11 +104,13 @@ class Store:
     # -- campaigns ---------------------------------------------------------------
     def create_campaign(self, changed: Iterable[str], release: str, backend: str,
                         nodes: Iterable[Node], target: str = "local",
-                        sources: Iterable = (), workdir: Optional[str] = None) -> int:
+                        sources: Iterable = (), workdir: Optional[str] = None,
+                        mode: str = "scratch", dest_tag: Optional[str] = None) -> int:
         with Session(self.engine) as s, s.begin():
             row = CampaignRow(changed=",".join(changed), release=release, backend=backend,
                               target=target, sources=json.dumps([str(p) for p in sources]),
-                              workdir=None if workdir is None else str(workdir))
+                              workdir=None if workdir is None else str(workdir),
+                              mode=mode, dest_tag=dest_tag, merged=False, note="")
             s.add(row)
             s.flush()
             nodes = list(nodes)
@@ -131,9 +141,16 @@ class Store:
                 s.expunge(r)
             return rows
 
-    def set_campaign_state(self, campaign_id: int, state: str) -> None:
+    def set_campaign_state(self, campaign_id: int, state: str, note: Optional[str] = None) -> None:
+        self.update_campaign(campaign_id, state=state, **({} if note is None else {"note": note}))
+
+    def update_campaign(self, campaign_id: int, **fields) -> None:
         with Session(self.engine) as s, s.begin():
-            s.get(CampaignRow, campaign_id).state = state
+            row = s.get(CampaignRow, campaign_id)
+            if row is None:
+                raise KeyError(f"no campaign {campaign_id}")
+            for key, value in fields.items():
+                setattr(row, key, value)
 
     # -- nodes -------------------------------------------------------------------
     def nodes(self, campaign_id: int) -> dict:
@@ -145,10 +162,11 @@ class Store:
                 deps.setdefault(node, []).append(dep)
             rows = s.execute(select(NodeRow.name, NodeRow.tier, NodeRow.remaining_seconds,
                                     NodeRow.state, NodeRow.attempts, NodeRow.failure_class,
-                                    NodeRow.reason).where(NodeRow.campaign_id == campaign_id))
-            return {name: Node(name, tier, tuple(sorted(deps.get(name, ()))), remaining, state,
-                               attempts, failure_class, reason)
-                    for name, tier, remaining, state, attempts, failure_class, reason in rows}
+                                    NodeRow.reason, NodeRow.submission, NodeRow.nvr,
+                                    NodeRow.repo_wait, NodeRow.gate_since)
+                             .where(NodeRow.campaign_id == campaign_id))
+            return {row[0]: Node(row[0], row[1], tuple(sorted(deps.get(row[0], ()))), *row[2:])
+                    for row in rows}
 
     def node_row(self, campaign_id: int, name: str) -> NodeRow:
         with Session(self.engine) as s:
@@ -157,21 +175,22 @@ class Store:
             s.expunge(row)
             return row
 
-    def update_nodes(self, campaign_id: int, changes: dict, **fields) -> None:
-        """Write node changes (``name -> Node``) and extra columns, in one transaction."""
+    def update_nodes(self, campaign_id: int, changes: dict) -> None:
+        """Write node changes (``name -> Node``, every mutable field) in one transaction."""
+        if not changes:
+            return
+        now = time.time()
         with Session(self.engine) as s, s.begin():
             for name, node in changes.items():
-                row = s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id,
-                                                      NodeRow.name == name)
-                                .with_for_update(skip_locked=False)).one()
-                row.state, row.attempts = node.state, node.attempts
-                row.failure_class, row.reason = node.failure_class, node.reason
-                for key, value in fields.get(name, {}).items():
-                    setattr(row, key, value)
-                row.updated_at = time.time()
+                s.execute(update(NodeRow)
+                          .where(NodeRow.campaign_id == campaign_id, NodeRow.name == name)
+                          .values(state=node.state, attempts=node.attempts,
+                                  failure_class=node.failure_class, reason=node.reason,
+                                  submission=node.task, nvr=node.nvr, repo_wait=node.repo_wait,
+                                  gate_since=node.gate_since, updated_at=now))
 
-    def claim(self, campaign_id: int, names: Iterable[str], submission) -> list:
-        """Mark released nodes ``building`` (attempt + 1, submission token) in one
+    def claim(self, campaign_id: int, names: Iterable[str]) -> list:
+        """Mark released nodes ``building`` (attempt + 1, no task yet: the intent) in one
         transaction; returns the names this caller won. Rows another engine holds
         are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and a node that is
         no longer planned is left alone, so two engines never submit the same node."""
@@ -183,7 +202,7 @@ class Store:
                              .order_by(NodeRow.id).with_for_update(skip_locked=True))
             for row in rows:
                 row.state, row.attempts = "building", row.attempts + 1
-                row.submission = submission(row.name, row.attempts)
+                row.submission, row.nvr, row.repo_wait, row.gate_since = None, None, None, None
                 row.updated_at = time.time()
                 won.append(row.name)
         return won
@@ -211,3 +230,12 @@ class Store:
         with Session(self.engine) as s, s.begin():
             s.add(NotificationRow(campaign_id=campaign_id, kind=kind, package=package,
                                   reason=reason))
+
+    def notifications(self, campaign_id: int) -> list:
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(NotificationRow)
+                                  .where(NotificationRow.campaign_id == campaign_id)
+                                  .order_by(NotificationRow.id)))
+            for r in rows:
+                s.expunge(r)
+            return rows
