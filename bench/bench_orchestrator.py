@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     from discomy import campaign as cm
-    from discomy.local_campaign import plan_nodes
+    from discomy.runner import plan_nodes
     from discomy.planner import make_plan
     from discomy.repodata import load_graph
     from discomy.store import Store

@@ -1,125 +1,359 @@
-"""``discomy rebuild``, ``campaigns``, ``status`` and ``resume``: campaigns from the shell."""
+"""``discomy rebuild``, ``campaigns``, ``status``, ``resume`` and ``cancel``: campaigns
+from the shell.
+
+They read the same config as ``discomy serve`` (``/etc/discomy/orchestrator.toml``
+or ``--config``), so a campaign recorded here with ``--detach`` is driven by the
+daemon, and one run in the foreground is driven exactly as the daemon would.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from .cli import CliError
 
-DEFAULT_STORE = "sqlite:///discomy.sqlite"
+
+def _common(parser, store: bool = True) -> None:
+    parser.add_argument("--config", type=Path, default=None,
+                        help="orchestrator config (default /etc/discomy/orchestrator.toml)")
+    if store:
+        parser.add_argument("--store", default=None,
+                            help="SQLAlchemy URL of the state (default: [store] url of the config)")
 
 
 def register(subparsers) -> None:
-    rebuild = subparsers.add_parser("rebuild", help="rebuild everything a change affects",
-                                    description="Plan and run a rebuild campaign for NAME.")
+    rebuild = subparsers.add_parser(
+        "rebuild", help="rebuild everything a change affects",
+        description="Plan the rebuild of what depends on NAME and run it: in the foreground "
+                    "with progress bars, or with --detach for discomy serve. --dry-run prints "
+                    "the impact and the ETA on the fleet and submits nothing.")
     rebuild.add_argument("names", nargs="+", metavar="NAME")
-    rebuild.add_argument("--repo", action="append", required=True, type=Path, metavar="DIR")
-    rebuild.add_argument("--release", choices=("per-tier", "per-edge"), default="per-tier")
-    rebuild.add_argument("--backend", choices=("local",), default="local",
-                         help="local: rpmbuild and createrepo_c here (the koji backend comes later)")
-    rebuild.add_argument("--store", default=DEFAULT_STORE, help="SQLAlchemy URL of the state")
-    rebuild.add_argument("--workdir", type=Path, default=Path("discomy-work"))
-    rebuild.add_argument("--dry-run", action="store_true", help="print the impact, build nothing")
+    rebuild.add_argument("--target", help="koji build target (default: [campaign] target)")
+    rebuild.add_argument("--mode", choices=("scratch", "sidetag"),
+                         help="scratch: verify only; sidetag: real builds in a side tag, merged "
+                              "when all passed (default: [campaign] mode)")
+    rebuild.add_argument("--release", choices=("per-tier", "per-edge"),
+                         help="per-tier: a barrier per tier; per-edge: each node as soon as its "
+                              "own dependencies are in the buildroot (default: [campaign] release)")
+    rebuild.add_argument("--backend", choices=("koji", "local"),
+                         help="koji, or rpmbuild and createrepo_c here (default: [campaign] backend)")
+    rebuild.add_argument("--depth", choices=("direct", "buildroot"),
+                         help="planner depth (default: [campaign] depth)")
+    rebuild.add_argument("--repo", action="append", type=Path, metavar="DIR",
+                         help="rpm-md repositories the plan is made from (default: [plan] repos; "
+                              "for local builds also [local] source_repos)")
+    rebuild.add_argument("--workdir", type=Path, default=None,
+                         help="local build directory (default: [campaign] workdir)")
+    rebuild.add_argument("--dry-run", action="store_true",
+                         help="print the impact and the ETA on the fleet, build nothing")
+    rebuild.add_argument("--fleet", type=Path, metavar="FLEET.yaml",
+                         help="with --dry-run: estimate on this fleet instead of koji's hosts")
+    rebuild.add_argument("--json", action="store_true", help="with --dry-run: JSON output")
+    rebuild.add_argument("--detach", action="store_true",
+                         help="record the campaign and return: discomy serve drives it")
     rebuild.add_argument("--no-progress", action="store_true")
+    _common(rebuild)
     rebuild.set_defaults(func=run_rebuild)
 
     campaigns = subparsers.add_parser("campaigns", help="list campaigns")
-    campaigns.add_argument("--store", default=DEFAULT_STORE)
+    _common(campaigns)
     campaigns.set_defaults(func=run_campaigns)
 
-    status = subparsers.add_parser("status", help="a campaign's nodes per tier")
+    status = subparsers.add_parser("status", help="a campaign's progress per tier")
     status.add_argument("campaign", type=int)
-    status.add_argument("--store", default=DEFAULT_STORE)
     status.add_argument("--json", action="store_true")
+    status.add_argument("--follow", action="store_true",
+                        help="live progress bars until the campaign stops")
+    status.add_argument("--interval", type=float, default=2.0, help="seconds between looks")
+    _common(status)
     status.set_defaults(func=run_status)
 
     resume = subparsers.add_parser(
         "resume", help="go on with a campaign; with NODE: a fixed build of NODE is in",
         description="Go on with a paused, failed or interrupted campaign. With NODE, a fixed "
-                    "build of the failed NODE is in the repo: it counts as done and its "
-                    "quarantined dependents are released. Without NODE, failed nodes are "
-                    "built again.")
+                    "build of the failed NODE is in: it counts as done and its quarantined "
+                    "dependents are released. Without NODE, failed nodes are built again.")
     resume.add_argument("campaign", type=int)
     resume.add_argument("name", nargs="?", metavar="NODE")
     resume.add_argument("--repo", action="append", type=Path, metavar="DIR",
-                        help="source repositories (default: the ones the campaign recorded)")
-    resume.add_argument("--store", default=DEFAULT_STORE)
+                        help="source repositories of a local campaign (default: the recorded ones)")
     resume.add_argument("--workdir", type=Path, default=None,
-                        help="build directory (default: the one the campaign recorded)")
+                        help="local build directory (default: the recorded one)")
+    resume.add_argument("--detach", action="store_true",
+                        help="mark it and return: discomy serve drives it")
     resume.add_argument("--no-progress", action="store_true")
+    _common(resume)
     resume.set_defaults(func=run_resume)
 
     cancel = subparsers.add_parser("cancel", help="stop a campaign: nothing more is submitted")
     cancel.add_argument("campaign", type=int)
-    cancel.add_argument("--store", default=DEFAULT_STORE)
+    cancel.add_argument("--kill", action="store_true",
+                        help="also cancel its running koji tasks (default: they finish)")
+    _common(cancel)
     cancel.set_defaults(func=run_cancel)
 
 
-def _store(url):
-    from .store import Store
-
-    return Store(url)
-
-
-def run_rebuild(args) -> int:
-    from .local_campaign import run_campaign, start_local_campaign
-    from .planner import PlanError, make_plan
-    from .repodata import RepodataError, load_graph
+# -- shared ------------------------------------------------------------------------
+def _config(args) -> dict:
+    from .config import ConfigError, load_config
 
     try:
-        if args.dry_run:
-            plan = make_plan(load_graph(args.repo), args.names)
-            print(f"would rebuild {len(plan.affected)} packages in {len(plan.tiers)} tiers "
-                  f"({len(plan.cycles)} cycles), {plan.total_seconds / 3600:.1f} compute-hours, "
-                  f"critical path {plan.critical_path_seconds / 3600:.1f} h")
-            for i, tier in enumerate(plan.tiers):
-                print(f"  tier {i}: {', '.join(tier)}")
-            return 0
-        store = _store(args.store)
-        campaign_id = start_local_campaign(store, args.repo, args.names, args.release,
-                                           workdir=args.workdir)
-    except (PlanError, RepodataError) as exc:
+        return load_config(args.config, missing_ok=args.config is None)
+    except ConfigError as exc:
         raise CliError(str(exc)) from None
-    summary = run_campaign(store, campaign_id, args.workdir, args.repo,
-                           progress=not args.no_progress)
+
+
+def _store(args, config: dict):
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .store import Store
+
+    url = args.store or config["store"]["url"]
+    try:
+        return Store(url)
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot open the store {url}: {exc.__class__.__name__}: "
+                       f"{str(exc).splitlines()[0]} (pass --store or set [store] url)") from None
+
+
+def _campaign_row(store, campaign_id):
+    try:
+        return store.campaign(campaign_id)
+    except KeyError as exc:
+        raise CliError(str(exc).strip("'")) from None
+
+
+def _koji_session(config):
+    from .backends.koji import KojiBackendError, session_for
+
+    try:
+        return session_for(config["koji"]["profile"], config["koji"]["server"])
+    except KojiBackendError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _run(store, campaign_id: int, config: dict, args, workdir=None, repos=None) -> int:
+    """Drive a recorded campaign in the foreground, as the daemon would."""
+    from .backends import BackendError
+    from .runner import run_campaign, side_services
+
+    gate, notifier = side_services(config)
+    row = store.campaign(campaign_id)
+    session = (lambda: _koji_session(config)) if row.backend == "koji" else None
+    try:
+        summary = run_campaign(store, campaign_id, workdir, repos, progress=not args.no_progress,
+                               config=config, session=session, gate=gate, notifier=notifier)
+    except (ValueError, BackendError) as exc:
+        raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"campaign {campaign_id} goes on where it stopped with discomy serve or "
+              f"`discomy resume {campaign_id}`", file=sys.stderr)
+        raise
+    finally:
+        if notifier:
+            notifier.close()
     print(json.dumps(summary, indent=2))
     return 0 if summary["state"] == "done" else 1
 
 
+# -- rebuild -----------------------------------------------------------------------
+def run_rebuild(args) -> int:
+    from .planner import PlanError
+    from .repodata import RepodataError
+    from .runner import start_campaign
+
+    config = _config(args)
+    c = config["campaign"]
+    backend = args.backend or c["backend"]
+    release = args.release or c["release"]
+    depth = args.depth or c["depth"]
+    if backend == "koji":
+        target, mode = args.target or c["target"], args.mode or c["mode"]
+        if not target:
+            raise CliError("a koji rebuild needs --target (or [campaign] target)")
+        repos = args.repo or [Path(p) for p in config["plan"]["repos"]]
+    else:
+        if args.mode == "sidetag" or args.target:
+            raise CliError("--mode and --target are koji settings; local builds go to the "
+                           "campaign's own repository")
+        target, mode = "local", "local"
+        repos = args.repo or [Path(p) for p in
+                              config["plan"]["repos"] + config["local"]["source_repos"]]
+    if not repos:
+        raise CliError("no repositories to plan from: pass --repo (or set [plan] repos)")
+    cache_dir = Path(config["plan"]["cache_dir"])
+    if args.dry_run:
+        return _dry_run(args, config, repos, depth, backend, target)
+    store = _store(args, config)
+    for name in args.names:
+        live = store.live_campaign_for(name, target)
+        if live is not None:
+            raise CliError(f"campaign {live} is already rebuilding after {name} for {target}; "
+                           f"follow it with `discomy status {live} --follow`")
+    workdir = args.workdir or Path(c["workdir"])
+    try:
+        campaign_id = start_campaign(store, repos, args.names, release, backend=backend,
+                                     target=target, mode=mode, depth=depth,
+                                     cache_dir=cache_dir,
+                                     workdir=workdir)
+    except (PlanError, RepodataError) as exc:
+        raise CliError(str(exc)) from None
+    if args.detach:
+        print(f"campaign {campaign_id}: recorded ({len(store.nodes(campaign_id))} packages, "
+              f"{backend}, {release}); discomy serve drives it")
+        return 0
+    return _run(store, campaign_id, config, args, workdir=workdir)
+
+
+def _dry_run(args, config, repos, depth, backend, target) -> int:
+    from .planner import PlanError, make_plan
+    from .repodata import RepodataError, load_graph
+
+    try:
+        plan = make_plan(load_graph(repos, depth=depth,
+                                    cache_dir=Path(config["plan"]["cache_dir"])), args.names)
+    except (PlanError, RepodataError) as exc:
+        raise CliError(str(exc)) from None
+    eta, why = _eta(args, config, plan, backend, target)
+    if args.json:
+        print(json.dumps({
+            "changed": list(plan.changed), "affected": len(plan.affected),
+            "tiers": [list(t) for t in plan.tiers], "cycles": [list(c) for c in plan.cycles],
+            "compute_hours": round(plan.total_seconds / 3600, 2),
+            "critical_path_hours": round(plan.critical_path_seconds / 3600, 2),
+            "eta": eta, "eta_unavailable": why}))
+        return 0
+    print(f"would rebuild {len(plan.affected)} packages in {len(plan.tiers)} tiers "
+          f"({len(plan.cycles)} cycles), {plan.total_seconds / 3600:.1f} compute-hours, "
+          f"critical path {plan.critical_path_seconds / 3600:.1f} h")
+    for i, tier in enumerate(plan.tiers):
+        more = f" (+{len(tier) - 12} more)" if len(tier) > 12 else ""
+        print(f"  tier {i}: {', '.join(tier[:12])}{more}")
+    for cycle in plan.cycles:
+        print(f"  cycle (built together): {', '.join(cycle)}")
+    if eta:
+        print(f"ETA on {eta['fleet']}: {_hours(eta['makespan_seconds'])} "
+              f"(lower bound {_hours(eta['lower_bound_seconds'])}, {eta['tasks']} tasks, "
+              f"{eta['compute_hours']:.1f} CPU-hours)")
+    else:
+        print(f"ETA: {why}")
+    return 0
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def _eta(args, config, plan, backend, target):
+    """The simulated makespan on a fleet file or on koji's enabled hosts; or why not."""
+    from .fleet import FleetError, fleet_from_data
+    from .simulator import SimConfig, simulate, workload_from_plan
+
+    arches: tuple = ()
+    try:
+        if args.fleet:
+            import yaml
+
+            try:
+                fleet = fleet_from_data(yaml.safe_load(args.fleet.read_text()), str(args.fleet))
+            except (OSError, yaml.YAMLError) as exc:
+                raise CliError(f"fleet file {args.fleet}: {exc}") from None
+            where = f"{args.fleet} ({fleet.host_count} hosts)"
+        elif backend == "koji":
+            fleet, arches = _koji_fleet(config, target)
+            where = f"koji's fleet ({fleet.host_count} enabled hosts)"
+        else:
+            return None, "no fleet for local builds: pass --fleet FLEET.yaml"
+    except FleetError as exc:
+        raise CliError(str(exc)) from None
+    except _NoKoji as exc:
+        return None, str(exc)
+    arches = tuple(a for a in arches if a in fleet.arches)
+    try:
+        result = simulate(workload_from_plan(plan), fleet, "critical-path",
+                          SimConfig(arches=arches))
+    except ValueError as exc:
+        return None, str(exc)
+    return {**result.to_dict(), "fleet": where}, None
+
+
+class _NoKoji(Exception):
+    pass
+
+
+def _koji_fleet(config, target):
+    import koji
+
+    from .backends import HubUnavailable
+    from .backends.koji import NETWORK_FAULTS, KojiBackendError
+    from .fleet import fleet_from_koji_hosts
+
+    try:
+        session = _koji_session(config)
+        hosts = session.listHosts(enabled=True)
+        try:
+            data = session.scheduler.getHostData()
+        except koji.GenericError:       # a hub before 1.34 has no scheduler data
+            data = []
+        info = session.getBuildTarget(target) if target else None
+        arches = ((session.getBuildConfig(info["build_tag_name"]) or {}).get("arches") or "") \
+            .split() if info else []
+    except (CliError, KojiBackendError, HubUnavailable, koji.GenericError) + NETWORK_FAULTS as exc:
+        raise _NoKoji(f"koji's hosts are unknown ({exc}); pass --fleet FLEET.yaml") from None
+    return fleet_from_koji_hosts(hosts or [], data), tuple(arches)
+
+
+# -- campaigns, status ---------------------------------------------------------------
 def run_campaigns(args) -> int:
-    for row in _store(args.store).campaigns():
-        print(f"{row.id:>5}  {row.state:<8} {row.release:<9} {row.backend:<6} {row.changed}")
+    rows = _store(args, _config(args)).campaigns()
+    print(f"{'ID':>5}  {'STATE':<10}{'RELEASE':<10}{'BACKEND':<8}{'MODE':<9}{'TARGET':<20}CHANGED")
+    for row in rows:
+        note = f"  ({row.note.splitlines()[0][:60]})" if row.note else ""
+        print(f"{row.id:>5}  {row.state:<10}{row.release:<10}{row.backend:<8}"
+              f"{(row.mode or ''):<9}{(row.target or ''):<20}{row.changed}{note}")
     return 0
 
 
 def run_status(args) -> int:
-    store = _store(args.store)
-    try:
-        nodes = store.nodes(args.campaign)
-        row = store.campaign(args.campaign)
-    except KeyError as exc:
-        raise CliError(str(exc).strip("'")) from None
+    store = _store(args, _config(args))
+    row = _campaign_row(store, args.campaign)
+    nodes = store.nodes(args.campaign)
     if args.json:
-        print(json.dumps({"campaign": row.id, "state": row.state,
-                          "nodes": {n: {"tier": x.tier, "state": x.state, "reason": x.reason}
-                                    for n, x in nodes.items()}}))
+        print(json.dumps({
+            "campaign": row.id, "state": row.state, "note": row.note, "backend": row.backend,
+            "target": row.target, "mode": row.mode, "sidetag": row.sidetag,
+            "merged": bool(row.merged),
+            "nodes": {n: {"tier": x.tier, "state": x.state, "attempts": x.attempts,
+                          "task": x.task, "nvr": x.nvr, "failure_class": x.failure_class,
+                          "reason": x.reason} for n, x in nodes.items()}}))
         return 0
+    if args.follow:
+        return _follow(store, args)
     from rich.console import Console
     from rich.progress_bar import ProgressBar
     from rich.table import Table
 
     console = Console(highlight=False)
-    console.print(f"campaign {row.id}: {row.state} ({row.release}, {row.backend}), "
-                  f"changed {row.changed}")
+    where = f"{row.backend} {row.target}" + (f", {row.mode}" if row.backend == "koji" else "")
+    console.print(f"campaign {row.id}: {row.state} ({row.release}, {where}), "
+                  f"changed {row.changed}", markup=False)
+    if row.sidetag:
+        console.print(f"  side tag {row.sidetag}" + (" (merged)" if row.merged else ""),
+                      markup=False)
+    if row.note:
+        console.print(f"  note: {row.note}", markup=False)
     table = Table(show_header=False, box=None, pad_edge=False)
     for tier in sorted({n.tier for n in nodes.values()}):
         members = sorted((n for n in nodes.values() if n.tier == tier), key=lambda n: n.name)
         done = sum(n.state == "done" for n in members)
+        open_ = [f"{n.name}={n.state}" for n in members if n.state != "done"]
+        shown = "  ".join(open_[:8]) + (f"  (+{len(open_) - 8})" if len(open_) > 8 else "")
         table.add_row(f"  tier {tier}: {done}/{len(members)} done",
-                      ProgressBar(total=len(members), completed=done, width=20),
-                      "  ".join(f"{n.name}={n.state}" for n in members))
+                      ProgressBar(total=len(members), completed=done, width=20), shown)
     console.print(table)
     for n in sorted(nodes.values(), key=lambda n: (n.tier, n.name)):
         if n.state in ("failed", "quarantined") and n.reason:
@@ -128,14 +362,34 @@ def run_status(args) -> int:
     return 0
 
 
+def _follow(store, args) -> int:
+    from .runner import Progress
+
+    display = Progress(store.nodes(args.campaign))
+    try:
+        while True:
+            display.update(store.nodes(args.campaign))
+            state = store.campaign(args.campaign).state
+            if state != "running":
+                break
+            time.sleep(args.interval)
+    finally:
+        display.close()
+    print(f"campaign {args.campaign}: {state}")
+    return 0 if state == "done" else 1
+
+
+# -- resume, cancel ------------------------------------------------------------------
 def run_resume(args) -> int:
     from . import campaign as cm
-    from .local_campaign import run_campaign
 
-    store = _store(args.store)
+    config = _config(args)
+    store = _store(args, config)
     row = _campaign_row(store, args.campaign)
     if row.state == cm.CANCELLED:
         raise CliError(f"campaign {args.campaign} was cancelled; start a new one")
+    if row.state == cm.DONE:
+        raise CliError(f"campaign {args.campaign} is already done")
     nodes = store.nodes(args.campaign)
     if args.name is not None:
         if args.name not in nodes:
@@ -148,33 +402,41 @@ def run_resume(args) -> int:
         for name in [n for n, node in nodes.items() if node.state == cm.FAILED]:
             # built again, from a fresh retry budget; its dependents wait for it again
             changes = cm.after_resume(nodes, name)
-            changes[name] = replace(nodes[name], state=cm.PLANNED, attempts=0,
+            changes[name] = replace(nodes[name], state=cm.PLANNED, attempts=0, task=None,
                                     failure_class=None, reason="")
             store.update_nodes(args.campaign, changes)
             nodes = store.nodes(args.campaign)
-    store.set_campaign_state(args.campaign, cm.RUNNING)
-    try:
-        summary = run_campaign(store, args.campaign, args.workdir, args.repo,
-                               progress=not args.no_progress)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    print(json.dumps(summary, indent=2))
-    return 0 if summary["state"] == "done" else 1
+    store.set_campaign_state(args.campaign, cm.RUNNING, note="")
+    if args.detach:
+        print(f"campaign {args.campaign}: running again; discomy serve drives it")
+        return 0
+    return _run(store, args.campaign, config, args, workdir=args.workdir, repos=args.repo)
 
 
 def run_cancel(args) -> int:
-    store = _store(args.store)
+    config = _config(args)
+    store = _store(args, config)
     row = _campaign_row(store, args.campaign)
     if row.state in ("done", "cancelled"):
         raise CliError(f"campaign {args.campaign} is already {row.state}")
     store.set_campaign_state(args.campaign, "cancelled")
-    print(f"campaign {args.campaign}: cancelled (builds already running finish; "
+    running = {n: x.task for n, x in store.nodes(args.campaign).items()
+               if x.state == "building" and x.task}
+    if args.kill and running and row.backend == "koji":
+        from .backends.koji import KojiBackend
+
+        from .backends import HubUnavailable
+
+        backend = KojiBackend(_koji_session(config), row.id, row.target, row.mode,
+                              retries=config["koji"]["retries"])
+        try:
+            for task in running.values():
+                backend.cancel(task)
+        except HubUnavailable as exc:
+            raise CliError(f"campaign {args.campaign} is cancelled, but its koji tasks are "
+                           f"not: {exc}") from None
+        print(f"campaign {args.campaign}: cancelled, {len(running)} koji tasks cancelled")
+        return 0
+    print(f"campaign {args.campaign}: cancelled ({len(running)} builds already running finish; "
           f"nothing more is submitted)")
     return 0
-
-
-def _campaign_row(store, campaign_id):
-    try:
-        return store.campaign(campaign_id)
-    except KeyError as exc:
-        raise CliError(str(exc).strip("'")) from None

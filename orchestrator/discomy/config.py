@@ -54,7 +54,7 @@ DEFAULTS: dict = {
         "retries": 5,
         "retry_backoff_seconds": 2.0,
         "load_threshold": 0.8,           # hold back above this share of arch capacity
-        "poll_seconds": 30,
+        "poll_seconds": 30.0,
     },
     "local": {
         "source_repos": [],
@@ -134,7 +134,7 @@ def _check(path: str, section: str, key: str, value: Any, default: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         raise ConfigError(f"{where} must not be negative, got {value!r}")
     if (section, key) in POSITIVE and value <= 0:
-        raise ConfigError(f"{where} must be at least 1, got {value!r}")
+        raise ConfigError(f"{where} must be positive, got {value!r}")
     return value
 
 

@@ -132,3 +132,45 @@ def task_slots(group: HostGroup, weight: float = 1.5,
         slots += 1
         load += weight
     return slots
+
+
+def fleet_from_koji_hosts(hosts: list, host_data: Optional[list] = None,
+                          default_speed: float = 1.0) -> Fleet:
+    """The fleet koji knows, from ``listHosts(enabled=True)`` rows and, where the hub
+    has them (koji 1.34+), ``scheduler.getHostData()`` rows.
+
+    Disabled, draining and zero-capacity hosts are left out: they take no new
+    work. A builder that publishes no Discomy host data counts at ``default_speed``
+    with koji's hub ``MaxJobs``; identical hosts are grouped so the simulator
+    stays fast on large fleets.
+    """
+    from .hostdata import from_host_data
+
+    data_by_host = {row.get("host_id"): row.get("data") for row in host_data or []
+                    if isinstance(row, dict)}
+    shapes: dict = {}
+    for host in hosts:
+        arches = tuple(sorted(set(str(host.get("arches") or "").split())))
+        capacity = float(host.get("capacity") or 0.0)
+        if not host.get("enabled", True) or not arches or capacity <= 0:
+            continue
+        data = data_by_host.get(host.get("id"))
+        parsed, _warnings = from_host_data(data)
+        if parsed.draining:
+            continue
+        maxjobs = data.get("maxjobs") if isinstance(data, dict) else None
+        if isinstance(maxjobs, bool) or not isinstance(maxjobs, int) or maxjobs < 1:
+            maxjobs = KOJI_MAXJOBS
+        shape = (arches, parsed.speed or default_speed, capacity, maxjobs, parsed.cpus,
+                 parsed.memory_mb, parsed.buildroot_free_mb())
+        shapes.setdefault(shape, []).append(str(host.get("name") or host.get("id")))
+    if not shapes:
+        raise FleetError("koji knows no enabled host with arches and capacity")
+    groups = []
+    for (arches, speed, capacity, maxjobs, cpus, memory, disk), names in sorted(
+            shapes.items(), key=lambda item: sorted(item[1])[0]):
+        names.sort()
+        name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
+        groups.append(HostGroup(name, len(names), arches, speed, capacity, maxjobs, cpus,
+                                memory, disk))
+    return Fleet(tuple(groups))

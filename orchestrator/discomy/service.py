@@ -43,9 +43,7 @@ COMPLETE = 1
 class Service:
     def __init__(self, config: dict, metrics=None, session_factory: Optional[Callable] = None,
                  clock: Callable[[], float] = time.monotonic):
-        from .config import gate_config, notify_config
-        from .gating import make_gate
-        from .notify import Notifier
+        from .runner import side_services
         from .store import Store
 
         self.config = config
@@ -55,10 +53,7 @@ class Service:
         self.clock = clock
         self.session_factory = session_factory or self._koji_session
         self._session = None
-        notify = notify_config(config)
-        self.notifier = Notifier(notify) if notify else None
-        gate = gate_config(config)
-        self.gate = make_gate(gate) if gate.kind != "none" else None
+        self.gate, self.notifier = side_services(config)
         self.engines: dict = {}              # campaign id -> Engine (keeps backend caches)
         self.due: dict = {}                  # campaign id -> clock time of its next step
         self.reconcile_due = 0.0
@@ -116,22 +111,15 @@ class Service:
             found = True
         return found
 
-    def live_campaign_for(self, name: str, target: str) -> Optional[int]:
-        for row in self.store.campaigns():
-            if row.state in (cm.RUNNING, cm.PAUSED) and row.target == target \
-                    and name in row.changed.split(","):
-                return row.id
-        return None
-
     def start_campaign(self, name: str, nvr: str) -> Optional[int]:
-        from .local_campaign import start_campaign
+        from .runner import start_campaign
         from .planner import PlanError
         from .repodata import RepodataError
 
         c = self.config["campaign"]
         koji_backend = c["backend"] == "koji"
         target = c["target"] if koji_backend else "local"
-        live = self.live_campaign_for(name, target)
+        live = self.store.live_campaign_for(name, target)
         if live is not None:
             log.info("%s changed again (%s): coalesced into live campaign %s", name, nvr, live)
             return None
@@ -161,41 +149,20 @@ class Service:
             self._session = self.session_factory()
         return self._session
 
-    def backend_for(self, row):
-        if row.backend == "koji":
-            from .backends.koji import KojiBackend
-
-            k = self.config["koji"]
-            return KojiBackend(self.session(), row.id, row.target, row.mode,
-                               scm_url=k["scm_url"], sidetag=row.sidetag, dist=k["dist"],
-                               release_suffix=k["release_suffix"], created_at=row.created_at,
-                               load_threshold=k["load_threshold"], retries=k["retries"],
-                               backoff_seconds=k["retry_backoff_seconds"],
-                               load_cache_seconds=k["poll_seconds"])
-        from .backends.local import LocalBackend
-
-        workdir = Path(row.workdir or self.config["campaign"]["workdir"])
-        return LocalBackend(workdir / f"campaign-{row.id}", row.source_repos, row.id,
-                            dist=self.config["local"]["dist"])
-
     def _engine(self, row):
-        from .engine import Engine, EngineSettings
+        from .runner import backend_for, engine_for
 
         if row.id not in self.engines:
-            c = self.config["campaign"]
-            settings = EngineSettings(row.release, c["max_in_flight"], c["max_in_flight_global"],
-                                      c["max_infra_retries"], c["priority_high"],
-                                      c["priority_low"], self.config["koji"]["poll_seconds"])
-            gate = self.gate if row.mode == "sidetag" or row.backend == "local" else None
-            self.engines[row.id] = Engine(self.store, self.backend_for(row), row.id,
-                                          settings=settings, gate=gate, notifier=self.notifier,
-                                          metrics=self.metrics)
+            backend = backend_for(row, self.config, self.session)
+            self.engines[row.id] = engine_for(self.store, row, self.config, backend,
+                                              gate=self.gate, notifier=self.notifier,
+                                              metrics=self.metrics)
         return self.engines[row.id]
 
     # -- the tick ------------------------------------------------------------------
     def tick(self) -> None:
         """Advance every running campaign that is due by one engine step."""
-        from .engine import PROGRESS
+        from .engine import FINISHED, PROGRESS
 
         with self.lock:
             now = self.clock()
@@ -209,6 +176,8 @@ class Service:
                 except Exception:      # one broken campaign must not stop the others
                     log.exception("campaign %s: step failed", row.id)
                     outcome = None
+                if outcome == FINISHED:
+                    self.engines.pop(row.id, None)     # a resume builds a fresh one
                 wait = 0.0 if outcome == PROGRESS or row.backend == "local" \
                     else self.config["koji"]["poll_seconds"]
                 self.due[row.id] = now + wait

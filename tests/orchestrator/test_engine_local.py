@@ -12,8 +12,8 @@ from discomy.backends import BuildOutcome
 from discomy.backends.local import LocalBackend
 from discomy.engine import Engine
 from discomy.events import RepoDone
-from discomy.local_campaign import run_campaign, run_local_campaign, start_local_campaign
-from discomy.repodata import load_graph
+from discomy.local_campaign import run_local_campaign, start_local_campaign
+from discomy.runner import run_campaign
 from discomy.store import Store
 
 
@@ -138,7 +138,10 @@ def test_rebuild_command_dry_run_status_and_campaigns(tmp_path, example_repos):
     import subprocess
     import sys
 
-    repos = ["--repo", str(example_repos.source_repo), "--repo", str(example_repos.binary_repo)]
+    config = tmp_path / "orchestrator.toml"
+    config.write_text(f'[plan]\ncache_dir = "{tmp_path / "cache"}"\n')
+    repos = ["--repo", str(example_repos.source_repo), "--repo", str(example_repos.binary_repo),
+             "--config", str(config)]
     store = f"sqlite:///{tmp_path / 'cli.sqlite'}"
     run = lambda *a: subprocess.run([sys.executable, "-m", "discomy", *a], capture_output=True,
                                     text=True, cwd=tmp_path)
@@ -151,6 +154,7 @@ def test_rebuild_command_dry_run_status_and_campaigns(tmp_path, example_repos):
     assert json.loads(real.stdout)["state"] == "done"
     status = run("status", "1", "--store", store)
     assert "tier 3: 1/1 done" in status.stdout
+    assert (tmp_path / "cache").is_dir()
     assert "done" in run("campaigns", "--store", store).stdout
     missing = run("status", "9", "--store", store)
     assert missing.returncode == 2 and "no campaign 9" in missing.stderr

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from discomy.backends.local import LocalBackend
 from discomy.engine import Engine
-from discomy.local_campaign import run_campaign, start_local_campaign
+from discomy.local_campaign import start_local_campaign
+from discomy.runner import run_campaign
 from discomy.store import Store
 
 

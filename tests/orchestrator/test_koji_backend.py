@@ -140,6 +140,15 @@ def test_a_restarted_sidetag_campaign_reuses_its_side_tag(hub):
     assert again == made and hub.calls.count("createSideTag") == 1
 
 
+def test_a_side_tag_made_but_not_marked_before_a_crash_is_taken_over(hub):
+    orphan = session_for(server=hub.url).createSideTag("el9-build")["name"]
+    other = backend(hub, campaign_id=5, mode="sidetag").prepare()["sidetag"]
+    assert other == orphan and hub.calls.count("createSideTag") == 1
+    assert hub.tags[orphan]["extra"]["rpm.macro.dist"] == ".el9.discomy5"
+    # a campaign never takes another campaign's marked side tag
+    assert backend(hub, campaign_id=6, mode="sidetag").prepare()["sidetag"] != orphan
+
+
 def test_an_older_hub_gets_newrepo(hub):
     b = backend(hub, mode="sidetag")
     b.prepare()

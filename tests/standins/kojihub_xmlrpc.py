@@ -5,22 +5,32 @@ codes), not from its code:
 
 - builds: ``build(src, target, opts, priority=)`` returns a task id (priority
   relative to 20, as koji's hub takes it); ``listTasks``, ``getTaskInfo``,
-  ``getTaskResult`` (the task's fault when it failed), ``listBuilds(taskID=)``;
+  ``getTaskResult`` (the task's fault when it failed), ``cancelTask``,
+  ``listBuilds(taskID=)``;
 - targets and tags: ``getBuildTarget``, ``getBuildConfig``, ``getTag``,
   ``getLatestBuilds``, ``listTagged``, ``tagBuild`` (a task), ``getLoggedInUser``;
 - the sidetag plugin: ``createSideTag``, ``editSideTag(rpm_macros=)``,
   ``listSideTags``, ``removeSideTag``;
 - repos: ``repo.request`` / ``repo.checkRequest`` (1.35+), ``newRepo``;
-- ``listHosts`` rows with ``arches``, ``capacity``, ``task_load``, ``ready``.
+- ``listHosts`` rows with ``arches``, ``capacity``, ``task_load``, ``ready``;
+  ``scheduler.getHostData`` (koji 1.34+) rows of ``host_id`` and ``data``.
 
 A build task finishes after ``polls_to_finish`` looks at it or, with
-``task_seconds`` set, that long after it was made; a real (non-scratch) build
-gets an NVR with its target's ``dist`` and is tagged into the side tag. Faults
+``task_seconds`` set, that long after it was made, whether anyone looks or not,
+as on a hub with builders (``tag_seconds``, when set, is the time of a
+``tagBuild`` task instead); a real (non-scratch) build gets an NVR with its
+target's ``dist`` and is tagged into the side tag. A ``tagBuild`` task fails
+when it runs if the build is in the tag by then (koji's "already tagged"). Faults
 on demand: ``offline`` (the next N calls answer koji's ServerOffline, code
 1014), ``lose_build_answers`` (the task is made, the answer is lost), ``legacy_repos``
-(no ``repo.*`` calls, as before koji 1.35) and ``fault_rate`` (that share of calls, at random, fail as a dropped
+(no ``repo.*`` calls, as before koji 1.35), ``regen_repo`` (False: ``newRepo``
+answers ActionNotAllowed, code 1004, as for a user without the regen-repo
+permission) and ``fault_rate`` (that share of calls, at random, fail as a dropped
 connection would; half of the failing ``build`` calls make the task first, as
-when only the answer is lost). Serves on 127.0.0.1 only; stop it with ``stop()``.
+when only the answer is lost). As koji does, ``repo.checkRequest`` of a request
+no longer held (koji deletes finished ones after ``RequestCleanTime``) is a
+GenericError "No such request", and ``build`` above the default priority for a
+non-admin is ActionNotAllowed. Serves on 127.0.0.1 only; stop it with ``stop()``.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from xmlrpc.client import Fault
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 FREE, OPEN, CLOSED, CANCELED, ASSIGNED, FAILED = 0, 1, 2, 3, 4, 5
-GENERIC, SERVER_OFFLINE, BUILD_ERROR = 1000, 1014, 1005
+GENERIC, NOT_ALLOWED, SERVER_OFFLINE, BUILD_ERROR = 1000, 1004, 1014, 1005
 
 
 class StandinKojiHub:
@@ -53,16 +63,19 @@ class StandinKojiHub:
              "enabled": True, "ready": True},
             {"id": 2, "name": "b2", "arches": "aarch64", "capacity": 10.0, "task_load": 0.0,
              "enabled": True, "ready": True}]
+        self.host_data: dict = {}       # host id -> what its kojid sent with host.updateHost
         self.repo_requests: dict = {}
         self.event = 1000
         self.outcomes: dict = {}        # source -> list of error texts ("" = success), in order
         self.polls_to_finish = 1
         self.task_seconds = None
+        self.tag_seconds = None         # tagBuild tasks' time (None: task_seconds)
         self.repo_checks = 1            # checkRequest calls until a requested repo is ready
         self.offline = 0
         self.fault_rate = 0.0
         self.lose_build_answers = 0     # the next N build calls make the task, then fail
         self.legacy_repos = False       # a hub before 1.35: no repo.request
+        self.regen_repo = True          # the user holds regen-repo (newRepo needs it)
         self.random = random.Random(seed)
         self.calls: list = []
         self.server = _Server(("127.0.0.1", 0), requestHandler=_Quiet, allow_none=True,
@@ -82,6 +95,8 @@ class StandinKojiHub:
             if self.offline > 0:
                 self.offline -= 1
                 raise Fault(SERVER_OFFLINE, "server is offline")
+            if self.task_seconds is not None:
+                self._run_due()
             params = list(params)
             kwargs = {}
             if params and isinstance(params[-1], dict) and params[-1].pop("__starstar", False):
@@ -106,7 +121,7 @@ class StandinKojiHub:
         if target not in self.targets:
             raise Fault(GENERIC, f"No such build target: {target}")
         if priority is not None and priority < 0:
-            raise Fault(GENERIC, "only admins may create high-priority tasks")
+            raise Fault(NOT_ALLOWED, "only admins may create high-priority tasks")
         task_id = 1000 + len(self.tasks)
         queue = self.outcomes.get(src, [])
         error = queue.pop(0) if queue else ""
@@ -116,18 +131,31 @@ class StandinKojiHub:
                                "polls": 0, "created": time.time(), "create_ts": time.time()}
         return task_id
 
-    def _advance(self, task):
+    def _run_due(self):
+        """Builders run tasks whether anyone looks or not: every open task that is due ends."""
+        for task in list(self.tasks.values()):
+            if task["state"] == OPEN:
+                self._advance(task, look=False)
+
+    def _advance(self, task, look=True):
         if task["state"] != OPEN:
             return
-        task["polls"] += 1
+        if look:
+            task["polls"] += 1
         if self.task_seconds is not None:
-            due = time.time() - task["created"] >= self.task_seconds
+            seconds = self.task_seconds
+            if task["method"] == "tagBuild" and self.tag_seconds is not None:
+                seconds = self.tag_seconds
+            due = time.time() - task["created"] >= seconds
         else:
             due = task["polls"] >= self.polls_to_finish
         if not due:
             return
         if task["method"] == "tagBuild":
             tag, nvr = task["request"]
+            if any(n == nvr for n, _ in self.tagged.get(tag, [])):
+                task["state"], task["error"] = FAILED, f"build {nvr} already tagged ({tag})"
+                return
             self.event += 1
             self.tagged.setdefault(tag, []).append((nvr, self.event))
             task["state"] = CLOSED
@@ -160,6 +188,13 @@ class StandinKojiHub:
         self._advance(task)
         return self._public(task)
 
+    def hub_cancelTask(self, task_id, recurse=True):
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise Fault(GENERIC, f"No such task id: {task_id}")
+        if task["state"] in (FREE, OPEN, ASSIGNED):
+            task["state"] = CANCELED
+
     def hub_getTaskResult(self, task_id, raise_fault=True):
         task = self.tasks[task_id]
         if task["state"] == FAILED:
@@ -187,6 +222,8 @@ class StandinKojiHub:
         raise Fault(GENERIC, f"No such tagInfo: {ref!r}")
 
     def hub_getTag(self, ref, strict=False, event=None, blocked=False):
+        if not strict and not any(ref in (t["id"], t["name"]) for t in self.tags.values()):
+            return None                 # koji: no such tag is None unless strict
         return self._tag(ref)
 
     def hub_getBuildConfig(self, ref, event=None):
@@ -277,9 +314,11 @@ class StandinKojiHub:
         req_id = len(self.repo_requests) + 1
         self.repo_requests[req_id] = {"id": req_id, "tag_id": tag["id"], "min_event": self.event,
                                       "active": True, "checks": 0}
-        return {"repo": None, "request": dict(self.repo_requests[req_id])}
+        return {"repo": None, "request": dict(self.repo_requests[req_id]), "duplicate": False}
 
     def hub_repo_checkRequest(self, req_id):
+        if req_id not in self.repo_requests:     # koji drops finished ones (RequestCleanTime)
+            raise Fault(GENERIC, "No such request")
         req = self.repo_requests[req_id]
         req["checks"] += 1
         if req["checks"] >= self.repo_checks:
@@ -289,6 +328,8 @@ class StandinKojiHub:
         return {"request": dict(req), "repo": None}
 
     def hub_newRepo(self, tag, event=None, src=False, debuginfo=False, separate_src=False):
+        if not self.regen_repo:
+            raise Fault(NOT_ALLOWED, "regen-repo permission required (logged in as discomy)")
         task_id = 1000 + len(self.tasks)
         self.tasks[task_id] = {"id": task_id, "method": "newRepo", "state": CLOSED,
                                "request": [tag], "error": "", "polls": 0,
@@ -297,6 +338,10 @@ class StandinKojiHub:
 
     def hub_listHosts(self, arches=None, channelID=None, ready=None, enabled=None, **kw):
         return [dict(h) for h in self.hosts if enabled is None or h["enabled"] == enabled]
+
+    def hub_scheduler_getHostData(self, hostID=None):
+        return [{"host_id": h, "data": d} for h, d in sorted(self.host_data.items())
+                if hostID is None or h == hostID]
 
 
 class _Server(ThreadingMixIn, SimpleXMLRPCServer):

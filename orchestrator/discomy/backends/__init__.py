@@ -13,7 +13,8 @@ A backend is made for one campaign and offers, every call non-blocking:
   next ones; None when they already are;
 - ``repo_state(ref) -> "ready" | "waiting" | "lost"``: "lost" asks again;
 - ``hold_back() -> reason | None``: the build system is too busy for more;
-- ``merge(nvrs)``: a passed campaign's builds go to their destination.
+- ``merge(nvrs)``: a passed campaign's builds go to their destination;
+- ``cancel(task)``: stop a running build (``discomy cancel --kill``).
 
 Every failure to reach the build system after the backend's own retries is
 :class:`HubUnavailable`, which pauses the campaign instead of failing it.

@@ -116,13 +116,14 @@ class KojiBackend:
             return fields
         base = info["build_tag_name"]
         dist = self.dist or self._base_dist(base)
-        found = self._find_sidetag(base, dist + self.suffix)
+        found, marked = self._find_sidetag(base, dist + self.suffix)
         if found is None:
             try:
                 made = self.call("createSideTag", base)
             except koji.GenericError as exc:
                 raise KojiBackendError(f"koji refused a side tag on {base}: {exc}") from None
             found = made["name"]
+        if not marked:
             self.call("editSideTag", found, rpm_macros={"dist": dist + self.suffix})
             log.info("campaign %s: side tag %s, dist %s", self.campaign_id, found, dist + self.suffix)
         self.sidetag = found
@@ -136,17 +137,22 @@ class KojiBackend:
                                    f"[koji] dist, e.g. \".el9\"")
         return dist
 
-    def _find_sidetag(self, base: str, dist: str) -> Optional[str]:
-        """A side tag this campaign made before a restart (recognised by its dist macro)."""
+    def _find_sidetag(self, base: str, dist: str) -> tuple:
+        """A side tag this campaign made before a restart, recognised by its dist macro,
+        and whether it has it: one made but not yet marked when the daemon stopped has
+        no dist macro and is taken over rather than left behind."""
         try:
             tags = self.call("listSideTags", basetag=base, user=self._user_name()) or []
         except koji.GenericError:
-            return None
+            return None, False
+        unmarked = None
         for tag in tags:
             extra = (self.call("getTag", tag["id"]) or {}).get("extra", {})
             if extra.get("rpm.macro.dist") == dist:
-                return tag["name"]
-        return None
+                return tag["name"], True
+            if unmarked is None and "rpm.macro.dist" not in extra:
+                unmarked = tag["name"]
+        return unmarked, False
 
     def _user_name(self) -> Optional[str]:
         user = self.call("getLoggedInUser")
@@ -243,6 +249,15 @@ class KojiBackend:
         builds = self.call("listBuilds", taskID=task_id) or []
         return BuildOutcome(True, nvr=builds[0]["nvr"] if builds else None)
 
+    def cancel(self, task: str) -> None:
+        """Stop a running build of a cancelled campaign (finished ones are left as they are)."""
+        if task.startswith("error:"):
+            return
+        try:
+            self.call("cancelTask", int(task))
+        except koji.GenericError as exc:
+            log.warning("campaign %s: task %s not cancelled: %s", self.campaign_id, task, exc)
+
     # -- the buildroot repo ------------------------------------------------------------
     def request_repo(self, nvrs) -> Optional[str]:
         if self.mode == "scratch":
@@ -253,7 +268,12 @@ class KojiBackend:
             if "Invalid method" not in str(exc):
                 raise
             # a hub before 1.35: a newRepo task, then the tag's current repo
-            return f"task:{self.call('newRepo', self.sidetag)}"
+            try:
+                return f"task:{self.call('newRepo', self.sidetag)}"
+            except koji.ActionNotAllowed as exc:
+                raise KojiBackendError(f"koji before 1.35 regenerates a side tag's repo only "
+                                       f"through newRepo, which needs the regen-repo "
+                                       f"permission: {exc}") from None
         if check.get("repo"):
             return f"repo:{check['repo']['id']}"
         return f"request:{check['request']['id']}"
@@ -267,7 +287,13 @@ class KojiBackend:
             if not info or info["state"] in (TASK["FAILED"], TASK["CANCELED"]):
                 return LOST
             return READY if info["state"] == TASK["CLOSED"] else WAITING
-        check = self.call("repo.checkRequest", int(ident))
+        try:
+            check = self.call("repo.checkRequest", int(ident))
+        except koji.GenericError as exc:
+            if "No such request" not in str(exc):
+                raise
+            # the hub deletes finished requests after RequestCleanTime (a day by default)
+            return LOST
         if check.get("repo"):
             return READY
         return WAITING if (check.get("request") or {}).get("active", True) else LOST

@@ -141,6 +141,15 @@ class Store:
                 s.expunge(r)
             return rows
 
+    def live_campaign_for(self, name: str, target: str) -> Optional[int]:
+        """The running or paused campaign rebuilding after ``name`` for ``target``, if any:
+        at most one lives per (package, target), newer changes coalesce into it."""
+        for row in self.campaigns():
+            if row.state in ("running", "paused") and row.target == target \
+                    and name in row.changed.split(","):
+                return row.id
+        return None
+
     def set_campaign_state(self, campaign_id: int, state: str, note: Optional[str] = None) -> None:
         self.update_campaign(campaign_id, state=state, **({} if note is None else {"note": note}))
 
