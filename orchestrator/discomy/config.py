@@ -38,7 +38,7 @@ DEFAULTS: dict = {
         "workdir": "/var/lib/discomy/campaigns",
     },
     "plan": {
-        "repos": [],                     # rpm-md repos (paths or URLs) the plan is made from
+        "repos": [],                     # local rpm-md repo directories the plan is made from
         "cache_dir": "/var/cache/discomy",
     },
     "watch": {
