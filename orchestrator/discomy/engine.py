@@ -209,8 +209,6 @@ class Engine:
         ready = cm.releasable(nodes, self.settings.release, self.settings.max_in_flight)
         room = self.settings.max_in_flight_global - self.store.builds_in_flight()
         ready = ready[:max(0, room)]
-        if self.metrics:
-            self.metrics.queue_depth.set(len(ready))
         if not ready:
             return False
         busy = self.backend.hold_back()

@@ -57,6 +57,8 @@ class Service:
         self.engines: dict = {}              # campaign id -> Engine (keeps backend caches)
         self.due: dict = {}                  # campaign id -> clock time of its next step
         self.reconcile_due = 0.0
+        self.active_listeners: list = []     # those serve() runs: their stats feed the metrics
+        self.rejected_seen = 0
 
     # -- handlers, one per message kind -------------------------------------------
     def handle(self, event) -> None:
@@ -69,7 +71,13 @@ class Service:
                 self.metrics.events.labels(kind=type(event).__name__, source="broker").inc()
             handler = HANDLERS.get(type(event))
             if handler:
-                handler(self, event)
+                try:
+                    handler(self, event)
+                except Exception:
+                    # not handled, so not stored: the broker's redelivery (or the
+                    # reconciler) must find it new, or the transition is lost for good
+                    self.store.forget_event(event.dedupe_key)
+                    raise
 
     def on_build_state(self, event: BuildStateChanged) -> None:
         if event.new != COMPLETE:
@@ -182,7 +190,16 @@ class Service:
                     else self.config["koji"]["poll_seconds"]
                 self.due[row.id] = now + wait
             if self.metrics:
-                self.metrics.in_flight.set(self.store.builds_in_flight())
+                self._export_gauges()
+
+    def _export_gauges(self) -> None:
+        states = self.store.node_states()
+        self.metrics.in_flight.set(states.get(cm.BUILDING, 0))
+        self.metrics.queue_depth.set(states.get(cm.PLANNED, 0))
+        rejected = sum(listener.stats.rejected for listener in self.active_listeners)
+        if rejected > self.rejected_seen:
+            self.metrics.rejected.inc(rejected - self.rejected_seen)
+            self.rejected_seen = rejected
 
     # -- the reconciler --------------------------------------------------------------
     def request_reconcile(self) -> None:
@@ -266,7 +283,8 @@ class Service:
 
     def serve(self, stop: threading.Event, tick_seconds: float = 2.0) -> None:
         threads = []
-        for listener in self.listeners():
+        self.active_listeners = self.listeners()
+        for listener in self.active_listeners:
             thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
             thread.start()
             threads.append(thread)

@@ -9,10 +9,15 @@ import threading
 import time
 
 from discomy.config import DEFAULTS
+from discomy.metrics import Metrics
 from discomy.service import Service
 
 from samples import fedora_build, wait_until
 from test_amqp091_listener import publish
+
+
+def value(metrics, name, **labels):
+    return metrics.registry.get_sample_value(name, labels) or 0
 
 
 def config_for(tmp_path, rabbitmq, example_repos, watch):
@@ -29,7 +34,8 @@ def config_for(tmp_path, rabbitmq, example_repos, watch):
 
 def test_a_complete_build_of_a_watched_package_rebuilds_its_dependents(tmp_path, rabbitmq,
                                                                        example_repos):
-    service = Service(config_for(tmp_path, rabbitmq, example_repos, ["corelib"]))
+    metrics = Metrics.create()
+    service = Service(config_for(tmp_path, rabbitmq, example_repos, ["corelib"]), metrics)
     stop = threading.Event()
     thread = threading.Thread(target=service.serve, args=(stop, 0.2), daemon=True)
     thread.start()
@@ -46,11 +52,18 @@ def test_a_complete_build_of_a_watched_package_rebuilds_its_dependents(tmp_path,
             # not watched: stored, starts nothing
             ("org.example.prod.buildsys.build.state.change",
              fedora_build(build_id=902, name="standalone", version="1", release="1.el9")),
+            # not a koji message at all: rejected and counted
+            ("org.example.prod.buildsys.build.state.change", {"hello": "world"}),
         ])
         assert wait_until(lambda: [c.state for c in service.store.campaigns()] == ["done"], 120)
+        assert wait_until(lambda: value(metrics, "discomy_messages_rejected_total") == 1, 10)
     finally:
         stop.set()
         thread.join(60)
+    assert value(metrics, "discomy_events_total", kind="BuildStateChanged", source="broker") == 3
+    assert value(metrics, "discomy_events_duplicate_total", kind="BuildStateChanged") == 1
+    assert value(metrics, "discomy_submissions_total", backend="local") == 4
+    assert value(metrics, "discomy_builds_in_flight") == 0
     (campaign,) = service.store.campaigns()
     nodes = service.store.nodes(campaign.id)
     assert {n: x.state for n, x in nodes.items()} == {

@@ -53,7 +53,8 @@ class StandinKojiHub:
         self.builds: dict = {}          # nvr -> build info
         self.tagged: dict = {}          # tag name -> [nvr]
         self.tags: dict = {"el9-build": {"id": 1, "name": "el9-build", "arches": "x86_64 aarch64",
-                                         "extra": {"rpm.macro.dist": dist}},
+                                         "extra": {"rpm.macro.dist": dist,
+                                                   "sidetag_rpm_macros_allowed": "dist"}},
                            "el9": {"id": 2, "name": "el9", "arches": "", "extra": {}}}
         self.targets: dict = {"el9-candidate": {"id": 1, "name": "el9-candidate",
                                                 "build_tag": 1, "build_tag_name": "el9-build",
@@ -295,11 +296,16 @@ class StandinKojiHub:
 
     def hub_editSideTag(self, sidetag, debuginfo=None, rpm_macros=None, **kw):
         tag = self._tag(sidetag)
+        # koji's sidetag plugin: the parent's extra names the macros a side tag may set
+        allowed = self.tags[tag["parent"]]["extra"].get("sidetag_rpm_macros_allowed") or ""
+        if rpm_macros and not allowed.split():
+            raise Fault(GENERIC, "RPM macros change is not allowed in parent tag.")
         for macro, value in (rpm_macros or {}).items():
             tag["extra"][f"rpm.macro.{macro}"] = value
 
     def hub_listSideTags(self, basetag=None, user=None, queryOpts=None):
-        return [{"id": t["id"], "name": t["name"], "user_id": 1, "user_name": "discomy"}
+        # koji answers user_id as text: it is a tag_extra value
+        return [{"id": t["id"], "name": t["name"], "user_id": "1", "user_name": "discomy"}
                 for t in self.tags.values() if t["extra"].get("sidetag")]
 
     def hub_removeSideTag(self, sidetag):

@@ -124,7 +124,12 @@ class KojiBackend:
                 raise KojiBackendError(f"koji refused a side tag on {base}: {exc}") from None
             found = made["name"]
         if not marked:
-            self.call("editSideTag", found, rpm_macros={"dist": dist + self.suffix})
+            try:
+                self.call("editSideTag", found, rpm_macros={"dist": dist + self.suffix})
+            except koji.GenericError as exc:
+                # e.g. the base tag's extra has no sidetag_rpm_macros_allowed naming dist
+                raise KojiBackendError(f"koji refused the dist macro on side tag {found} "
+                                       f"(base {base}): {exc}") from None
             log.info("campaign %s: side tag %s, dist %s", self.campaign_id, found, dist + self.suffix)
         self.sidetag = found
         return {**fields, "sidetag": found}
@@ -315,27 +320,38 @@ class KojiBackend:
     # -- the end -----------------------------------------------------------------------
     def merge(self, nvrs) -> None:
         """Tag every build of a passed side-tag campaign into the destination, then drop
-        the side tag. Builds already there are skipped, so a restart can merge again."""
+        the side tag. Builds already there are skipped, so a restart can merge again:
+        tagging tasks of a merge cut short may still be running then, so a build is
+        judged by whether it is in the destination, not by which task put it there."""
         if self.mode != "sidetag":
             return
         dest = self.target_info()["dest_tag_name"]
-        tasks = []
+        tasks = {}
         for nvr in nvrs:
-            name = koji.parse_NVR(nvr)["name"]
-            tagged = {b["nvr"] for b in self.call("listTagged", dest, package=name) or []}
-            if nvr not in tagged:
-                tasks.append(int(self.call("tagBuild", dest, nvr, fromtag=self.sidetag)))
-        for task_id in tasks:
+            if self._tagged(dest, nvr):
+                continue
+            try:
+                tasks[int(self.call("tagBuild", dest, nvr, fromtag=self.sidetag))] = nvr
+            except koji.GenericError:
+                if not self._tagged(dest, nvr):     # not tagged by an earlier task meanwhile
+                    raise
+        for task_id, nvr in tasks.items():
             while True:
                 info = self.call("getTaskInfo", task_id)
                 if info and info["state"] in FINISHED:
                     break
                 self.sleep(self.backoff)
-            if info["state"] != TASK["CLOSED"]:
+            # "already tagged": an earlier merge's task got there first
+            if info["state"] != TASK["CLOSED"] and not self._tagged(dest, nvr):
                 raise KojiBackendError(f"tagging into {dest} failed (task {task_id})")
-        if self.sidetag:
+        # gone already when the daemon stopped between removing it and recording the merge
+        if self.sidetag and self.call("getTag", self.sidetag):
             self.call("removeSideTag", self.sidetag)
         log.info("campaign %s: %d builds merged into %s", self.campaign_id, len(nvrs), dest)
+
+    def _tagged(self, tag: str, nvr: str) -> bool:
+        name = koji.parse_NVR(nvr)["name"]
+        return nvr in {b["nvr"] for b in self.call("listTagged", tag, package=name) or []}
 
 
 def session_for(profile: str = "koji", server: str = "") -> koji.ClientSession:

@@ -13,7 +13,7 @@ import time
 from typing import Iterable, Optional
 
 from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        create_engine, func, insert, select, update)
+                        create_engine, delete, func, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -223,6 +223,14 @@ class Store:
                             .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
                             .where(NodeRow.state == "building", CampaignRow.state == "running"))
 
+    def node_states(self) -> dict:
+        """``state -> count`` of the nodes of every running campaign (queue depth, in flight)."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(NodeRow.state, func.count()).select_from(NodeRow)
+                             .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
+                             .where(CampaignRow.state == "running").group_by(NodeRow.state))
+            return {state: count for state, count in rows}
+
     # -- events ------------------------------------------------------------------
     def record_event(self, event) -> bool:
         """Store a koji event once; False when its dedupe key was already stored."""
@@ -234,6 +242,11 @@ class Store:
             return True
         except IntegrityError:
             return False
+
+    def forget_event(self, dedupe_key: str) -> None:
+        """Drop a stored event whose handling failed, so it counts as new when it comes again."""
+        with Session(self.engine) as s, s.begin():
+            s.execute(delete(EventRow).where(EventRow.dedupe_key == dedupe_key))
 
     def add_notification(self, campaign_id: int, kind: str, package: str, reason: str) -> None:
         with Session(self.engine) as s, s.begin():
