@@ -2,9 +2,11 @@
 """Ingest rate and publish -> stored latency through a real RabbitMQ.
 
 Starts RabbitMQ on 127.0.0.1 (as the tests do), publishes N koji
-build-state messages (persistent), and consumes them with the
-AMQP 0-9-1 listener whose handler stores each event in SQLite (deduplicated,
-committed before the ack). Prints messages per second and latency percentiles.
+build-state messages (persistent) for a watched package with a live campaign,
+and consumes them with the daemon's own listener and handlers (``Service``):
+each event is stored in SQLite (deduplicated, committed before the ack) and
+decided on (coalesced into the live campaign). Prints messages per second and
+publish -> decision latency percentiles.
 
 Usage: .venv/bin/python bench/bench_ingest.py [--messages 5000] [--validate]
 """
@@ -12,6 +14,7 @@ Usage: .venv/bin/python bench/bench_ingest.py [--messages 5000] [--validate]
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -21,6 +24,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pika
@@ -31,8 +35,8 @@ sys.path.insert(0, str(ROOT / "tests" / "messaging"))
 from conftest import Broker, free_port  # noqa: E402  (the tests' RabbitMQ launcher)
 from samples import fedora_build  # noqa: E402
 
-from discomy.listeners.amqp091 import Amqp091Listener, ListenerConfig  # noqa: E402
-from discomy.store import Store  # noqa: E402
+from discomy.config import DEFAULTS  # noqa: E402
+from discomy.service import Service  # noqa: E402
 
 
 def start_broker(base: Path) -> tuple:
@@ -55,21 +59,6 @@ def start_broker(base: Path) -> tuple:
     return broker, epmd
 
 
-def store_batch(store, events) -> None:
-    """Insert events in one transaction, skipping dedupe keys already stored."""
-    import dataclasses
-
-    from sqlalchemy.dialects.sqlite import insert
-    from sqlalchemy.orm import Session
-
-    from discomy.store import EventRow
-
-    rows = [{"dedupe_key": e.dedupe_key, "kind": type(e).__name__, "msg_id": e.msg_id,
-             "payload": dataclasses.asdict(e), "received_at": time.time()} for e in events]
-    with Session(store.engine) as s, s.begin():
-        s.execute(insert(EventRow).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
@@ -81,36 +70,37 @@ def main() -> int:
         base = Path(tmp)
         broker, epmd = start_broker(base)
         try:
-            store = Store(f"sqlite:///{base / 'bench.sqlite'}")
-            if os.environ.get("BENCH_WAL"):
-                from sqlalchemy import event as sa_event
-
-                @sa_event.listens_for(store.engine, "connect")
-                def _wal(dbapi, record):
-                    dbapi.execute("PRAGMA journal_mode=WAL")
-                    dbapi.execute("PRAGMA synchronous=NORMAL")
-                store.engine.dispose()
+            config = copy.deepcopy(DEFAULTS)
+            config["store"]["url"] = f"sqlite:///{base / 'bench.sqlite'}"
+            config["messaging"].update(amqp_url=broker.url, queue="bench",
+                                       topic_prefix="org.example.prod", batch=args.batch,
+                                       prefetch=max(100, 2 * args.batch))
+            # a watched package with a live campaign: every event is a real decision
+            # (coalesce into it, or look for a failed node to resume)
+            config["watch"]["packages"] = ["corelib"]
+            service = Service(config)
+            service.store.create_campaign(["corelib"], "per-tier", "local", [], target="local")
             sent_at: dict = {}
             latencies = []
             done = threading.Event()
+            decide_batch, decide_one = service.handle_batch, service.handle
 
-            def handler(event):
-                store.record_event(event)          # committed before the ack
-                latencies.append(time.perf_counter() - sent_at[event.msg_id])
-                if len(latencies) == args.messages:
-                    done.set()
-
-            def batch_handler(events):
-                store_batch(store, events)         # one transaction, then the acks
+            def handle_batch(events):
+                decide_batch(events)               # stored in one commit, decided, then acked
                 now = time.perf_counter()
                 latencies.extend(now - sent_at[e.msg_id] for e in events)
                 if len(latencies) >= args.messages:
                     done.set()
 
-            listener = Amqp091Listener(
-                ListenerConfig(url=broker.url, queue="bench", validate=args.validate,
-                               batch=args.batch, prefetch=max(100, 2 * args.batch)),
-                handler, batch_handler=batch_handler if args.batch > 1 else None)
+            def handle(event):
+                decide_one(event)
+                latencies.append(time.perf_counter() - sent_at[event.msg_id])
+                if len(latencies) >= args.messages:
+                    done.set()
+
+            service.handle_batch, service.handle = handle_batch, handle
+            (listener,) = service.listeners()
+            listener.config = replace(listener.config, validate=args.validate)
             stop = threading.Event()
             thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
             thread.start()
@@ -126,7 +116,7 @@ def main() -> int:
                 msg_id = str(uuid.uuid4())
                 sent_at[msg_id] = time.perf_counter()
                 channel.basic_publish("amq.topic", "org.example.prod.buildsys.build.state.change",
-                                      json.dumps(fedora_build(build_id=i)),
+                                      json.dumps(fedora_build(build_id=i, name="corelib")),
                                       pika.BasicProperties(message_id=msg_id, delivery_mode=2))
             done.wait(600)
             elapsed = time.perf_counter() - started
@@ -139,7 +129,7 @@ def main() -> int:
             epmd.wait(10)
     lat = sorted(latencies)
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
-    print(f"{len(lat)} messages through RabbitMQ into SQLite (schema validation "
+    print(f"{len(lat)} messages through RabbitMQ, stored in SQLite and decided (schema validation "
           f"{'on' if args.validate else 'off'}, {args.batch} per commit"
           f"{f', paced at {args.rate:g}/s' if args.rate else ''}): {len(lat) / elapsed:,.0f} msg/s; "
           f"latency p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, max {lat[-1] * 1000:.1f} ms "

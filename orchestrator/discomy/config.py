@@ -63,8 +63,14 @@ DEFAULTS: dict = {
     "messaging": {
         "amqp_url": "",
         "topic_prefix": "org.fedoraproject.prod",
+        "topics": [],                    # empty: the buildsys.* topics under topic_prefix
         "queue": "discomy",
+        "queue_durable": True,
+        "prefetch": 100,
+        "batch": 100,                    # events stored per commit when they queue up
+        "dead_letter_exchange": "",
         "amqp10_url": "",
+        "amqp10_source": "/topic/koji.#",
         "amqp10_prefix": "koji",
         "tls_ca_cert": "",
         "tls_certfile": "",
@@ -101,7 +107,8 @@ CHOICES = {
     ("gate", "kind"): ("none", "resultsdb"),
 }
 POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
-            ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst")}
+            ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),
+            ("messaging", "prefetch"), ("messaging", "batch")}
 
 
 class ConfigError(ValueError):
@@ -165,6 +172,10 @@ def merge_config(data: Mapping, path: str = "<config>") -> dict:
         if c["backend"] == "koji" and c["mode"] == "scratch":
             raise ConfigError(f"{path}: [gate] gates real builds: a koji campaign with a gate "
                               f"needs [campaign] mode = \"sidetag\"")
+    m = config["messaging"]
+    if m["batch"] > m["prefetch"]:
+        raise ConfigError(f"{path}: [messaging] batch must not exceed prefetch (a batch is "
+                          f"made of the messages the broker has handed over)")
     if c["backend"] == "koji" and not c["target"]:
         raise ConfigError(f"{path}: [campaign] backend koji needs a target")
     return config

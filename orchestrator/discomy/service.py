@@ -79,6 +79,34 @@ class Service:
                     self.store.forget_event(event.dedupe_key)
                     raise
 
+    def handle_batch(self, events: list) -> None:
+        """Events a listener had waiting: stored in one transaction, then handled in
+        order. A handler that fails forgets its event and those after it, and raises,
+        so the listener gives the batch back and they come again."""
+        with self.lock:
+            new = self.store.record_events(events)
+            handled: set = set()
+            for i, event in enumerate(events):
+                key = event.dedupe_key
+                kind = type(event).__name__
+                if key not in new or key in handled:
+                    if self.metrics:
+                        self.metrics.duplicates.labels(kind=kind).inc()
+                    continue
+                handled.add(key)
+                if self.metrics:
+                    self.metrics.events.labels(kind=kind, source="broker").inc()
+                handler = HANDLERS.get(type(event))
+                try:
+                    if handler:
+                        handler(self, event)
+                except Exception:
+                    handled.discard(key)
+                    for later in events[i:]:
+                        if later.dedupe_key in new and later.dedupe_key not in handled:
+                            self.store.forget_event(later.dedupe_key)
+                    raise
+
     def on_build_state(self, event: BuildStateChanged) -> None:
         if event.new != COMPLETE:
             return
@@ -105,13 +133,11 @@ class Service:
         Local campaigns take any COMPLETE build; koji ones need it tagged into the
         campaign's destination or side tag (a build for another release does not count)."""
         found = False
-        for row in self.store.campaigns():
-            if row.state not in (cm.RUNNING, cm.FAILED):
-                continue
+        # one indexed query per event: most events concern no failed node at all
+        for row, failed_nvr in self.store.failed_in_live_campaigns(name):
             if row.backend == "koji" and tag not in (row.dest_tag, row.sidetag):
                 continue
-            node = self.store.nodes(row.id).get(name)
-            if node is None or node.state != cm.FAILED or node.nvr == nvr:
+            if failed_nvr == nvr:
                 continue
             log.info("campaign %s: a fixed build of %s is in (%s); resuming", row.id, name, nvr)
             self._engine(row).resume(name)
@@ -268,17 +294,21 @@ class Service:
             from .listeners.amqp091 import DEFAULT_TOPICS, Amqp091Listener, ListenerConfig
 
             prefix = m["topic_prefix"]
-            topics = tuple(t.replace("#.", f"{prefix}.", 1) for t in DEFAULT_TOPICS) \
-                if prefix else DEFAULT_TOPICS
-            out.append(Amqp091Listener(ListenerConfig(url=m["amqp_url"], queue=m["queue"],
-                                                      topics=topics, **tls),
-                                       self.handle, on_reconnect=self.request_reconcile))
+            topics = tuple(m["topics"]) or (
+                tuple(t.replace("#.", f"{prefix}.", 1) for t in DEFAULT_TOPICS)
+                if prefix else DEFAULT_TOPICS)
+            config = ListenerConfig(url=m["amqp_url"], queue=m["queue"], topics=topics,
+                                    queue_durable=m["queue_durable"], prefetch=m["prefetch"],
+                                    batch=m["batch"],
+                                    dead_letter_exchange=m["dead_letter_exchange"] or None, **tls)
+            out.append(Amqp091Listener(config, self.handle, on_reconnect=self.request_reconcile,
+                                       batch_handler=self.handle_batch))
         if m["amqp10_url"]:
             from .listeners.amqp10 import Amqp10Config, Amqp10Listener
 
-            out.append(Amqp10Listener(Amqp10Config(url=m["amqp10_url"],
-                                                   topic_prefix=m["amqp10_prefix"], **tls),
-                                      self.handle, on_reconnect=self.request_reconcile))
+            config = Amqp10Config(url=m["amqp10_url"], source=m["amqp10_source"],
+                                  topic_prefix=m["amqp10_prefix"], **tls)
+            out.append(Amqp10Listener(config, self.handle, on_reconnect=self.request_reconcile))
         return out
 
     def serve(self, stop: threading.Event, tick_seconds: float = 2.0) -> None:

@@ -86,3 +86,39 @@ def test_a_fixed_build_resumes_the_campaign_it_failed_in(tmp_path, rabbitmq, exa
     nodes = service.store.nodes(campaign_id)
     assert nodes["alpha"].state == "done"
     assert nodes["beta"].state == "planned" and nodes["appsuite"].state == "planned"
+
+
+def test_a_batch_is_stored_in_one_go_and_a_failing_handler_gives_the_rest_back(
+        tmp_path, example_repos, monkeypatch):
+    from types import SimpleNamespace
+
+    import pytest
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from discomy.events import BuildStateChanged
+    from discomy.store import EventRow
+
+    config = config_for(tmp_path, SimpleNamespace(url=""), example_repos, ["corelib"])
+    service = Service(config)
+    other = BuildStateChanged("m1", 10, "standalone", "1", "1.el9", 0, 1)
+    change = BuildStateChanged("m2", 11, "corelib", "1.3", "1.el9", 0, 1)
+    later = BuildStateChanged("m3", 12, "parsekit", "1", "2.el9", 0, 1)
+    batch = [other, other, change, later]
+    real_start = service.start_campaign
+    monkeypatch.setattr(service, "start_campaign",
+                        lambda *a: (_ for _ in ()).throw(RuntimeError("planner went away")))
+    with pytest.raises(RuntimeError):
+        service.handle_batch(batch)
+
+    def stored():
+        with Session(service.store.engine) as s:
+            return s.scalar(select(func.count()).select_from(EventRow))
+
+    # what was handled stays stored; the failed event and those after it come again as new
+    assert stored() == 1 and service.store.campaigns() == []
+    monkeypatch.setattr(service, "start_campaign", real_start)
+    service.handle_batch(batch)
+    assert stored() == 3 and len(service.store.campaigns()) == 1
+    service.handle_batch(batch)                 # a redelivery of the whole batch: nothing new
+    assert stored() == 3 and len(service.store.campaigns()) == 1

@@ -12,8 +12,9 @@ import json
 import time
 from typing import Iterable, Optional
 
-from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        create_engine, delete, func, insert, select, update)
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint, bindparam, create_engine, delete, func, insert, select,
+                        update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -49,7 +50,8 @@ class CampaignRow(Base):
 
 class NodeRow(Base):
     __tablename__ = "nodes"
-    __table_args__ = (UniqueConstraint("campaign_id", "name"),)
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),
+                      Index("ix_nodes_name_state", "name", "state"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -92,6 +94,17 @@ class NotificationRow(Base):
     package: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+_FAILED_BY_NAME = (select(NodeRow.campaign_id, NodeRow.nvr)
+                   .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
+                   .where(NodeRow.name == bindparam("name"), NodeRow.state == "failed",
+                          CampaignRow.state.in_(("running", "failed")))
+                   .order_by(NodeRow.campaign_id))
+_LIVE_FOR_TARGET = (select(CampaignRow.id, CampaignRow.changed)
+                    .where(CampaignRow.state.in_(("running", "paused")),
+                           CampaignRow.target == bindparam("target"))
+                    .order_by(CampaignRow.id))
 
 
 class Store:
@@ -141,13 +154,20 @@ class Store:
                 s.expunge(r)
             return rows
 
+    def failed_in_live_campaigns(self, name: str) -> list:
+        """``(campaign row, nvr)`` of each running or failed campaign where ``name`` failed."""
+        # asked for every koji event: a prepared statement on a plain connection
+        with self.engine.connect() as c:
+            hits = c.execute(_FAILED_BY_NAME, {"name": name}).all()
+        return [(self.campaign(campaign_id), nvr) for campaign_id, nvr in hits]
+
     def live_campaign_for(self, name: str, target: str) -> Optional[int]:
         """The running or paused campaign rebuilding after ``name`` for ``target``, if any:
         at most one lives per (package, target), newer changes coalesce into it."""
-        for row in self.campaigns():
-            if row.state in ("running", "paused") and row.target == target \
-                    and name in row.changed.split(","):
-                return row.id
+        with self.engine.connect() as c:
+            for campaign_id, changed in c.execute(_LIVE_FOR_TARGET, {"target": target}):
+                if name in changed.split(","):
+                    return campaign_id
         return None
 
     def set_campaign_state(self, campaign_id: int, state: str, note: Optional[str] = None) -> None:
@@ -242,6 +262,31 @@ class Store:
             return True
         except IntegrityError:
             return False
+
+    def record_events(self, events: list) -> set:
+        """Store many events in one transaction; the dedupe keys that were new."""
+        rows, seen = [], set()
+        now = time.time()
+        for event in events:
+            if event.dedupe_key in seen:
+                continue
+            seen.add(event.dedupe_key)
+            payload = dataclasses.asdict(event) if dataclasses.is_dataclass(event) else {}
+            rows.append({"dedupe_key": event.dedupe_key, "kind": type(event).__name__,
+                         "msg_id": event.msg_id, "payload": json.loads(json.dumps(payload)),
+                         "received_at": now})
+        if not rows:
+            return set()
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        # executemany with RETURNING (SQLAlchemy's insertmanyvalues): compiled once, cached
+        statement = upsert(EventRow.__table__).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]).returning(EventRow.__table__.c.dedupe_key)
+        with self.engine.begin() as c:
+            return set(c.execute(statement, rows).scalars())
 
     def forget_event(self, dedupe_key: str) -> None:
         """Drop a stored event whose handling failed, so it counts as new when it comes again."""
