@@ -56,6 +56,7 @@ class Engine:
         self.clock, self.sleep = clock, sleep
         self._prepared = False
         self._priorities: Optional[dict] = None
+        self._deps: Optional[dict] = None
 
     # -- the loop ----------------------------------------------------------------
     def run(self) -> str:
@@ -91,11 +92,15 @@ class Engine:
             if fields:
                 self.store.update_campaign(self.campaign_id, **fields)
             self._prepared = True
-        moved = self._settle_builds()
-        moved |= self._advance_repo()
-        moved |= self._advance_gates()
-        moved |= self._release()
-        nodes = self.store.nodes(self.campaign_id)
+        # one read of the node states per step; each phase writes its changes to the
+        # store first and then to this dict, so the next phase sees them
+        nodes = self._nodes()
+        moved = self._settle_builds(nodes)
+        moved |= self._advance_repo(nodes)
+        moved |= self._advance_gates(nodes)
+        moved |= self._release(nodes)
+        if moved:
+            nodes = self._nodes()
         state = cm.campaign_state(nodes.values())
         if state == cm.RUNNING:
             return PROGRESS if moved else WAITING
@@ -108,37 +113,43 @@ class Engine:
         return FINISHED
 
     # -- the parts of a step -------------------------------------------------------
-    def _write(self, changes: dict) -> None:
+    def _nodes(self) -> dict:
+        """The campaign's nodes; the edges are fixed by the plan, so read once."""
+        if self._deps is None:
+            self._deps = self.store.deps(self.campaign_id)
+        return self.store.nodes(self.campaign_id, deps=self._deps)
+
+    def _write(self, nodes: dict, changes: dict) -> None:
         self.store.update_nodes(self.campaign_id, changes)
+        nodes.update(changes)
         for name, node in changes.items():
             if node.state == cm.FAILED:
                 if self.metrics:
                     self.metrics.failures.labels(failure_class=node.failure_class).inc()
                 self._notify("failed", name, node.reason)
-        self.on_change(self.store.nodes(self.campaign_id))
+        self.on_change(nodes)
 
-    def _settle_builds(self) -> bool:
+    def _settle_builds(self, nodes: dict) -> bool:
         moved = False
-        nodes = self.store.nodes(self.campaign_id)
-        for name, node in sorted(nodes.items()):
-            if node.state != cm.BUILDING:
-                continue
-            if node.task is None:
-                # the intent is recorded but the submission is not: look before submitting
-                node = self._submit(nodes, name)
-                moved = True
-            outcome = self.backend.poll(node.task)
+        building = sorted(n for n, node in nodes.items() if node.state == cm.BUILDING)
+        unsent = [n for n in building if nodes[n].task is None]
+        if unsent:
+            # the intent is recorded but the submission may not be (a restart, a lost
+            # answer): look in the build system first, for all of them at once
+            found = self.backend.find_all(unsent)
+            for name in unsent:
+                self._submit(nodes, name, found.get(name))
+            moved = True
+        for name in building:
+            outcome = self.backend.poll(nodes[name].task)
             if outcome is None:
                 continue
-            nodes = self.store.nodes(self.campaign_id)
-            self._write(cm.after_build(nodes, name, outcome.ok, outcome.nvr, outcome.error,
-                                       self.settings.max_retries))
-            nodes = self.store.nodes(self.campaign_id)
+            self._write(nodes, cm.after_build(nodes, name, outcome.ok, outcome.nvr,
+                                              outcome.error, self.settings.max_retries))
             moved = True
         return moved
 
-    def _submit(self, nodes: dict, name: str) -> cm.Node:
-        task = self.backend.find(name)
+    def _submit(self, nodes: dict, name: str, task: Optional[str] = None) -> None:
         if task is None:
             task = self.backend.submit(name, self._priority(nodes, name))
             if self.metrics:
@@ -148,7 +159,7 @@ class Engine:
             log.info("campaign %s: %s was already submitted as %s", self.campaign_id, name, task)
         node = replace(nodes[name], task=str(task))
         self.store.update_nodes(self.campaign_id, {name: node})
-        return node
+        nodes[name] = node
 
     def _priority(self, nodes: dict, name: str) -> int:
         if self._priorities is None:     # fixed by the plan: computed once
@@ -156,8 +167,7 @@ class Engine:
                                              self.settings.priority_low)
         return self._priorities.get(name, self.settings.priority_low)
 
-    def _advance_repo(self) -> bool:
-        nodes = self.store.nodes(self.campaign_id)
+    def _advance_repo(self, nodes: dict) -> bool:
         waiting = {n: node for n, node in nodes.items() if node.state == cm.WAITING_REPO}
         if not waiting:
             return False
@@ -166,46 +176,42 @@ class Engine:
             members = [n for n, node in waiting.items() if node.repo_wait == ref]
             state = self.backend.repo_state(ref)
             if state == READY:
-                self._write(cm.after_repo(nodes, members, self.gate is not None, self.clock()))
+                self._write(nodes, cm.after_repo(nodes, members, self.gate is not None,
+                                                 self.clock()))
                 moved = True
             elif state == LOST:
                 log.warning("campaign %s: repo request %s was lost; asking again",
                             self.campaign_id, ref)
-                self.store.update_nodes(self.campaign_id,
-                                        {n: replace(waiting[n], repo_wait=None) for n in members})
-        nodes = self.store.nodes(self.campaign_id)
+                self._write(nodes, {n: replace(waiting[n], repo_wait=None) for n in members})
         unasked = sorted(n for n, node in nodes.items()
                          if node.state == cm.WAITING_REPO and not node.repo_wait)
         if unasked:
             # one regeneration for every build of the round
             ref = self.backend.request_repo(sorted(nodes[n].nvr or n for n in unasked))
             if ref is None:
-                self._write(cm.after_repo(nodes, unasked, self.gate is not None, self.clock()))
+                self._write(nodes, cm.after_repo(nodes, unasked, self.gate is not None,
+                                                 self.clock()))
             else:
-                self.store.update_nodes(self.campaign_id,
-                                        {n: replace(nodes[n], repo_wait=ref) for n in unasked})
+                self._write(nodes, {n: replace(nodes[n], repo_wait=ref) for n in unasked})
             moved = True
         return moved
 
-    def _advance_gates(self) -> bool:
+    def _advance_gates(self, nodes: dict) -> bool:
         if self.gate is None:
             return False
         moved = False
-        nodes = self.store.nodes(self.campaign_id)
-        for name, node in sorted(nodes.items()):
-            if node.state != cm.GATING:
-                continue
+        for name in sorted(n for n, node in nodes.items() if node.state == cm.GATING):
+            node = nodes[name]
             waited = self.clock() - (node.gate_since or self.clock())
             verdict = self.gate.check(node.nvr or name, waited)
             if verdict.state == "pending":
                 continue
-            self._write(cm.after_gate(nodes, name, verdict.state == "pass", verdict.reason))
-            nodes = self.store.nodes(self.campaign_id)
+            self._write(nodes, cm.after_gate(nodes, name, verdict.state == "pass",
+                                             verdict.reason))
             moved = True
         return moved
 
-    def _release(self) -> bool:
-        nodes = self.store.nodes(self.campaign_id)
+    def _release(self, nodes: dict) -> bool:
         ready = cm.releasable(nodes, self.settings.release, self.settings.max_in_flight)
         room = self.settings.max_in_flight_global - self.store.builds_in_flight()
         ready = ready[:max(0, room)]
@@ -217,13 +223,16 @@ class Engine:
             self.store.update_campaign(self.campaign_id, note=busy)
             return False
         # the intent first: claimed rows are committed as building before any submission,
-        # and a row another engine holds is skipped, so no node is submitted twice
+        # and a row another engine holds is skipped, so no node is submitted twice. A
+        # node just claimed has no submission anywhere: it is submitted without a look.
         claimed = self.store.claim(self.campaign_id, ready)
-        nodes = self.store.nodes(self.campaign_id)
         for name in claimed:
+            nodes[name] = replace(nodes[name], state=cm.BUILDING,
+                                  attempts=nodes[name].attempts + 1, task=None, nvr=None,
+                                  repo_wait=None, gate_since=None)
             self._submit(nodes, name)
         if claimed:
-            self.on_change(self.store.nodes(self.campaign_id))
+            self.on_change(nodes)
         return bool(claimed)
 
     # -- by hand -----------------------------------------------------------------------

@@ -4,9 +4,10 @@ A backend is made for one campaign and offers, every call non-blocking:
 
 - ``prepare() -> dict``: set up once (a koji side tag); returns campaign
   fields to record. Must be safe to call again after a restart;
-- ``find(name) -> task | None``: a submission of this node in this campaign
-  that is running or succeeded. Asked before every submission, so a restart
-  (or a lost answer) never builds twice;
+- ``find_all(names) -> {name: task}``: the submissions of these nodes in this
+  campaign that are running or succeeded. Asked for every node whose intent is
+  recorded but whose submission is not (a restart, a lost answer), so nothing is
+  built twice;
 - ``submit(name, priority) -> task``: start a build, return its reference;
 - ``poll(task) -> BuildOutcome | None``: None while it runs;
 - ``request_repo(nvrs) -> ref | None``: make finished builds visible to the

@@ -191,22 +191,32 @@ class KojiBackend:
 
     def find(self, name: str) -> Optional[str]:
         """This campaign's build task for ``name`` that is running or succeeded, if any."""
-        try:
-            source = self.source(name)
-        except KojiBackendError:
-            return None
+        return self.find_all([name]).get(name)
+
+    def find_all(self, names) -> dict:
+        """This campaign's running or succeeded build task of each of ``names``: one
+        ``listTasks`` over the build tasks since the campaign started, whatever their number."""
+        wanted = {}
+        for name in names:
+            try:
+                wanted[(self.source(name), self.build_target)] = name
+            except KojiBackendError:
+                continue
+        if not wanted:
+            return {}
         query = {"method": "build", "state": LIVE, "decode": True}
         if self.created_at:
             query["createdAfter"] = self.created_at - 60
-        tasks = self.call("listTasks", query) or []
-        for task in sorted(tasks, key=lambda t: -int(t["id"])):
+        found: dict = {}
+        for task in sorted(self.call("listTasks", query) or [], key=lambda t: -int(t["id"])):
             request = task.get("request") or []
-            if len(request) < 3 or request[0] != source or request[1] != self.build_target:
+            if len(request) < 3:
                 continue
+            name = wanted.get((request[0], request[1]))
             meta = (request[2] or {}).get("custom_user_metadata") or {}
-            if meta.get(METADATA_KEY) == self.campaign_id:
-                return str(task["id"])
-        return None
+            if name and name not in found and meta.get(METADATA_KEY) == self.campaign_id:
+                found[name] = str(task["id"])
+        return found
 
     def submit(self, name: str, priority: int = koji.PRIO_DEFAULT) -> str:
         try:

@@ -52,6 +52,9 @@ class LocalBackend:
         except (OSError, ValueError, KeyError):
             return None
 
+    def find_all(self, names) -> dict:
+        return {name: task for name in names if (task := self.find(name))}
+
     def submit(self, name: str, priority: int = 0) -> str:
         """Build now (this machine is the only builder); the outcome waits for :meth:`poll`."""
         task = f"{name}@{time.time_ns()}"

@@ -182,20 +182,27 @@ class Store:
                 setattr(row, key, value)
 
     # -- nodes -------------------------------------------------------------------
-    def nodes(self, campaign_id: int) -> dict:
-        # plain column rows, not ORM objects: cheap for a whole-distribution campaign
+    def deps(self, campaign_id: int) -> dict:
+        """``name -> sorted dependency names``: fixed by the plan, so callers may keep it."""
+        deps: dict = {}
         with Session(self.engine) as s:
-            deps: dict = {}
             for node, dep in s.execute(select(EdgeRow.node, EdgeRow.dep)
                                        .where(EdgeRow.campaign_id == campaign_id)):
                 deps.setdefault(node, []).append(dep)
+        return {name: tuple(sorted(d)) for name, d in deps.items()}
+
+    def nodes(self, campaign_id: int, deps: Optional[dict] = None) -> dict:
+        """The campaign's nodes; pass ``deps`` (from :meth:`deps`) to skip reading the edges."""
+        if deps is None:
+            deps = self.deps(campaign_id)
+        # plain column rows, not ORM objects: cheap for a whole-distribution campaign
+        with Session(self.engine) as s:
             rows = s.execute(select(NodeRow.name, NodeRow.tier, NodeRow.remaining_seconds,
                                     NodeRow.state, NodeRow.attempts, NodeRow.failure_class,
                                     NodeRow.reason, NodeRow.submission, NodeRow.nvr,
                                     NodeRow.repo_wait, NodeRow.gate_since)
                              .where(NodeRow.campaign_id == campaign_id))
-            return {row[0]: Node(row[0], row[1], tuple(sorted(deps.get(row[0], ()))), *row[2:])
-                    for row in rows}
+            return {row[0]: Node(row[0], row[1], deps.get(row[0], ()), *row[2:]) for row in rows}
 
     def node_row(self, campaign_id: int, name: str) -> NodeRow:
         with Session(self.engine) as s:
