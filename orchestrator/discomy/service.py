@@ -26,6 +26,7 @@ cleanly; everything it needs to go on is in the store.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import time
@@ -112,16 +113,23 @@ class Service:
             return
         resumed = self.resume_failed(event.name, event.nvr, tag=None)
         if event.name in self.config["watch"]["packages"] and not self.config["watch"]["tags"] \
-                and not resumed:
-            self.start_campaign(event.name, event.nvr)
+                and not resumed and not self.is_our_rebuild(event.release):
+            self.start_campaign(event.name, event.nvr, event.dedupe_key)
 
     def on_tagged(self, event: Tagged) -> None:
         if event.action != "tag":
             return
         resumed = self.resume_failed(event.name, event.nvr, tag=event.tag)
         watch = self.config["watch"]
-        if event.name in watch["packages"] and event.tag in watch["tags"] and not resumed:
-            self.start_campaign(event.name, event.nvr)
+        if event.name in watch["packages"] and event.tag in watch["tags"] and not resumed \
+                and not self.is_our_rebuild(event.release):
+            self.start_campaign(event.name, event.nvr, event.dedupe_key)
+
+    def is_our_rebuild(self, release: str) -> bool:
+        """A build a campaign made (its release carries the campaign suffix), merged into a
+        watched tag: the change it follows has had its campaign already."""
+        marker = self.config["koji"]["release_suffix"].split("{campaign}")[0]
+        return bool(marker) and re.search(re.escape(marker) + r"\d+", release) is not None
 
     def on_task_or_repo(self, event) -> None:
         """A task or repo of ours moved: look at the campaigns now."""
@@ -145,7 +153,8 @@ class Service:
             found = True
         return found
 
-    def start_campaign(self, name: str, nvr: str) -> Optional[int]:
+    def start_campaign(self, name: str, nvr: str,
+                       event_key: Optional[str] = None) -> Optional[int]:
         from .runner import start_campaign
         from .planner import PlanError
         from .repodata import RepodataError
@@ -163,9 +172,16 @@ class Service:
                 self.store, [Path(p) for p in repos], [name], c["release"], backend=c["backend"],
                 target=target, mode=c["mode"] if koji_backend else "local", depth=c["depth"],
                 cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]))
-        except (PlanError, RepodataError) as exc:
+        except PlanError as exc:
             # the event is stored; the campaign cannot be planned: say so, lose nothing
             log.error("no campaign for %s (%s): %s", name, nvr, exc)
+            return None
+        except RepodataError as exc:
+            # the repos may come back (a mount, a sync in progress): the event is not
+            # kept as handled, so its redelivery or the reconciler tries again
+            log.error("no campaign for %s (%s) yet: %s", name, nvr, exc)
+            if event_key:
+                self.store.forget_event(event_key)
             return None
         log.info("campaign %s: started for %s (%s)", campaign_id, name, nvr)
         self.due[campaign_id] = 0.0

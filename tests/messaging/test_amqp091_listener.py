@@ -7,6 +7,7 @@ import json
 import threading
 import time
 import uuid
+from dataclasses import replace
 
 import pika
 import pytest
@@ -124,6 +125,22 @@ def test_broker_restart_reconnects_fires_the_reconciler_hook_and_loses_nothing(r
         assert wait_until(lambda: len(seen) >= 10, 60)
     assert sorted({e.build_id for e in seen}) == list(range(10, 20))
     assert reconnects, "on_reconnect did not run after the broker came back"
+
+
+def test_a_broker_that_was_down_at_start_fires_the_reconciler_hook_once_up(rabbitmq):
+    reconnects = []
+    rabbitmq.stop()
+    try:
+        listener = Amqp091Listener(replace(config(rabbitmq, "q-late"), reconnect_min_seconds=0.2,
+                                           reconnect_max_seconds=0.5),
+                                   lambda e: None, on_reconnect=lambda: reconnects.append(1))
+        with Running(listener):
+            time.sleep(1.0)                 # refused meanwhile: koji may have sent messages
+            rabbitmq.start()
+            assert wait_until(lambda: reconnects == [1], 30)
+    finally:
+        if rabbitmq.proc.poll() is not None:
+            rabbitmq.start()
 
 
 def test_listener_config_errors_name_the_key():

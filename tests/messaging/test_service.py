@@ -122,3 +122,29 @@ def test_a_batch_is_stored_in_one_go_and_a_failing_handler_gives_the_rest_back(
     assert stored() == 3 and len(service.store.campaigns()) == 1
     service.handle_batch(batch)                 # a redelivery of the whole batch: nothing new
     assert stored() == 3 and len(service.store.campaigns()) == 1
+
+
+def test_repos_that_are_missing_lose_nothing_and_our_own_rebuilds_start_nothing(
+        tmp_path, example_repos):
+    from types import SimpleNamespace
+
+    from discomy.events import Tagged
+
+    config = config_for(tmp_path, SimpleNamespace(url=""), example_repos, ["corelib"])
+    config["watch"]["tags"] = ["el9"]
+    good = config["local"]["source_repos"]
+    config["local"]["source_repos"] = [str(tmp_path / "not-mounted-yet")]
+    service = Service(config)
+    change = Tagged("m1", "el9", "corelib", "1.3", "1.el9", "tag", 900)
+    service.handle(change)
+    assert service.store.campaigns() == []
+    # the repos are back: the same transition, delivered again, is not a duplicate
+    config["local"]["source_repos"] = good
+    service.handle(change)
+    assert len(service.store.campaigns()) == 1
+    service.store.set_campaign_state(1, "done")
+    # a campaign's own rebuild of corelib, merged into the watched tag, starts nothing
+    service.handle(Tagged("m2", "el9", "corelib", "1.3", "1.el9.discomy1", "tag", 901))
+    assert len(service.store.campaigns()) == 1
+    service.handle(Tagged("m3", "el9", "corelib", "1.4", "1.el9", "tag", 902))
+    assert len(service.store.campaigns()) == 2

@@ -207,24 +207,25 @@ class Amqp091Listener:
         from pika.exceptions import AMQPError
 
         delay = self.config.reconnect_min_seconds
-        connected_before = False
+        missed = False          # a connection was lost or refused: messages may be gone
         while not stop.is_set():
             connection = None
             try:
                 connection = pika.BlockingConnection(connection_parameters(self.config))
                 channel = connection.channel()
                 self._declare(channel)
-                if connected_before:
+                if missed:
                     self.stats.reconnects += 1
                     log.info("reconnected to %s", self.config.url)
                     if self.on_reconnect:
                         self.on_reconnect()
-                connected_before = True
+                missed = False
                 delay = self.config.reconnect_min_seconds
                 self._consume(channel, stop)
                 channel.cancel()
                 connection.close()
             except (AMQPError, OSError) as exc:
+                missed = True
                 log.warning("broker %s unavailable (%s); retrying in %.0f s",
                             self.config.url, exc.__class__.__name__, delay)
                 if connection is not None and connection.is_open:

@@ -95,18 +95,18 @@ class Amqp10Listener:
         from proton.utils import BlockingConnection, LinkDetached
 
         delay = self.config.reconnect_min_seconds
-        connected_before = False
+        missed = False          # a connection was lost or refused: messages may be gone
         while not stop.is_set():
             connection = None
             try:
                 connection = BlockingConnection(self.config.url, timeout=10,
                                                 ssl_domain=ssl_domain(self.config))
                 receiver = connection.create_receiver(self.config.source, credit=self.config.credit)
-                if connected_before:
+                if missed:
                     self.stats.reconnects += 1
                     if self.on_reconnect:
                         self.on_reconnect()
-                connected_before = True
+                missed = False
                 delay = self.config.reconnect_min_seconds
                 while not stop.is_set():
                     try:
@@ -116,6 +116,7 @@ class Amqp10Listener:
                     self._deliver(receiver, message)
                 connection.close()
             except (ConnectionException, LinkDetached, OSError) as exc:
+                missed = True
                 log.warning("AMQP 1.0 broker %s unavailable (%s); retrying in %.0f s",
                             self.config.url, exc.__class__.__name__, delay)
                 if connection is not None:
