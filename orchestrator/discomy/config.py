@@ -18,6 +18,8 @@ except ImportError:     # Python < 3.11 (EL9): the same parser as a package
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from .notify import DEFAULT_SUBJECT, DEFAULT_TEXT
+
 DEFAULT_PATH = Path("/etc/discomy/orchestrator.toml")
 
 DEFAULTS: dict = {
@@ -55,6 +57,7 @@ DEFAULTS: dict = {
         "retry_backoff_seconds": 2.0,
         "load_threshold": 0.8,           # hold back above this share of arch capacity
         "poll_seconds": 30.0,
+        "weburl": "",                    # koji web, for task links in notifications
     },
     "local": {
         "source_repos": [],
@@ -86,6 +89,9 @@ DEFAULTS: dict = {
         "webhook_secret": "",
         "rate_per_hour": 20.0,
         "burst": 5,
+        "subject_template": DEFAULT_SUBJECT,
+        "text_template": DEFAULT_TEXT,
+        "maintainer_email": "",          # "$owner@example.org": mail a failed package's owner
     },
     "gate": {
         "kind": "none",                  # none | resultsdb
@@ -190,7 +196,7 @@ def notify_config(config: dict):
         return None
     return NotifyConfig.from_mapping({k: (v or None) if k in ("smtp_host", "webhook_url",
                                                              "webhook_secret") else v
-                                      for k, v in n.items()})
+                                      for k, v in n.items() if k != "maintainer_email"})
 
 
 def gate_config(config: dict):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
+from string import Template
 from typing import Callable, Optional
 
 from . import campaign as cm
@@ -39,6 +40,7 @@ class EngineSettings:
     priority_high: int = 20         # koji priority of the longest remaining chain
     priority_low: int = 30          # ... of a chain of length 0
     poll_seconds: float = 30.0      # between steps that made no progress
+    maintainer_email: str = ""      # "$owner@example.org": a failure also mails the owner
 
 
 class Engine:
@@ -126,7 +128,7 @@ class Engine:
             if node.state == cm.FAILED:
                 if self.metrics:
                     self.metrics.failures.labels(failure_class=node.failure_class).inc()
-                self._notify("failed", name, node.reason)
+                self._notify("failed", name, node.reason, node)
         self.on_change(nodes)
 
     def _settle_builds(self, nodes: dict) -> bool:
@@ -245,9 +247,26 @@ class Engine:
         self.store.set_campaign_state(self.campaign_id, cm.RUNNING, note="")
         self._notify("resumed", name, "a fixed build is in")
 
-    def _notify(self, kind: str, name: str, reason: str) -> None:
+    def _notify(self, kind: str, name: str, reason: str, node: Optional[cm.Node] = None) -> None:
         self.store.add_notification(self.campaign_id, kind, name, reason)
-        if self.notifier is not None:
-            from .notify import Notification
+        if self.notifier is None:
+            return
+        from .notify import Notification
 
-            self.notifier.notify(Notification(kind, str(self.campaign_id), name, reason=reason))
+        recipients, url = (), ""
+        if node is not None:
+            url = self.backend.task_url(node.task) if node.task else ""
+            owner = self._owner(node.name) if self.settings.maintainer_email else None
+            if owner:
+                recipients = (Template(self.settings.maintainer_email)
+                              .safe_substitute(owner=owner),)
+        self.notifier.notify(Notification(kind, str(self.campaign_id), name,
+                                          nvr=(node.nvr or "") if node else "", reason=reason,
+                                          url=url, recipients=recipients))
+
+    def _owner(self, name: str) -> Optional[str]:
+        try:
+            return self.backend.owner(name)
+        except (BackendError, HubUnavailable) as exc:     # a mail without the owner, then
+            log.warning("campaign %s: owner of %s unknown: %s", self.campaign_id, name, exc)
+            return None

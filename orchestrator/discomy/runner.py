@@ -59,7 +59,7 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
                            start_event=row.start_event,
                            load_threshold=k["load_threshold"], retries=k["retries"],
                            backoff_seconds=k["retry_backoff_seconds"],
-                           load_cache_seconds=k["poll_seconds"])
+                           load_cache_seconds=k["poll_seconds"], weburl=k["weburl"])
     from .backends.local import LocalBackend
 
     workdir = workdir or row.workdir or config["campaign"]["workdir"]
@@ -88,7 +88,7 @@ def engine_settings(row, config: dict) -> EngineSettings:
     c = config["campaign"]
     return EngineSettings(row.release, c["max_in_flight"], c["max_in_flight_global"],
                           c["max_infra_retries"], c["priority_high"], c["priority_low"],
-                          config["koji"]["poll_seconds"])
+                          config["koji"]["poll_seconds"], config["notify"]["maintainer_email"])
 
 
 def engine_for(store: Store, row, config: dict, backend, gate=None, notifier=None,

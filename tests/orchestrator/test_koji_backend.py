@@ -103,6 +103,31 @@ def test_koji_failures_reach_the_campaign_classified(hub, tmp_path):
     assert kinds == ["failed", "failed"]           # alpha, then the campaign
 
 
+def test_a_package_failure_tells_its_koji_owner_with_a_link_to_the_task(hub, tmp_path):
+    class Recorder:
+        def __init__(self):
+            self.sent = []
+
+        def notify(self, notification):
+            self.sent.append(notification)
+
+    store, cid = campaign(tmp_path)
+    hub.owners["alpha"] = "jdoe"
+    hub.outcomes[scm("alpha")] = ["BuildError: error building package, see build.log"]
+    recorder = Recorder()
+    settings = EngineSettings(release="per-edge", poll_seconds=0,
+                              maintainer_email="$owner@example.org")
+    b = backend(hub, campaign_id=cid, weburl="https://koji.example.org/koji/")
+    assert Engine(store, b, cid, settings=settings, notifier=recorder,
+                  sleep=lambda s: None).run() == "failed"
+    (failure, campaign_end) = recorder.sent
+    task = store.nodes(cid)["alpha"].task
+    assert failure.package == "alpha" and failure.recipients == ("jdoe@example.org",)
+    assert failure.url == f"https://koji.example.org/koji/taskinfo?taskID={task}"
+    assert "build.log" in failure.reason
+    assert campaign_end.recipients == () and campaign_end.kind == "failed"
+
+
 def test_a_sidetag_campaign_builds_real_nvrs_waits_for_repos_and_merges(hub, tmp_path):
     store, cid = campaign(tmp_path, mode="sidetag")
     hub.repo_checks = 2

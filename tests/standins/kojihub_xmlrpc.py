@@ -12,6 +12,7 @@ codes), not from its code:
 - the sidetag plugin: ``createSideTag``, ``editSideTag(rpm_macros=)``,
   ``listSideTags``, ``removeSideTag``;
 - repos: ``repo.request`` / ``repo.checkRequest`` (1.35+), ``newRepo``;
+- ``getPackageConfig`` with the package's ``owner_name``;
 - ``listHosts`` rows with ``arches``, ``capacity``, ``task_load``, ``ready``;
   ``scheduler.getHostData`` (koji 1.34+) rows of ``host_id`` and ``data``.
 
@@ -64,6 +65,7 @@ class StandinKojiHub:
              "enabled": True, "ready": True},
             {"id": 2, "name": "b2", "arches": "aarch64", "capacity": 10.0, "task_load": 0.0,
              "enabled": True, "ready": True}]
+        self.owners: dict = {}          # package -> koji owner name (getPackageConfig)
         self.host_data: dict = {}       # host id -> what its kojid sent with host.updateHost
         self.repo_requests: dict = {}
         self.event = 1000
@@ -341,6 +343,11 @@ class StandinKojiHub:
                                "request": [tag], "error": "", "polls": 0,
                                "created": time.time(), "create_ts": time.time()}
         return task_id
+
+    def hub_getPackageConfig(self, tag, pkg, event=None):
+        owner = self.owners.get(pkg)
+        return {"tag_id": self._tag(tag)["id"], "package_id": 1, "owner_name": owner,
+                "blocked": False} if owner else None
 
     def hub_listHosts(self, arches=None, channelID=None, ready=None, enabled=None, **kw):
         return [dict(h) for h in self.hosts if enabled is None or h["enabled"] == enabled]

@@ -15,7 +15,9 @@ A backend is made for one campaign and offers, every call non-blocking:
 - ``repo_state(ref) -> "ready" | "waiting" | "lost"``: "lost" asks again;
 - ``hold_back() -> reason | None``: the build system is too busy for more;
 - ``merge(nvrs)``: a passed campaign's builds go to their destination;
-- ``cancel(task)``: stop a running build (``discomy cancel --kill``).
+- ``cancel(task)``: stop a running build (``discomy cancel --kill``);
+- ``owner(name) -> str | None`` and ``task_url(task) -> str``: who is told of a
+  package's failure, and where to read about it.
 
 Every failure to reach the build system after the backend's own retries is
 :class:`HubUnavailable`, which pauses the campaign instead of failing it.

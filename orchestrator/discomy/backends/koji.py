@@ -60,7 +60,8 @@ class KojiBackend:
                  release_suffix: str = ".discomy{campaign}", created_at: float = 0.0,
                  start_event: Optional[int] = None,
                  load_threshold: float = 0.8, retries: int = 5, backoff_seconds: float = 2.0,
-                 load_cache_seconds: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 load_cache_seconds: float = 30.0, weburl: str = "",
+                 sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time):
         if mode not in ("scratch", "sidetag"):
             raise ValueError(f"unknown koji mode {mode!r}: use scratch or sidetag")
@@ -74,6 +75,7 @@ class KojiBackend:
         self._sources: dict = {}
         self._load: tuple = (float("-inf"), None)
         self._user_id: Optional[int] = None
+        self.weburl = weburl.rstrip("/")
 
     # -- hub calls -----------------------------------------------------------------
     def call(self, method: str, *args, **kwargs):
@@ -263,6 +265,20 @@ class KojiBackend:
             return BuildOutcome(True, nvr=None)
         builds = self.call("listBuilds", taskID=task_id) or []
         return BuildOutcome(True, nvr=builds[0]["nvr"] if builds else None)
+
+    # -- for people -------------------------------------------------------------------
+    def owner(self, name: str) -> Optional[str]:
+        """The koji owner of ``name`` in the destination tag (who is told of its failure)."""
+        try:
+            config = self.call("getPackageConfig", self.target_info()["dest_tag_name"], name)
+        except koji.GenericError:
+            return None
+        return (config or {}).get("owner_name")
+
+    def task_url(self, task: str) -> str:
+        if not self.weburl or not task.isdigit():
+            return ""
+        return f"{self.weburl}/taskinfo?taskID={task}"
 
     def cancel(self, task: str) -> None:
         """Stop a running build of a cancelled campaign (finished ones are left as they are)."""

@@ -52,6 +52,12 @@ class LocalBackend:
         except (OSError, ValueError, KeyError):
             return None
 
+    def owner(self, name: str) -> Optional[str]:
+        return None             # no package ownership here
+
+    def task_url(self, task: str) -> str:
+        return ""
+
     def find_all(self, names) -> dict:
         return {name: task for name in names if (task := self.find(name))}
 
