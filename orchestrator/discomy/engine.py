@@ -107,8 +107,10 @@ class Engine:
         if state == cm.RUNNING:
             return PROGRESS if moved else WAITING
         if state == cm.DONE and row.mode == "sidetag" and not row.merged:
-            self.backend.merge(sorted(n.nvr for n in nodes.values() if n.nvr))
-            self.store.update_campaign(self.campaign_id, merged=True)
+            if not self.backend.merge(sorted(n.nvr for n in nodes.values() if n.nvr)):
+                self.store.update_campaign(self.campaign_id, note="merging into the destination")
+                return WAITING
+            self.store.update_campaign(self.campaign_id, merged=True, note="")
         self.store.set_campaign_state(self.campaign_id, state)
         self._notify(state, "", f"campaign {state}")
         log.info("campaign %s: %s", self.campaign_id, state)

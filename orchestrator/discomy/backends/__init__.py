@@ -14,7 +14,8 @@ A backend is made for one campaign and offers, every call non-blocking:
   next ones; None when they already are;
 - ``repo_state(ref) -> "ready" | "waiting" | "lost"``: "lost" asks again;
 - ``hold_back() -> reason | None``: the build system is too busy for more;
-- ``merge(nvrs)``: a passed campaign's builds go to their destination;
+- ``merge(nvrs) -> bool``: a passed campaign's builds go to their destination;
+  False while that is under way (asked again at the next step);
 - ``cancel(task)``: stop a running build (``discomy cancel --kill``);
 - ``owner(name) -> str | None`` and ``task_url(task) -> str``: who is told of a
   package's failure, and where to read about it.

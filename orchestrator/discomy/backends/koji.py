@@ -76,6 +76,7 @@ class KojiBackend:
         self._load: tuple = (float("-inf"), None)
         self._user_id: Optional[int] = None
         self.weburl = weburl.rstrip("/")
+        self._merge_tasks: dict = {}          # nvr -> tagging task of this life's merge
 
     # -- hub calls -----------------------------------------------------------------
     def call(self, method: str, *args, **kwargs):
@@ -344,36 +345,42 @@ class KojiBackend:
         return reason
 
     # -- the end -----------------------------------------------------------------------
-    def merge(self, nvrs) -> None:
+    def merge(self, nvrs) -> bool:
         """Tag every build of a passed side-tag campaign into the destination, then drop
-        the side tag. Builds already there are skipped, so a restart can merge again:
-        tagging tasks of a merge cut short may still be running then, so a build is
-        judged by whether it is in the destination, not by which task put it there."""
+        the side tag; True once that is done, False while tagging tasks run (ask again).
+
+        Never blocks. A build is judged by whether it is in the destination, not by
+        which task put it there, so a restart can merge again: tagging tasks of a
+        merge cut short may still be running, and the second one koji fails as
+        "already tagged"."""
         if self.mode != "sidetag":
-            return
+            return True
         dest = self.target_info()["dest_tag_name"]
-        tasks = {}
-        for nvr in nvrs:
-            if self._tagged(dest, nvr):
+        tagged = {b["nvr"] for b in self.call("listTagged", dest) or []}
+        pending = False
+        for nvr in (n for n in nvrs if n not in tagged):
+            task_id = self._merge_tasks.get(nvr)
+            if task_id is not None:
+                info = self.call("getTaskInfo", task_id)
+                if info and info["state"] == TASK["FAILED"] and not self._tagged(dest, nvr):
+                    raise KojiBackendError(f"tagging {nvr} into {dest} failed (task {task_id})")
+                pending = True          # running, or closed since the listing above
                 continue
             try:
-                tasks[int(self.call("tagBuild", dest, nvr, fromtag=self.sidetag))] = nvr
+                self._merge_tasks[nvr] = int(self.call("tagBuild", dest, nvr,
+                                                       fromtag=self.sidetag))
             except koji.GenericError:
                 if not self._tagged(dest, nvr):     # not tagged by an earlier task meanwhile
                     raise
-        for task_id, nvr in tasks.items():
-            while True:
-                info = self.call("getTaskInfo", task_id)
-                if info and info["state"] in FINISHED:
-                    break
-                self.sleep(self.backoff)
-            # "already tagged": an earlier merge's task got there first
-            if info["state"] != TASK["CLOSED"] and not self._tagged(dest, nvr):
-                raise KojiBackendError(f"tagging into {dest} failed (task {task_id})")
+                continue
+            pending = True
+        if pending:
+            return False
         # gone already when the daemon stopped between removing it and recording the merge
         if self.sidetag and self.call("getTag", self.sidetag):
             self.call("removeSideTag", self.sidetag)
         log.info("campaign %s: %d builds merged into %s", self.campaign_id, len(nvrs), dest)
+        return True
 
     def _tagged(self, tag: str, nvr: str) -> bool:
         name = koji.parse_NVR(nvr)["name"]

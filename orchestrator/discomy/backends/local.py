@@ -110,8 +110,9 @@ class LocalBackend:
     def hold_back(self) -> Optional[str]:
         return None
 
-    def merge(self, nvrs) -> None:
+    def merge(self, nvrs) -> bool:
         """The campaign repo is the result; nothing to merge."""
+        return True
 
 
 def _write_json(path: Path, data: dict) -> None:
