@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from .cli import CliError
@@ -401,11 +400,9 @@ def run_resume(args) -> int:
     else:
         for name in [n for n, node in nodes.items() if node.state == cm.FAILED]:
             # built again, from a fresh retry budget; its dependents wait for it again
-            changes = cm.after_resume(nodes, name)
-            changes[name] = replace(nodes[name], state=cm.PLANNED, attempts=0, task=None,
-                                    failure_class=None, reason="")
+            changes = cm.after_requeue(nodes, name)
             store.update_nodes(args.campaign, changes)
-            nodes = store.nodes(args.campaign)
+            nodes.update(changes)
     store.set_campaign_state(args.campaign, cm.RUNNING, note="")
     if args.detach:
         print(f"campaign {args.campaign}: running again; discomy serve drives it")

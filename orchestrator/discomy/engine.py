@@ -230,10 +230,8 @@ class Engine:
         # and a row another engine holds is skipped, so no node is submitted twice. A
         # node just claimed has no submission anywhere: it is submitted without a look.
         claimed = self.store.claim(self.campaign_id, ready)
+        nodes.update(cm.after_claim(nodes, claimed))
         for name in claimed:
-            nodes[name] = replace(nodes[name], state=cm.BUILDING,
-                                  attempts=nodes[name].attempts + 1, task=None, nvr=None,
-                                  repo_wait=None, gate_since=None)
             self._submit(nodes, name)
         if claimed:
             self.on_change(nodes)

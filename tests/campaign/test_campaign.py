@@ -48,9 +48,9 @@ def test_failure_classes():
 
 def test_infrastructure_failure_is_retried_then_failed():
     nodes = chain()
-    nodes["alpha"] = Node("alpha", 1, ("parsekit",), 300, BUILDING, attempts=1)
-    assert after_failure(nodes, "alpha", "host b3 died", 2)["alpha"].state == PLANNED
     nodes["alpha"] = Node("alpha", 1, ("parsekit",), 300, BUILDING, attempts=2)
+    assert after_failure(nodes, "alpha", "host b3 died", 2)["alpha"].state == PLANNED
+    nodes["alpha"] = Node("alpha", 1, ("parsekit",), 300, BUILDING, attempts=3)
     assert after_failure(nodes, "alpha", "host b3 died", 2)["alpha"].state == FAILED
 
 

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from hypothesis import given, strategies as st
 
-from samples import wait_until
 from discomy.notify import (Notification, NotifyConfig, NotifyConfigError, Notifier, TokenBucket,
                             render)
 
