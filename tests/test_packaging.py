@@ -57,6 +57,12 @@ def test_orchestrator_package_ships_command_unit_and_config(built):
     assert "/usr/bin/discomy\n" in files
     assert "/etc/discomy/orchestrator.toml" in files
     assert "discomy-orchestrator.service" in files
+    # the unit runs as User=discomy: the package makes that user before its files land
+    scripts = subprocess.run(["rpm", "-qp", "--scripts", str(rpm)], capture_output=True,
+                             text=True).stdout
+    assert "useradd -r -g discomy" in scripts
+    unit = (ROOT / "packaging" / "discomy-orchestrator.service").read_text()
+    assert "User=discomy" in unit and "StateDirectory=discomy" in unit
 
 
 @pytest.mark.skipif(shutil.which("rpmlint") is None, reason="rpmlint is installed by make test")
