@@ -122,8 +122,25 @@ class Service:
         resumed = self.resume_failed(event.name, event.nvr, tag=event.tag)
         watch = self.config["watch"]
         if event.name in watch["packages"] and event.tag in watch["tags"] and not resumed \
-                and not self.is_our_rebuild(event.release):
+                and not self.is_our_rebuild(event.release) and not self.is_stale(event):
             self.start_campaign(event.name, event.nvr, event.dedupe_key)
+
+    def is_stale(self, event: Tagged) -> bool:
+        """A tag message that arrives after a newer build of the package was tagged (late,
+        after an outage): the newer one has, or will have, its own campaign."""
+        if self.config["campaign"]["backend"] != "koji":
+            return False
+        try:
+            latest = self.session().getLatestBuilds(event.tag, package=event.name) or []
+        except Exception as exc:       # koji unreachable: better a campaign than none
+            log.warning("cannot tell whether %s is still the latest in %s: %s",
+                        event.nvr, event.tag, exc)
+            return False
+        if latest and latest[0]["nvr"] != event.nvr:
+            log.info("%s is no longer the latest %s in %s (%s is): no campaign for it",
+                     event.nvr, event.name, event.tag, latest[0]["nvr"])
+            return True
+        return False
 
     def is_our_rebuild(self, release: str) -> bool:
         """A build a campaign made (its release carries the campaign suffix), merged into a

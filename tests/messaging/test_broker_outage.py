@@ -312,3 +312,25 @@ def test_a_transition_whose_handler_failed_is_handled_when_it_comes_again(tmp_pa
     assert [c.changed for c in service.store.campaigns()] == ["corelib"]
     service.handle(event)                       # handled now: a true duplicate
     assert len(service.store.campaigns()) == 1 and len(attempts) == 2
+
+
+def test_a_late_tag_message_for_a_superseded_build_starts_nothing(tmp_path, example_repos):
+    """After an outage, the messages of two builds of a watched package arrive late: only
+    the build that is still the latest in the watched tag gets a campaign."""
+    from types import SimpleNamespace
+
+    from discomy.events import Tagged
+
+    hub = StandinKojiHub()
+    try:
+        config = config_for(tmp_path, SimpleNamespace(url=""), example_repos, hub)
+        config["messaging"]["amqp_url"] = ""
+        old = hub.add_build("corelib", "1.3", "1.el9", "el9")
+        new = hub.add_build("corelib", "1.3", "2.el9", "el9")
+        service = Service(config)
+        service.handle(Tagged("m-old", "el9", "corelib", "1.3", "1.el9", "tag", old["build_id"]))
+        assert service.store.campaigns() == []
+        service.handle(Tagged("m-new", "el9", "corelib", "1.3", "2.el9", "tag", new["build_id"]))
+        assert [c.changed for c in service.store.campaigns()] == ["corelib"]
+    finally:
+        hub.stop()
