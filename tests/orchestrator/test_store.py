@@ -67,6 +67,36 @@ def test_an_event_is_stored_once_by_its_dedupe_key(store_url):
         assert s.execute(text("SELECT count(*) FROM events")).scalar() == 2
 
 
+def test_a_batch_of_events_is_stored_once_and_says_which_were_new(store_url):
+    store = Store(store_url)
+    assert store.record_event(Event("build:42:COMPLETE", "m1"))
+    batch = [Event("build:42:COMPLETE", "m1-replay"), Event("build:43:COMPLETE", "m2"),
+             Event("build:43:COMPLETE", "m2-twice"), Event("tag:el9:x-1-1", "m3")]
+    assert store.record_events(batch) == {"build:43:COMPLETE", "tag:el9:x-1-1"}
+    assert store.record_events(batch) == set()
+    store.forget_event("tag:el9:x-1-1")
+    assert store.record_events(batch) == {"tag:el9:x-1-1"}
+
+
+def test_the_daemon_finds_failed_packages_and_live_campaigns_by_name(store_url):
+    from dataclasses import replace
+
+    store = Store(store_url)
+    live = store.create_campaign(["corelib"], "per-tier", "koji", nodes(), target="el9-candidate")
+    other = store.create_campaign(["zlib"], "per-tier", "koji", nodes(), target="el8-candidate")
+    for cid in (live, other):
+        alpha = store.nodes(cid)["alpha"]
+        store.update_nodes(cid, {"alpha": replace(alpha, state="failed", nvr="alpha-1-1")})
+    store.set_campaign_state(other, "cancelled")
+    assert [(row.id, nvr) for row, nvr in store.failed_in_live_campaigns("alpha")] == \
+        [(live, "alpha-1-1")]
+    assert store.failed_in_live_campaigns("parsekit") == []
+    assert store.live_campaign_for("corelib", "el9-candidate") == live
+    assert store.live_campaign_for("corelib", "el8-candidate") is None
+    assert store.live_campaign_for("zlib", "el8-candidate") is None      # cancelled
+    assert store.node_states()["failed"] == 1
+
+
 def test_a_node_is_claimed_once_even_when_claimed_twice(store_url):
     store = Store(store_url)
     cid = store.create_campaign(["corelib"], "per-tier", "local", nodes())
