@@ -181,6 +181,8 @@ class StandinKojiHub:
                 continue
             if "createdAfter" in opts and task["create_ts"] <= float(opts["createdAfter"]):
                 continue
+            if "owner" in opts and task.get("owner", 1) != opts["owner"]:
+                continue
             out.append(self._public(task))
         return out
 

@@ -210,6 +210,10 @@ class KojiBackend:
         query = {"method": "build", "state": LIVE, "decode": True}
         if self.created_at:
             query["createdAfter"] = self.created_at - 60
+        if self._user_id is None:
+            self._user_name()
+        if self._user_id is not None:       # ours only: a busy hub has many build tasks
+            query["owner"] = self._user_id
         found: dict = {}
         for task in sorted(self.call("listTasks", query) or [], key=lambda t: -int(t["id"])):
             request = task.get("request") or []
