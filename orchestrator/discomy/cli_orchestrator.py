@@ -42,7 +42,7 @@ def register(subparsers) -> None:
                          help="koji, or rpmbuild and createrepo_c here (default: [campaign] backend)")
     rebuild.add_argument("--depth", choices=("direct", "buildroot"),
                          help="planner depth (default: [campaign] depth)")
-    rebuild.add_argument("--repo", action="append", type=Path, metavar="DIR",
+    rebuild.add_argument("--repo", action="append", metavar="DIR|URL",
                          help="rpm-md repositories the plan is made from (default: [plan] repos; "
                               "for local builds also [local] source_repos)")
     rebuild.add_argument("--workdir", type=Path, default=None,
@@ -174,14 +174,13 @@ def run_rebuild(args) -> int:
         target, mode = args.target or c["target"], args.mode or c["mode"]
         if not target:
             raise CliError("a koji rebuild needs --target (or [campaign] target)")
-        repos = args.repo or [Path(p) for p in config["plan"]["repos"]]
+        repos = args.repo or list(config["plan"]["repos"])
     else:
         if args.mode == "sidetag" or args.target:
             raise CliError("--mode and --target are koji settings; local builds go to the "
                            "campaign's own repository")
         target, mode = "local", "local"
-        repos = args.repo or [Path(p) for p in
-                              config["plan"]["repos"] + config["local"]["source_repos"]]
+        repos = args.repo or config["plan"]["repos"] + config["local"]["source_repos"]
     if not repos:
         raise CliError("no repositories to plan from: pass --repo (or set [plan] repos)")
     cache_dir = Path(config["plan"]["cache_dir"])

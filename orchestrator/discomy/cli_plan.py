@@ -56,8 +56,9 @@ def register(subparsers) -> None:
 
 
 def _repo_options(parser) -> None:
-    parser.add_argument("--repo", action="append", required=True, type=Path, metavar="DIR",
-                        help="an rpm-md repository (binary or source); repeat for several")
+    parser.add_argument("--repo", action="append", required=True, metavar="DIR|URL",
+                        help="an rpm-md repository (binary or source), a directory or an "
+                             "http(s) URL; repeat for several")
     parser.add_argument("--depth", choices=("direct", "buildroot"), default="direct",
                         help="direct: providers of the BuildRequires; buildroot: everything "
                              "libsolv installs for them (default: direct)")

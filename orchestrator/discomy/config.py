@@ -40,7 +40,7 @@ DEFAULTS: dict = {
         "workdir": "/var/lib/discomy/campaigns",
     },
     "plan": {
-        "repos": [],                     # local rpm-md repo directories the plan is made from
+        "repos": [],                     # rpm-md repos (directories or URLs) the plan is made from
         "cache_dir": "/var/cache/discomy",
     },
     "watch": {

@@ -67,12 +67,15 @@ def cache_key(repo_dirs: Sequence[Path], depth: str, arch: str) -> str:
 
 def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[os.PathLike] = None,
                arch: str = "x86_64", use_cache: bool = True) -> BuildGraph:
-    """The build-dependency graph of the source packages in ``repo_dirs``."""
+    """The build-dependency graph of the source packages in ``repo_dirs`` (directories,
+    or http(s) URLs mirrored into ``cache_dir``)."""
     if depth not in DEPTHS:
         raise RepodataError(f"unknown depth {depth!r}: use one of {', '.join(DEPTHS)}")
-    dirs = [Path(d) for d in repo_dirs]
-    if not dirs:
+    if not repo_dirs:
         raise RepodataError("no repository given: pass at least one --repo DIR")
+    from .remote_repos import local_repos
+
+    dirs = local_repos(repo_dirs, cache_dir)
     key = cache_key(dirs, depth, arch)
     cache_file = Path(cache_dir or default_cache_dir()) / f"graph-{key}.pickle"
     if use_cache and cache_file.is_file():

@@ -17,6 +17,7 @@ from .campaign import Node
 from .config import DEFAULTS
 from .engine import Engine, EngineSettings
 from .planner import make_plan
+from .remote_repos import is_remote
 from .repodata import load_graph
 from .store import Store
 
@@ -34,7 +35,8 @@ def start_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str], 
     remembered for local builds."""
     graph = load_graph(repos, depth=depth, cache_dir=cache_dir)
     plan = make_plan(graph, changed)
-    sources = [Path(r).resolve() for r in repos if any(Path(r).glob("*.src.rpm"))]
+    sources = [Path(r).resolve() for r in repos
+               if not is_remote(str(r)) and any(Path(r).glob("*.src.rpm"))]
     return store.create_campaign(plan.changed, release, backend, plan_nodes(plan),
                                  target=target, mode=mode, sources=sources,
                                  workdir=None if workdir is None else Path(workdir).resolve())

@@ -186,7 +186,7 @@ class Service:
         repos = self.config["plan"]["repos"] if koji_backend else self.config["local"]["source_repos"]
         try:
             campaign_id = start_campaign(
-                self.store, [Path(p) for p in repos], [name], c["release"], backend=c["backend"],
+                self.store, list(repos), [name], c["release"], backend=c["backend"],
                 target=target, mode=c["mode"] if koji_backend else "local", depth=c["depth"],
                 cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]))
         except PlanError as exc:
