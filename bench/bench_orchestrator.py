@@ -25,16 +25,16 @@ class _InstantBackend:
     def prepare(self):
         return {}
 
-    def find(self, name):
-        return None
-
     def submit(self, name, priority=0):
         return name
 
-    def poll(self, task):
+    def find_all(self, names):
+        return {}
+
+    def poll_all(self, tasks):
         from discomy.backends import BuildOutcome
 
-        return BuildOutcome(True, nvr=f"{task}-1-1.el9")
+        return {task: BuildOutcome(True, nvr=f"{task}-1-1.el9") for task in tasks}
 
     def request_repo(self, nvrs):
         return None

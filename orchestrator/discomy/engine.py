@@ -144,8 +144,9 @@ class Engine:
             for name in unsent:
                 self._submit(nodes, name, found.get(name))
             moved = True
+        outcomes = self.backend.poll_all([nodes[n].task for n in building]) if building else {}
         for name in building:
-            outcome = self.backend.poll(nodes[name].task)
+            outcome = outcomes.get(nodes[name].task)
             if outcome is None:
                 continue
             self._write(nodes, cm.after_build(nodes, name, outcome.ok, outcome.nvr,

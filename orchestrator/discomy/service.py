@@ -391,6 +391,9 @@ def run_serve(args) -> int:
     from .config import ConfigError, load_config
     from .metrics import Metrics
 
+    if not args.verbose:
+        # a daemon's journal tells what it decided: campaigns started, resumed, paused
+        logging.getLogger().setLevel(logging.INFO)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -130,7 +130,7 @@ class Recorded:
             self._calls.append({"method": self._name, "args": args, "kwargs": kwargs,
                                 "fault": f"{type(exc).__name__}: {exc}"})
             raise
-        if hasattr(result, "__next__"):
+        if hasattr(type(result), "__next__"):       # a generator (not a multicall session)
             result = list(result)
         self._calls.append({"method": self._name, "args": args, "kwargs": kwargs,
                             "result": result})

@@ -22,6 +22,9 @@ class FailingAlpha:
     def submit(self, name, priority=0):
         return "failing" if name == "alpha" else self.inner.submit(name, priority)
 
+    def poll_all(self, tasks):
+        return {task: self.poll(task) for task in tasks}
+
     def poll(self, task):
         if task == "failing":
             return BuildOutcome(False, error="error: Bad exit status from /var/tmp/rpm-tmp (%check)")

@@ -54,6 +54,9 @@ class Counting:
             raise SystemExit("killed after the build, before the store was told")
         return task
 
+    def poll_all(self, tasks):
+        return {task: self.poll(task) for task in tasks}
+
     def poll(self, task):
         if task.startswith("failing:"):
             return BuildOutcome(False, error=f"error: Bad exit status (%check) in {task[8:]}")

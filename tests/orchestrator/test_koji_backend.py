@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
 
 from kojihub_xmlrpc import StandinKojiHub  # noqa: E402
 
-from discomy.backends import HubUnavailable  # noqa: E402
+from discomy.backends import BuildOutcome, HubUnavailable  # noqa: E402
 from discomy.backends.koji import KojiBackend, KojiBackendError, session_for  # noqa: E402
 from discomy.campaign import Node  # noqa: E402
 from discomy.engine import Engine, EngineSettings  # noqa: E402
@@ -68,6 +68,18 @@ def test_a_scratch_build_carries_the_campaign_and_a_relative_priority(hub):
     # another campaign's task for the same package is not this campaign's
     assert backend(hub, campaign_id=2).find("parsekit") is None
     assert b.find("parsekit") == task
+
+
+def test_every_running_build_is_polled_in_one_round_trip(hub):
+    b = backend(hub)
+    hub.polls_to_finish = 2
+    tasks = [b.submit(name) for name in ("parsekit", "alpha", "beta")]
+    before = len(hub.calls)
+    assert b.poll_all(tasks + ["error:refused"]) == {
+        **{t: None for t in tasks},
+        "error:refused": BuildOutcome(False, error="refused")}
+    assert hub.calls[before:] == ["multiCall"] + ["getTaskInfo"] * 3
+    assert all(o.ok for o in b.poll_all(tasks).values())
 
 
 def test_without_a_template_the_source_is_the_latest_builds(hub):

@@ -12,7 +12,8 @@ codes), not from its code:
 - the sidetag plugin: ``createSideTag``, ``editSideTag(rpm_macros=)``,
   ``listSideTags``, ``removeSideTag``;
 - repos: ``repo.request`` / ``repo.checkRequest`` (1.35+), ``newRepo``;
-- ``getPackageConfig`` with the package's ``owner_name``;
+- ``getPackageConfig`` with the package's ``owner_name``; ``multiCall`` (what
+  ``ClientSession.multicall`` sends);
 - ``listHosts`` rows with ``arches``, ``capacity``, ``task_load``, ``ready``;
   ``scheduler.getHostData`` (koji 1.34+) rows of ``host_id`` and ``data``.
 
@@ -350,6 +351,25 @@ class StandinKojiHub:
         owner = self.owners.get(pkg)
         return {"tag_id": self._tag(tag)["id"], "package_id": 1, "owner_name": owner,
                 "blocked": False} if owner else None
+
+    def hub_multiCall(self, calls):
+        """koji's multicall: every call in one request, each answered with ``[result]``
+        or a fault dict, as the hub's ``multiCall`` does."""
+        results = []
+        for call in calls:
+            method, params = call["methodName"], list(call["params"])
+            self.calls.append(method)
+            kwargs = {}
+            if params and isinstance(params[-1], dict) and params[-1].pop("__starstar", False):
+                kwargs = params.pop()
+            func = getattr(self, "hub_" + method.replace(".", "_"), None)
+            try:
+                if func is None:
+                    raise Fault(GENERIC, f"Invalid method: {method}")
+                results.append([func(*params, **kwargs)])
+            except Fault as fault:
+                results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
+        return results
 
     def hub_listHosts(self, arches=None, channelID=None, ready=None, enabled=None, **kw):
         return [dict(h) for h in self.hosts if enabled is None or h["enabled"] == enabled]

@@ -9,7 +9,7 @@ A backend is made for one campaign and offers, every call non-blocking:
   recorded but whose submission is not (a restart, a lost answer), so nothing is
   built twice;
 - ``submit(name, priority) -> task``: start a build, return its reference;
-- ``poll(task) -> BuildOutcome | None``: None while it runs;
+- ``poll_all(tasks) -> {task: BuildOutcome | None}``: None while it runs;
 - ``request_repo(nvrs) -> ref | None``: make finished builds visible to the
   next ones; None when they already are;
 - ``repo_state(ref) -> "ready" | "waiting" | "lost"``: "lost" asks again;

@@ -81,18 +81,33 @@ class KojiBackend:
     # -- hub calls -----------------------------------------------------------------
     def call(self, method: str, *args, **kwargs):
         """One hub call, retried with backoff on network faults."""
-        delay = self.backoff
         func = self.session
         for part in method.split("."):
             func = getattr(func, part)
+        return self._retrying(method, lambda: func(*args, **kwargs))
+
+    def call_many(self, method: str, arglist: list) -> list:
+        """The same call for many arguments in koji multicalls (one round trip per 500),
+        retried as a whole; a fault in any of them is raised as koji raises it."""
+        if not arglist:
+            return []
+
+        def run():
+            with self.session.multicall(strict=True, batch=500) as m:
+                pending = [getattr(m, method)(*args) for args in arglist]
+            return [p.result for p in pending]
+        return self._retrying(f"multicall {method}", run)
+
+    def _retrying(self, what: str, run: Callable):
+        delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
-                return func(*args, **kwargs)
+                return run()
             except NETWORK_FAULTS as exc:
                 if attempt == self.retries:
-                    raise HubUnavailable(f"koji hub unavailable: {method} failed "
+                    raise HubUnavailable(f"koji hub unavailable: {what} failed "
                                          f"{attempt + 1} times, last: {exc}") from None
-                log.warning("koji %s failed (%s); retrying in %.1f s", method, exc, delay)
+                log.warning("koji %s failed (%s); retrying in %.1f s", what, exc, delay)
                 self.sleep(delay)
                 delay = min(delay * 2, 300.0)
 
@@ -250,10 +265,20 @@ class KojiBackend:
                 return f"error:{exc}"
 
     def poll(self, task: str) -> Optional[BuildOutcome]:
+        return self.poll_all([task])[task]
+
+    def poll_all(self, tasks) -> dict:
+        """``task -> BuildOutcome`` (None while it runs) for every task, the task states
+        read in one multicall."""
+        ids = sorted({int(t) for t in tasks if t.isdigit()})
+        infos = dict(zip(ids, self.call_many("getTaskInfo", [(i,) for i in ids])))
+        return {task: self._outcome(task, infos.get(int(task)) if task.isdigit() else None)
+                for task in tasks}
+
+    def _outcome(self, task: str, info: Optional[dict]) -> Optional[BuildOutcome]:
         if task.startswith("error:"):          # refused at submission: the package's fault
             return BuildOutcome(False, error=task[len("error:"):])
         task_id = int(task)
-        info = self.call("getTaskInfo", task_id)
         if not info:
             return BuildOutcome(False, error=f"koji has no task {task_id} (host died?)")
         if info["state"] not in FINISHED:

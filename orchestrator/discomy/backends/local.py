@@ -58,6 +58,9 @@ class LocalBackend:
     def task_url(self, task: str) -> str:
         return ""
 
+    def poll_all(self, tasks) -> dict:
+        return {task: self.poll(task) for task in tasks}
+
     def find_all(self, names) -> dict:
         return {name: task for name in names if (task := self.find(name))}
 
