@@ -298,15 +298,21 @@ class Service:
     def _reconcile_koji(self, rows) -> None:
         session = self.session()
         watch = self.config["watch"]
-        # the first look at a watched tag is a baseline: what is there already started nothing
-        first = {tag: self.store.record_event(Marker(f"baseline:{tag}")) for tag in watch["tags"]}
-        for tag in watch["tags"]:
-            for name in watch["packages"]:
-                for build in session.getLatestBuilds(tag, package=name) or []:
-                    if first[tag]:
-                        self.store.record_event(_tagged(tag, build))
-                    else:
-                        self.handle(_tagged(tag, build))
+        # the first look at a watched package (in a watched tag) is a baseline: what is
+        # there already starts nothing, it is only recorded
+        for name in watch["packages"]:
+            if watch["tags"]:
+                seen = [(f"baseline:{tag}:{name}", _tagged(tag, build)) for tag in watch["tags"]
+                        for build in session.getLatestBuilds(tag, package=name) or []]
+            else:
+                newest = session.listBuilds(packageID=name, state=COMPLETE,
+                                            queryOpts={"order": "-build_id", "limit": 1})
+                seen = [(f"baseline:builds:{name}", _completed(build)) for build in newest or []]
+            for baseline, event in seen:
+                if self.store.record_event(Marker(baseline)):
+                    self.store.record_event(event)
+                else:
+                    self.handle(event)
         for row in rows:
             if row.backend != "koji" or row.state not in (cm.RUNNING, cm.FAILED):
                 continue
@@ -365,6 +371,13 @@ class Marker:
     """A fact the daemon records once in the event table (stored, never handled)."""
     dedupe_key: str
     msg_id: str = "discomy"
+
+
+def _completed(build: dict) -> BuildStateChanged:
+    """What koji's build state message for ``build`` (a ``listBuilds`` row) would have said."""
+    return BuildStateChanged(f"reconciler-build-{build['build_id']}", build["build_id"],
+                             build["name"], build["version"], build["release"], None, COMPLETE,
+                             build.get("task_id"))
 
 
 def _tagged(tag: str, build: dict) -> Tagged:

@@ -334,3 +334,33 @@ def test_a_late_tag_message_for_a_superseded_build_starts_nothing(tmp_path, exam
         assert [c.changed for c in service.store.campaigns()] == ["corelib"]
     finally:
         hub.stop()
+
+
+def test_the_reconciler_finds_new_builds_of_watched_packages_without_any_message(
+        tmp_path, example_repos):
+    """Watching COMPLETE builds (no watched tags): what koji built while no message came
+    is found with listBuilds; what was there at the first look starts nothing."""
+    from types import SimpleNamespace
+
+    from discomy.events import BuildStateChanged
+
+    hub = StandinKojiHub()
+    try:
+        config = config_for(tmp_path, SimpleNamespace(url=""), example_repos, hub)
+        config["messaging"]["amqp_url"] = ""
+        config["watch"]["tags"] = []
+        hub.add_build("corelib", "1.3", "1.el9", "el9")
+        service = Service(config)
+        service.reconcile()                               # the baseline
+        assert service.store.campaigns() == []
+        newer = hub.add_build("corelib", "1.3", "2.el9", "el9")
+        service.reconcile()
+        assert [c.changed for c in service.store.campaigns()] == ["corelib"]
+        service.store.set_campaign_state(1, "done")     # so only deduplication stops a second
+        service.reconcile()
+        # the message koji sent for that build, arriving late, is the same transition
+        service.handle(BuildStateChanged("m-late", newer["build_id"], "corelib", "1.3", "2.el9",
+                                         0, 1))
+        assert len(service.store.campaigns()) == 1
+    finally:
+        hub.stop()

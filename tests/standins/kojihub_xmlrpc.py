@@ -6,7 +6,7 @@ codes), not from its code:
 - builds: ``build(src, target, opts, priority=)`` returns a task id (priority
   relative to 20, as koji's hub takes it); ``listTasks``, ``getTaskInfo``,
   ``getTaskResult`` (the task's fault when it failed), ``cancelTask``,
-  ``listBuilds(taskID=)``;
+  ``listBuilds`` (by task, or a package's newest COMPLETE builds);
 - targets and tags: ``getBuildTarget``, ``getBuildConfig``, ``getTag``,
   ``getLatestBuilds``, ``listTagged``, ``tagBuild`` (a task), ``getLoggedInUser``;
 - the sidetag plugin: ``createSideTag``, ``editSideTag(rpm_macros=)``,
@@ -207,8 +207,15 @@ class StandinKojiHub:
             raise Fault(BUILD_ERROR, task["error"])
         return {"srpms": [], "rpms": []}
 
-    def hub_listBuilds(self, taskID=None, **kw):
-        return [b for b in self.builds.values() if b["task_id"] == taskID]
+    def hub_listBuilds(self, packageID=None, taskID=None, state=None, queryOpts=None, **kw):
+        rows = [{**b, "id": b["build_id"], "state": 1} for b in self.builds.values()
+                if (taskID is None or b["task_id"] == taskID)
+                and (packageID is None or b["name"] == packageID)
+                and state in (None, 1)]
+        opts = queryOpts or {}
+        if opts.get("order") in ("build_id", "-build_id"):
+            rows.sort(key=lambda b: b["build_id"], reverse=opts["order"].startswith("-"))
+        return rows[:opts["limit"]] if opts.get("limit") else rows
 
     @staticmethod
     def _public(task):
