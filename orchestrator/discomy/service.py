@@ -245,8 +245,8 @@ class Service:
                     outcome = None
                 if outcome == FINISHED:
                     self.engines.pop(row.id, None)     # a resume builds a fresh one
-                wait = 0.0 if outcome == PROGRESS or row.backend == "local" \
-                    else self.config["koji"]["poll_seconds"]
+                quick = outcome == PROGRESS or (outcome is not None and row.backend == "local")
+                wait = 0.0 if quick else self.config["koji"]["poll_seconds"]
                 self.due[row.id] = now + wait
             if self.metrics:
                 self._export_gauges()
