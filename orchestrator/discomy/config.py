@@ -79,6 +79,7 @@ DEFAULTS: dict = {
         "tls_certfile": "",
         "tls_keyfile": "",
         "reconcile_seconds": 300,
+        "reconnect_max_seconds": 60.0,   # backoff cap between attempts to reach a broker
     },
     "notify": {
         "smtp_host": "",
@@ -114,7 +115,8 @@ CHOICES = {
 }
 POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
             ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),
-            ("messaging", "prefetch"), ("messaging", "batch")}
+            ("messaging", "prefetch"), ("messaging", "batch"),
+            ("messaging", "reconnect_max_seconds")}
 
 
 class ConfigError(ValueError):

@@ -339,14 +339,16 @@ class Service:
             config = ListenerConfig(url=m["amqp_url"], queue=m["queue"], topics=topics,
                                     queue_durable=m["queue_durable"], prefetch=m["prefetch"],
                                     batch=m["batch"],
-                                    dead_letter_exchange=m["dead_letter_exchange"] or None, **tls)
+                                    dead_letter_exchange=m["dead_letter_exchange"] or None,
+                                    reconnect_max_seconds=m["reconnect_max_seconds"], **tls)
             out.append(Amqp091Listener(config, self.handle, on_reconnect=self.request_reconcile,
                                        batch_handler=self.handle_batch))
         if m["amqp10_url"]:
             from .listeners.amqp10 import Amqp10Config, Amqp10Listener
 
             config = Amqp10Config(url=m["amqp10_url"], source=m["amqp10_source"],
-                                  topic_prefix=m["amqp10_prefix"], **tls)
+                                  topic_prefix=m["amqp10_prefix"],
+                                  reconnect_max_seconds=m["reconnect_max_seconds"], **tls)
             out.append(Amqp10Listener(config, self.handle, on_reconnect=self.request_reconcile))
         return out
 
