@@ -336,7 +336,7 @@ def run_status(args) -> int:
     from rich.table import Table
 
     console = Console(highlight=False)
-    where = f"{row.backend} {row.target}" + (f", {row.mode}" if row.backend == "koji" else "")
+    where = f"koji {row.target}, {row.mode}" if row.backend == "koji" else row.backend
     console.print(f"campaign {row.id}: {row.state} ({row.release}, {where}), "
                   f"changed {row.changed}", markup=False)
     if row.sidetag:

@@ -18,7 +18,8 @@ from .store import Store
 def start_local_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str],
                          release: str, cache_dir: Optional[Path] = None,
                          workdir: Optional[Path] = None) -> int:
-    return start_campaign(store, repos, changed, release, cache_dir=cache_dir, workdir=workdir)
+    return start_campaign(store, repos, changed, release, mode="local", cache_dir=cache_dir,
+                          workdir=workdir)
 
 
 def run_local_campaign(workdir, changed, release: str = "per-tier", progress: bool = True) -> dict:

@@ -91,6 +91,10 @@ def test_a_sidetag_rebuild_runs_in_the_foreground_and_merges(setup, hub):
     assert sorted(n for n, _ in hub.tagged["el9"] if ".discomy1" in n) == summary["nvrs"]
     status = json.loads(run("status", str(row.id), "--json").stdout)
     assert status["mode"] == "sidetag" and status["merged"] is True
+    text = run("status", str(row.id)).stdout
+    assert "(per-edge, koji el9-candidate, sidetag)" in text and "(merged)" in text
+    follow = run("status", str(row.id), "--follow", "--interval", "0.1")
+    assert follow.returncode == 0 and f"campaign {row.id}: done" in follow.stdout
     assert {n["state"] for n in status["nodes"].values()} == {"done"}
 
 
