@@ -3,7 +3,6 @@ over capacity or maxjobs, makespan never below the lower bound, policies as docu
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
