@@ -59,6 +59,7 @@ class Engine:
         self._prepared = False
         self._priorities: Optional[dict] = None
         self._deps: Optional[dict] = None
+        self._held = False
 
     # -- the loop ----------------------------------------------------------------
     def run(self) -> str:
@@ -226,7 +227,11 @@ class Engine:
         if busy:
             log.info("campaign %s: holding back %d builds: %s", self.campaign_id, len(ready), busy)
             self.store.update_campaign(self.campaign_id, note=busy)
+            self._held = True
             return False
+        if self._held:          # the build system has room again: the note is stale
+            self.store.update_campaign(self.campaign_id, note="")
+            self._held = False
         # the intent first: claimed rows are committed as building before any submission,
         # and a row another engine holds is skipped, so no node is submitted twice. A
         # node just claimed has no submission anywhere: it is submitted without a look.

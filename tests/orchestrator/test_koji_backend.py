@@ -212,6 +212,7 @@ def test_new_builds_are_held_back_while_an_arch_is_busy(hub, tmp_path):
     assert e.step() == "waiting" and hub.calls.count("build") == 0
     assert "aarch64 at 95% of capacity" in store.campaign(cid).note
     hub.hosts[1]["task_load"] = 2.0
+    assert e.step() == "progress" and store.campaign(cid).note == ""
     assert e.run() == "done"
 
 
