@@ -148,3 +148,23 @@ def test_repos_that_are_missing_lose_nothing_and_our_own_rebuilds_start_nothing(
     assert len(service.store.campaigns()) == 1
     service.handle(Tagged("m3", "el9", "corelib", "1.4", "1.el9", "tag", 902))
     assert len(service.store.campaigns()) == 2
+
+
+def test_the_messaging_section_configures_both_listeners(tmp_path, example_repos):
+    from types import SimpleNamespace
+
+    from discomy.listeners.amqp091 import Amqp091Listener
+    from discomy.listeners.amqp10 import Amqp10Listener
+
+    config = config_for(tmp_path, SimpleNamespace(url="amqps://broker.example.org/%2Fkoji"),
+                        example_repos, [])
+    config["messaging"].update(queue="6c1b5a4e", queue_durable=False, prefetch=50, batch=20,
+                               amqp10_url="amqps://artemis.example.org:5671",
+                               amqp10_source="topic://koji.>", reconnect_max_seconds=5.0)
+    fedora, proton = Service(config).listeners()
+    assert isinstance(fedora, Amqp091Listener) and isinstance(proton, Amqp10Listener)
+    assert fedora.config.queue == "6c1b5a4e" and fedora.config.queue_durable is False
+    assert (fedora.config.prefetch, fedora.config.batch) == (50, 20)
+    assert "org.example.prod.buildsys.tag" in fedora.config.topics
+    assert fedora.config.reconnect_max_seconds == proton.config.reconnect_max_seconds == 5.0
+    assert proton.config.source == "topic://koji.>" and proton.config.topic_prefix == "koji"
