@@ -71,13 +71,7 @@ def main(argv=None):
     failed = False
     try:
         pg_data, pg_port = hubmod.start_postgres(work)
-        hubmod.psql(pg_port, "CREATE DATABASE koji", db="postgres")
-        hubmod.psql(pg_port, file=koji_src / "schemas" / "schema.sql")
-        hubmod.psql(pg_port, "INSERT INTO users (name, password, status, usertype) "
-                             "VALUES ('kojiadmin', 'kojiadmin', 0, 0); "
-                             "INSERT INTO user_perms (user_id, perm_id, creator_id) "
-                             "SELECT u.id, p.id, u.id FROM users u, permissions p "
-                             "WHERE u.name = 'kojiadmin' AND p.name = 'admin'")
+        hubmod.create_koji_db(pg_port, koji_src)
         conf, discomy_conf = hubmod.write_hub_config(work, pg_port)
         hub = hubmod.Hub(python, conf, discomy_conf, koji_src, work / "hub.log")
         url = hub.start(koji)

@@ -145,12 +145,37 @@ def start_postgres(work):
     return data, port
 
 
+def create_koji_db(pg_port, koji_src):
+    """koji's schema from the source tree, and its first admin (kojiadmin)."""
+    psql(pg_port, "CREATE DATABASE koji", db="postgres")
+    psql(pg_port, file=koji_src / "schemas" / "schema.sql")
+    psql(pg_port, "INSERT INTO users (name, password, status, usertype) "
+                  "VALUES ('kojiadmin', 'kojiadmin', 0, 0); "
+                  "INSERT INTO user_perms (user_id, perm_id, creator_id) "
+                  "SELECT u.id, p.id, u.id FROM users u, permissions p "
+                  "WHERE u.name = 'kojiadmin' AND p.name = 'admin'")
+
+
 def stop_postgres(data):
     as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                 check=False, stdout=subprocess.DEVNULL)
 
 
-def write_hub_config(work, pg_port):
+DISCOMY_POLICY = """channel =
+    has req_channel :: req
+    is_child_task :: parent
+    discomy_power :: use bigiron
+    all :: use default
+"""
+# unknown_fits off: stock1, which publishes nothing, takes no constrained task
+DISCOMY_SCHEDULER = ("[scheduler]\nenabled = true\nstrong_speed = 2.0\npower_after = 2h\n"
+                     "reserve_after = 30m\nlog_reasons = true\nunknown_fits = false\n")
+
+
+def write_hub_config(work, pg_port, plugins="discomy_hub",
+                     plugin_path=ROOT / "koji-plugins" / "hub", policy=DISCOMY_POLICY,
+                     scheduler=DISCOMY_SCHEDULER, hub_extra=""):
+    """hub.conf (and Discomy's plugin config) for a kojihub on the test's PostgreSQL."""
     (work / "koji").mkdir()
     conf = work / "hub.conf"
     conf.write_text(f"""[hub]
@@ -159,23 +184,16 @@ DBUser = postgres
 DBHost = 127.0.0.1
 DBPort = {pg_port}
 KojiDir = {work / 'koji'}
-Plugins = discomy_hub
-PluginPath = {ROOT / 'koji-plugins' / 'hub'}
+Plugins = {plugins}
+PluginPath = {plugin_path}
 LogLevel = INFO
 CheckClientIP = False
-
+{hub_extra}
 [policy]
-channel =
-    has req_channel :: req
-    is_child_task :: parent
-    discomy_power :: use bigiron
-    all :: use default
-""")
+{policy}""")
     (work / "hub.conf.d").mkdir()
     discomy = work / "discomy.conf"
-    # unknown_fits off: stock1, which publishes nothing, takes no constrained task
-    discomy.write_text("[scheduler]\nenabled = true\nstrong_speed = 2.0\npower_after = 2h\n"
-                       "reserve_after = 30m\nlog_reasons = true\nunknown_fits = false\n")
+    discomy.write_text(scheduler)
     return conf, discomy
 
 
@@ -410,13 +428,7 @@ def main(argv=None):
     pg_data, hub = None, None
     try:
         pg_data, pg_port = start_postgres(work)
-        psql(pg_port, "CREATE DATABASE koji", db="postgres")
-        psql(pg_port, file=koji_src / "schemas" / "schema.sql")
-        psql(pg_port, "INSERT INTO users (name, password, status, usertype) "
-                      "VALUES ('kojiadmin', 'kojiadmin', 0, 0); "
-                      "INSERT INTO user_perms (user_id, perm_id, creator_id) "
-                      "SELECT u.id, p.id, u.id FROM users u, permissions p "
-                      "WHERE u.name = 'kojiadmin' AND p.name = 'admin'")
+        create_koji_db(pg_port, koji_src)
         conf, discomy_conf = write_hub_config(work, pg_port)
         hub = Hub(python, conf, discomy_conf, koji_src, work / "hub.log")
         hub.pg_port = pg_port

@@ -78,22 +78,11 @@ BUILD_ERROR = 1005      # koji.BuildError's fault code
 
 
 def hub_config(work, pg_port):
-    (work / "koji").mkdir()
-    conf = work / "hub.conf"
-    conf.write_text(f"""[hub]
-DBName = koji
-DBUser = postgres
-DBHost = 127.0.0.1
-DBPort = {pg_port}
-KojiDir = {work / 'koji'}
-Plugins = sidetag_hub
-PluginPath = {{koji_src}}/plugins/hub
-LogLevel = INFO
-CheckClientIP = False
-MissingPolicyOk = False
-
-[policy]
-sidetag =
+    """koji's own sidetag plugin, and the policies a side-tag campaign needs."""
+    return real.write_hub_config(
+        work, pg_port, plugins="sidetag_hub", plugin_path="{koji_src}/plugins/hub",
+        hub_extra="MissingPolicyOk = False\n", scheduler="[scheduler]\nenabled = false\n",
+        policy=f"""sidetag =
     tag {BUILD_TAG} el8-build && compare number_of_tags <= 10 :: allow
     all :: deny
 tag =
@@ -107,10 +96,6 @@ package_list =
 build_from_scm =
     all :: allow
 """)
-    (work / "hub.conf.d").mkdir()
-    discomy = work / "discomy.conf"
-    discomy.write_text("[scheduler]\nenabled = false\n")
-    return conf, discomy
 
 
 class Recorded:
@@ -477,13 +462,7 @@ def run(koji_src, venv, keep=False, calls_file=None, out=print):
     pg_data, hub, calls = None, None, []
     try:
         pg_data, pg_port = real.start_postgres(work)
-        real.psql(pg_port, "CREATE DATABASE koji", db="postgres")
-        real.psql(pg_port, file=koji_src / "schemas" / "schema.sql")
-        real.psql(pg_port, "INSERT INTO users (name, password, status, usertype) "
-                           "VALUES ('kojiadmin', 'kojiadmin', 0, 0); "
-                           "INSERT INTO user_perms (user_id, perm_id, creator_id) "
-                           "SELECT u.id, p.id, u.id FROM users u, permissions p "
-                           "WHERE u.name = 'kojiadmin' AND p.name = 'admin'")
+        real.create_koji_db(pg_port, koji_src)
         conf, discomy_conf = hub_config(work, pg_port)
         conf.write_text(conf.read_text().replace("{koji_src}", str(koji_src)))
         hub = real.Hub(python, conf, discomy_conf, koji_src, work / "hub.log")

@@ -30,8 +30,10 @@ import koji
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "messaging"))
 
 from kojihub_xmlrpc import StandinKojiHub  # noqa: E402
+from samples import wait_until  # noqa: E402
 
 from discomy.campaign import Node  # noqa: E402
 from discomy.store import Store  # noqa: E402
@@ -314,15 +316,6 @@ def test_a_campaign_survives_sigkill_at_random_points(tmp_path, mode, release, s
             assert not [t for t in hub.tags.values() if t["extra"].get("sidetag")]
     finally:
         hub.stop()
-
-
-def wait_until(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_merge_cut_short_is_finished_by_the_next_life():
