@@ -231,11 +231,15 @@ class Service:
         """Advance every running campaign that is due by one engine step."""
         from .engine import FINISHED, PROGRESS
 
+        now = self.clock()
         with self.lock:
-            now = self.clock()
             if now >= self.reconcile_due:
                 self.reconcile()
-            for row in self.store.campaigns():
+            rows = self.store.campaigns()
+        for row in rows:
+            # the lock per step, not per tick: messages are handled between two campaigns'
+            # steps (a step re-reads its campaign's state, so a row read above may be stale)
+            with self.lock:
                 if row.state != cm.RUNNING or self.due.get(row.id, 0.0) > now:
                     continue
                 try:
@@ -248,7 +252,8 @@ class Service:
                 quick = outcome == PROGRESS or (outcome is not None and row.backend == "local")
                 wait = 0.0 if quick else self.config["koji"]["poll_seconds"]
                 self.due[row.id] = now + wait
-            if self.metrics:
+        if self.metrics:
+            with self.lock:
                 self._export_gauges()
 
     def _export_gauges(self) -> None:
