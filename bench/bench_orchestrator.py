@@ -82,7 +82,7 @@ def main() -> int:
         t_decide = time.perf_counter() - t
         t = time.perf_counter()
         engine = Engine(store, _InstantBackend(), campaign_id,
-                        settings=EngineSettings("per-edge", 50, 50, poll_seconds=0))
+                        settings=EngineSettings(50, 50, poll_seconds=0))
         for _ in range(args.steps):
             engine.step()
         t_steps = (time.perf_counter() - t) / max(1, args.steps)

@@ -380,6 +380,7 @@ def _follow(store, args) -> int:
 # -- resume, cancel ------------------------------------------------------------------
 def run_resume(args) -> int:
     from . import campaign as cm
+    from .engine import mark_fixed, requeue_failed
 
     config = _config(args)
     store = _store(args, config)
@@ -388,21 +389,13 @@ def run_resume(args) -> int:
         raise CliError(f"campaign {args.campaign} was cancelled; start a new one")
     if row.state == cm.DONE:
         raise CliError(f"campaign {args.campaign} is already done")
-    nodes = store.nodes(args.campaign)
     if args.name is not None:
-        if args.name not in nodes:
-            raise CliError(f"{args.name} is not part of campaign {args.campaign}")
-        if nodes[args.name].state != cm.FAILED:
-            raise CliError(f"{args.name} is {nodes[args.name].state} in campaign "
-                           f"{args.campaign}, not failed")
-        store.update_nodes(args.campaign, cm.after_resume(nodes, args.name))
+        try:
+            mark_fixed(store, args.campaign, args.name)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     else:
-        for name in [n for n, node in nodes.items() if node.state == cm.FAILED]:
-            # built again, from a fresh retry budget; its dependents wait for it again
-            changes = cm.after_requeue(nodes, name)
-            store.update_nodes(args.campaign, changes)
-            nodes.update(changes)
-    store.set_campaign_state(args.campaign, cm.RUNNING, note="")
+        requeue_failed(store, args.campaign)
     if args.detach:
         print(f"campaign {args.campaign}: running again; discomy serve drives it")
         return 0

@@ -33,7 +33,8 @@ PROGRESS, WAITING, FINISHED = "progress", "waiting", "finished"
 
 @dataclass(frozen=True)
 class EngineSettings:
-    release: str = cm.PER_TIER
+    """How the daemon drives campaigns; what a campaign is (its release mode, target,
+    mode) is recorded with it in the store."""
     max_in_flight: int = 10
     max_in_flight_global: int = 50
     max_retries: int = 3            # infrastructure failures retried this many times
@@ -44,15 +45,13 @@ class EngineSettings:
 
 
 class Engine:
-    def __init__(self, store: Store, backend, campaign_id: int, release: str = cm.PER_TIER,
-                 max_in_flight: int = 10, max_retries: int = 3,
+    def __init__(self, store: Store, backend, campaign_id: int,
+                 settings: EngineSettings = EngineSettings(),
                  on_change: Optional[Callable[[dict], None]] = None, notifier=None,
-                 max_in_flight_global: int = 50, gate=None, metrics=None,
-                 settings: Optional[EngineSettings] = None,
+                 gate=None, metrics=None,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
         self.store, self.backend, self.campaign_id = store, backend, campaign_id
-        self.settings = settings or EngineSettings(release, max_in_flight, max_in_flight_global,
-                                                   max_retries)
+        self.settings = settings
         self.on_change = on_change or (lambda nodes: None)
         self.notifier, self.gate, self.metrics = notifier, gate, metrics
         self.clock, self.sleep = clock, sleep
@@ -101,7 +100,7 @@ class Engine:
         moved = self._settle_builds(nodes)
         moved |= self._advance_repo(nodes)
         moved |= self._advance_gates(nodes)
-        moved |= self._release(nodes)
+        moved |= self._release(nodes, row.release)
         if moved:
             nodes = self._nodes()
         state = cm.campaign_state(nodes.values())
@@ -217,8 +216,8 @@ class Engine:
             moved = True
         return moved
 
-    def _release(self, nodes: dict) -> bool:
-        ready = cm.releasable(nodes, self.settings.release, self.settings.max_in_flight)
+    def _release(self, nodes: dict, release: str) -> bool:
+        ready = cm.releasable(nodes, release, self.settings.max_in_flight)
         room = self.settings.max_in_flight_global - self.store.builds_in_flight()
         ready = ready[:max(0, room)]
         if not ready:
@@ -246,11 +245,7 @@ class Engine:
     # -- by hand -----------------------------------------------------------------------
     def resume(self, name: str) -> None:
         """A fixed build of the failed ``name`` is in: release what waited for it."""
-        nodes = self.store.nodes(self.campaign_id)
-        if name not in nodes or nodes[name].state != cm.FAILED:
-            raise ValueError(f"{name} has not failed in campaign {self.campaign_id}")
-        self.store.update_nodes(self.campaign_id, cm.after_resume(nodes, name))
-        self.store.set_campaign_state(self.campaign_id, cm.RUNNING, note="")
+        mark_fixed(self.store, self.campaign_id, name)
         self._notify("resumed", name, "a fixed build is in")
 
     def _notify(self, kind: str, name: str, reason: str, node: Optional[cm.Node] = None) -> None:
@@ -276,3 +271,29 @@ class Engine:
         except (BackendError, HubUnavailable) as exc:     # a mail without the owner, then
             log.warning("campaign %s: owner of %s unknown: %s", self.campaign_id, name, exc)
             return None
+
+
+# -- by hand, or on a message: written to the store, the next step acts on them ---------
+def mark_fixed(store: Store, campaign_id: int, name: str) -> None:
+    """A fixed build of the failed ``name`` is in: it counts as done, and its quarantined
+    dependents are released; the campaign runs again."""
+    nodes = store.nodes(campaign_id)
+    if name not in nodes:
+        raise ValueError(f"{name} is not part of campaign {campaign_id}")
+    if nodes[name].state != cm.FAILED:
+        raise ValueError(f"{name} is {nodes[name].state} in campaign {campaign_id}, not failed")
+    store.update_nodes(campaign_id, cm.after_resume(nodes, name))
+    store.set_campaign_state(campaign_id, cm.RUNNING, note="")
+
+
+def requeue_failed(store: Store, campaign_id: int) -> list:
+    """Every failed node is built again, from a fresh retry budget (its dependents wait
+    for it again); the campaign runs again. The names requeued."""
+    nodes = store.nodes(campaign_id)
+    failed = sorted(n for n, node in nodes.items() if node.state == cm.FAILED)
+    for name in failed:
+        changes = cm.after_requeue(nodes, name)
+        store.update_nodes(campaign_id, changes)
+        nodes.update(changes)
+    store.set_campaign_state(campaign_id, cm.RUNNING, note="")
+    return failed

@@ -86,9 +86,9 @@ def side_services(config: dict) -> tuple:
             Notifier(notify) if notify else None)
 
 
-def engine_settings(row, config: dict) -> EngineSettings:
+def engine_settings(config: dict) -> EngineSettings:
     c = config["campaign"]
-    return EngineSettings(row.release, c["max_in_flight"], c["max_in_flight_global"],
+    return EngineSettings(c["max_in_flight"], c["max_in_flight_global"],
                           c["max_infra_retries"], c["priority_high"], c["priority_low"],
                           config["koji"]["poll_seconds"], config["notify"]["maintainer_email"])
 
@@ -99,7 +99,7 @@ def engine_for(store: Store, row, config: dict, backend, gate=None, notifier=Non
     side-tag and local campaigns (scratch builds have no NVR a test system knows)."""
     if not (row.mode == "sidetag" or row.backend == "local"):
         gate = None
-    return Engine(store, backend, row.id, settings=engine_settings(row, config), gate=gate,
+    return Engine(store, backend, row.id, settings=engine_settings(config), gate=gate,
                   notifier=notifier, metrics=metrics, on_change=on_change)
 
 

@@ -283,7 +283,7 @@ def scenario(koji, url, pg_port, work, calls, out=print):
                                load_cache_seconds=0, **kw)
 
         def run_engine(cid, b, seconds=180):
-            settings = EngineSettings(release=store.campaign(cid).release, poll_seconds=0.3)
+            settings = EngineSettings(poll_seconds=0.3)
             e = Engine(store, b, cid, settings=settings)
             deadline = time.time() + seconds
             while e.step() != "finished":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from discomy.backends.local import LocalBackend
-from discomy.engine import Engine
+from discomy.engine import Engine, EngineSettings
 from discomy.local_campaign import start_local_campaign
 from discomy.runner import run_campaign
 from discomy.store import Store
@@ -57,11 +57,11 @@ def test_the_global_cap_counts_builds_of_every_running_campaign(example_repos, t
     assert store.claim(first, ["parsekit"]) == ["parsekit"]
     assert store.builds_in_flight() == 1
     backend = Recording(LocalBackend(tmp_path / "w", [example_repos.source_repo], second))
-    engine = Engine(store, backend, second, max_in_flight_global=1)
+    engine = Engine(store, backend, second, EngineSettings(max_in_flight=1, max_in_flight_global=1))
     assert [engine.step() for _ in range(3)] == ["waiting"] * 3
     assert backend.builds == [] and store.campaign(second).state == "running"
     # once the first campaign is no longer running, its builds stop counting
     store.set_campaign_state(first, "cancelled")
     assert store.builds_in_flight() == 0
-    assert Engine(store, backend, second, max_in_flight_global=1).run() == "done"
+    assert Engine(store, backend, second, EngineSettings(max_in_flight=1, max_in_flight_global=1)).run() == "done"
     assert sorted(backend.builds) == ["alpha", "appsuite", "beta", "parsekit"]

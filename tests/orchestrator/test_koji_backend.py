@@ -51,8 +51,7 @@ def campaign(tmp_path, mode="scratch", release="per-edge"):
 
 
 def engine(store, cid, b, **kw):
-    row = store.campaign(cid)
-    settings = EngineSettings(release=row.release, poll_seconds=0, **kw)
+    settings = EngineSettings(poll_seconds=0, **kw)
     return Engine(store, b, cid, settings=settings, sleep=lambda s: None)
 
 
@@ -127,8 +126,7 @@ def test_a_package_failure_tells_its_koji_owner_with_a_link_to_the_task(hub, tmp
     hub.owners["alpha"] = "jdoe"
     hub.outcomes[scm("alpha")] = ["BuildError: error building package, see build.log"]
     recorder = Recorder()
-    settings = EngineSettings(release="per-edge", poll_seconds=0,
-                              maintainer_email="$owner@example.org")
+    settings = EngineSettings(poll_seconds=0, maintainer_email="$owner@example.org")
     b = backend(hub, campaign_id=cid, weburl="https://koji.example.org/koji/")
     assert Engine(store, b, cid, settings=settings, notifier=recorder,
                   sleep=lambda s: None).run() == "failed"
