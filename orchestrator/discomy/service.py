@@ -63,27 +63,12 @@ class Service:
 
     # -- handlers, one per message kind -------------------------------------------
     def handle(self, event) -> None:
-        with self.lock:
-            if not self.store.record_event(event):
-                if self.metrics:
-                    self.metrics.duplicates.labels(kind=type(event).__name__).inc()
-                return
-            if self.metrics:
-                self.metrics.events.labels(kind=type(event).__name__, source="broker").inc()
-            handler = HANDLERS.get(type(event))
-            if handler:
-                try:
-                    handler(self, event)
-                except Exception:
-                    # not handled, so not stored: the broker's redelivery (or the
-                    # reconciler) must find it new, or the transition is lost for good
-                    self.store.forget_event(event.dedupe_key)
-                    raise
+        self.handle_batch([event])
 
     def handle_batch(self, events: list) -> None:
-        """Events a listener had waiting: stored in one transaction, then handled in
-        order. A handler that fails forgets its event and those after it, and raises,
-        so the listener gives the batch back and they come again."""
+        """Events stored in one transaction, then handled in order. A handler that fails
+        forgets its event and those after it, and raises, so the listener gives them back
+        and they count as new when they come again (or the reconciler finds them)."""
         with self.lock:
             new = self.store.record_events(events)
             handled: set = set()

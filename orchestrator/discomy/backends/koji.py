@@ -14,7 +14,7 @@ Two modes (trade-offs in docs/orchestrator.md):
   tagged into the destination tag and the side tag is removed.
 
 Every build carries ``custom_user_metadata`` naming the campaign, so
-:meth:`KojiBackend.find` recognises this campaign's tasks after a restart, and a
+:meth:`KojiBackend.find_all` recognises this campaign's tasks after a restart, and a
 ``build`` call whose answer was lost is looked up before it is repeated. The
 source of a build is the ``scm_url`` template (``{name}``), or else the source
 koji recorded for the package's latest build in the destination tag. Priorities
@@ -74,7 +74,7 @@ class KojiBackend:
         self._target_info: Optional[dict] = None
         self._sources: dict = {}
         self._load: tuple = (float("-inf"), None)
-        self._user_id: Optional[int] = None
+        self._whoami = False                  # not asked yet
         self.weburl = weburl.rstrip("/")
         self._merge_tasks: dict = {}          # nvr -> tagging task of this life's merge
 
@@ -98,12 +98,17 @@ class KojiBackend:
             return [p.result for p in pending]
         return self._retrying(f"multicall {method}", run)
 
-    def _retrying(self, what: str, run: Callable):
+    def _retrying(self, what: str, run: Callable, recover: Optional[Callable] = None):
+        """``run()``, again after network faults with backoff. ``recover()`` is asked
+        after each fault: what it returns (not None) is the answer the fault lost."""
         delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
                 return run()
             except NETWORK_FAULTS as exc:
+                found = recover() if recover else None
+                if found is not None:
+                    return found
                 if attempt == self.retries:
                     raise HubUnavailable(f"koji hub unavailable: {what} failed "
                                          f"{attempt + 1} times, last: {exc}") from None
@@ -165,7 +170,9 @@ class KojiBackend:
         and whether it has it: one made but not yet marked when the daemon stopped has
         no dist macro and is taken over rather than left behind."""
         try:
-            tags = self.call("listSideTags", basetag=base, user=self._user_name()) or []
+            user = self._user()
+            tags = self.call("listSideTags", basetag=base,
+                             user=user["name"] if user else None) or []
         except koji.GenericError:
             return None, False
         unmarked = None
@@ -177,12 +184,11 @@ class KojiBackend:
                 unmarked = tag["name"]
         return unmarked, False
 
-    def _user_name(self) -> Optional[str]:
-        user = self.call("getLoggedInUser")
-        if user:
-            self._user_id = user["id"]
-            return user["name"]
-        return None
+    def _user(self) -> Optional[dict]:
+        """Who the session is logged in as (None: anonymous), asked once."""
+        if self._whoami is False:
+            self._whoami = self.call("getLoggedInUser") or None
+        return self._whoami
 
     # -- builds ------------------------------------------------------------------------
     def source(self, name: str) -> str:
@@ -225,10 +231,9 @@ class KojiBackend:
         query = {"method": "build", "state": LIVE, "decode": True}
         if self.created_at:
             query["createdAfter"] = self.created_at - 60
-        if self._user_id is None:
-            self._user_name()
-        if self._user_id is not None:       # ours only: a busy hub has many build tasks
-            query["owner"] = self._user_id
+        user = self._user()
+        if user:                            # ours only: a busy hub has many build tasks
+            query["owner"] = user["id"]
         found: dict = {}
         for task in sorted(self.call("listTasks", query) or [], key=lambda t: -int(t["id"])):
             request = task.get("request") or []
@@ -246,23 +251,14 @@ class KojiBackend:
         except KojiBackendError as exc:
             return f"error:{exc}"
         relative = priority - koji.PRIO_DEFAULT
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
-            try:
-                return str(self.session.build(source, self.build_target, self._opts(),
-                                              priority=relative or None))
-            except NETWORK_FAULTS as exc:
-                # the hub may have made the task before the answer was lost: look first
-                found = self.find(name)
-                if found:
-                    return found
-                if attempt == self.retries:
-                    raise HubUnavailable(f"koji hub unavailable: build failed "
-                                         f"{attempt + 1} times, last: {exc}") from None
-                self.sleep(delay)
-                delay = min(delay * 2, 300.0)
-            except koji.GenericError as exc:
-                return f"error:{exc}"
+        try:
+            # the hub may have made the task before the answer was lost: look before again
+            return str(self._retrying(
+                "build", lambda: self.session.build(source, self.build_target, self._opts(),
+                                                    priority=relative or None),
+                recover=lambda: self.find(name)))
+        except koji.GenericError as exc:
+            return f"error:{exc}"
 
     def poll(self, task: str) -> Optional[BuildOutcome]:
         return self.poll_all([task])[task]
