@@ -237,6 +237,13 @@ def after_requeue(nodes: Mapping[str, Node], name: str) -> dict:
     return changes
 
 
+def made_by_a_campaign(release: str, release_suffix: str) -> bool:
+    """A build whose release carries a campaign's suffix (``release_suffix`` with its
+    ``{campaign}`` number): a rebuild merged by a campaign, not a packager's change."""
+    marker = release_suffix.split("{campaign}")[0]
+    return bool(marker) and re.search(re.escape(marker) + r"\d+", release) is not None
+
+
 # ---- load-aware release ---------------------------------------------------------------------
 
 def arch_loads(hosts: Iterable[Mapping], arches: Iterable[str]) -> dict:

@@ -163,7 +163,7 @@ def _run(store, campaign_id: int, config: dict, args, workdir=None, repos=None) 
 def run_rebuild(args) -> int:
     from .planner import PlanError
     from .repodata import RepodataError
-    from .runner import start_campaign
+    from .runner import plan_repos, start_campaign
 
     config = _config(args)
     c = config["campaign"]
@@ -174,13 +174,12 @@ def run_rebuild(args) -> int:
         target, mode = args.target or c["target"], args.mode or c["mode"]
         if not target:
             raise CliError("a koji rebuild needs --target (or [campaign] target)")
-        repos = args.repo or list(config["plan"]["repos"])
     else:
         if args.mode == "sidetag" or args.target:
             raise CliError("--mode and --target are koji settings; local builds go to the "
                            "campaign's own repository")
         target, mode = "local", "local"
-        repos = args.repo or config["plan"]["repos"] + config["local"]["source_repos"]
+    repos = args.repo or plan_repos(config, backend)
     if not repos:
         raise CliError("no repositories to plan from: pass --repo (or set [plan] repos)")
     cache_dir = Path(config["plan"]["cache_dir"])

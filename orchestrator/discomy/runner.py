@@ -42,6 +42,15 @@ def start_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str], 
                                  workdir=None if workdir is None else Path(workdir).resolve())
 
 
+def plan_repos(config: dict, backend: str) -> list:
+    """The repositories a campaign is planned from: ``[plan] repos``, and for local
+    builds also the source repositories they rebuild from."""
+    repos = list(config["plan"]["repos"])
+    if backend == "local":
+        repos += [r for r in config["local"]["source_repos"] if r not in repos]
+    return repos
+
+
 def default_config() -> dict:
     return copy.deepcopy(DEFAULTS)
 

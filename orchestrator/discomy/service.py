@@ -26,7 +26,6 @@ cleanly; everything it needs to go on is in the store.
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 import time
@@ -58,6 +57,7 @@ class Service:
         self.engines: dict = {}              # campaign id -> Engine (keeps backend caches)
         self.due: dict = {}                  # campaign id -> clock time of its next step
         self.reconcile_due = 0.0
+        self.suffix = config["koji"]["release_suffix"]
         self.active_listeners: list = []     # those serve() runs: their stats feed the metrics
         self.rejected_seen = 0
 
@@ -98,7 +98,7 @@ class Service:
             return
         resumed = self.resume_failed(event.name, event.nvr, tag=None)
         if event.name in self.config["watch"]["packages"] and not self.config["watch"]["tags"] \
-                and not resumed and not self.is_our_rebuild(event.release):
+                and not resumed and not cm.made_by_a_campaign(event.release, self.suffix):
             self.start_campaign(event.name, event.nvr, event.dedupe_key)
 
     def on_tagged(self, event: Tagged) -> None:
@@ -107,7 +107,8 @@ class Service:
         resumed = self.resume_failed(event.name, event.nvr, tag=event.tag)
         watch = self.config["watch"]
         if event.name in watch["packages"] and event.tag in watch["tags"] and not resumed \
-                and not self.is_our_rebuild(event.release) and not self.is_stale(event):
+                and not cm.made_by_a_campaign(event.release, self.suffix) \
+                and not self.is_stale(event):
             self.start_campaign(event.name, event.nvr, event.dedupe_key)
 
     def is_stale(self, event: Tagged) -> bool:
@@ -126,12 +127,6 @@ class Service:
                      event.nvr, event.name, event.tag, latest[0]["nvr"])
             return True
         return False
-
-    def is_our_rebuild(self, release: str) -> bool:
-        """A build a campaign made (its release carries the campaign suffix), merged into a
-        watched tag: the change it follows has had its campaign already."""
-        marker = self.config["koji"]["release_suffix"].split("{campaign}")[0]
-        return bool(marker) and re.search(re.escape(marker) + r"\d+", release) is not None
 
     def on_task_or_repo(self, event) -> None:
         """A task or repo of ours moved: look at the campaigns now."""
@@ -157,8 +152,8 @@ class Service:
 
     def start_campaign(self, name: str, nvr: str,
                        event_key: Optional[str] = None) -> Optional[int]:
-        from .runner import start_campaign
         from .planner import PlanError
+        from .runner import plan_repos, start_campaign
         from .repodata import RepodataError
 
         c = self.config["campaign"]
@@ -168,10 +163,10 @@ class Service:
         if live is not None:
             log.info("%s changed again (%s): coalesced into live campaign %s", name, nvr, live)
             return None
-        repos = self.config["plan"]["repos"] if koji_backend else self.config["local"]["source_repos"]
         try:
             campaign_id = start_campaign(
-                self.store, list(repos), [name], c["release"], backend=c["backend"],
+                self.store, plan_repos(self.config, c["backend"]), [name], c["release"],
+                backend=c["backend"],
                 target=target, mode=c["mode"] if koji_backend else "local", depth=c["depth"],
                 cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]))
         except PlanError as exc:
@@ -258,8 +253,9 @@ class Service:
     def reconcile(self) -> None:
         """Ask koji directly what messages would have said.
 
-        - the latest build of each watched package in each watched tag, as if its
-          tag message had come (stored once by the same key, so nothing starts twice);
+        - the latest build of each watched package in each watched tag (or, with no
+          watched tags, its newest COMPLETE build), as if its message had come
+          (stored by the same key, so nothing starts twice);
         - the latest build of each package that failed in a live koji campaign, in
           that campaign's destination and side tag: a newer one resumes it;
         - campaigns paused because the hub was down run again (a step pauses them
@@ -306,7 +302,7 @@ class Service:
         for row in rows:
             if row.backend != "koji" or row.state not in (cm.RUNNING, cm.FAILED):
                 continue
-            failed = [n for n, node in self.store.nodes(row.id).items() if node.state == cm.FAILED]
+            failed = self.store.failed_names(row.id)
             for tag in filter(None, (row.dest_tag, row.sidetag)):
                 for name in failed:
                     for build in session.getLatestBuilds(tag, package=name) or []:

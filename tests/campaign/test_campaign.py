@@ -106,3 +106,13 @@ def test_a_simulated_campaign_never_releases_early_and_finishes_what_it_can(deps
         else:
             assert node.state in (FAILED, QUARANTINED, PLANNED)
     assert campaign_state(nodes.values()) in ("done", "failed", "running")
+
+
+def test_a_campaign_rebuild_is_told_by_its_release_suffix():
+    from discomy.campaign import made_by_a_campaign
+
+    assert made_by_a_campaign("1.el9.discomy12", ".discomy{campaign}")
+    assert not made_by_a_campaign("1.el9", ".discomy{campaign}")
+    assert not made_by_a_campaign("1.el9.discomy", ".discomy{campaign}")   # no campaign number
+    assert made_by_a_campaign("3.fc41~rb7", "~rb{campaign}")
+    assert not made_by_a_campaign("1.el9.discomy3", "")

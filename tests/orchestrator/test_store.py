@@ -95,6 +95,7 @@ def test_the_daemon_finds_failed_packages_and_live_campaigns_by_name(store_url):
     assert store.live_campaign_for("corelib", "el8-candidate") is None
     assert store.live_campaign_for("zlib", "el8-candidate") is None      # cancelled
     assert store.node_states()["failed"] == 1
+    assert store.failed_names(live) == store.failed_names(other) == ["alpha"]
 
 
 def test_a_node_is_claimed_once_even_when_claimed_twice(store_url):

@@ -154,6 +154,12 @@ class Store:
                 s.expunge(r)
             return rows
 
+    def failed_names(self, campaign_id: int) -> list:
+        """The packages that failed in a campaign (without reading the whole campaign)."""
+        with self.engine.connect() as c:
+            return sorted(c.execute(select(NodeRow.name).where(
+                NodeRow.campaign_id == campaign_id, NodeRow.state == "failed")).scalars())
+
     def failed_in_live_campaigns(self, name: str) -> list:
         """``(campaign row, nvr)`` of each running or failed campaign where ``name`` failed."""
         # asked for every koji event: a prepared statement on a plain connection
