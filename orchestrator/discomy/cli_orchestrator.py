@@ -247,18 +247,14 @@ def _hours(seconds: float) -> str:
 
 def _eta(args, config, plan, backend, target):
     """The simulated makespan on a fleet file or on koji's enabled hosts; or why not."""
-    from .fleet import FleetError, fleet_from_data
+    from .cli_plan import read_fleet_file
+    from .fleet import FleetError
     from .simulator import SimConfig, simulate, workload_from_plan
 
     arches: tuple = ()
     try:
         if args.fleet:
-            import yaml
-
-            try:
-                fleet = fleet_from_data(yaml.safe_load(args.fleet.read_text()), str(args.fleet))
-            except (OSError, yaml.YAMLError) as exc:
-                raise CliError(f"fleet file {args.fleet}: {exc}") from None
+            fleet = read_fleet_file(args.fleet)
             where = f"{args.fleet} ({fleet.host_count} hosts)"
         elif backend == "koji":
             fleet, arches = _koji_fleet(config, target)

@@ -195,21 +195,11 @@ def format_plan(plan, max_names: int, elapsed: float) -> str:
 
 
 def run_estimate(args) -> int:
-    import yaml
-
-    from .fleet import FleetError, fleet_from_data
     from .simulator import POLICIES, SimConfig, simulate, workload_from_plan
     from .timeline import timeline_svg
 
     started = time.perf_counter()
-    try:
-        fleet = fleet_from_data(yaml.safe_load(args.fleet.read_text()), str(args.fleet))
-    except FileNotFoundError:
-        raise CliError(f"fleet file {args.fleet} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise CliError(f"fleet file {args.fleet} is not valid YAML: {exc}") from None
-    except FleetError as exc:
-        raise CliError(str(exc)) from None
+    fleet = read_fleet_file(args.fleet)
     graph, durations = _load(args)
     plan = _plan(args, graph, durations, _split(args.changed), rebuild_all=args.all)
     workload = workload_from_plan(plan)
@@ -253,6 +243,24 @@ def run_estimate(args) -> int:
     if args.plot:
         print(f"Timeline written to {args.plot}")
     return 0
+
+
+def read_fleet_file(path):
+    """A fleet file, checked; every problem is one :class:`CliError` line."""
+    import yaml
+
+    from .fleet import FleetError, fleet_from_data
+
+    try:
+        return fleet_from_data(yaml.safe_load(path.read_text()), str(path))
+    except FileNotFoundError:
+        raise CliError(f"fleet file {path} does not exist") from None
+    except OSError as exc:
+        raise CliError(f"fleet file {path} cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise CliError(f"fleet file {path} is not valid YAML: {exc}") from None
+    except FleetError as exc:
+        raise CliError(str(exc)) from None
 
 
 def format_estimate(plan, fleet, config, results, elapsed) -> str:

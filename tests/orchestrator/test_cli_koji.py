@@ -67,6 +67,11 @@ def test_dry_run_prints_the_impact_and_an_eta_on_the_hosts_koji_knows(setup, hub
     assert "would rebuild 4 packages" in text.stdout
     assert "ETA on koji's fleet (2 enabled hosts)" in text.stdout
     assert "build" not in hub.calls and store.campaigns() == []
+    fleet = Path(__file__).resolve().parents[2] / "examples" / "fleet.yaml"
+    on_file = run("rebuild", "corelib", "--dry-run", "--fleet", str(fleet))
+    assert f"ETA on {fleet} (15 hosts)" in on_file.stdout
+    bad = run("rebuild", "corelib", "--dry-run", "--fleet", str(fleet.parent / "nosuch.yaml"))
+    assert bad.returncode == 2 and "does not exist" in bad.stderr
 
 
 def test_dry_run_with_the_hub_down_still_prints_the_impact(setup, hub):
