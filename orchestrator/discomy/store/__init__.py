@@ -15,7 +15,6 @@ from typing import Iterable, Optional
 from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, bindparam, create_engine, delete, func, insert, select,
                         update)
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ..campaign import Node
@@ -251,10 +250,7 @@ class Store:
 
     def builds_in_flight(self) -> int:
         """Builds submitted and not finished, over every running campaign (the global cap)."""
-        with Session(self.engine) as s:
-            return s.scalar(select(func.count()).select_from(NodeRow)
-                            .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
-                            .where(NodeRow.state == "building", CampaignRow.state == "running"))
+        return self.node_states().get("building", 0)
 
     def node_states(self) -> dict:
         """``state -> count`` of the nodes of every running campaign (queue depth, in flight)."""
@@ -267,14 +263,7 @@ class Store:
     # -- events ------------------------------------------------------------------
     def record_event(self, event) -> bool:
         """Store a koji event once; False when its dedupe key was already stored."""
-        payload = dataclasses.asdict(event) if dataclasses.is_dataclass(event) else {}
-        try:
-            with Session(self.engine) as s, s.begin():
-                s.add(EventRow(dedupe_key=event.dedupe_key, kind=type(event).__name__,
-                               msg_id=event.msg_id, payload=json.loads(json.dumps(payload))))
-            return True
-        except IntegrityError:
-            return False
+        return event.dedupe_key in self.record_events([event])
 
     def record_events(self, events: list) -> set:
         """Store many events in one transaction; the dedupe keys that were new."""
