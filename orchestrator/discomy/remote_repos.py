@@ -88,7 +88,7 @@ def _listed(repomd: bytes, url: str) -> dict:
     read from ``repomd.xml`` with libsolv."""
     import solv
 
-    from .repodata import RepodataError
+    from .repodata import RepodataError, repomd_entry
 
     pool = solv.Pool()
     repo = pool.add_repo("remote")
@@ -103,17 +103,10 @@ def _listed(repomd: bytes, url: str) -> dict:
         raise RepodataError(f"{url}: repodata/repomd.xml is not rpm-md metadata")
     found = {}
     for kind in METADATA:
-        di = repo.Dataiterator_meta(solv.REPOSITORY_REPOMD_TYPE, kind,
-                                    solv.Dataiterator.SEARCH_STRING)
-        di.prepend_keyname(solv.REPOSITORY_REPOMD)
-        for d in di:
-            pos = d.parentpos()
-            location = pos.lookup_str(solv.REPOSITORY_REPOMD_LOCATION)
-            checksum = pos.lookup_checksum(solv.REPOSITORY_REPOMD_CHECKSUM)
-            if location:
-                found[kind] = (location, checksum.typestr() if checksum else None,
-                               checksum.hex() if checksum else None)
-            break
+        location, checksum = repomd_entry(repo, kind)
+        if location:
+            found[kind] = (location, checksum.typestr() if checksum else None,
+                           checksum.hex() if checksum else None)
     if "primary" not in found:
         raise RepodataError(f"{url}: repomd.xml lists no primary metadata")
     for location, _, _ in found.values():

@@ -133,14 +133,22 @@ def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64"):
     return pool
 
 
-def _repomd_location(repo, what: str) -> Optional[str]:
+def repomd_entry(repo, what: str) -> tuple:
+    """``(location, checksum)`` of the ``what`` metadata (primary, filelists) a libsolv
+    repo's ``repomd.xml`` lists; ``(None, None)`` when it lists none."""
     import solv
 
     di = repo.Dataiterator_meta(solv.REPOSITORY_REPOMD_TYPE, what, solv.Dataiterator.SEARCH_STRING)
     di.prepend_keyname(solv.REPOSITORY_REPOMD)
     for d in di:
-        return d.parentpos().lookup_str(solv.REPOSITORY_REPOMD_LOCATION)
-    return None
+        pos = d.parentpos()
+        return (pos.lookup_str(solv.REPOSITORY_REPOMD_LOCATION),
+                pos.lookup_checksum(solv.REPOSITORY_REPOMD_CHECKSUM))
+    return None, None
+
+
+def _repomd_location(repo, what: str) -> Optional[str]:
+    return repomd_entry(repo, what)[0]
 
 
 def _add_rpmmd(pool, repo, repo_dir: Path, location: str, flags: int) -> None:
