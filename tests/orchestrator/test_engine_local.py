@@ -163,3 +163,20 @@ def test_rebuild_command_dry_run_status_and_campaigns(tmp_path, example_repos):
     assert missing.returncode == 2 and "no campaign 9" in missing.stderr
     unknown = run("rebuild", "corelb", *repos, "--dry-run")
     assert unknown.returncode == 2 and "did you mean corelib" in unknown.stderr
+
+
+def test_a_repository_that_cannot_be_indexed_fails_the_campaign_with_a_note(campaign,
+                                                                           monkeypatch):
+    import discomy.backends.local as local_backend
+    from discomy.rpmtools import ToolError
+
+    store, cid, tmp, repos = campaign
+
+    def broken(repo):
+        raise ToolError("createrepo_c: No space left on device")
+
+    monkeypatch.setattr(local_backend, "createrepo", broken)
+    backend = LocalBackend(tmp / "work", [repos.source_repo], cid)
+    assert Engine(store, backend, cid).run() == "failed"
+    assert "No space left on device" in store.campaign(cid).note
+    assert store.nodes(cid)["parsekit"].state == "waiting-repo"     # built, kept as such

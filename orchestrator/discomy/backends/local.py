@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 import koji
 
 from ..rpmtools import DEFAULT_DIST, ToolError, createrepo
-from . import READY, BuildOutcome
+from . import READY, BackendError, BuildOutcome
 
 
 class LocalBackend:
@@ -103,8 +103,8 @@ class LocalBackend:
         """createrepo_c now: the builds are visible when this returns."""
         try:
             createrepo(self.repo)
-        except ToolError as exc:
-            raise RuntimeError(str(exc)) from None
+        except ToolError as exc:       # the campaign fails with the tool's sentence
+            raise BackendError(f"createrepo_c failed on {self.repo}: {exc}") from None
         return None
 
     def repo_state(self, ref: str) -> str:
