@@ -101,13 +101,7 @@ class StandinKojiHub:
                 raise Fault(SERVER_OFFLINE, "server is offline")
             if self.task_seconds is not None:
                 self._run_due()
-            params = list(params)
-            kwargs = {}
-            if params and isinstance(params[-1], dict) and params[-1].pop("__starstar", False):
-                kwargs = params.pop()
-            func = getattr(self, "hub_" + method.replace(".", "_"), None)
-            if func is None or (self.legacy_repos and method.startswith("repo.")):
-                raise Fault(GENERIC, f"Invalid method: {method}")
+            func, params, kwargs = self._method(method, params)
             flaky = self.fault_rate and self.random.random() < self.fault_rate
             if method == "build" and self.lose_build_answers > 0:
                 self.lose_build_answers -= 1
@@ -119,6 +113,18 @@ class StandinKojiHub:
             if flaky:       # the work was done; only the answer is lost
                 raise Fault(SERVER_OFFLINE, "answer lost (injected)")
             return result
+
+    def _method(self, method, params):
+        """The hub function of ``method`` and its arguments (koji sends keyword arguments
+        as a trailing ``__starstar`` dict); an unknown method is koji's fault."""
+        params = list(params)
+        kwargs = {}
+        if params and isinstance(params[-1], dict) and params[-1].pop("__starstar", False):
+            kwargs = params.pop()
+        func = getattr(self, "hub_" + method.replace(".", "_"), None)
+        if func is None or (self.legacy_repos and method.startswith("repo.")):
+            raise Fault(GENERIC, f"Invalid method: {method}")
+        return func, params, kwargs
 
     # -- builds -----------------------------------------------------------------------------
     def hub_build(self, src, target, opts=None, priority=None, channel=None):
@@ -364,15 +370,9 @@ class StandinKojiHub:
         or a fault dict, as the hub's ``multiCall`` does."""
         results = []
         for call in calls:
-            method, params = call["methodName"], list(call["params"])
-            self.calls.append(method)
-            kwargs = {}
-            if params and isinstance(params[-1], dict) and params[-1].pop("__starstar", False):
-                kwargs = params.pop()
-            func = getattr(self, "hub_" + method.replace(".", "_"), None)
+            self.calls.append(call["methodName"])
             try:
-                if func is None:
-                    raise Fault(GENERIC, f"Invalid method: {method}")
+                func, params, kwargs = self._method(call["methodName"], call["params"])
                 results.append([func(*params, **kwargs)])
             except Fault as fault:
                 results.append({"faultCode": fault.faultCode, "faultString": fault.faultString})
