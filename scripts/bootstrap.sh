@@ -10,6 +10,8 @@ APT_PACKAGES=(
   rpm python3-rpm createrepo-c libsolv-tools python3-solv python3-gi gir1.2-modulemd-2.0
   python3-venv python3-dev libkrb5-dev pkg-config gcc rpmlint
   rabbitmq-server postgresql dnf
+  # xz for compressed rpm-md; libssl-dev so python-qpid-proton is built with TLS (amqps://)
+  xz-utils libssl-dev
 )
 
 missing=()
@@ -29,7 +31,9 @@ if ((${#missing[@]})); then
   systemctl disable --now rabbitmq-server postgresql >/dev/null 2>&1 || true
 fi
 
-hash=$(sha256sum requirements.txt | cut -c1-16)
+# The venv depends on the requirements and on the Debian packages it was compiled
+# against (proton's TLS comes from libssl-dev at build time), so both key it.
+hash=$( (cat requirements.txt; printf '%s\n' "${APT_PACKAGES[@]}") | sha256sum | cut -c1-16)
 cache=${DISCOMY_VENV_CACHE:-/var/tmp/discomy-venvs}
 venv="$cache/$hash"
 if [ ! -f "$venv/.complete" ]; then
@@ -38,7 +42,9 @@ if [ ! -f "$venv/.complete" ]; then
   mkdir -p "$cache"
   # Debian's interpreter, so its rpm, solv and gi bindings are importable.
   /usr/bin/python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/pip" install -q --upgrade pip 2> >(grep -v "^WARNING: Location" >&2)
+  # wheel: the editable install of the project below builds a wheel with the
+  # venv's setuptools, which Debian's python3-venv seeds without it
+  "$venv/bin/pip" install -q --upgrade pip wheel 2> >(grep -v "^WARNING: Location" >&2)
   "$venv/bin/pip" install -q -r requirements.txt 2> >(grep -v "^WARNING: Location" >&2)
   touch "$venv/.complete"
 fi

@@ -80,6 +80,13 @@ def test_a_failing_handler_gets_the_protonmsg_message_again(rabbitmq):
     assert listener.stats.requeued == 1 and listener.stats.acked == 1
 
 
+def test_installed_proton_is_built_with_tls():
+    # a proton compiled without OpenSSL headers cannot speak amqps:// at all
+    from proton import SSL
+
+    assert SSL.present(), "python-qpid-proton was built without TLS: install libssl-dev and rebuild it"
+
+
 def test_amqps_config_builds_a_verifying_tls_domain(tmp_path):
     import subprocess
 
