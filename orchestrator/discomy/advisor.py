@@ -50,16 +50,18 @@ def recommend(host: HostData) -> Advice:
     """Advice for ``host``; unknown resources do not limit (the others decide)."""
     cpus = host.cpus or CPUS_PER_JOB
     instances = max(1, cpus // CPUS_PER_INSTANCE)
-    limits = {"cpus": cpus // CPUS_PER_JOB}
+    # a builder below one buildroot's worth still builds, one job at a time
+    limits = {"cpus": max(1, cpus // CPUS_PER_JOB)}
     if host.memory_mb:
-        limits["memory"] = host.memory_mb // MEMORY_MB_PER_JOB
+        limits["memory"] = max(1, host.memory_mb // MEMORY_MB_PER_JOB)
     disk = host.buildroot_free_mb()
     if disk is not None:
-        limits["disk"] = disk // DISK_MB_PER_JOB
-    total_jobs = max(1, min(limits.values()))
+        limits["disk"] = max(1, disk // DISK_MB_PER_JOB)
+    total_jobs = min(limits.values())
     binding = min(limits, key=limits.get)
     maxjobs = max(1, total_jobs // instances)
-    reasons = [f"{total_jobs} concurrent buildroots ({binding} is the limit: "
+    reasons = [f"{total_jobs} concurrent buildroot{'s' if total_jobs != 1 else ''} "
+               f"({binding} is the limit: "
                + ", ".join(f"{k} allows {v}" for k, v in sorted(limits.items())) + ")"]
     if instances > 1:
         reasons.append(f"{cpus} cpus: {instances} kojid instances of {maxjobs} jobs each")

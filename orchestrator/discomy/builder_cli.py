@@ -27,11 +27,16 @@ def running_tasks(state_file: Path) -> list:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="discomy-builder", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("drain", "undrain", "status"))
+    parser.add_argument("action", choices=("drain", "undrain", "status"),
+                        help="drain: take no new task; undrain: take tasks again; "
+                             "status: drain state and running tasks")
     parser.add_argument("--wait", action="store_true", help="with drain: wait until no task runs")
-    parser.add_argument("--timeout", type=float, default=0, help="give up waiting after S seconds")
-    parser.add_argument("--flag", type=Path, default=DRAIN_FLAG)
-    parser.add_argument("--state", type=Path, default=STATE_FILE)
+    parser.add_argument("--timeout", type=float, default=0, metavar="S",
+                        help="give up waiting after S seconds (default: wait for ever)")
+    parser.add_argument("--flag", type=Path, default=DRAIN_FLAG,
+                        help=f"the drain flag file the kojid plugin reads (default {DRAIN_FLAG})")
+    parser.add_argument("--state", type=Path, default=STATE_FILE,
+                        help=f"the state file the kojid plugin writes (default {STATE_FILE})")
     args = parser.parse_args(argv)
 
     if args.action == "drain":

@@ -31,12 +31,22 @@ def _ask(prompt: str, default, kind):
             print(f"  not a {kind.__name__}: {answer!r}")
 
 
+def host_name() -> str:
+    """The name koji knows this builder by: the FQDN, unless the resolver only knows it
+    as localhost (a hosts file mapping the hostname to 127.0.0.1), then the hostname."""
+    fqdn = socket.getfqdn()
+    if fqdn.split(".", 1)[0] in ("localhost", "localhost6") or fqdn.startswith("localhost."):
+        return socket.gethostname()
+    return fqdn
+
+
 def render(advice: Advice, hostname: str) -> str:
     parts = [
         f"# discomy-builder-setup for {hostname}",
         *[f"# {reason}" for reason in advice.reasons],
         "",
-        f"# /etc/kojid/kojid.conf ({advice.instances} instance(s))",
+        f"# /etc/kojid/kojid.conf ({advice.instances} "
+        f"instance{'s' if advice.instances != 1 else ''})",
         advice.kojid_conf(),
         "# for the hub admin",
         advice.edit_host(hostname),
@@ -52,9 +62,11 @@ def main(argv=None) -> int:
     parser.add_argument("--non-interactive", action="store_true", help="accept every recommendation")
     parser.add_argument("--output", type=Path, help="write the result here instead of stdout")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--hostname", default=socket.getfqdn())
+    parser.add_argument("--hostname", default=None,
+                        help="the builder's name in koji (default: this host's FQDN)")
     parser.add_argument("--root", default="/", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.hostname = args.hostname or host_name()
 
     host = probe(args.root, paths=("/var/lib/mock", "/var/lib/koji", "/"))
     advice = recommend(host)

@@ -13,6 +13,8 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from . import __version__
+
 # Modules that add subcommands, in help order. A module that is not installed
 # (an optional part) is skipped.
 SUBCOMMAND_MODULES = (
@@ -31,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="discomy",
         description="Plan, estimate and run dependency-ordered rebuilds of a distribution on koji.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         try:

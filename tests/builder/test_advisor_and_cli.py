@@ -62,3 +62,20 @@ def test_drain_wait_gives_up_after_its_timeout(tmp_path):
     state.write_text(json.dumps({"tasks": [{"id": 1}]}))
     assert builder_main(["drain", "--wait", "--timeout", "0.1", "--flag", str(tmp_path / "d"),
                          "--state", str(state)]) == 1
+
+
+def test_small_builder_is_told_one_buildroot_never_zero():
+    advice = recommend(HostData(cpus=2, memory_mb=2 * 1024))
+    assert advice.maxjobs == 1
+    assert advice.reasons[0].startswith("1 concurrent buildroot (")
+    assert "allows 0" not in advice.reasons[0] and "cpus allows 1" in advice.reasons[0]
+
+
+def test_setup_names_the_builder_by_hostname_when_the_resolver_says_localhost(monkeypatch):
+    from discomy import builder_setup
+
+    monkeypatch.setattr(builder_setup.socket, "getfqdn", lambda: "localhost")
+    monkeypatch.setattr(builder_setup.socket, "gethostname", lambda: "b7")
+    assert builder_setup.host_name() == "b7"
+    monkeypatch.setattr(builder_setup.socket, "getfqdn", lambda: "b7.example.org")
+    assert builder_setup.host_name() == "b7.example.org"
