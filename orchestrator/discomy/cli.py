@@ -28,8 +28,16 @@ class CliError(Exception):
     """An error the user can act on: printed as one line, no traceback."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake told in one line (and where the help is),
+    like every other error of the command; exit status 2, as argparse's."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="discomy",
         description="Plan, estimate and run dependency-ordered rebuilds of a distribution on koji.",
     )
