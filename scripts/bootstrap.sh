@@ -12,6 +12,8 @@ APT_PACKAGES=(
   rabbitmq-server postgresql dnf
   # xz for compressed rpm-md; libssl-dev so python-qpid-proton is built with TLS (amqps://)
   xz-utils libssl-dev
+  # kojid, run from koji's upstream tree in the real-koji tests, imports librepo
+  python3-librepo
 )
 
 missing=()

@@ -1,7 +1,6 @@
 """Runs hub_real_kojihub.py (a real kojihub with the Discomy plugin, PostgreSQL on
-loopback) when DISCOMY_KOJI_SRC names a koji source tree; skipped otherwise."""
+loopback) on koji's upstream tree (the ``koji_src`` fixture)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,13 +8,11 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).with_name("hub_real_kojihub.py")
-KOJI_SRC = os.environ.get("DISCOMY_KOJI_SRC")
 
 
-@pytest.mark.skipif(not KOJI_SRC, reason="set DISCOMY_KOJI_SRC to a koji source tree")
 @pytest.mark.timeout(900)
-def test_real_kojihub_places_constrained_tasks_on_fitting_hosts():
-    out = subprocess.run([sys.executable, str(SCRIPT), KOJI_SRC], capture_output=True,
+def test_real_kojihub_places_constrained_tasks_on_fitting_hosts(koji_src):
+    out = subprocess.run([sys.executable, str(SCRIPT), koji_src], capture_output=True,
                          text=True, timeout=850)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     assert "RESULT: all checks passed" in out.stdout

@@ -1,9 +1,9 @@
 """The orchestrator's koji backend against a real kojihub (koji's source tree,
 PostgreSQL on loopback), through the same machinery as hub_real_kojihub.py.
 
-Opt in with DISCOMY_KOJI_SRC naming a koji source tree (1.35 or later, for
-``repo.request``); run as root (PostgreSQL runs as ``postgres``). Skipped
-otherwise. Also runnable by hand with the project's venv, printing each check
+It runs on koji's upstream tree (the ``koji_src`` fixture: the shared
+tarball, or DISCOMY_KOJI_SRC; 1.35 or later, for ``repo.request``), as root
+(PostgreSQL runs as ``postgres``). Also runnable by hand with the project's venv, printing each check
 and writing every hub call the backend made, with the shape of its answer:
 
     .venv/bin/python tests/integration/test_orchestrator_real_kojihub.py \
@@ -59,8 +59,6 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(ROOT / "orchestrator")]
 
 import hub_real_kojihub as real  # noqa: E402
-
-KOJI_SRC = os.environ.get("DISCOMY_KOJI_SRC")
 
 TARGET, BUILD_TAG, DEST_TAG = "el9-candidate", "el9-build", "el9"
 SCM = "git+https://src.example.org/rpms/{name}.git#main"
@@ -493,11 +491,10 @@ def run(koji_src, venv, keep=False, calls_file=None, out=print):
             shutil.rmtree(work, ignore_errors=True)
 
 
-@pytest.mark.skipif(not KOJI_SRC, reason="set DISCOMY_KOJI_SRC to a koji source tree")
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs PostgreSQL as user postgres: needs root")
 @pytest.mark.timeout(900)
-def test_koji_backend_runs_side_tag_and_scratch_campaigns_on_a_real_kojihub():
-    problems, calls = run(KOJI_SRC, "/tmp/discomy-kojihub-venv")
+def test_koji_backend_runs_side_tag_and_scratch_campaigns_on_a_real_kojihub(koji_src):
+    problems, calls = run(koji_src, "/tmp/discomy-kojihub-venv")
     assert not problems, problems
     # the faults the scenario provokes, and no other
     faults = sorted((c["method"], c["fault"].split(":")[0]) for c in calls if "fault" in c)
