@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .paths import path_option
+
 DRAIN_FLAG = Path("/var/lib/discomy-builder/drain")
 STATE_FILE = Path("/var/lib/discomy-builder/state.json")
 
@@ -30,8 +32,8 @@ def main(argv=None) -> int:
     parser.add_argument("action", choices=("drain", "undrain", "status"))
     parser.add_argument("--wait", action="store_true", help="with drain: wait until no task runs")
     parser.add_argument("--timeout", type=float, default=0, help="give up waiting after S seconds")
-    parser.add_argument("--flag", type=Path, default=DRAIN_FLAG)
-    parser.add_argument("--state", type=Path, default=STATE_FILE)
+    parser.add_argument("--flag", type=path_option, default=DRAIN_FLAG)
+    parser.add_argument("--state", type=path_option, default=STATE_FILE)
     args = parser.parse_args(argv)
 
     if args.action == "drain":

@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 from .cli import CliError
+from .paths import location_option, path_option, store_option
 
 
 def _common(parser, store: bool = True) -> None:
-    parser.add_argument("--config", type=Path, default=None,
+    parser.add_argument("--config", type=path_option, default=None,
                         help="orchestrator config (default /etc/discomy/orchestrator.toml)")
     if store:
-        parser.add_argument("--store", default=None,
+        parser.add_argument("--store", type=store_option, default=None,
                             help="SQLAlchemy URL of the state (default: [store] url of the config)")
 
 
@@ -42,14 +43,14 @@ def register(subparsers) -> None:
                          help="koji, or rpmbuild and createrepo_c here (default: [campaign] backend)")
     rebuild.add_argument("--depth", choices=("direct", "buildroot"),
                          help="planner depth (default: [campaign] depth)")
-    rebuild.add_argument("--repo", action="append", metavar="DIR|URL",
+    rebuild.add_argument("--repo", action="append", type=location_option, metavar="DIR|URL",
                          help="rpm-md repositories the plan is made from (default: [plan] repos; "
                               "for local builds also [local] source_repos)")
-    rebuild.add_argument("--workdir", type=Path, default=None,
+    rebuild.add_argument("--workdir", type=path_option, default=None,
                          help="local build directory (default: [campaign] workdir)")
     rebuild.add_argument("--dry-run", action="store_true",
                          help="print the impact and the ETA on the fleet, build nothing")
-    rebuild.add_argument("--fleet", type=Path, metavar="FLEET.yaml",
+    rebuild.add_argument("--fleet", type=path_option, metavar="FLEET.yaml",
                          help="with --dry-run: estimate on this fleet instead of koji's hosts")
     rebuild.add_argument("--json", action="store_true", help="with --dry-run: JSON output")
     rebuild.add_argument("--detach", action="store_true",
@@ -78,9 +79,9 @@ def register(subparsers) -> None:
                     "dependents are released. Without NODE, failed nodes are built again.")
     resume.add_argument("campaign", type=int)
     resume.add_argument("name", nargs="?", metavar="NODE")
-    resume.add_argument("--repo", action="append", type=Path, metavar="DIR",
+    resume.add_argument("--repo", action="append", type=path_option, metavar="DIR",
                         help="source repositories of a local campaign (default: the recorded ones)")
-    resume.add_argument("--workdir", type=Path, default=None,
+    resume.add_argument("--workdir", type=path_option, default=None,
                         help="local build directory (default: the recorded one)")
     resume.add_argument("--detach", action="store_true",
                         help="mark it and return: discomy serve drives it")

@@ -35,6 +35,7 @@ from typing import Callable, Optional
 
 from . import campaign as cm
 from .events import BuildStateChanged, RepoDone, Tagged, TaskStateChanged
+from .paths import path_option
 
 log = logging.getLogger(__name__)
 COMPLETE = 1
@@ -381,7 +382,7 @@ HANDLERS = {BuildStateChanged: Service.on_build_state, Tagged: Service.on_tagged
 def register(subparsers) -> None:
     parser = subparsers.add_parser("serve", help="run the orchestrator daemon",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=None,
+    parser.add_argument("--config", type=path_option, default=None,
                         help="TOML config (default /etc/discomy/orchestrator.toml)")
     parser.add_argument("--tick", type=float, default=2.0, help="seconds between campaign steps")
     parser.set_defaults(func=run_serve)

@@ -29,6 +29,10 @@ class LocalBackend:
 
     def __init__(self, workdir: Path, source_repos: Sequence[Path], campaign_id: int,
                  dist: str = DEFAULT_DIST):
+        # rpmbuild reads a relative _topdir against the directories it changes into
+        for path in (workdir, *source_repos):
+            if not Path(path).is_absolute():
+                raise ValueError(f"the local backend needs absolute directories, not {path!s}")
         self.workdir = Path(workdir)
         self.repo = self.workdir / "repo"
         self.topdir = self.workdir / "rpmbuild"
