@@ -60,7 +60,8 @@ DEFAULTS: dict = {
         "retry_backoff_seconds": 2.0,
         "load_threshold": 0.8,           # hold back above this share of arch capacity
         "poll_seconds": 30.0,
-        "weburl": "",                    # koji web, for task links in notifications
+        "weburl": "",                    # koji web, for task links; empty: the profile's
+        "topurl": "",                    # koji's file server, for build log links; ditto
     },
     "local": {
         "source_repos": [],

@@ -150,7 +150,8 @@ class Engine:
             if outcome is None:
                 continue
             self._write(nodes, cm.after_build(nodes, name, outcome.ok, outcome.nvr,
-                                              outcome.error, self.settings.max_retries))
+                                              outcome.error, self.settings.max_retries,
+                                              outcome.failure, outcome.log))
             moved = True
         return moved
 
@@ -256,7 +257,8 @@ class Engine:
 
         recipients, url = (), ""
         if node is not None:
-            url = self.backend.task_url(node.task) if node.task else ""
+            # the attempt's log (a failed koji subtask's log or page, a local file)
+            url = node.log or (self.backend.task_url(node.task) if node.task else "")
             owner = self._owner(node.name) if self.settings.maintainer_email else None
             if owner:
                 recipients = (Template(self.settings.maintainer_email)

@@ -60,9 +60,13 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
     """The backend of a recorded campaign. ``session`` returns the koji session (called
     only for koji campaigns); directories default to what the campaign recorded."""
     if row.backend == "koji":
-        from .backends.koji import KojiBackend, session_for
+        from .backends.koji import KojiBackend, profile_urls, session_for
 
         k = config["koji"]
+        urls = {"weburl": k["weburl"], "topurl": k["topurl"]}
+        if not k["server"] and not all(urls.values()):
+            found = profile_urls(k["profile"])        # what the koji CLI links to
+            urls = {key: value or found[key] for key, value in urls.items()}
         return KojiBackend(session() if session else session_for(k["profile"], k["server"]),
                            row.id, row.target, row.mode, scm_url=k["scm_url"],
                            sidetag=row.sidetag, dist=k["dist"],
@@ -70,7 +74,7 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
                            start_event=row.start_event,
                            load_threshold=k["load_threshold"], retries=k["retries"],
                            backoff_seconds=k["retry_backoff_seconds"],
-                           load_cache_seconds=k["poll_seconds"], weburl=k["weburl"])
+                           load_cache_seconds=k["poll_seconds"], **urls)
     from .backends.local import LocalBackend
 
     workdir = workdir or row.workdir or config["campaign"]["workdir"]

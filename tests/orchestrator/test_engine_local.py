@@ -114,7 +114,8 @@ def test_infrastructure_failures_are_retried(campaign):
 
         def poll(self, task):
             if task == "flaky":
-                return BuildOutcome(False, error="mock exited with status 30; buildroot failure")
+                return BuildOutcome(False, error="build host died: the local build was interrupted",
+                                    failure="infrastructure")
             return super().poll(task)
 
     backend = Flaky(local)

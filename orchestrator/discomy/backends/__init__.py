@@ -9,7 +9,10 @@ A backend is made for one campaign and offers, every call non-blocking:
   recorded but whose submission is not (a restart, a lost answer), so nothing is
   built twice;
 - ``submit(name, priority) -> task``: start a build, return its reference;
-- ``poll_all(tasks) -> {task: BuildOutcome | None}``: None while it runs;
+- ``poll_all(tasks) -> {task: BuildOutcome | None}``: None while it runs. A
+  failed outcome says who is at fault, decided from what the build system
+  reports (koji's task state and fault class, rpmbuild's exit status) through
+  the core's ``*_failure_class`` functions, and where the attempt's whole log is;
 - ``request_repo(nvrs) -> ref | None``: make finished builds visible to the
   next ones; None when they already are;
 - ``repo_state(ref) -> "ready" | "waiting" | "lost"``: "lost" asks again;
@@ -27,6 +30,8 @@ Every failure to reach the build system after the backend's own retries is
 from dataclasses import dataclass
 from typing import Optional
 
+from ..campaign import PACKAGE
+
 READY, WAITING, LOST = "ready", "waiting", "lost"
 
 
@@ -35,6 +40,8 @@ class BuildOutcome:
     ok: bool
     nvr: Optional[str] = None
     error: str = ""
+    failure: str = PACKAGE      # when not ok: "package" or "infrastructure" (retried)
+    log: str = ""               # the attempt's whole log: a file or a URL
 
 
 class HubUnavailable(RuntimeError):
