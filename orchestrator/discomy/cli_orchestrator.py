@@ -52,7 +52,9 @@ def register(subparsers) -> None:
                          help="print the impact and the ETA on the fleet, build nothing")
     rebuild.add_argument("--fleet", type=path_option, metavar="FLEET.yaml",
                          help="with --dry-run: estimate on this fleet instead of koji's hosts")
-    rebuild.add_argument("--json", action="store_true", help="with --dry-run: JSON output")
+    rebuild.add_argument("--json", action="store_true",
+                         help="one JSON object: the plan with --dry-run, else the campaign's "
+                              "summary at the end")
     rebuild.add_argument("--detach", action="store_true",
                          help="record the campaign and return: discomy serve drives it")
     rebuild.add_argument("--no-progress", action="store_true")
@@ -86,6 +88,8 @@ def register(subparsers) -> None:
     resume.add_argument("--detach", action="store_true",
                         help="mark it and return: discomy serve drives it")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--json", action="store_true",
+                        help="the campaign's summary at the end as one JSON object")
     _common(resume)
     resume.set_defaults(func=run_resume)
 
@@ -156,8 +160,47 @@ def _run(store, campaign_id: int, config: dict, args, workdir=None, repos=None) 
     finally:
         if notifier:
             notifier.close()
-    print(json.dumps(summary, indent=2))
+    if getattr(args, "json", False):
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
     return 0 if summary["state"] == "done" else 1
+
+
+def _print_summary(summary: dict) -> None:
+    """The end of a foreground run, for people: what was rebuilt, and for each failed
+    node why and where its log is."""
+    cid = summary["campaign"]
+    counts = ", ".join(f"{len(summary[k])} {k}" for k in ("done", "failed", "quarantined")
+                       if summary[k])
+    print(f"campaign {cid}: {summary['state']}" + (f" ({counts})" if counts else ""))
+    if summary.get("note"):
+        print(f"  note: {summary['note']}")
+    for name, failure in summary["failures"].items():
+        print(_failure_line(name, failure["class"], failure["reason"], failure["attempts"]))
+        if failure["log"]:
+            print(f"      log: {failure['log']}")
+    waiting: dict = {}
+    for name, reason in summary["waiting"].items():
+        waiting.setdefault(reason or "a dependency failed", []).append(name)
+    for reason, names in waiting.items():
+        print(f"  quarantined: {', '.join(names)} ({reason})")
+    if summary["nvrs"]:
+        print(f"  rebuilt: {', '.join(summary['nvrs'])}")
+    if summary.get("repo"):
+        print(f"  repository: {summary['repo']}")
+    if summary.get("sidetag"):
+        print(f"  side tag: {summary['sidetag']}")
+    if summary["failures"]:
+        first = next(iter(summary["failures"]))
+        print(f"  once a package is fixed: `discomy resume {cid} {first}`; to build the failed "
+              f"ones again as they are: `discomy resume {cid}`")
+
+
+def _failure_line(name: str, failure_class, reason: str, attempts: int) -> str:
+    tries = f", {attempts} attempts" if attempts > 1 else ""
+    first = reason.splitlines()[0][:300] if reason else "no reason recorded"
+    return f"  failed: {name} ({failure_class or 'package'}{tries}): {first}"
 
 
 # -- rebuild -----------------------------------------------------------------------
@@ -323,7 +366,7 @@ def run_status(args) -> int:
             "merged": bool(row.merged),
             "nodes": {n: {"tier": x.tier, "state": x.state, "attempts": x.attempts,
                           "task": x.task, "nvr": x.nvr, "failure_class": x.failure_class,
-                          "reason": x.reason} for n, x in nodes.items()}}))
+                          "reason": x.reason, "log": x.log} for n, x in nodes.items()}}))
         return 0
     if args.follow:
         return _follow(store, args)
@@ -350,9 +393,14 @@ def run_status(args) -> int:
                       ProgressBar(total=len(members), completed=done, width=20), shown)
     console.print(table)
     for n in sorted(nodes.values(), key=lambda n: (n.tier, n.name)):
-        if n.state in ("failed", "quarantined") and n.reason:
-            console.print(f"  {n.name}: {n.state} ({n.failure_class or 'dependency'}): "
-                          f"{n.reason.splitlines()[0][:200]}", markup=False)
+        if n.state == "failed":
+            console.print(_failure_line(n.name, n.failure_class, n.reason, n.attempts),
+                          markup=False, soft_wrap=True)
+            if n.log:
+                console.print(f"      log: {n.log}", markup=False, soft_wrap=True)
+        elif n.state == "quarantined":
+            console.print(f"  quarantined: {n.name} ({n.reason or 'a dependency failed'})",
+                          markup=False)
     return 0
 
 

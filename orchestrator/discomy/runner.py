@@ -146,6 +146,12 @@ def summary(store: Store, campaign_id: int, state: str, backend=None) -> dict:
         "failed": sorted(n for n, node in nodes.items() if node.state == "failed"),
         "quarantined": sorted(n for n, node in nodes.items() if node.state == "quarantined"),
         "nvrs": sorted(filter(None, (node.nvr for node in nodes.values()))),
+        # why each failed node failed, and where its last attempt's log is
+        "failures": {n: {"class": node.failure_class, "reason": node.reason,
+                         "attempts": node.attempts, "log": node.log}
+                     for n, node in sorted(nodes.items()) if node.state == "failed"},
+        "waiting": {n: node.reason for n, node in sorted(nodes.items())
+                    if node.state == "quarantined"},
     }
     if row.note:
         out["note"] = row.note
@@ -157,7 +163,9 @@ def summary(store: Store, campaign_id: int, state: str, backend=None) -> dict:
 
 
 class Progress:
-    """One rich progress bar per tier, fed from the store after every transition."""
+    """One rich progress bar per tier, fed from the store after every transition. A bar
+    fills with the nodes that are done; failed and quarantined ones are named beside it
+    and leave it short, so a tier that cannot finish never looks finished."""
 
     def __init__(self, nodes: dict):
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
@@ -173,12 +181,13 @@ class Progress:
 
     def update(self, nodes: dict) -> None:
         for tier, bar in self.bars.items():
-            members = [n for n in nodes.values() if n.tier == tier]
-            settled = sum(1 for n in members if n.state in ("done", "failed", "quarantined"))
-            building = [n.name for n in members if n.state == "building"]
-            failed = [n.name for n in members if n.state == "failed"]
-            note = _names("building", building) + _names(" failed:", failed)
-            self.progress.update(bar, completed=settled, note=note)
+            members = sorted((n for n in nodes.values() if n.tier == tier), key=lambda n: n.name)
+            done = sum(1 for n in members if n.state == "done")
+            note = " ".join(filter(None, (
+                _names(label, [n.name for n in members if n.state == state])
+                for state, label in (("building", "building"), ("failed", "failed:"),
+                                     ("quarantined", "quarantined:")))))
+            self.progress.update(bar, completed=done, note=note)
 
     def close(self) -> None:
         self.progress.stop()

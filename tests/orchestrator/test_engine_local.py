@@ -153,7 +153,7 @@ def test_rebuild_command_dry_run_status_and_campaigns(tmp_path, example_repos):
     assert dry.returncode == 0 and "would rebuild 4 packages in 4 tiers (1 cycles)" in dry.stdout
     assert not (tmp_path / "cli.sqlite").exists()
     real = run("rebuild", "corelib", *repos, "--store", store, "--no-progress",
-               "--workdir", str(tmp_path / "w"))
+               "--workdir", str(tmp_path / "w"), "--json")
     assert real.returncode == 0, real.stderr
     assert json.loads(real.stdout)["state"] == "done"
     status = run("status", "1", "--store", store)
