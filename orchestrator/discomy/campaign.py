@@ -250,6 +250,20 @@ def after_gate(nodes: Mapping[str, Node], name: str, passed: bool, reason: str) 
     return after_failure(nodes, name, f"gate failed: {reason}", 0, failure=PACKAGE)
 
 
+def fix_refusal(node: Node, source: Optional[str], failed_source: Optional[str]) -> Optional[str]:
+    """Why a campaign that builds only from its own sources (local) cannot take a fix of
+    the failed ``node`` now, or None: ``source`` is the source package it would build
+    (None: there is none), ``failed_source`` the one its last attempt failed with (None:
+    unknown). Building a package again from the source it failed with in one of its own
+    stages would fail the same way; after an infrastructure failure it is worth it."""
+    if source is None:
+        return f"there is no source package of {node.name} to build a fix from"
+    if node.failure_class == PACKAGE and failed_source is not None \
+            and source == failed_source:
+        return f"the source package of {node.name} is still the one that failed"
+    return None
+
+
 def after_requeue(nodes: Mapping[str, Node], name: str) -> dict:
     """By hand: build the failed ``name`` again, from a fresh retry budget; its
     dependents wait for it again."""

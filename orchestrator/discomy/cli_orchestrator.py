@@ -75,10 +75,14 @@ def register(subparsers) -> None:
     status.set_defaults(func=run_status)
 
     resume = subparsers.add_parser(
-        "resume", help="go on with a campaign; with NODE: a fixed build of NODE is in",
-        description="Go on with a paused, failed or interrupted campaign. With NODE, a fixed "
-                    "build of the failed NODE is in: it counts as done and its quarantined "
-                    "dependents are released. Without NODE, failed nodes are built again.")
+        "resume", help="go on with a campaign; with NODE: a fixed NODE is in",
+        description="Go on with a paused, failed or interrupted campaign. Without NODE, the "
+                    "failed nodes are built again as they are. With NODE, a fix of the failed "
+                    "NODE is in: for koji, a fixed build tagged into the destination, which "
+                    "counts as done and releases its dependents; for local builds, a fixed "
+                    "source package in the source repositories, which is built first (its "
+                    "dependents wait for that build). Refused when the source repositories "
+                    "hold no source package of NODE, or still the one that failed.")
     resume.add_argument("campaign", type=int)
     resume.add_argument("name", nargs="?", metavar="NODE")
     resume.add_argument("--repo", action="append", type=path_option, metavar="DIR",
@@ -193,8 +197,10 @@ def _print_summary(summary: dict) -> None:
         print(f"  side tag: {summary['sidetag']}")
     if summary["failures"]:
         first = next(iter(summary["failures"]))
-        print(f"  once a package is fixed: `discomy resume {cid} {first}`; to build the failed "
-              f"ones again as they are: `discomy resume {cid}`")
+        fix = "its fixed source package is in the source repositories" \
+            if summary["backend"] == "local" else "its fixed build is tagged"
+        print(f"  next: once {fix}, `discomy resume {cid} {first}`; or build the failed ones "
+              f"again as they are: `discomy resume {cid}`")
 
 
 def _failure_line(name: str, failure_class, reason: str, attempts: int) -> str:
@@ -424,7 +430,8 @@ def _follow(store, args) -> int:
 # -- resume, cancel ------------------------------------------------------------------
 def run_resume(args) -> int:
     from . import campaign as cm
-    from .engine import mark_fixed, requeue_failed
+    from .engine import REBUILD, requeue_failed, take_fix
+    from .runner import backend_for
 
     config = _config(args)
     store = _store(args, config)
@@ -435,9 +442,15 @@ def run_resume(args) -> int:
         raise CliError(f"campaign {args.campaign} is already done")
     if args.name is not None:
         try:
-            mark_fixed(store, args.campaign, args.name)
+            # a local campaign's fix is built by the campaign: its backend checks the source
+            backend = backend_for(row, config, workdir=args.workdir, source_repos=args.repo) \
+                if row.backend == "local" else None
+            how = take_fix(store, args.campaign, args.name, backend)
         except ValueError as exc:
             raise CliError(str(exc)) from None
+        if how == REBUILD:
+            print(f"campaign {args.campaign}: {args.name} is built again from "
+                  f"{backend.srpms[args.name]}", file=sys.stderr)
     else:
         requeue_failed(store, args.campaign)
     if args.detach:

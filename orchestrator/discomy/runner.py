@@ -142,6 +142,7 @@ def summary(store: Store, campaign_id: int, state: str, backend=None) -> dict:
     out = {
         "campaign": campaign_id,
         "state": state,
+        "backend": row.backend,
         "done": sorted(n for n, node in nodes.items() if node.state == "done"),
         "failed": sorted(n for n, node in nodes.items() if node.state == "failed"),
         "quarantined": sorted(n for n, node in nodes.items() if node.state == "quarantined"),

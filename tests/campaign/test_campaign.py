@@ -128,3 +128,15 @@ def test_a_campaign_rebuild_is_told_by_its_release_suffix():
     assert not made_by_a_campaign("1.el9.discomy", ".discomy{campaign}")   # no campaign number
     assert made_by_a_campaign("3.fc41~rb7", "~rb{campaign}")
     assert not made_by_a_campaign("1.el9.discomy3", "")
+
+
+def test_a_local_fix_needs_a_source_and_a_package_failure_needs_a_new_one():
+    from discomy.campaign import fix_refusal
+
+    failed = Node("alpha", 1, (), state=FAILED, failure_class=PACKAGE)
+    assert "no source package of alpha" in fix_refusal(failed, None, None)
+    assert "still the one that failed" in fix_refusal(failed, "a-1.src.rpm x", "a-1.src.rpm x")
+    assert fix_refusal(failed, "a-2.src.rpm y", "a-1.src.rpm x") is None
+    assert fix_refusal(failed, "a-1.src.rpm x", None) is None          # unknown: try it
+    machine = Node("alpha", 1, (), state=FAILED, failure_class=INFRASTRUCTURE)
+    assert fix_refusal(machine, "a-1.src.rpm x", "a-1.src.rpm x") is None

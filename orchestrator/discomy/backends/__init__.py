@@ -21,7 +21,11 @@ A backend is made for one campaign and offers, every call non-blocking:
   False while that is under way (asked again at the next step);
 - ``cancel(task)``: stop a running build (``discomy cancel --kill``);
 - ``owner(name) -> str | None`` and ``task_url(task) -> str``: who is told of a
-  package's failure, and where to read about it.
+  package's failure, and where to read about it;
+- ``sees_outside_builds``: whether a build made outside the campaign (a
+  packager's fix) reaches the campaign's next builds. When it does not (local),
+  a fix is built again by the campaign, and ``fix_refusal(node) -> str | None``
+  says why it cannot be now.
 
 Every failure to reach the build system after the backend's own retries is
 :class:`HubUnavailable`, which pauses the campaign instead of failing it.

@@ -64,6 +64,9 @@ class KojiBackendError(BackendError):
 
 class KojiBackend:
     name = "koji"
+    # a fixed build tagged into the destination (or side) tag is in the buildroot of
+    # the campaign's next builds: it counts as the node's build
+    sees_outside_builds = True
 
     def __init__(self, session, campaign_id: int, target: str, mode: str = "scratch",
                  scm_url: str = "", sidetag: Optional[str] = None, dist: str = "",

@@ -18,6 +18,7 @@ name (``error: Bad exit status from ... (%build)``, packaging for ``%files``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import koji
+import rpm
 
 from .. import campaign as cm
 from ..rpmtools import DEFAULT_DIST, ToolError, createrepo, rpmbuild_failure
@@ -39,6 +41,9 @@ LOW_DISK_BYTES = 64 * 1024 * 1024
 
 class LocalBackend:
     name = "local"
+    # its builds see only the campaign repository: a package fixed elsewhere is
+    # taken by building it again from the source repositories
+    sees_outside_builds = False
 
     def __init__(self, workdir: Path, source_repos: Sequence[Path], campaign_id: int,
                  dist: str = DEFAULT_DIST):
@@ -53,10 +58,8 @@ class LocalBackend:
         self.results = self.workdir / "results"
         self.logs = self.workdir / "logs"
         self.dist = f"{dist}.discomy{campaign_id}"
-        self.srpms = {}
-        for repo in source_repos:
-            for srpm in sorted(Path(repo).glob("*.src.rpm")):
-                self.srpms[koji.parse_NVRA(srpm.name)["name"]] = srpm
+        self.source_repos = [Path(r) for r in source_repos]
+        self.srpms = _newest_sources(self.source_repos)
         for d in (self.repo, self.topdir, self.markers, self.results, self.logs):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -87,11 +90,43 @@ class LocalBackend:
         task = f"{name}@{time.time_ns()}"
         outcome = self._rpmbuild(name, self.log_path(task))
         record = {"task": task, "ok": outcome.ok, "nvr": outcome.nvr, "error": outcome.error,
-                  "failure": outcome.failure, "log": outcome.log}
+                  "failure": outcome.failure, "log": outcome.log,
+                  "source": self.source_id(name)}
         _write_json(self.results / f"{task}.json", record)
         if outcome.ok:
             _write_json(self.markers / f"{name}.json", record)
         return task
+
+    def source_id(self, name: str) -> Optional[str]:
+        """What tells the source package ``name`` is built from apart from another: its
+        file name and content (a packager may rebuild a fixed SRPM with the same NVR)."""
+        srpm = self.srpms.get(name)
+        if srpm is None:
+            return None
+        digest = hashlib.sha256()
+        with open(srpm, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return f"{srpm.name} sha256:{digest.hexdigest()}"
+
+    def fix_refusal(self, node) -> Optional[str]:
+        """Why ``node`` (failed) cannot be built again from the source repositories now,
+        or None: it is, from its newest source package there."""
+        self.srpms = _newest_sources(self.source_repos)     # the fix may have just come
+        failed_source = None
+        if node.task:
+            try:
+                record = json.loads((self.results / f"{node.task}.json").read_text())
+                failed_source = record.get("source")
+            except (OSError, ValueError):
+                pass
+        refusal = cm.fix_refusal(node, self.source_id(node.name), failed_source)
+        if refusal is None:
+            return None
+        where = ", ".join(str(r) for r in self.source_repos)
+        if node.name in self.srpms:
+            refusal += f" ({self.srpms[node.name].name})"
+        return f"{refusal}: put the fixed source package into {where}"
 
     def log_path(self, task: str) -> Path:
         name, _, stamp = task.rpartition("@")
@@ -178,6 +213,19 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(path)
+
+
+def _newest_sources(repos: Sequence[Path]) -> dict:
+    """``name -> SRPM`` of the highest version-release of each package in ``repos``
+    (a packager's fix put beside the package that failed wins)."""
+    newest: dict = {}
+    for repo in repos:
+        for srpm in sorted(Path(repo).glob("*.src.rpm")):
+            nvra = koji.parse_NVRA(srpm.name)
+            evr = ("0", nvra["version"], nvra["release"])
+            if nvra["name"] not in newest or rpm.labelCompare(evr, newest[nvra["name"]][0]) >= 0:
+                newest[nvra["name"]] = (evr, srpm)
+    return {name: srpm for name, (_, srpm) in newest.items()}
 
 
 def _free_bytes(path: Path) -> Optional[int]:
