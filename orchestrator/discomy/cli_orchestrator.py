@@ -274,14 +274,20 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
             "critical_path_hours": round(plan.critical_path_seconds / 3600, 2),
             "eta": eta, "eta_unavailable": why}))
         return 0
-    print(f"would rebuild {len(plan.affected)} packages in {len(plan.tiers)} tiers "
-          f"({len(plan.cycles)} cycles), {plan.total_seconds / 3600:.1f} compute-hours, "
+    print(f"would rebuild {_count(len(plan.affected), 'package')} in "
+          f"{_count(len(plan.tiers), 'tier')} ({_count(len(plan.cycles), 'cycle')}), "
+          f"{plan.total_seconds / 3600:.1f} compute-hours, "
           f"critical path {plan.critical_path_seconds / 3600:.1f} h")
     for i, tier in enumerate(plan.tiers):
         more = f" (+{len(tier) - 12} more)" if len(tier) > 12 else ""
         print(f"  tier {i}: {', '.join(tier[:12])}{more}")
     for cycle in plan.cycles:
-        print(f"  cycle (built together): {', '.join(cycle)}")
+        # the planner breaks a cycle at its bootstrap edges: members build in this order,
+        # the first ones against the previous builds of the later ones
+        boot = [f"{m} against the previous {', '.join(plan.nodes[m].bootstrap_deps)}"
+                for m in cycle if plan.nodes[m].bootstrap_deps]
+        print(f"  cycle, built in bootstrap order: {' -> '.join(cycle)}"
+              + (f" ({'; '.join(boot)})" if boot else ""))
     if eta:
         print(f"ETA on {eta['fleet']}: {_hours(eta['makespan_seconds'])} "
               f"(lower bound {_hours(eta['lower_bound_seconds'])}, {eta['tasks']} tasks, "
@@ -289,6 +295,10 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
     else:
         print(f"ETA: {why}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _hours(seconds: float) -> str:
