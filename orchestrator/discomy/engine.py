@@ -289,7 +289,7 @@ def take_fix(store: Store, campaign_id: int, name: str, backend=None) -> str:
     own repository: ``name`` is built again, from the newest source package of the
     source repositories, and its dependents wait for that build (``rebuild``).
     ValueError, and nothing changes, when the backend cannot take the fix now."""
-    nodes = _failed_node(store, campaign_id, name)
+    nodes = _nodes_checked_failed(store, campaign_id, name)
     if backend is None or getattr(backend, "sees_outside_builds", True):
         mark_fixed(store, campaign_id, name)
         return FIXED
@@ -301,7 +301,7 @@ def take_fix(store: Store, campaign_id: int, name: str, backend=None) -> str:
     return REBUILD
 
 
-def _failed_node(store: Store, campaign_id: int, name: str) -> dict:
+def _nodes_checked_failed(store: Store, campaign_id: int, name: str) -> dict:
     nodes = store.nodes(campaign_id)
     if name not in nodes:
         raise ValueError(f"{name} is not part of campaign {campaign_id}")
@@ -313,7 +313,7 @@ def _failed_node(store: Store, campaign_id: int, name: str) -> dict:
 def mark_fixed(store: Store, campaign_id: int, name: str) -> None:
     """A fixed build of the failed ``name`` is in: it counts as done, and its quarantined
     dependents are released; the campaign runs again."""
-    nodes = _failed_node(store, campaign_id, name)
+    nodes = _nodes_checked_failed(store, campaign_id, name)
     store.update_nodes(campaign_id, cm.after_resume(nodes, name))
     store.set_campaign_state(campaign_id, cm.RUNNING, note="")
 

@@ -154,8 +154,8 @@ class LocalBackend:
         if status == 0:
             rpms = [Path(line.split(":", 1)[1].strip()) for line in output.splitlines()
                     if line.startswith("Wrote: ") and line.rstrip().endswith(".rpm")]
-            for rpm in rpms:
-                shutil.copy2(rpm, self.repo / rpm.name)
+            for built in rpms:
+                shutil.copy2(built, self.repo / built.name)
             nvra = koji.parse_NVRA(next(r.name for r in rpms))
             return BuildOutcome(True, f"{name}-{nvra['version']}-{nvra['release']}", log=log)
         free = _free_bytes(self.workdir)
