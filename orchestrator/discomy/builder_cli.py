@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .paths import path_option
+
 DRAIN_FLAG = Path("/var/lib/discomy-builder/drain")
 STATE_FILE = Path("/var/lib/discomy-builder/state.json")
 
@@ -33,9 +35,9 @@ def main(argv=None) -> int:
     parser.add_argument("--wait", action="store_true", help="with drain: wait until no task runs")
     parser.add_argument("--timeout", type=float, default=0, metavar="S",
                         help="give up waiting after S seconds (default: wait for ever)")
-    parser.add_argument("--flag", type=Path, default=DRAIN_FLAG,
+    parser.add_argument("--flag", type=path_option, default=DRAIN_FLAG,
                         help=f"the drain flag file the kojid plugin reads (default {DRAIN_FLAG})")
-    parser.add_argument("--state", type=Path, default=STATE_FILE,
+    parser.add_argument("--state", type=path_option, default=STATE_FILE,
                         help=f"the state file the kojid plugin writes (default {STATE_FILE})")
     args = parser.parse_args(argv)
 

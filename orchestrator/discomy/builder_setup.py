@@ -13,9 +13,9 @@ import json
 import socket
 import sys
 from dataclasses import asdict, replace
-from pathlib import Path
 
 from .advisor import Advice, recommend
+from .paths import path_option
 from .probe import probe
 from .units import format_size_mb
 
@@ -60,7 +60,7 @@ def render(advice: Advice, hostname: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="discomy-builder-setup", description=__doc__.splitlines()[0])
     parser.add_argument("--non-interactive", action="store_true", help="accept every recommendation")
-    parser.add_argument("--output", type=Path, help="write the result here instead of stdout")
+    parser.add_argument("--output", type=path_option, help="write the result here instead of stdout")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--hostname", default=None,
                         help="the builder's name in koji (default: this host's FQDN)")

@@ -12,6 +12,9 @@ moves through states a release engineer names:
 - ``gating``: in the repo, waiting for the CI gate;
 - ``done``: built, in the repo, and gated;
 - ``failed``: a package failure (build or gate), or infrastructure retries used up;
+  who is at fault (``failure_class``) is decided from facts the backend reads:
+  koji's task state and fault class (:func:`koji_failure_class`), rpmbuild's
+  exit status (:func:`rpmbuild_failure_class`), never from the error text;
 - ``quarantined``: a (transitive) dependency failed; goes back to ``planned``
   when that dependency is resolved.
 
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Sequence
 
 PLANNED = "planned"
 WAITING_DEPS = "waiting-deps"
@@ -71,6 +74,7 @@ class Node:
     nvr: Optional[str] = None
     repo_wait: Optional[str] = None     # the repo request a built node waits for
     gate_since: Optional[float] = None  # when its CI gate started
+    log: Optional[str] = None           # where the whole log of the latest attempt is
 
 
 # ---- decisions ------------------------------------------------------------------------------
@@ -128,23 +132,37 @@ def priorities(nodes: Mapping[str, Node], high: int = 10, low: int = 30) -> dict
             for name, n in nodes.items()}
 
 
-_INFRA_PATTERNS = [re.compile(p, re.I) for p in (
-    r"mock exited with status (?:2|3|30|40|50|60|70)\b",   # mock: root/config/lock errors, not the build
-    r"buildroot",
-    r"\bhost\b.*\b(died|restarted|offline|lost|unreachable)",
-    r"timed? ?out|timeout",
-    r"no space left on device",
-    r"connection (refused|reset|aborted)|network is unreachable|name or service not known",
-    r"serveroffline|server offline|retryerror|503 service unavailable",
-    r"out of memory|cannot allocate memory|killed by signal 9",
-    r"repo(sitory)? .* (not ready|expired|missing)|failed to download metadata",
-)]
+# koji's fault classes (koji/__init__.py) that a build host or the hub raises, not a
+# package's build: the buildroot could not be made (BuildrootError: mock --init, a repo
+# that is not ready), the host's session ended (AuthError and its kind, RetryError),
+# the hub went away or a lock was lost (ServerOffline, LockError). BuildError and the
+# rest (a failed rpmbuild, an unknown source, a refused package) are the package's.
+KOJI_HOST_FAULTS = frozenset({"BuildrootError", "AuthError", "RetryError", "ServerOffline",
+                              "LockError"})
 
 
-def classify_failure(error: str) -> str:
-    """``infrastructure`` (retry) or ``package`` (the package or its gate is at fault)."""
-    text = error or ""
-    if any(p.search(text) for p in _INFRA_PATTERNS):
+def koji_failure_class(state: str, fault_classes: Sequence[str] = (),
+                       child_canceled: bool = False) -> str:
+    """Who is at fault for a koji build task that did not close. ``state`` is koji's task
+    state name (``FAILED``, ``CANCELED``, or ``""`` for a task the hub no longer knows);
+    ``fault_classes`` are the names of the class of the task's fault and of its bases
+    (empty for a fault outside koji's classes: a Python exception on the builder, such
+    as ``OSError: No space left on device``); ``child_canceled``: one of its subtasks was
+    canceled and none failed (an admin freed a stuck builder)."""
+    if state != "FAILED":
+        return INFRASTRUCTURE           # canceled by someone else, or lost by the hub
+    if not fault_classes or KOJI_HOST_FAULTS.intersection(fault_classes) or child_canceled:
+        return INFRASTRUCTURE
+    return PACKAGE
+
+
+def rpmbuild_failure_class(exit_status: Optional[int], disk_full: bool = False) -> str:
+    """Who is at fault for a local rpmbuild that did not succeed. ``exit_status`` is None
+    when rpmbuild could not be started (not installed, no room to write its log), and
+    negative when a signal killed it (the OOM killer, a shutdown); ``disk_full``: the
+    build's file system had no room left. Otherwise rpmbuild ran to its end and failed
+    in one of the package's stages (%prep, %build, %install, %check, %files)."""
+    if exit_status is None or exit_status < 0 or disk_full:
         return INFRASTRUCTURE
     return PACKAGE
 
@@ -174,12 +192,12 @@ def after_claim(nodes: Mapping[str, Node], names: Iterable[str]) -> dict:
 
 
 def after_failure(nodes: Mapping[str, Node], name: str, error: str, max_retries: int,
-                  failure: Optional[str] = None) -> dict:
-    """State changes after ``name`` failed: retry an infrastructure failure up to
-    ``max_retries`` times, else fail it and quarantine only its dependents.
-    ``failure`` forces the class (a failed gate is always the package's)."""
+                  failure: str) -> dict:
+    """State changes after ``name`` failed: retry an ``infrastructure`` failure up to
+    ``max_retries`` times, else fail it and quarantine only its dependents."""
+    if failure not in (INFRASTRUCTURE, PACKAGE):
+        raise ValueError(f"unknown failure class {failure!r}")
     node = nodes[name]
-    failure = failure or classify_failure(error)
     error = error.strip()[:2000]
     if failure == INFRASTRUCTURE and node.attempts <= max_retries:
         return {name: replace(node, state=PLANNED, failure_class=failure, reason=error,
@@ -206,13 +224,17 @@ def after_resume(nodes: Mapping[str, Node], name: str) -> dict:
 
 
 def after_build(nodes: Mapping[str, Node], name: str, ok: bool, nvr: Optional[str],
-                error: str, max_retries: int) -> dict:
+                error: str, max_retries: int, failure: str = PACKAGE,
+                log: Optional[str] = None) -> dict:
     """State changes once the build of ``name`` finished: on to the repo wait, or
-    :func:`after_failure`."""
+    :func:`after_failure` of the class the backend found. ``log`` is where the
+    attempt's whole log is, kept either way."""
+    node = replace(nodes[name], log=log or None)
     if ok:
-        return {name: replace(nodes[name], state=WAITING_REPO, nvr=nvr, failure_class=None,
+        return {name: replace(node, state=WAITING_REPO, nvr=nvr, failure_class=None,
                               reason="", repo_wait=None)}
-    return after_failure(nodes, name, error or "build failed", max_retries)
+    return after_failure({**nodes, name: node}, name, error or "build failed", max_retries,
+                         failure)
 
 
 def after_repo(nodes: Mapping[str, Node], names: Iterable[str], gated: bool, now: float) -> dict:
@@ -226,6 +248,20 @@ def after_gate(nodes: Mapping[str, Node], name: str, passed: bool, reason: str) 
     if passed:
         return {name: replace(nodes[name], state=DONE, gate_since=None, reason="")}
     return after_failure(nodes, name, f"gate failed: {reason}", 0, failure=PACKAGE)
+
+
+def fix_refusal(node: Node, source: Optional[str], failed_source: Optional[str]) -> Optional[str]:
+    """Why a campaign that builds only from its own sources (local) cannot take a fix of
+    the failed ``node`` now, or None: ``source`` is the source package it would build
+    (None: there is none), ``failed_source`` the one its last attempt failed with (None:
+    unknown). Building a package again from the source it failed with in one of its own
+    stages would fail the same way; after an infrastructure failure it is worth it."""
+    if source is None:
+        return f"there is no source package of {node.name} to build a fix from"
+    if node.failure_class == PACKAGE and failed_source is not None \
+            and source == failed_source:
+        return f"the source package of {node.name} is still the one that failed"
+    return None
 
 
 def after_requeue(nodes: Mapping[str, Node], name: str) -> dict:

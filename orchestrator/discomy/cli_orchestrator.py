@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 from .cli import CliError
+from .paths import location_option, path_option, store_option
 
 
 def _common(parser, store: bool = True) -> None:
-    parser.add_argument("--config", type=Path, default=None,
+    parser.add_argument("--config", type=path_option, default=None,
                         help="orchestrator config (default /etc/discomy/orchestrator.toml)")
     if store:
-        parser.add_argument("--store", default=None,
+        parser.add_argument("--store", type=store_option, default=None,
                             help="SQLAlchemy URL of the state (default: [store] url of the config)")
 
 
@@ -42,16 +43,18 @@ def register(subparsers) -> None:
                          help="koji, or rpmbuild and createrepo_c here (default: [campaign] backend)")
     rebuild.add_argument("--depth", choices=("direct", "buildroot"),
                          help="planner depth (default: [campaign] depth)")
-    rebuild.add_argument("--repo", action="append", metavar="DIR|URL",
+    rebuild.add_argument("--repo", action="append", type=location_option, metavar="DIR|URL",
                          help="rpm-md repositories the plan is made from (default: [plan] repos; "
                               "for local builds also [local] source_repos)")
-    rebuild.add_argument("--workdir", type=Path, default=None,
+    rebuild.add_argument("--workdir", type=path_option, default=None,
                          help="local build directory (default: [campaign] workdir)")
     rebuild.add_argument("--dry-run", action="store_true",
                          help="print the impact and the ETA on the fleet, build nothing")
-    rebuild.add_argument("--fleet", type=Path, metavar="FLEET.yaml",
+    rebuild.add_argument("--fleet", type=path_option, metavar="FLEET.yaml",
                          help="with --dry-run: estimate on this fleet instead of koji's hosts")
-    rebuild.add_argument("--json", action="store_true", help="with --dry-run: JSON output")
+    rebuild.add_argument("--json", action="store_true",
+                         help="one JSON object: the plan with --dry-run, else the campaign's "
+                              "summary at the end")
     rebuild.add_argument("--detach", action="store_true",
                          help="record the campaign and return: discomy serve drives it")
     rebuild.add_argument("--no-progress", action="store_true")
@@ -72,19 +75,25 @@ def register(subparsers) -> None:
     status.set_defaults(func=run_status)
 
     resume = subparsers.add_parser(
-        "resume", help="go on with a campaign; with NODE: a fixed build of NODE is in",
-        description="Go on with a paused, failed or interrupted campaign. With NODE, a fixed "
-                    "build of the failed NODE is in: it counts as done and its quarantined "
-                    "dependents are released. Without NODE, failed nodes are built again.")
+        "resume", help="go on with a campaign; with NODE: a fixed NODE is in",
+        description="Go on with a paused, failed or interrupted campaign. Without NODE, the "
+                    "failed nodes are built again as they are. With NODE, a fix of the failed "
+                    "NODE is in: for koji, a fixed build tagged into the destination, which "
+                    "counts as done and releases its dependents; for local builds, a fixed "
+                    "source package in the source repositories, which is built first (its "
+                    "dependents wait for that build). Refused when the source repositories "
+                    "hold no source package of NODE, or still the one that failed.")
     resume.add_argument("campaign", type=int)
     resume.add_argument("name", nargs="?", metavar="NODE")
-    resume.add_argument("--repo", action="append", type=Path, metavar="DIR",
+    resume.add_argument("--repo", action="append", type=path_option, metavar="DIR",
                         help="source repositories of a local campaign (default: the recorded ones)")
-    resume.add_argument("--workdir", type=Path, default=None,
+    resume.add_argument("--workdir", type=path_option, default=None,
                         help="local build directory (default: the recorded one)")
     resume.add_argument("--detach", action="store_true",
                         help="mark it and return: discomy serve drives it")
     resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--json", action="store_true",
+                        help="the campaign's summary at the end as one JSON object")
     _common(resume)
     resume.set_defaults(func=run_resume)
 
@@ -155,8 +164,49 @@ def _run(store, campaign_id: int, config: dict, args, workdir=None, repos=None) 
     finally:
         if notifier:
             notifier.close()
-    print(json.dumps(summary, indent=2))
+    if getattr(args, "json", False):
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
     return 0 if summary["state"] == "done" else 1
+
+
+def _print_summary(summary: dict) -> None:
+    """The end of a foreground run, for people: what was rebuilt, and for each failed
+    node why and where its log is."""
+    cid = summary["campaign"]
+    counts = ", ".join(f"{len(summary[k])} {k}" for k in ("done", "failed", "quarantined")
+                       if summary[k])
+    print(f"campaign {cid}: {summary['state']}" + (f" ({counts})" if counts else ""))
+    if summary.get("note"):
+        print(f"  note: {summary['note']}")
+    for name, failure in summary["failures"].items():
+        print(_failure_line(name, failure["class"], failure["reason"], failure["attempts"]))
+        if failure["log"]:
+            print(f"      log: {failure['log']}")
+    waiting: dict = {}
+    for name, reason in summary["waiting"].items():
+        waiting.setdefault(reason or "a dependency failed", []).append(name)
+    for reason, names in waiting.items():
+        print(f"  quarantined: {', '.join(names)} ({reason})")
+    if summary["nvrs"]:
+        print(f"  rebuilt: {', '.join(summary['nvrs'])}")
+    if summary.get("repo"):
+        print(f"  repository: {summary['repo']}")
+    if summary.get("sidetag"):
+        print(f"  side tag: {summary['sidetag']}")
+    if summary["failures"]:
+        first = next(iter(summary["failures"]))
+        fix = "its fixed source package is in the source repositories" \
+            if summary["backend"] == "local" else "its fixed build is tagged"
+        print(f"  next: once {fix}, `discomy resume {cid} {first}`; or build the failed ones "
+              f"again as they are: `discomy resume {cid}`")
+
+
+def _failure_line(name: str, failure_class, reason: str, attempts: int) -> str:
+    tries = f", {attempts} attempts" if attempts > 1 else ""
+    first = reason.splitlines()[0][:300] if reason else "no reason recorded"
+    return f"  failed: {name} ({failure_class or 'package'}{tries}): {first}"
 
 
 # -- rebuild -----------------------------------------------------------------------
@@ -224,14 +274,20 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
             "critical_path_hours": round(plan.critical_path_seconds / 3600, 2),
             "eta": eta, "eta_unavailable": why}))
         return 0
-    print(f"would rebuild {len(plan.affected)} packages in {len(plan.tiers)} tiers "
-          f"({len(plan.cycles)} cycles), {plan.total_seconds / 3600:.1f} compute-hours, "
+    print(f"would rebuild {_count(len(plan.affected), 'package')} in "
+          f"{_count(len(plan.tiers), 'tier')} ({_count(len(plan.cycles), 'cycle')}), "
+          f"{plan.total_seconds / 3600:.1f} compute-hours, "
           f"critical path {plan.critical_path_seconds / 3600:.1f} h")
     for i, tier in enumerate(plan.tiers):
         more = f" (+{len(tier) - 12} more)" if len(tier) > 12 else ""
         print(f"  tier {i}: {', '.join(tier[:12])}{more}")
     for cycle in plan.cycles:
-        print(f"  cycle (built together): {', '.join(cycle)}")
+        # the planner breaks a cycle at its bootstrap edges: members build in this order,
+        # the first ones against the previous builds of the later ones
+        boot = [f"{m} against the previous {', '.join(plan.nodes[m].bootstrap_deps)}"
+                for m in cycle if plan.nodes[m].bootstrap_deps]
+        print(f"  cycle, built in bootstrap order: {' -> '.join(cycle)}"
+              + (f" ({'; '.join(boot)})" if boot else ""))
     if eta:
         print(f"ETA on {eta['fleet']}: {_hours(eta['makespan_seconds'])} "
               f"(lower bound {_hours(eta['lower_bound_seconds'])}, {eta['tasks']} tasks, "
@@ -239,6 +295,10 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
     else:
         print(f"ETA: {why}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _hours(seconds: float) -> str:
@@ -322,7 +382,7 @@ def run_status(args) -> int:
             "merged": bool(row.merged),
             "nodes": {n: {"tier": x.tier, "state": x.state, "attempts": x.attempts,
                           "task": x.task, "nvr": x.nvr, "failure_class": x.failure_class,
-                          "reason": x.reason} for n, x in nodes.items()}}))
+                          "reason": x.reason, "log": x.log} for n, x in nodes.items()}}))
         return 0
     if args.follow:
         return _follow(store, args)
@@ -349,9 +409,14 @@ def run_status(args) -> int:
                       ProgressBar(total=len(members), completed=done, width=20), shown)
     console.print(table)
     for n in sorted(nodes.values(), key=lambda n: (n.tier, n.name)):
-        if n.state in ("failed", "quarantined") and n.reason:
-            console.print(f"  {n.name}: {n.state} ({n.failure_class or 'dependency'}): "
-                          f"{n.reason.splitlines()[0][:200]}", markup=False)
+        if n.state == "failed":
+            console.print(_failure_line(n.name, n.failure_class, n.reason, n.attempts),
+                          markup=False, soft_wrap=True)
+            if n.log:
+                console.print(f"      log: {n.log}", markup=False, soft_wrap=True)
+        elif n.state == "quarantined":
+            console.print(f"  quarantined: {n.name} ({n.reason or 'a dependency failed'})",
+                          markup=False)
     return 0
 
 
@@ -375,7 +440,8 @@ def _follow(store, args) -> int:
 # -- resume, cancel ------------------------------------------------------------------
 def run_resume(args) -> int:
     from . import campaign as cm
-    from .engine import mark_fixed, requeue_failed
+    from .engine import REBUILD, requeue_failed, take_fix
+    from .runner import backend_for
 
     config = _config(args)
     store = _store(args, config)
@@ -386,9 +452,15 @@ def run_resume(args) -> int:
         raise CliError(f"campaign {args.campaign} is already done")
     if args.name is not None:
         try:
-            mark_fixed(store, args.campaign, args.name)
+            # a local campaign's fix is built by the campaign: its backend checks the source
+            backend = backend_for(row, config, workdir=args.workdir, source_repos=args.repo) \
+                if row.backend == "local" else None
+            how = take_fix(store, args.campaign, args.name, backend)
         except ValueError as exc:
             raise CliError(str(exc)) from None
+        if how == REBUILD:
+            print(f"campaign {args.campaign}: {args.name} is built again from "
+                  f"{backend.srpms[args.name]}", file=sys.stderr)
     else:
         requeue_failed(store, args.campaign)
     if args.detach:

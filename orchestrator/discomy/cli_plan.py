@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Optional
 
 from .cli import CliError
+from .paths import location_option, path_option
 
 POLICY_CHOICES = ("koji-stock", "tiered", "critical-path", "all")
 
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     scope = est.add_mutually_exclusive_group(required=True)
     scope.add_argument("--changed", metavar="NAME[,NAME...]", help="changed source packages")
     scope.add_argument("--all", action="store_true", help="a mass rebuild of every package")
-    est.add_argument("--fleet", required=True, type=Path, metavar="FLEET.yaml",
+    est.add_argument("--fleet", required=True, type=path_option, metavar="FLEET.yaml",
                      help="host groups: name, count, arches, cpus, speed, capacity, maxjobs, "
                           "memory, disk")
     est.add_argument("--policy", choices=POLICY_CHOICES, default="all",
@@ -50,23 +50,24 @@ def register(subparsers) -> None:
                           "regeneration at a time, as kojira does for one tag")
     est.add_argument("--arches", metavar="ARCH[,ARCH...]",
                      help="build arches (default: every arch of the fleet)")
-    est.add_argument("--plot", type=Path, metavar="FILE.svg",
+    est.add_argument("--plot", type=path_option, metavar="FILE.svg",
                      help="write a timeline picture (SVG) of the chosen policy")
     est.set_defaults(func=run_estimate)
 
 
 def _repo_options(parser) -> None:
-    parser.add_argument("--repo", action="append", required=True, metavar="DIR|URL",
+    parser.add_argument("--repo", action="append", required=True, type=location_option,
+                        metavar="DIR|URL",
                         help="an rpm-md repository (binary or source), a directory or an "
                              "http(s) URL; repeat for several")
     parser.add_argument("--depth", choices=("direct", "buildroot"), default="direct",
                         help="direct: providers of the BuildRequires; buildroot: everything "
                              "libsolv installs for them (default: direct)")
-    parser.add_argument("--durations", type=Path, metavar="FILE.json",
+    parser.add_argument("--durations", type=path_option, metavar="FILE.json",
                         help="package -> reference build seconds (default: a model from size)")
     parser.add_argument("--exclude", metavar="NAME[,NAME...]",
                         help="packages to leave out of the plan (not rebuilt, not looked through)")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+    parser.add_argument("--cache-dir", type=path_option, metavar="DIR",
                         help="where the derived graph is cached (default ~/.cache/discomy)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -4,7 +4,9 @@ Every option has a default (:data:`DEFAULTS`), so an empty or missing file
 gives a working embedded setup: the local backend and an SQLite store. The
 file is read once with :mod:`tomllib`; an unknown section or key, or a value of
 the wrong type or out of range, raises :class:`ConfigError` with one sentence
-naming the file, the key and the reason. The documented example is
+naming the file, the key and the reason. Relative paths in the file
+(:data:`PATH_KEYS`) are relative to the file's own directory, so a config
+means the same from any working directory. The documented example is
 ``orchestrator.example.toml`` next to this module.
 """
 
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from .notify import DEFAULT_SUBJECT, DEFAULT_TEXT
+from .paths import absolute, absolute_location, absolute_store_url
 
 DEFAULT_PATH = Path("/etc/discomy/orchestrator.toml")
 
@@ -57,7 +60,8 @@ DEFAULTS: dict = {
         "retry_backoff_seconds": 2.0,
         "load_threshold": 0.8,           # hold back above this share of arch capacity
         "poll_seconds": 30.0,
-        "weburl": "",                    # koji web, for task links in notifications
+        "weburl": "",                    # koji web, for task links; empty: the profile's
+        "topurl": "",                    # koji's file server, for build log links; ditto
     },
     "local": {
         "source_repos": [],
@@ -117,6 +121,13 @@ POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
             ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),
             ("messaging", "prefetch"), ("messaging", "batch"),
             ("messaging", "reconnect_max_seconds")}
+
+
+# keys naming files or directories; [store] url is an SQLAlchemy URL whose SQLite file
+# may be relative, and [plan] repos may also hold URLs
+PATH_KEYS = {("campaign", "workdir"), ("plan", "cache_dir"), ("plan", "repos"),
+             ("local", "source_repos"), ("messaging", "tls_ca_cert"),
+             ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url")}
 
 
 class ConfigError(ValueError):
@@ -222,4 +233,18 @@ def load_config(path: Optional[Path] = None, missing_ok: bool = True) -> dict:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return merge_config(data, str(path))
+    return absolute_paths(merge_config(data, str(path)), absolute(path).parent)
+
+
+def absolute_paths(config: dict, base: Path) -> dict:
+    """``config`` with the relative paths of :data:`PATH_KEYS` made relative to ``base``
+    (the config file's directory); empty values stay empty (unset)."""
+    for section, key in PATH_KEYS:
+        value = config[section][key]
+        if (section, key) == ("store", "url"):
+            config[section][key] = absolute_store_url(value, base)
+        elif isinstance(value, list):
+            config[section][key] = [absolute_location(v, base) for v in value]
+        elif value:
+            config[section][key] = str(absolute(value, base))
+    return config

@@ -150,7 +150,8 @@ class Engine:
             if outcome is None:
                 continue
             self._write(nodes, cm.after_build(nodes, name, outcome.ok, outcome.nvr,
-                                              outcome.error, self.settings.max_retries))
+                                              outcome.error, self.settings.max_retries,
+                                              outcome.failure, outcome.log))
             moved = True
         return moved
 
@@ -243,10 +244,12 @@ class Engine:
         return bool(claimed)
 
     # -- by hand -----------------------------------------------------------------------
-    def resume(self, name: str) -> None:
-        """A fixed build of the failed ``name`` is in: release what waited for it."""
-        mark_fixed(self.store, self.campaign_id, name)
-        self._notify("resumed", name, "a fixed build is in")
+    def resume(self, name: str) -> str:
+        """A fixed build of the failed ``name`` is in: see :func:`take_fix`."""
+        how = take_fix(self.store, self.campaign_id, name, self.backend)
+        self._notify("resumed", name, "a fixed build is in" if how == FIXED
+                     else "building the fixed source package")
+        return how
 
     def _notify(self, kind: str, name: str, reason: str, node: Optional[cm.Node] = None) -> None:
         self.store.add_notification(self.campaign_id, kind, name, reason)
@@ -256,7 +259,8 @@ class Engine:
 
         recipients, url = (), ""
         if node is not None:
-            url = self.backend.task_url(node.task) if node.task else ""
+            # the attempt's log (a failed koji subtask's log or page, a local file)
+            url = node.log or (self.backend.task_url(node.task) if node.task else "")
             owner = self._owner(node.name) if self.settings.maintainer_email else None
             if owner:
                 recipients = (Template(self.settings.maintainer_email)
@@ -274,14 +278,42 @@ class Engine:
 
 
 # -- by hand, or on a message: written to the store, the next step acts on them ---------
-def mark_fixed(store: Store, campaign_id: int, name: str) -> None:
-    """A fixed build of the failed ``name`` is in: it counts as done, and its quarantined
-    dependents are released; the campaign runs again."""
+FIXED, REBUILD = "fixed", "rebuild"
+
+
+def take_fix(store: Store, campaign_id: int, name: str, backend=None) -> str:
+    """A fixed ``name`` (failed) is in; the campaign runs again. Where the campaign's
+    builds see builds made outside it (koji: the fix tagged into the destination or
+    side tag), the fix counts as the node's build and its dependents are released
+    (``fixed``; also without a ``backend`` at hand). A local campaign sees only its
+    own repository: ``name`` is built again, from the newest source package of the
+    source repositories, and its dependents wait for that build (``rebuild``).
+    ValueError, and nothing changes, when the backend cannot take the fix now."""
+    nodes = _nodes_checked_failed(store, campaign_id, name)
+    if backend is None or getattr(backend, "sees_outside_builds", True):
+        mark_fixed(store, campaign_id, name)
+        return FIXED
+    refusal = backend.fix_refusal(nodes[name])
+    if refusal:
+        raise ValueError(f"{name} cannot be resumed in campaign {campaign_id}: {refusal}")
+    store.update_nodes(campaign_id, cm.after_requeue(nodes, name))
+    store.set_campaign_state(campaign_id, cm.RUNNING, note="")
+    return REBUILD
+
+
+def _nodes_checked_failed(store: Store, campaign_id: int, name: str) -> dict:
     nodes = store.nodes(campaign_id)
     if name not in nodes:
         raise ValueError(f"{name} is not part of campaign {campaign_id}")
     if nodes[name].state != cm.FAILED:
         raise ValueError(f"{name} is {nodes[name].state} in campaign {campaign_id}, not failed")
+    return nodes
+
+
+def mark_fixed(store: Store, campaign_id: int, name: str) -> None:
+    """A fixed build of the failed ``name`` is in: it counts as done, and its quarantined
+    dependents are released; the campaign runs again."""
+    nodes = _nodes_checked_failed(store, campaign_id, name)
     store.update_nodes(campaign_id, cm.after_resume(nodes, name))
     store.set_campaign_state(campaign_id, cm.RUNNING, note="")
 

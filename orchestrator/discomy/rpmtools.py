@@ -7,6 +7,7 @@ and ``%dist`` must be defined for ``%{?dist}`` releases.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -82,3 +83,34 @@ def copy_into(files: Iterable[Path], directory: Path) -> list[Path]:
         shutil.copy2(f, target)
         out.append(target)
     return out
+
+
+# rpmbuild's own markers of where a build is: each scriptlet starts with
+# "Executing(%build): ...", packaging with "Processing files: ...", and a script
+# that fails ends with "error: Bad exit status from /var/tmp/rpm-tmp.X (%build)"
+_BAD_EXIT = re.compile(r"^error: Bad exit status from \S+ \((%\w+)\)", re.M)
+_EXECUTING = re.compile(r"^Executing\((%\w+)\):", re.M)
+_PROCESSING_FILES = re.compile(r"^Processing files: ", re.M)
+
+
+@dataclass(frozen=True)
+class RpmbuildFailure:
+    stage: Optional[str]        # "%prep" .. "%check", "%files"; None: before any stage ran
+    errors: tuple               # rpmbuild's "error: ..." lines, without the prefix
+
+
+def rpmbuild_failure(output: str) -> RpmbuildFailure:
+    """Where a failed rpmbuild stopped, from its own stage markers in ``output``."""
+    bad_exit = _BAD_EXIT.findall(output)
+    if bad_exit:
+        stage = bad_exit[-1]
+    elif _PROCESSING_FILES.search(output):
+        stage = "%files"        # packaging: files listed but missing, unpackaged files
+    else:
+        started = _EXECUTING.findall(output)
+        stage = started[-1] if started else None
+    errors = []
+    for line in output.splitlines():
+        if line.startswith("error: ") and line[7:].strip() not in errors:
+            errors.append(line[7:].strip())
+    return RpmbuildFailure(stage, tuple(errors))

@@ -60,9 +60,13 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
     """The backend of a recorded campaign. ``session`` returns the koji session (called
     only for koji campaigns); directories default to what the campaign recorded."""
     if row.backend == "koji":
-        from .backends.koji import KojiBackend, session_for
+        from .backends.koji import KojiBackend, profile_urls, session_for
 
         k = config["koji"]
+        urls = {"weburl": k["weburl"], "topurl": k["topurl"]}
+        if not k["server"] and not all(urls.values()):
+            found = profile_urls(k["profile"])        # what the koji CLI links to
+            urls = {key: value or found[key] for key, value in urls.items()}
         return KojiBackend(session() if session else session_for(k["profile"], k["server"]),
                            row.id, row.target, row.mode, scm_url=k["scm_url"],
                            sidetag=row.sidetag, dist=k["dist"],
@@ -70,7 +74,7 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
                            start_event=row.start_event,
                            load_threshold=k["load_threshold"], retries=k["retries"],
                            backoff_seconds=k["retry_backoff_seconds"],
-                           load_cache_seconds=k["poll_seconds"], weburl=k["weburl"])
+                           load_cache_seconds=k["poll_seconds"], **urls)
     from .backends.local import LocalBackend
 
     workdir = workdir or row.workdir or config["campaign"]["workdir"]
@@ -138,10 +142,17 @@ def summary(store: Store, campaign_id: int, state: str, backend=None) -> dict:
     out = {
         "campaign": campaign_id,
         "state": state,
+        "backend": row.backend,
         "done": sorted(n for n, node in nodes.items() if node.state == "done"),
         "failed": sorted(n for n, node in nodes.items() if node.state == "failed"),
         "quarantined": sorted(n for n, node in nodes.items() if node.state == "quarantined"),
         "nvrs": sorted(filter(None, (node.nvr for node in nodes.values()))),
+        # why each failed node failed, and where its last attempt's log is
+        "failures": {n: {"class": node.failure_class, "reason": node.reason,
+                         "attempts": node.attempts, "log": node.log}
+                     for n, node in sorted(nodes.items()) if node.state == "failed"},
+        "waiting": {n: node.reason for n, node in sorted(nodes.items())
+                    if node.state == "quarantined"},
     }
     if row.note:
         out["note"] = row.note
@@ -153,7 +164,9 @@ def summary(store: Store, campaign_id: int, state: str, backend=None) -> dict:
 
 
 class Progress:
-    """One rich progress bar per tier, fed from the store after every transition."""
+    """One rich progress bar per tier, fed from the store after every transition. A bar
+    fills with the nodes that are done; failed and quarantined ones are named beside it
+    and leave it short, so a tier that cannot finish never looks finished."""
 
     def __init__(self, nodes: dict):
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
@@ -169,12 +182,13 @@ class Progress:
 
     def update(self, nodes: dict) -> None:
         for tier, bar in self.bars.items():
-            members = [n for n in nodes.values() if n.tier == tier]
-            settled = sum(1 for n in members if n.state in ("done", "failed", "quarantined"))
-            building = [n.name for n in members if n.state == "building"]
-            failed = [n.name for n in members if n.state == "failed"]
-            note = _names("building", building) + _names(" failed:", failed)
-            self.progress.update(bar, completed=settled, note=note)
+            members = sorted((n for n in nodes.values() if n.tier == tier), key=lambda n: n.name)
+            done = sum(1 for n in members if n.state == "done")
+            note = " ".join(filter(None, (
+                _names(label, [n.name for n in members if n.state == state])
+                for state, label in (("building", "building"), ("failed", "failed:"),
+                                     ("quarantined", "quarantined:")))))
+            self.progress.update(bar, completed=done, note=note)
 
     def close(self) -> None:
         self.progress.stop()

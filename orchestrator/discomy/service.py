@@ -35,6 +35,7 @@ from typing import Callable, Optional
 
 from . import campaign as cm
 from .events import BuildStateChanged, RepoDone, Tagged, TaskStateChanged
+from .paths import path_option
 
 log = logging.getLogger(__name__)
 COMPLETE = 1
@@ -135,8 +136,10 @@ class Service:
 
     def resume_failed(self, name: str, nvr: str, tag: Optional[str]) -> bool:
         """A newer build of ``name`` is in: resume every live campaign it failed in.
-        Local campaigns take any COMPLETE build; koji ones need it tagged into the
-        campaign's destination or side tag (a build for another release does not count)."""
+        Local campaigns take any COMPLETE build as the sign to build the package again
+        from their source repositories (unless those still hold the source that
+        failed); koji ones need it tagged into the campaign's destination or side tag
+        (a build for another release does not count)."""
         found = False
         # one indexed query per event: most events concern no failed node at all
         for row, failed_nvr in self.store.failed_in_live_campaigns(name):
@@ -145,7 +148,11 @@ class Service:
             if failed_nvr == nvr:
                 continue
             log.info("campaign %s: a fixed build of %s is in (%s); resuming", row.id, name, nvr)
-            self._engine(row).resume(name)
+            try:
+                self._engine(row).resume(name)
+            except ValueError as exc:       # e.g. the fixed source has not reached the repo
+                log.warning("campaign %s: not resumed: %s", row.id, exc)
+                continue
             self.due[row.id] = 0.0
             found = True
         return found
@@ -381,7 +388,7 @@ HANDLERS = {BuildStateChanged: Service.on_build_state, Tagged: Service.on_tagged
 def register(subparsers) -> None:
     parser = subparsers.add_parser("serve", help="run the orchestrator daemon",
                                    description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=None,
+    parser.add_argument("--config", type=path_option, default=None,
                         help="TOML config (default /etc/discomy/orchestrator.toml)")
     parser.add_argument("--tick", type=float, default=2.0, help="seconds between campaign steps")
     parser.set_defaults(func=run_serve)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from discomy.campaign import (BUILDING, DONE, FAILED, PLANNED, QUARANTINED, Node, after_failure,
-                              after_resume, campaign_state, classify_failure, koji_priority,
-                              releasable)
+from discomy.campaign import (BUILDING, DONE, FAILED, INFRASTRUCTURE, PACKAGE, PLANNED,
+                              QUARANTINED, Node, after_failure, after_resume, campaign_state,
+                              koji_failure_class, koji_priority, releasable,
+                              rpmbuild_failure_class)
 
 
 def chain():
@@ -41,23 +42,34 @@ def test_release_order_is_longest_chain_first_within_the_cap():
     assert releasable(nodes, "per-edge", 1) == []
 
 
-def test_failure_classes():
-    assert classify_failure("mock exited with status 30; see root.log") == "infrastructure"
-    assert classify_failure("error: Bad exit status from /var/tmp/rpm-tmp (%check)") == "package"
+def test_koji_faults_of_the_build_host_are_infrastructure_and_build_errors_the_packages():
+    assert koji_failure_class("FAILED", ("BuildrootError", "BuildError", "GenericError")) == \
+        INFRASTRUCTURE
+    assert koji_failure_class("FAILED", ("BuildError", "GenericError")) == PACKAGE
+    assert koji_failure_class("CANCELED") == INFRASTRUCTURE
+
+
+def test_rpmbuild_that_ran_to_its_end_failed_for_the_package():
+    assert rpmbuild_failure_class(1) == PACKAGE
+    assert rpmbuild_failure_class(-9) == INFRASTRUCTURE
+    assert rpmbuild_failure_class(None) == INFRASTRUCTURE
+    assert rpmbuild_failure_class(1, disk_full=True) == INFRASTRUCTURE
 
 
 def test_infrastructure_failure_is_retried_then_failed():
     nodes = chain()
     nodes["alpha"] = Node("alpha", 1, ("parsekit",), 300, BUILDING, attempts=2)
-    assert after_failure(nodes, "alpha", "host b3 died", 2)["alpha"].state == PLANNED
+    assert after_failure(nodes, "alpha", "host b3 died", 2, INFRASTRUCTURE)["alpha"].state == \
+        PLANNED
     nodes["alpha"] = Node("alpha", 1, ("parsekit",), 300, BUILDING, attempts=3)
-    assert after_failure(nodes, "alpha", "host b3 died", 2)["alpha"].state == FAILED
+    assert after_failure(nodes, "alpha", "host b3 died", 2, INFRASTRUCTURE)["alpha"].state == \
+        FAILED
 
 
 def test_package_failure_quarantines_only_its_dependents_and_resume_releases_them():
     nodes = chain()
     nodes["alpha"] = Node("alpha", 1, ("parsekit",), 300, BUILDING, attempts=1)
-    changes = after_failure(nodes, "alpha", "%check failed", 3)
+    changes = after_failure(nodes, "alpha", "%check failed", 3, PACKAGE)
     assert changes["alpha"].state == FAILED and changes["alpha"].failure_class == "package"
     assert {n for n, c in changes.items() if c.state == QUARANTINED} == {"beta", "appsuite"}
     assert "other" not in changes and "parsekit" not in changes
@@ -94,7 +106,7 @@ def test_a_simulated_campaign_never_releases_early_and_finishes_what_it_can(deps
             nodes[name] = Node(name, nodes[name].tier, nodes[name].deps, 0, BUILDING, 1)
         for name in ready:
             if name in broken:
-                nodes.update(after_failure(nodes, name, "%check failed", 2))
+                nodes.update(after_failure(nodes, name, "%check failed", 2, PACKAGE))
             else:
                 nodes[name] = Node(name, nodes[name].tier, nodes[name].deps, 0, DONE, 1)
     # everything that does not depend on a broken package got built
@@ -116,3 +128,15 @@ def test_a_campaign_rebuild_is_told_by_its_release_suffix():
     assert not made_by_a_campaign("1.el9.discomy", ".discomy{campaign}")   # no campaign number
     assert made_by_a_campaign("3.fc41~rb7", "~rb{campaign}")
     assert not made_by_a_campaign("1.el9.discomy3", "")
+
+
+def test_a_local_fix_needs_a_source_and_a_package_failure_needs_a_new_one():
+    from discomy.campaign import fix_refusal
+
+    failed = Node("alpha", 1, (), state=FAILED, failure_class=PACKAGE)
+    assert "no source package of alpha" in fix_refusal(failed, None, None)
+    assert "still the one that failed" in fix_refusal(failed, "a-1.src.rpm x", "a-1.src.rpm x")
+    assert fix_refusal(failed, "a-2.src.rpm y", "a-1.src.rpm x") is None
+    assert fix_refusal(failed, "a-1.src.rpm x", None) is None          # unknown: try it
+    machine = Node("alpha", 1, (), state=FAILED, failure_class=INFRASTRUCTURE)
+    assert fix_refusal(machine, "a-1.src.rpm x", "a-1.src.rpm x") is None

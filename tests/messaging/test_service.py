@@ -70,7 +70,8 @@ def test_a_complete_build_of_a_watched_package_rebuilds_its_dependents(tmp_path,
         "parsekit": "done", "alpha": "done", "beta": "done", "appsuite": "done"}
 
 
-def test_a_fixed_build_resumes_the_campaign_it_failed_in(tmp_path, rabbitmq, example_repos):
+def test_a_fixed_build_resumes_the_local_campaign_it_failed_in_by_building_it_again(
+        tmp_path, rabbitmq, example_repos):
     from dataclasses import replace
 
     config = config_for(tmp_path, rabbitmq, example_repos, [])
@@ -83,9 +84,12 @@ def test_a_fixed_build_resumes_the_campaign_it_failed_in(tmp_path, rabbitmq, exa
         "appsuite": replace(nodes["appsuite"], state="quarantined")})
     service.handle(__import__("discomy.events", fromlist=["x"]).BuildStateChanged(
         "m-fix", 77, "alpha", "0.9", "2.el9", 0, 1))
+    # a local campaign sees only its own repo: alpha is built again from the source repos
+    # (the fixed source is there) before its dependents go
     nodes = service.store.nodes(campaign_id)
-    assert nodes["alpha"].state == "done"
+    assert nodes["alpha"].state == "planned" and nodes["alpha"].attempts == 0
     assert nodes["beta"].state == "planned" and nodes["appsuite"].state == "planned"
+    assert service.store.campaign(campaign_id).state == "running"
 
 
 def test_a_batch_is_stored_in_one_go_and_a_failing_handler_gives_the_rest_back(

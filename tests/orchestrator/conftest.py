@@ -86,3 +86,39 @@ def fresh_postgres_url(postgres_url):
         conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
     return postgres_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+
+class SourceRepo:
+    """A copy of the examples' source repository whose packages can be given variants
+    of their spec, each built with ``rpmbuild -bs`` as a packager would."""
+
+    def __init__(self, path: Path, scratch: Path):
+        self.path, self.scratch = path, scratch
+
+    def put(self, name: str, edit, replace: bool = True) -> Path:
+        """The SRPM of ``edit(<name>.spec text)``, into the repository; ``replace`` drops
+        the package's other SRPMs first."""
+        from discomy.examples import EXAMPLES_DIR
+        from discomy.rpmtools import createrepo
+
+        if replace:
+            for old in self.path.glob(f"{name}-*.src.rpm"):
+                old.unlink()
+        work = Path(tempfile.mkdtemp(dir=self.scratch, prefix=f"{name}-"))
+        spec = work / f"{name}.spec"
+        spec.write_text(edit((EXAMPLES_DIR / f"{name}.spec").read_text()))
+        _run(["rpmbuild", "-bs", "--nodeps", "--define", f"_topdir {work}",
+              "--define", "dist .el9", str(spec)])
+        (srpm,) = (work / "SRPMS").glob("*.src.rpm")
+        shutil.copy2(srpm, self.path / srpm.name)
+        createrepo(self.path)
+        return self.path / srpm.name
+
+
+@pytest.fixture
+def sources(tmp_path, example_repos):
+    """A source repository of the examples that a test may change (see :class:`SourceRepo`)."""
+    repo = tmp_path / "sources"
+    shutil.copytree(example_repos.source_repo, repo)
+    return SourceRepo(repo, tmp_path)

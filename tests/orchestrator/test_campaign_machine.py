@@ -22,10 +22,10 @@ def apply(nodes, changes):
     return {**nodes, **changes}
 
 
-def build(nodes, name, ok=True, error="", retries=3):
+def build(nodes, name, ok=True, error="", retries=3, failure=cm.PACKAGE):
     nodes = apply(nodes, cm.after_claim(nodes, [name]))
     return apply(nodes, cm.after_build(nodes, name, ok, f"{name}-1-1.discomyc1" if ok else None,
-                                       error, retries))
+                                       error, retries, failure))
 
 
 def finish(nodes, name, gated=False):
@@ -76,24 +76,36 @@ def test_gate_sits_between_the_repo_and_done_and_a_failed_gate_is_a_package_fail
                                                                           "appsuite"}
 
 
-@pytest.mark.parametrize("error, kind", [
-    ("BuildError: error building package (arch x86_64), mock exited with status 30", "infrastructure"),
-    ("mock exited with status 1; see build.log", "package"),
-    ("Task 123 failed: host builder-07 died", "infrastructure"),
-    ("Timed out waiting for the buildroot", "infrastructure"),
-    ("No space left on device", "infrastructure"),
-    ("error: Bad exit status from /var/tmp/rpm-tmp.x (%check)", "package"),
-    ("gate failed: dist.rpmdeplint", "package"),
-    ("", "package"),
+@pytest.mark.parametrize("state, faults, child_canceled, kind", [
+    # koji's fault classes with their bases, as the koji backend reads them
+    ("FAILED", ("BuildrootError", "BuildError", "GenericError"), False, cm.INFRASTRUCTURE),
+    ("FAILED", ("RetryError", "AuthError", "GenericError"), False, cm.INFRASTRUCTURE),
+    ("FAILED", ("AuthExpired", "AuthError", "GenericError"), False, cm.INFRASTRUCTURE),
+    ("FAILED", ("ServerOffline", "GenericError"), False, cm.INFRASTRUCTURE),
+    ("FAILED", (), False, cm.INFRASTRUCTURE),          # an OSError on the builder: code 1
+    ("FAILED", ("BuildError", "GenericError"), False, cm.PACKAGE),
+    ("FAILED", ("PostBuildError", "BuildError", "GenericError"), False, cm.PACKAGE),
+    ("FAILED", ("GenericError",), False, cm.PACKAGE),  # e.g. not in the tag's package list
+    ("FAILED", ("GenericError",), True, cm.INFRASTRUCTURE),   # a subtask canceled by hand
+    ("CANCELED", (), False, cm.INFRASTRUCTURE),
+    ("", (), False, cm.INFRASTRUCTURE),               # the hub no longer knows the task
 ])
-def test_failure_classes(error, kind):
-    assert cm.classify_failure(error) == kind
+def test_koji_failure_classes_come_from_the_task_state_and_fault_class(state, faults,
+                                                                     child_canceled, kind):
+    assert cm.koji_failure_class(state, faults, child_canceled) == kind
+
+
+def test_failure_text_alone_never_makes_a_failure_infrastructure():
+    nodes = build(chain(), "parsekit", ok=False, error="error: File not found: /home/b/rpmbuild/"
+                  "BUILDROOT/parsekit-1-1.x86_64/usr/share/x (timed out, no space left)")
+    assert nodes["parsekit"].state == cm.FAILED and nodes["parsekit"].attempts == 1
 
 
 def test_infrastructure_failures_are_retried_up_to_the_limit_then_fail():
     nodes = chain()
     for attempt in (1, 2, 3):      # the first try and two retries
-        nodes = build(nodes, "parsekit", ok=False, error="host b3 died", retries=2)
+        nodes = build(nodes, "parsekit", ok=False, error="host b3 died", retries=2,
+                      failure=cm.INFRASTRUCTURE)
         assert nodes["parsekit"].attempts == attempt
         assert nodes["parsekit"].state == (cm.PLANNED if attempt <= 2 else cm.FAILED)
     assert nodes["parsekit"].failure_class == cm.INFRASTRUCTURE
@@ -218,8 +230,8 @@ def simulate(nodes, release, cap, retries, gated, broken, flaky, data):
             changes = cm.after_build(nodes, name, False, None, "%check failed", retries)
         elif flaky_left.get(name):
             flaky_left[name] -= 1
-            changes = cm.after_build(nodes, name, False, None, "mock exited with status 30",
-                                     retries)
+            changes = cm.after_build(nodes, name, False, None, "could not init mock buildroot",
+                                     retries, cm.INFRASTRUCTURE)
         else:
             changes = cm.after_build(nodes, name, True, f"{name}-1-1", "", retries)
         for changed in changes.values():

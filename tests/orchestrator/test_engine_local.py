@@ -114,7 +114,8 @@ def test_infrastructure_failures_are_retried(campaign):
 
         def poll(self, task):
             if task == "flaky":
-                return BuildOutcome(False, error="mock exited with status 30; buildroot failure")
+                return BuildOutcome(False, error="build host died: the local build was interrupted",
+                                    failure="infrastructure")
             return super().poll(task)
 
     backend = Flaky(local)
@@ -149,10 +150,13 @@ def test_rebuild_command_dry_run_status_and_campaigns(tmp_path, example_repos):
     run = lambda *a: subprocess.run([sys.executable, "-m", "discomy", *a], capture_output=True,
                                     text=True, cwd=tmp_path)
     dry = run("rebuild", "corelib", *repos, "--dry-run")
-    assert dry.returncode == 0 and "would rebuild 4 packages in 4 tiers (1 cycles)" in dry.stdout
+    assert dry.returncode == 0 and "would rebuild 4 packages in 4 tiers (1 cycle)," in dry.stdout
+    # the plan breaks the cycle: alpha first against the previous beta, then beta
+    assert "  cycle, built in bootstrap order: alpha -> beta (alpha against the previous beta)" \
+        in dry.stdout and "together" not in dry.stdout
     assert not (tmp_path / "cli.sqlite").exists()
     real = run("rebuild", "corelib", *repos, "--store", store, "--no-progress",
-               "--workdir", str(tmp_path / "w"))
+               "--workdir", str(tmp_path / "w"), "--json")
     assert real.returncode == 0, real.stderr
     assert json.loads(real.stdout)["state"] == "done"
     status = run("status", "1", "--store", store)

@@ -99,19 +99,70 @@ def test_a_restarted_engine_finds_the_task_it_had_submitted(hub, tmp_path):
     assert store.nodes(cid)["parsekit"].task == task
 
 
-def test_koji_failures_reach_the_campaign_classified(hub, tmp_path):
+BUILDROOT_ERROR, RETRY_ERROR = koji.BuildrootError.faultCode, koji.RetryError.faultCode
+
+
+def test_koji_failures_reach_the_campaign_classified_by_their_fault_class(hub, tmp_path):
     store, cid = campaign(tmp_path)
-    hub.outcomes[scm("parsekit")] = ["BuildError: mock exited with status 30; see root.log"]
-    hub.outcomes[scm("alpha")] = ["BuildError: error building package (arch x86_64), "
-                                  "mock exited with status 1; see build.log"]
+    hub.outcomes[scm("parsekit")] = [(BUILDROOT_ERROR, "could not init mock buildroot, mock "
+                                      "exited with status 30; see root.log for more information")]
+    hub.outcomes[scm("alpha")] = ["error building package (arch x86_64), mock exited with "
+                                  "status 1; see build.log for more information"]
     assert engine(store, cid, backend(hub, campaign_id=cid)).run() == "failed"
     nodes = store.nodes(cid)
     assert nodes["parsekit"].state == "done" and nodes["parsekit"].attempts == 2
     assert nodes["alpha"].state == "failed" and nodes["alpha"].failure_class == "package"
+    assert nodes["alpha"].attempts == 1
+    assert nodes["alpha"].reason == ("BuildError: error building package (arch x86_64), mock "
+                                     "exited with status 1; see build.log for more information")
     assert nodes["beta"].state == "quarantined"
     assert nodes["other"].state == "done"
     kinds = [n.kind for n in store.notifications(cid)]
     assert kinds == ["failed", "failed"]           # alpha, then the campaign
+
+
+def test_a_build_error_mentioning_the_buildroot_is_still_the_packages(hub, tmp_path):
+    store, cid = campaign(tmp_path)
+    hub.outcomes[scm("parsekit")] = ["error building package (arch x86_64), mock exited with "
+                                     "status 1: File not found: /builddir/build/BUILDROOT/"
+                                     "parsekit-1.0-1.el9.x86_64/usr/bin/x (timed out?)"]
+    assert engine(store, cid, backend(hub, campaign_id=cid)).run() == "failed"
+    parsekit = store.nodes(cid)["parsekit"]
+    assert (parsekit.failure_class, parsekit.attempts) == ("package", 1)
+
+
+def test_host_side_faults_and_canceled_tasks_are_retried_not_paused(hub, tmp_path):
+    store, cid = campaign(tmp_path)
+    # the builder's session ended mid-build; kojid sends an OSError as code 1 with its
+    # traceback; someone canceled the task
+    hub.outcomes[scm("parsekit")] = [(RETRY_ERROR, "retry the call")]
+    hub.outcomes[scm("alpha")] = [(1, "Traceback (most recent call last):\n  File \"kojid\"\n"
+                                      "OSError: [Errno 28] No space left on device")]
+    b = backend(hub, campaign_id=cid)
+    e = engine(store, cid, b)
+    e.step()
+    hub.hub_cancelTask(int(store.nodes(cid)["other"].task))
+    assert e.run() == "done"
+    nodes = store.nodes(cid)
+    assert nodes["parsekit"].attempts == 2 and nodes["alpha"].attempts == 2
+    assert nodes["other"].attempts == 2
+
+
+def test_a_failed_builds_log_is_its_failed_subtasks_log_on_the_file_server(hub, tmp_path):
+    store, cid = campaign(tmp_path)
+    hub.outcomes[scm("parsekit")] = ["error building package (arch x86_64), mock exited with "
+                                     "status 1; see build.log for more information"]
+    b = backend(hub, campaign_id=cid, topurl="https://kojipkgs.example.org/kojifiles/",
+                weburl="https://koji.example.org/koji")
+    assert engine(store, cid, b).run() == "failed"
+    parsekit = store.nodes(cid)["parsekit"]
+    child = 100000 + int(parsekit.task)
+    assert parsekit.log == (f"https://kojipkgs.example.org/kojifiles/work/tasks/"
+                            f"{child % 10000}/{child}/build.log")
+    # without a file server: the failed subtask's page in kojiweb
+    web = backend(hub, campaign_id=cid, weburl="https://koji.example.org/koji")
+    assert web.poll(parsekit.task).log == \
+        f"https://koji.example.org/koji/taskinfo?taskID={child}"
 
 
 def test_a_package_failure_tells_its_koji_owner_with_a_link_to_the_task(hub, tmp_path):
@@ -133,7 +184,8 @@ def test_a_package_failure_tells_its_koji_owner_with_a_link_to_the_task(hub, tmp
     (failure, campaign_end) = recorder.sent
     task = store.nodes(cid)["alpha"].task
     assert failure.package == "alpha" and failure.recipients == ("jdoe@example.org",)
-    assert failure.url == f"https://koji.example.org/koji/taskinfo?taskID={task}"
+    # the subtask that failed the build, whose page lists its logs
+    assert failure.url == f"https://koji.example.org/koji/taskinfo?taskID={100000 + int(task)}"
     assert "build.log" in failure.reason
     assert campaign_end.recipients == () and campaign_end.kind == "failed"
 

@@ -5,7 +5,10 @@ codes), not from its code:
 
 - builds: ``build(src, target, opts, priority=)`` returns a task id (priority
   relative to 20, as koji's hub takes it); ``listTasks``, ``getTaskInfo``,
-  ``getTaskResult`` (the task's fault when it failed), ``cancelTask``,
+  ``getTaskResult`` (the task's fault when it failed: raised, or with
+  ``raise_fault=False`` returned as a ``faultCode``/``faultString`` dict),
+  ``getTaskChildren`` (a failed build has the buildArch subtask that failed it,
+  with the same fault), ``listTaskOutput`` (its log files), ``cancelTask``,
   ``listBuilds`` (by task, or a package's newest COMPLETE builds);
 - targets and tags: ``getBuildTarget``, ``getBuildConfig``, ``getTag``,
   ``getLatestBuilds``, ``listTagged``, ``tagBuild`` (a task), ``getLoggedInUser``;
@@ -70,7 +73,10 @@ class StandinKojiHub:
         self.host_data: dict = {}       # host id -> what its kojid sent with host.updateHost
         self.repo_requests: dict = {}
         self.event = 1000
-        self.outcomes: dict = {}        # source -> list of error texts ("" = success), in order
+        # source -> outcomes of its builds in order: "" succeeds, a text fails the task
+        # with a BuildError of that text, (fault code, text) with that fault
+        self.outcomes: dict = {}
+        self.children: dict = {}        # build task id -> its subtasks (only failed ones)
         self.polls_to_finish = 1
         self.task_seconds = None
         self.tag_seconds = None         # tagBuild tasks' time (None: task_seconds)
@@ -171,6 +177,11 @@ class StandinKojiHub:
             task["state"] = CLOSED
             return
         task["state"] = FAILED if task["error"] else CLOSED
+        if task["error"]:
+            # as kojid: the buildArch subtask fails, the build task fails with its fault
+            child = {"id": 100000 + task["id"], "method": "buildArch", "state": FAILED,
+                     "parent": task["id"], "error": task["error"]}
+            self.children[task["id"]] = [child]
         src, target, opts = task["request"]
         if task["state"] == CLOSED and not opts.get("scratch"):
             name = src.rsplit("/", 1)[-1].split(".git")[0]
@@ -209,9 +220,23 @@ class StandinKojiHub:
 
     def hub_getTaskResult(self, task_id, raise_fault=True):
         task = self.tasks[task_id]
+        if task["state"] == CANCELED:
+            raise Fault(GENERIC, f"Task {task_id} is canceled")
         if task["state"] == FAILED:
-            raise Fault(BUILD_ERROR, task["error"])
+            code, text = task["error"] if isinstance(task["error"], (list, tuple)) \
+                else (BUILD_ERROR, task["error"])
+            if raise_fault:
+                raise Fault(code, text)
+            return {"faultCode": code, "faultString": text}
         return {"srpms": [], "rpms": []}
+
+    def hub_getTaskChildren(self, task_id, request=False, strict=False):
+        return [self._public(c) for c in self.children.get(task_id, [])]
+
+    def hub_listTaskOutput(self, task_id, stat=False, all_volumes=False, strict=False):
+        if any(c["id"] == task_id for kids in self.children.values() for c in kids):
+            return ["build.log", "mock_output.log", "root.log", "state.log"]
+        return []
 
     def hub_listBuilds(self, packageID=None, taskID=None, state=None, queryOpts=None, **kw):
         rows = [{**b, "id": b["build_id"], "state": 1} for b in self.builds.values()

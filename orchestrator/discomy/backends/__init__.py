@@ -9,7 +9,10 @@ A backend is made for one campaign and offers, every call non-blocking:
   recorded but whose submission is not (a restart, a lost answer), so nothing is
   built twice;
 - ``submit(name, priority) -> task``: start a build, return its reference;
-- ``poll_all(tasks) -> {task: BuildOutcome | None}``: None while it runs;
+- ``poll_all(tasks) -> {task: BuildOutcome | None}``: None while it runs. A
+  failed outcome says who is at fault, decided from what the build system
+  reports (koji's task state and fault class, rpmbuild's exit status) through
+  the core's ``*_failure_class`` functions, and where the attempt's whole log is;
 - ``request_repo(nvrs) -> ref | None``: make finished builds visible to the
   next ones; None when they already are;
 - ``repo_state(ref) -> "ready" | "waiting" | "lost"``: "lost" asks again;
@@ -18,7 +21,11 @@ A backend is made for one campaign and offers, every call non-blocking:
   False while that is under way (asked again at the next step);
 - ``cancel(task)``: stop a running build (``discomy cancel --kill``);
 - ``owner(name) -> str | None`` and ``task_url(task) -> str``: who is told of a
-  package's failure, and where to read about it.
+  package's failure, and where to read about it;
+- ``sees_outside_builds``: whether a build made outside the campaign (a
+  packager's fix) reaches the campaign's next builds. When it does not (local),
+  a fix is built again by the campaign, and ``fix_refusal(node) -> str | None``
+  says why it cannot be now.
 
 Every failure to reach the build system after the backend's own retries is
 :class:`HubUnavailable`, which pauses the campaign instead of failing it.
@@ -26,6 +33,8 @@ Every failure to reach the build system after the backend's own retries is
 
 from dataclasses import dataclass
 from typing import Optional
+
+from ..campaign import PACKAGE
 
 READY, WAITING, LOST = "ready", "waiting", "lost"
 
@@ -35,6 +44,8 @@ class BuildOutcome:
     ok: bool
     nvr: Optional[str] = None
     error: str = ""
+    failure: str = PACKAGE      # when not ok: "package" or "infrastructure" (retried)
+    log: str = ""               # the attempt's whole log: a file or a URL
 
 
 class HubUnavailable(RuntimeError):

@@ -21,6 +21,16 @@ koji recorded for the package's latest build in the destination tag. Priorities
 are koji's absolute numbers; the hub takes them relative to its default (20),
 and only admins may go below it.
 
+A failed task's outcome says who is at fault from koji's own facts
+(:func:`discomy.campaign.koji_failure_class`): the task's state (a canceled or
+vanished task is not the package's doing) and the class of its fault, read with
+``getTaskResult(task, raise_fault=False)`` so it arrives as data: the
+``BuildrootError`` of a buildroot that could not be made, or an exception on
+the builder outside koji's classes, is infrastructure; a ``BuildError`` is the
+package's. The failed subtask (``getTaskChildren``) gives the log: its file
+under the hub's ``topurl`` (``listTaskOutput``, laid out as ``koji.PathInfo``
+does), else its kojiweb ``taskinfo`` page.
+
 Every hub call is retried with exponential backoff on network faults; a hub
 that stays down raises :class:`HubUnavailable`: the campaign pauses.
 """
@@ -54,13 +64,16 @@ class KojiBackendError(BackendError):
 
 class KojiBackend:
     name = "koji"
+    # a fixed build tagged into the destination (or side) tag is in the buildroot of
+    # the campaign's next builds: it counts as the node's build
+    sees_outside_builds = True
 
     def __init__(self, session, campaign_id: int, target: str, mode: str = "scratch",
                  scm_url: str = "", sidetag: Optional[str] = None, dist: str = "",
                  release_suffix: str = ".discomy{campaign}", created_at: float = 0.0,
                  start_event: Optional[int] = None,
                  load_threshold: float = 0.8, retries: int = 5, backoff_seconds: float = 2.0,
-                 load_cache_seconds: float = 30.0, weburl: str = "",
+                 load_cache_seconds: float = 30.0, weburl: str = "", topurl: str = "",
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.time):
         if mode not in ("scratch", "sidetag"):
@@ -76,6 +89,7 @@ class KojiBackend:
         self._load: tuple = (float("-inf"), None)
         self._whoami = False                  # not asked yet
         self.weburl = weburl.rstrip("/")
+        self.topurl = topurl.rstrip("/")
         self._merge_tasks: dict = {}          # nvr -> tagging task of this life's merge
 
     # -- hub calls -----------------------------------------------------------------
@@ -265,32 +279,68 @@ class KojiBackend:
 
     def poll_all(self, tasks) -> dict:
         """``task -> BuildOutcome`` (None while it runs) for every task, the task states
-        read in one multicall."""
+        read in one multicall (and what failed ones left, in a few more)."""
         ids = sorted({int(t) for t in tasks if t.isdigit()})
         infos = dict(zip(ids, self.call_many("getTaskInfo", [(i,) for i in ids])))
-        return {task: self._outcome(task, infos.get(int(task)) if task.isdigit() else None)
+        failed = [i for i in ids if infos[i] and infos[i]["state"] == TASK["FAILED"]]
+        facts = self._failure_facts(failed)
+        return {task: self._outcome(task, infos.get(int(task)) if task.isdigit() else None,
+                                    facts.get(int(task)) if task.isdigit() else None)
                 for task in tasks}
 
-    def _outcome(self, task: str, info: Optional[dict]) -> Optional[BuildOutcome]:
+    def _failure_facts(self, failed: list) -> dict:
+        """``task id -> (fault, failed subtask id or None, a subtask was canceled, its log
+        files)`` of failed build tasks."""
+        if not failed:
+            return {}
+        faults = self.call_many("getTaskResult", [(i, False) for i in failed])
+        children = self.call_many("getTaskChildren", [(i,) for i in failed])
+        culprits = {i: _culprit(kids or []) for i, kids in zip(failed, children)}
+        where = [culprits[i][0] or i for i in failed]
+        files = self.call_many("listTaskOutput", [(w,) for w in where]) if self.topurl else \
+            [[] for _ in where]
+        return {i: (fault if isinstance(fault, dict) else {}, culprits[i][0], culprits[i][1],
+                    list(output or []))
+                for i, fault, output in zip(failed, faults, files)}
+
+    def _outcome(self, task: str, info: Optional[dict],
+                 facts: Optional[tuple] = None) -> Optional[BuildOutcome]:
         if task.startswith("error:"):          # refused at submission: the package's fault
-            return BuildOutcome(False, error=task[len("error:"):])
+            return BuildOutcome(False, error=task[len("error:"):], failure=cm.PACKAGE)
         task_id = int(task)
         if not info:
-            return BuildOutcome(False, error=f"koji has no task {task_id} (host died?)")
+            return BuildOutcome(False, error=f"koji has no task {task_id} (host died?)",
+                                failure=cm.koji_failure_class(""))
         if info["state"] not in FINISHED:
             return None
         if info["state"] == TASK["CANCELED"]:
-            return BuildOutcome(False, error=f"task {task_id} was canceled")
+            return BuildOutcome(False, error=f"task {task_id} was canceled",
+                                failure=cm.koji_failure_class("CANCELED"),
+                                log=self.task_url(task))
         if info["state"] == TASK["FAILED"]:
-            try:
-                self.call("getTaskResult", task_id)
-            except koji.GenericError as exc:
-                return BuildOutcome(False, error=str(exc))
-            return BuildOutcome(False, error=f"task {task_id} failed")
+            fault, child, child_canceled, files = facts or ({}, None, False, [])
+            classes = _fault_classes(fault.get("faultCode"))
+            failure = cm.koji_failure_class("FAILED", classes, child_canceled)
+            text = _last_line(fault.get("faultString", "")) or f"task {task_id} failed"
+            error = f"{classes[0]}: {text}" if classes else text
+            return BuildOutcome(False, error=error, failure=failure,
+                                log=self._log_location(child or task_id, files, classes))
+        log = self.task_url(task)
         if self.mode == "scratch":
-            return BuildOutcome(True, nvr=None)
+            return BuildOutcome(True, nvr=None, log=log)
         builds = self.call("listBuilds", taskID=task_id) or []
-        return BuildOutcome(True, nvr=builds[0]["nvr"] if builds else None)
+        return BuildOutcome(True, nvr=builds[0]["nvr"] if builds else None, log=log)
+
+    def _log_location(self, task_id: int, files: list, classes: tuple) -> str:
+        """Where to read why ``task_id`` failed: its log file on the hub's file server
+        (the buildroot's root.log when the buildroot failed, else build.log), else its
+        kojiweb page, else its number."""
+        prefer = ("root.log", "mock_output.log", "build.log") if "BuildrootError" in classes \
+            else ("build.log", "root.log", "mock_output.log")
+        logs = [f for f in prefer if f in files] + sorted(f for f in files if f.endswith(".log"))
+        if self.topurl and logs:
+            return f"{koji.PathInfo(topdir=self.topurl).task(task_id)}/{logs[0]}"
+        return self.task_url(str(task_id)) or f"koji task {task_id}"
 
     # -- for people -------------------------------------------------------------------
     def owner(self, name: str) -> Optional[str]:
@@ -410,6 +460,42 @@ class KojiBackend:
     def _tagged(self, tag: str, nvr: str) -> bool:
         name = koji.parse_NVR(nvr)["name"]
         return nvr in {b["nvr"] for b in self.call("listTagged", tag, package=name) or []}
+
+
+def _culprit(children: list) -> tuple:
+    """The subtask that failed a build (a buildArch before a buildSRPMFromSCM), or None;
+    and whether one was canceled while none failed."""
+    failed = [c for c in children if c.get("state") == TASK["FAILED"]]
+    failed.sort(key=lambda c: (c.get("method") != "buildArch", c.get("id", 0)))
+    canceled = any(c.get("state") == TASK["CANCELED"] for c in children)
+    return (int(failed[0]["id"]) if failed else None), (canceled and not failed)
+
+
+def _fault_classes(code) -> tuple:
+    """The names of koji's class for a fault code and of its bases down to GenericError;
+    empty for a code outside koji's classes (kojid reports any other exception as 1)."""
+    if code is None:
+        return ()
+    exc = koji.convertFault(xmlrpc.client.Fault(code, ""))
+    if not isinstance(exc, koji.GenericError):
+        return ()
+    return tuple(c.__name__ for c in type(exc).__mro__ if issubclass(c, koji.GenericError))
+
+
+def _last_line(text: str) -> str:
+    """A fault's sentence: kojid sends koji's own errors as one line and any other
+    exception as its traceback, which ends with the exception."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def profile_urls(profile: str) -> dict:
+    """The ``weburl`` and ``topurl`` of a koji CLI profile (empty when it has none)."""
+    try:
+        config = koji.read_config(profile)
+    except koji.ConfigurationError:
+        return {"weburl": "", "topurl": ""}
+    return {"weburl": config.get("weburl") or "", "topurl": config.get("topurl") or ""}
 
 
 def session_for(profile: str = "koji", server: str = "") -> koji.ClientSession:

@@ -65,6 +65,7 @@ class NodeRow(Base):
     repo_wait: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
     gate_since: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float, default=time.time)
+    log: Mapped[Optional[str]] = mapped_column(Text, nullable=True)   # latest attempt's log
 
 
 class EdgeRow(Base):
@@ -205,7 +206,7 @@ class Store:
             rows = s.execute(select(NodeRow.name, NodeRow.tier, NodeRow.remaining_seconds,
                                     NodeRow.state, NodeRow.attempts, NodeRow.failure_class,
                                     NodeRow.reason, NodeRow.submission, NodeRow.nvr,
-                                    NodeRow.repo_wait, NodeRow.gate_since)
+                                    NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log)
                              .where(NodeRow.campaign_id == campaign_id))
             return {row[0]: Node(row[0], row[1], deps.get(row[0], ()), *row[2:]) for row in rows}
 
@@ -228,7 +229,7 @@ class Store:
                           .values(state=node.state, attempts=node.attempts,
                                   failure_class=node.failure_class, reason=node.reason,
                                   submission=node.task, nvr=node.nvr, repo_wait=node.repo_wait,
-                                  gate_since=node.gate_since, updated_at=now))
+                                  gate_since=node.gate_since, log=node.log, updated_at=now))
 
     def claim(self, campaign_id: int, names: Iterable[str]) -> list:
         """Mark released nodes ``building`` (attempt + 1, no task yet: the intent) in one
