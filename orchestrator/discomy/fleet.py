@@ -14,18 +14,33 @@ A fleet file (YAML) is a list of host groups::
 
 ``count``, ``arches``, ``speed``, ``capacity`` and ``maxjobs`` are required;
 ``cpus``, ``memory`` and ``disk`` are optional (unknown when absent).
+
+Every number is finite and within bounds wide enough for any real koji
+deployment, so that a typo (or a ``.nan``) is an error, not a simulation that
+never ends: ``count`` 1..10,000 hosts per group and 100,000 in the fleet,
+``speed`` 0.01..100, ``capacity`` above 0 up to 1,000, ``maxjobs`` 1..1,000,
+``cpus`` 1..4,096, ``memory`` and ``disk`` up to 1 EiB.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .units import SizeError, parse_size_mb
+from .units import SizeError, parse_size_mb, short_repr
 
 # koji's hub defaults (kojihub/kojixmlrpc.py): MaxJobs 15, CapacityOvercommit 5
 KOJI_MAXJOBS = 15
 KOJI_CAPACITY_OVERCOMMIT = 5.0
+
+MAX_GROUP_HOSTS = 10_000
+MAX_FLEET_HOSTS = 100_000
+MIN_SPEED, MAX_SPEED = 0.01, 100.0
+MAX_CAPACITY = 1000.0
+MAX_MAXJOBS = 1000
+MAX_CPUS = 4096
+NOARCH = "noarch"
 
 
 class FleetError(ValueError):
@@ -64,6 +79,15 @@ class Fleet:
 
 _KEYS = {"name", "count", "arches", "cpus", "speed", "capacity", "maxjobs", "memory", "disk"}
 
+# key -> (kind, lowest, highest, lowest allowed itself)
+_BOUNDS = {
+    "count": (int, 1, MAX_GROUP_HOSTS, True),
+    "speed": (float, MIN_SPEED, MAX_SPEED, True),
+    "capacity": (float, 0, MAX_CAPACITY, False),
+    "maxjobs": (int, 1, MAX_MAXJOBS, True),
+    "cpus": (int, 1, MAX_CPUS, True),
+}
+
 
 def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
     """Validate a parsed fleet file; raises :class:`FleetError` naming the bad entry."""
@@ -79,11 +103,11 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise FleetError(f"{where}: 'name' must be a non-empty string")
-        where = f"{source}: group {name!r}"
+        where = f"{source}: group {short_repr(name)}"
         if name in seen:
             raise FleetError(f"{where}: duplicate group name")
         seen.add(name)
-        unknown = sorted(set(raw) - _KEYS)
+        unknown = sorted(short_repr(k) for k in set(raw) - _KEYS)
         if unknown:
             raise FleetError(f"{where}: unknown key(s) {', '.join(unknown)}")
         for key in ("count", "arches", "speed", "capacity", "maxjobs"):
@@ -92,13 +116,10 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
         arches = raw["arches"]
         if isinstance(arches, str):
             arches = arches.split()
-        if not isinstance(arches, list) or not arches or not all(isinstance(a, str) for a in arches):
+        if not isinstance(arches, list) or not arches or not all(
+                isinstance(a, str) and a.split() == [a] for a in arches):
             raise FleetError(f"{where}: 'arches' must be a non-empty list of arch names")
-        count = _number(raw["count"], int, where, "count", minimum=1)
-        speed = _number(raw["speed"], float, where, "speed", minimum=1e-9)
-        capacity = _number(raw["capacity"], float, where, "capacity", minimum=1e-9)
-        maxjobs = _number(raw["maxjobs"], int, where, "maxjobs", minimum=1)
-        cpus = _number(raw["cpus"], int, where, "cpus", minimum=1) if "cpus" in raw else None
+        numbers = {key: check_number(raw[key], key, where) for key in _BOUNDS if key in raw}
         sizes = {}
         for key in ("memory", "disk"):
             if key in raw:
@@ -106,19 +127,36 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
                     sizes[key] = parse_size_mb(raw[key])
                 except SizeError as exc:
                     raise FleetError(f"{where}: {key}: {exc}") from None
-        groups.append(HostGroup(name, count, tuple(arches), speed, capacity, maxjobs, cpus,
-                                sizes.get("memory"), sizes.get("disk")))
-    return Fleet(tuple(groups))
+        groups.append(HostGroup(name, numbers["count"], tuple(dict.fromkeys(arches)),
+                                numbers["speed"], numbers["capacity"], numbers["maxjobs"],
+                                numbers.get("cpus"), sizes.get("memory"), sizes.get("disk")))
+    return _checked_fleet(groups, source)
 
 
-def _number(value: Any, kind: type, where: str, key: str, minimum: float):
+def check_number(value: Any, key: str, where: str = "fleet"):
+    """``value`` as the fleet key ``key`` takes it; :class:`FleetError` if out of bounds."""
+    kind, low, high, low_included = _BOUNDS[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FleetError(f"{where}: {key!r} must be a number, got {value!r}")
+        raise FleetError(f"{where}: {key!r} must be a number, got {short_repr(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FleetError(f"{where}: {key!r} must be a finite number, got {short_repr(value)}")
     if kind is int and value != int(value):
-        raise FleetError(f"{where}: {key!r} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise FleetError(f"{where}: {key!r} must be at least {minimum:g}, got {value!r}")
+        raise FleetError(f"{where}: {key!r} must be a whole number, got {short_repr(value)}")
+    if value > high or value < low or (value == low and not low_included):
+        lowest = f"at least {low:g}" if low_included else f"above {low:g}"
+        raise FleetError(f"{where}: {key!r} must be {lowest} and at most {high:g}, "
+                         f"got {short_repr(value)}")
     return kind(value)
+
+
+def _checked_fleet(groups: list, source: str) -> Fleet:
+    fleet = Fleet(tuple(groups))
+    if fleet.host_count > MAX_FLEET_HOSTS:
+        raise FleetError(f"{source}: 'count' adds up to {fleet.host_count} hosts, more than "
+                         f"{MAX_FLEET_HOSTS}")
+    if not any(a != NOARCH for a in fleet.arches):
+        raise FleetError(f"{source}: 'arches': no group builds an arch other than {NOARCH}")
+    return fleet
 
 
 def task_slots(group: HostGroup, weight: float = 1.5,

@@ -29,6 +29,9 @@ Policies (:data:`POLICIES`), each a small function of release, order and host ch
   the fast hosts free for the chains that decide the makespan; a task with none
   goes to the fastest host with room (heavy jobs to fast hosts).
 
+Inputs are bounded (:class:`SimConfig`, :mod:`discomy.fleet`,
+:mod:`discomy.durations`) so that every simulation ends with finite numbers.
+
 The lower bound is ``max(critical path on the fastest host with one repo
 regeneration per release edge, total work / fleet throughput)`` (also per arch);
 no schedule under this model can beat it.
@@ -42,14 +45,15 @@ from typing import Optional
 
 import numpy as np
 
-from .fleet import KOJI_CAPACITY_OVERCOMMIT, Fleet, task_slots
+from .fleet import KOJI_CAPACITY_OVERCOMMIT, MAX_CAPACITY, NOARCH, Fleet, task_slots
+from .units import short_repr
 
 POLICIES = ("koji-stock", "tiered", "critical-path")
 REGEN_MODES = ("pipelined", "serial")
 DEFAULT_REPO_REGEN_SECONDS = 300.0
+MAX_REPO_REGEN_SECONDS = 86400.0
 # share of its slack a build may spend on a slower host (the rest absorbs queueing)
 SLACK_SHARE = 0.5
-NOARCH = "noarch"
 
 
 def task_weight(reference_seconds: float) -> float:
@@ -97,12 +101,43 @@ def workload_from_plan(plan) -> Workload:
     )
 
 
+def check_regen_seconds(value: object) -> float:
+    """A repo regeneration delay as the simulator takes it: 0 s to 1 day."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 <= value <= MAX_REPO_REGEN_SECONDS:       # NaN fails this too
+        raise ValueError(f"must be a number of seconds from 0 to {MAX_REPO_REGEN_SECONDS:.0f} "
+                         f"(1 day), got {short_repr(value)}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class SimConfig:
+    """How the simulation runs; raises ValueError naming the key of a bad value."""
+
     repo_regen_seconds: float = DEFAULT_REPO_REGEN_SECONDS
     regen_mode: str = "pipelined"
     arches: tuple = ()                       # build arches; empty = every fleet arch
     overcommit: float = KOJI_CAPACITY_OVERCOMMIT
+
+    def __post_init__(self):
+        try:
+            regen = check_regen_seconds(self.repo_regen_seconds)
+        except ValueError as exc:
+            raise ValueError(f"repo_regen_seconds: {exc}") from None
+        if not isinstance(self.regen_mode, str) or self.regen_mode not in REGEN_MODES:
+            raise ValueError(f"regen_mode: unknown regen mode {short_repr(self.regen_mode)}: "
+                             f"use one of {', '.join(REGEN_MODES)}")
+        if not isinstance(self.arches, (tuple, list)) or not all(
+                isinstance(a, str) and a.split() == [a] for a in self.arches):
+            raise ValueError(f"arches: expected arch names, got {short_repr(self.arches)}")
+        oc = self.overcommit
+        if isinstance(oc, bool) or not isinstance(oc, (int, float)) \
+                or not 0 <= oc <= MAX_CAPACITY:
+            raise ValueError(f"overcommit: must be a number from 0 to {MAX_CAPACITY:g}, "
+                             f"got {short_repr(oc)}")
+        object.__setattr__(self, "repo_regen_seconds", regen)
+        object.__setattr__(self, "arches", tuple(self.arches))
+        object.__setattr__(self, "overcommit", float(oc))
 
 
 @dataclass(frozen=True)
@@ -264,9 +299,7 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
              config: SimConfig = SimConfig()) -> SimResult:
     """Run the campaign under ``policy``; returns makespan, bounds and every task run."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
-    if config.regen_mode not in REGEN_MODES:
-        raise ValueError(f"unknown regen mode {config.regen_mode!r}: use one of {', '.join(REGEN_MODES)}")
+        raise ValueError(f"unknown policy {short_repr(policy)}: use one of {', '.join(POLICIES)}")
     arches_of = build_arches(workload, fleet, config)
     hosts = _Hosts(fleet, config.overcommit)
     bin_groups = {NOARCH: list(range(len(fleet.groups)))}

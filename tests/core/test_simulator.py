@@ -157,3 +157,28 @@ def test_unknown_policy_is_rejected():
     workload = workload_for({"a": []}, [10], [True])
     with pytest.raises(ValueError, match="unknown policy"):
         simulate(workload, Fleet((HostGroup("h", 1, ("x86_64",), 1.0, 2, 1),)), "fifo")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"repo_regen_seconds": float("nan")}, "repo_regen_seconds: must be a number of seconds "
+                                           "from 0 to 86400 .1 day., got nan"),
+    ({"repo_regen_seconds": float("inf")}, "repo_regen_seconds: .* got inf"),
+    ({"repo_regen_seconds": -100}, "repo_regen_seconds: .* got -100"),
+    ({"repo_regen_seconds": 86401}, "repo_regen_seconds: .* got 86401"),
+    ({"repo_regen_seconds": "300"}, "repo_regen_seconds: .* got '300'"),
+    ({"regen_mode": "parallel"}, "regen_mode: unknown regen mode 'parallel'"),
+    ({"arches": "x86_64"}, "arches: expected arch names"),
+    ({"overcommit": float("nan")}, "overcommit: must be a number from 0 to 1000, got nan"),
+])
+def test_simulation_settings_out_of_bounds_are_rejected_naming_the_key(change, message):
+    with pytest.raises(ValueError, match=message):
+        SimConfig(**change)
+
+
+def test_a_negative_regeneration_cannot_lower_the_lower_bound():
+    # the bound counts one regeneration per release edge: a negative one would shrink it
+    with pytest.raises(ValueError, match="repo_regen_seconds"):
+        SimConfig(repo_regen_seconds=-100)
+    workload = workload_for({"a": [], "b": ["a"]}, [100, 100], [False, False])
+    fleet = Fleet((HostGroup("h", 1, ("x86_64",), 1.0, 4, 2),))
+    assert lower_bound(workload, fleet, SimConfig(0)).lower_bound_seconds == 200
