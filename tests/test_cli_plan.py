@@ -182,3 +182,14 @@ def test_durations_naming_a_directory_or_non_utf8_file_is_one_line(repo_args, tm
                        "--durations", str(path), cache=tmp_path)
         assert one_line_error(proc), proc.stderr[-2000:]
         assert f"durations file {path} {message}" in proc.stderr
+
+
+def test_a_heavy_build_on_small_hosts_is_estimated_not_a_traceback(repo_args, tmp_path):
+    # a day-long build weighs 19.5 once running; koji admits it on a capacity-2 host
+    fleet, durations = tmp_path / "fleet.yaml", tmp_path / "d.json"
+    fleet.write_text(ONE_GROUP.replace("capacity: 4", "capacity: 2"))
+    durations.write_text('{"parsekit": 86400}')
+    proc = discomy("estimate", *repo_args, "--changed", "corelib", "--fleet", str(fleet),
+                   "--durations", str(durations), "--json", cache=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["makespan_seconds"] >= 86400

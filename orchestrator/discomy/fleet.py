@@ -33,6 +33,10 @@ from .units import SizeError, parse_size_mb, short_repr
 # koji's hub defaults (kojihub/kojixmlrpc.py): MaxJobs 15, CapacityOvercommit 5
 KOJI_MAXJOBS = 15
 KOJI_CAPACITY_OVERCOMMIT = 5.0
+# A free task still has the task table's default weight (koji's schema.sql): kojid
+# sets the real one only once it has taken the task (TaskManager.takeTask, then
+# BuildArchTask.updateWeight), so the hub admits every free task at this weight.
+KOJI_FREE_TASK_WEIGHT = 1.0
 
 MAX_GROUP_HOSTS = 10_000
 MAX_FLEET_HOSTS = 100_000
@@ -159,14 +163,17 @@ def _checked_fleet(groups: list, source: str) -> Fleet:
     return fleet
 
 
+def admits(capacity: float, load: float, ntasks: int, maxjobs: int,
+           overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> bool:
+    """Whether koji's scheduler puts one more free task on a host (``do_schedule``)."""
+    return ntasks < maxjobs and capacity - load > max(0.0, KOJI_FREE_TASK_WEIGHT - overcommit)
+
+
 def task_slots(group: HostGroup, weight: float = 1.5,
                overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> int:
-    """How many tasks of ``weight`` koji's scheduler puts on one host of ``group`` at once.
-
-    Koji assigns while ``ntasks < maxjobs`` and ``capacity - load > weight - overcommit``.
-    """
+    """How many running tasks of ``weight`` koji's scheduler puts on one host of ``group``."""
     slots, load = 0, 0.0
-    while slots < group.maxjobs and group.capacity - load > max(0.0, weight - overcommit):
+    while admits(group.capacity, load, slots, group.maxjobs, overcommit):
         slots += 1
         load += weight
     return slots

@@ -9,10 +9,11 @@ later (one regeneration per release); ``serial``: one regeneration runs at a
 time and takes in every build finished before it started (kojira's behaviour on
 one build tag), so a build that finishes mid-regeneration waits for the next.
 
-A task runs ``reference seconds / host speed``. Its koji weight is
-``1.5 + min(18, seconds / 4800)`` (kojid's ``BuildArchTask.updateWeight``), and a
-host takes it while ``ntasks < maxjobs`` and ``capacity - load > weight -
-overcommit`` (koji's ``TaskScheduler.do_schedule``).
+A task runs ``reference seconds / host speed``. A host takes a free task while
+``ntasks < maxjobs`` and ``capacity - load > max(0, 1.0 - overcommit)`` (koji's
+``TaskScheduler.do_schedule``; a free task has the task table's default weight,
+1.0). Once running, its weight, and so the host's load, is
+``1.5 + min(18, seconds / 4800)`` (kojid's ``BuildArchTask.updateWeight``).
 
 Policies (:data:`POLICIES`), each a small function of release, order and host choice:
 
@@ -45,7 +46,8 @@ from typing import Optional
 
 import numpy as np
 
-from .fleet import KOJI_CAPACITY_OVERCOMMIT, MAX_CAPACITY, NOARCH, Fleet, task_slots
+from .fleet import (KOJI_CAPACITY_OVERCOMMIT, KOJI_FREE_TASK_WEIGHT, MAX_CAPACITY, NOARCH,
+                    Fleet, admits, task_slots)
 from .units import short_repr
 
 POLICIES = ("koji-stock", "tiered", "critical-path")
@@ -193,6 +195,8 @@ class SimResult:
 def build_arches(workload: Workload, fleet: Fleet, config: SimConfig) -> list:
     """The task arches of each build."""
     arches = tuple(config.arches) or tuple(a for a in fleet.arches if a != NOARCH)
+    if not arches and not workload.noarch.all():
+        raise ValueError("no build arch: the fleet builds only noarch")
     return [(NOARCH,) if workload.noarch[i] else arches for i in range(len(workload))]
 
 
@@ -273,18 +277,18 @@ class _Hosts:
             heapq.heapify(heap)
         self.by_speed = sorted(range(len(fleet.groups)), key=lambda gi: -fleet.groups[gi].speed)
 
-    def fits(self, h: int, weight: float) -> bool:
-        return (self.ntasks[h] < self.maxjobs[h]
-                and self.capacity[h] - self.load[h] > max(0.0, weight - self.overcommit))
+    def fits(self, h: int) -> bool:
+        return admits(self.capacity[h], self.load[h], self.ntasks[h], self.maxjobs[h],
+                      self.overcommit)
 
-    def best_in_group(self, gi: int, weight: float) -> Optional[int]:
+    def best_in_group(self, gi: int) -> Optional[int]:
         heap = self.heaps[gi]
         while heap:
             rank, h, version = heap[0]
             if version != self.version[h]:
                 heapq.heappop(heap)
                 continue
-            return h if self.fits(h, weight) else None
+            return h if self.fits(h) else None
         return None
 
     def change(self, h: int, weight: float, tasks: int) -> None:
@@ -303,10 +307,17 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
     arches_of = build_arches(workload, fleet, config)
     hosts = _Hosts(fleet, config.overcommit)
     bin_groups = {NOARCH: list(range(len(fleet.groups)))}
-    for a in {a for arches in arches_of for a in arches if a != NOARCH}:
-        bin_groups[a] = [gi for gi, g in enumerate(fleet.groups) if a in g.arches]
+    for a in sorted({a for arches in arches_of for a in arches}):
+        if a != NOARCH:
+            bin_groups[a] = [gi for gi, g in enumerate(fleet.groups) if a in g.arches]
         if not bin_groups[a]:
             raise ValueError(f"no host in the fleet builds {a}")
+        # an idle host that admits one task is what keeps the simulation going
+        if not any(admits(fleet.groups[gi].capacity, 0.0, 0, fleet.groups[gi].maxjobs,
+                          config.overcommit) for gi in bin_groups[a]):
+            raise ValueError(f"no {a} host ever takes a task: koji needs a capacity above "
+                             f"{max(0.0, KOJI_FREE_TASK_WEIGHT - config.overcommit):g} "
+                             f"with overcommit {config.overcommit:g}")
     n = len(workload)
     durations = workload.durations.tolist()
     regen = config.repo_regen_seconds
@@ -357,11 +368,10 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
         return now + durations[i] / hosts.speed[h]
 
     def choose_host(a: str, i: int, now: float) -> Optional[int]:
-        w = weights[i]
         if not speed_first:
             best = None
             for gi in bin_groups[a]:
-                h = hosts.best_in_group(gi, w)
+                h = hosts.best_in_group(gi)
                 if h is not None:
                     key = (hosts.load[h] + hosts.ntasks[h], h)
                     if best is None or key < best[0]:
@@ -377,12 +387,12 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
         if slack > 0:
             for gi in reversed(groups):
                 if d / fleet.groups[gi].speed - d / best_speed <= slack * SLACK_SHARE:
-                    h = hosts.best_in_group(gi, w)
+                    h = hosts.best_in_group(gi)
                     if h is not None:
                         return h
         # ... else the fastest host with room
         for gi in groups:
-            h = hosts.best_in_group(gi, w)
+            h = hosts.best_in_group(gi)
             if h is not None:
                 return h
         return None

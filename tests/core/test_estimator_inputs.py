@@ -1,6 +1,6 @@
 """The estimator's boundaries: fleet files, durations and simulation settings are
 outside input. Whatever they hold, the core answers with a one-line FleetError /
-ValueError or with values in bounds."""
+ValueError or with values in bounds, and a simulation of what it accepts ends."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from discomy.durations import MAX_SECONDS, validate_durations
 from discomy.fleet import (MAX_CAPACITY, MAX_CPUS, MAX_GROUP_HOSTS, MAX_MAXJOBS, MAX_SPEED,
                            MIN_SPEED, FleetError, HostGroup, fleet_from_data)
-from discomy.simulator import MAX_REPO_REGEN_SECONDS, REGEN_MODES, SimConfig
+from discomy.graph import graph_from_mapping
+from discomy.planner import make_plan
+from discomy.simulator import (MAX_REPO_REGEN_SECONDS, POLICIES, REGEN_MODES, SimConfig, simulate,
+                               workload_from_plan)
 
 # what YAML and JSON parsers hand over, and a few values that broke the estimator
 odd_numbers = st.sampled_from([float("nan"), float("inf"), -float("inf"), 10 ** 400, -10 ** 400,
@@ -123,3 +126,40 @@ def test_any_simulation_settings_are_in_bounds_or_one_line_value_error(values):
         return
     assert 0 <= config.repo_regen_seconds <= MAX_REPO_REGEN_SECONDS
     assert 0 <= config.overcommit <= MAX_CAPACITY and config.regen_mode in REGEN_MODES
+
+
+dags = st.integers(min_value=1, max_value=10).flatmap(
+    lambda n: st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=20).map(
+        lambda edges, n=n: {f"p{i}": sorted({f"p{b}" for a, b in edges if a == i and b < a})
+                            for i in range(n)}))
+
+
+@pytest.mark.timeout(600)
+@settings(max_examples=150, deadline=10_000, suppress_health_check=[HealthCheck.too_slow])
+@given(dags, st.data(), st.lists(accepted_groups, min_size=1, max_size=3, unique_by=lambda g: g["name"]),
+       st.sampled_from(POLICIES), st.sampled_from(REGEN_MODES),
+       st.one_of(st.sampled_from([0.0, MAX_REPO_REGEN_SECONDS]), st.floats(0, 3600)),
+       st.one_of(st.just(5.0), st.floats(0, MAX_CAPACITY)))
+def test_the_simulation_of_accepted_inputs_always_ends_with_finite_numbers(
+        deps, data, groups, policy, mode, regen, overcommit):
+    fleet = fleet_from_data(groups)
+    names = sorted(deps)
+    seconds = data.draw(st.lists(st.one_of(st.sampled_from([0.0, MAX_SECONDS]),
+                                           st.floats(0, MAX_SECONDS)),
+                                 min_size=len(names), max_size=len(names)))
+    durations = validate_durations(dict(zip(names, seconds)))
+    noarch = data.draw(st.lists(st.booleans(), min_size=len(names), max_size=len(names)))
+    graph = graph_from_mapping(deps, noarch=[n for n, flag in zip(names, noarch) if flag])
+    workload = workload_from_plan(make_plan(graph, [], rebuild_all=True, durations=durations))
+    config = SimConfig(repo_regen_seconds=regen, regen_mode=mode, overcommit=overcommit)
+    try:
+        result = simulate(workload, fleet, policy, config)
+    except ValueError as exc:
+        # only a fleet koji itself would never give a task to is refused
+        assert "ever takes a task" in str(exc) and one_line(exc)
+        assert overcommit < 1
+        return
+    assert math.isfinite(result.makespan_seconds)
+    assert result.makespan_seconds >= result.bounds.lower_bound_seconds - 1e-6 * max(
+        1.0, result.bounds.lower_bound_seconds)
+    assert len({(r.build, r.arch) for r in result.runs}) == result.task_count
