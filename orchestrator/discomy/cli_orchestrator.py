@@ -9,11 +9,14 @@ daemon, and one run in the foreground is driven exactly as the daemon would.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
 from .cli import CliError
+
+log = logging.getLogger(__name__)
 
 
 def _common(parser, store: bool = True) -> None:
@@ -297,7 +300,10 @@ def _koji_fleet(config, target):
             .split() if info else []
     except (CliError, KojiBackendError, HubUnavailable, koji.GenericError) + NETWORK_FAULTS as exc:
         raise _NoKoji(f"koji's hosts are unknown ({exc}); pass --fleet FLEET.yaml") from None
-    return fleet_from_koji_hosts(hosts or [], data), tuple(arches)
+    fleet, warnings = fleet_from_koji_hosts(hosts or [], data)
+    for warning in warnings:
+        log.warning("koji host %s", warning)
+    return fleet, tuple(arches)
 
 
 # -- campaigns, status ---------------------------------------------------------------

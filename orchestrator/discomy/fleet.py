@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from .units import SizeError, parse_size_mb, short_repr
 
@@ -180,42 +180,84 @@ def task_slots(group: HostGroup, weight: float = 1.5,
 
 
 def fleet_from_koji_hosts(hosts: list, host_data: Optional[list] = None,
-                          default_speed: float = 1.0) -> Fleet:
-    """The fleet koji knows, from ``listHosts(enabled=True)`` rows and, where the hub
-    has them (koji 1.34+), ``scheduler.getHostData()`` rows.
+                          default_speed: float = 1.0) -> tuple:
+    """The fleet koji knows, and warnings about what it says: from
+    ``listHosts(enabled=True)`` rows and, where the hub has them (koji 1.34+),
+    ``scheduler.getHostData()`` rows.
 
     Disabled, draining and zero-capacity hosts are left out: they take no new
     work. A builder that publishes no Discomy host data counts at ``default_speed``
     with koji's hub ``MaxJobs``; identical hosts are grouped so the simulator
     stays fast on large fleets.
+
+    Hub and builders are outside input too: a value that is not a number, or is
+    out of the fleet file's bounds, is ignored with a warning, as if unknown. A
+    capacity that is not a number leaves the host out (koji's scheduler never
+    gives it a task); one above the bound counts as the bound.
     """
     from .hostdata import from_host_data
 
     data_by_host = {row.get("host_id"): row.get("data") for row in host_data or []
-                    if isinstance(row, dict)}
+                    if isinstance(row, Mapping) and isinstance(row.get("host_id"), int)}
     shapes: dict = {}
+    notes: dict = {}
     for host in hosts:
-        arches = tuple(sorted(set(str(host.get("arches") or "").split())))
-        capacity = float(host.get("capacity") or 0.0)
-        if not host.get("enabled", True) or not arches or capacity <= 0:
+        if not isinstance(host, Mapping):
             continue
+        name = host.get("name")
+        name = name if isinstance(name, str) and name else short_repr(host.get("id"))
+
+        def warn(text: str, name: str = name) -> None:
+            notes.setdefault(text, []).append(name)
+
+        arches = host.get("arches")
+        arches = tuple(sorted(set(arches.split()))) if isinstance(arches, str) else ()
+        if not host.get("enabled", True) or not arches:
+            continue
+        capacity = host.get("capacity")
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, float)) \
+                or capacity != capacity:
+            warn(f"capacity {short_repr(capacity)} is not a number; the host is left out")
+            continue
+        if capacity <= 0:
+            continue
+        if capacity > MAX_CAPACITY:
+            warn(f"capacity {short_repr(capacity)} counts as {MAX_CAPACITY:g}")
+            capacity = MAX_CAPACITY
         data = data_by_host.get(host.get("id"))
-        parsed, _warnings = from_host_data(data)
+        parsed, warnings = from_host_data(data)
+        for text in warnings:
+            warn(text)
         if parsed.draining:
             continue
-        maxjobs = data.get("maxjobs") if isinstance(data, dict) else None
-        if isinstance(maxjobs, bool) or not isinstance(maxjobs, int) or maxjobs < 1:
-            maxjobs = KOJI_MAXJOBS
-        shape = (arches, parsed.speed or default_speed, capacity, maxjobs, parsed.cpus,
+        maxjobs = data.get("maxjobs") if isinstance(data, Mapping) else None
+        # koji's hub reads a missing or zero maxjobs as its own MaxJobs
+        maxjobs = (_bounded(maxjobs, "maxjobs", warn) if maxjobs else None) or KOJI_MAXJOBS
+        shape = (arches, _bounded(parsed.speed, "speed", warn) or default_speed,
+                 float(capacity), maxjobs, _bounded(parsed.cpus, "cpus", warn),
                  parsed.memory_mb, parsed.buildroot_free_mb())
-        shapes.setdefault(shape, []).append(str(host.get("name") or host.get("id")))
+        shapes.setdefault(shape, []).append(name)
     if not shapes:
         raise FleetError("koji knows no enabled host with arches and capacity")
     groups = []
     for (arches, speed, capacity, maxjobs, cpus, memory, disk), names in sorted(
             shapes.items(), key=lambda item: sorted(item[1])[0]):
-        names.sort()
-        name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
-        groups.append(HostGroup(name, len(names), arches, speed, capacity, maxjobs, cpus,
-                                memory, disk))
-    return Fleet(tuple(groups))
+        groups.append(HostGroup(_group_name(names), len(names), arches, speed, capacity,
+                                maxjobs, cpus, memory, disk))
+    warnings = sorted(f"{_group_name(names)}: {text}" for text, names in notes.items())
+    return _checked_fleet(groups, "koji's hosts"), warnings
+
+
+def _bounded(value: Any, key: str, warn) -> Any:
+    if value is None:
+        return None
+    try:
+        return check_number(value, key, "host data")
+    except FleetError as exc:
+        warn(f"{exc}; treated as unknown")
+        return None
+
+
+def _group_name(names: list) -> str:
+    names.sort()
+    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
