@@ -1,4 +1,5 @@
-"""The `discomy plan` and `discomy estimate` command-line contracts."""
+"""The `discomy plan` and `discomy estimate` command-line contracts (and the fleet
+estimate of `discomy rebuild --dry-run`)."""
 
 from __future__ import annotations
 
@@ -193,3 +194,34 @@ def test_a_heavy_build_on_small_hosts_is_estimated_not_a_traceback(repo_args, tm
                    "--durations", str(durations), "--json", cache=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["makespan_seconds"] >= 86400
+
+
+# -- discomy rebuild: the fleet it is estimated on -----------------------------------
+def rebuild(*args, tmp_path):
+    config = tmp_path / "orchestrator.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "state.sqlite"}"\n'
+                      f'[campaign]\nbackend = "local"\nworkdir = "{tmp_path / "work"}"\n'
+                      f'[plan]\ncache_dir = "{tmp_path / "cache"}"\n')
+    return subprocess.run([sys.executable, "-m", "discomy", "rebuild", "corelib", *args,
+                           "--config", str(config)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def test_rebuild_refuses_a_fleet_without_dry_run(repo_args, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP)
+    proc = rebuild(*repo_args, "--fleet", str(fleet), "--detach", tmp_path=tmp_path)
+    assert one_line_error(proc, "rebuild"), proc.stderr[-2000:]
+    assert "--fleet goes with --dry-run" in proc.stderr
+    assert not (tmp_path / "state.sqlite").exists()
+
+
+def test_rebuild_dry_run_refuses_a_nan_fleet_in_one_line(repo_args, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP.replace("speed: 1", "speed: .nan"))
+    proc = rebuild(*repo_args, "--dry-run", "--fleet", str(fleet), tmp_path=tmp_path)
+    assert one_line_error(proc, "rebuild"), proc.stderr[-2000:]
+    assert "group 'a': 'speed' must be a finite number, got nan" in proc.stderr
+    ok = rebuild(*repo_args, "--dry-run", "--fleet", str(ROOT / "examples" / "fleet.yaml"),
+                 tmp_path=tmp_path)
+    assert ok.returncode == 0 and "ETA on " in ok.stdout, ok.stderr

@@ -168,6 +168,9 @@ def run_rebuild(args) -> int:
     from .repodata import RepodataError
     from .runner import plan_repos, start_campaign
 
+    if args.fleet and not args.dry_run:
+        raise CliError("--fleet goes with --dry-run: it is the fleet the ETA is estimated "
+                       "on, not where builds run")
     config = _config(args)
     c = config["campaign"]
     backend = args.backend or c["backend"]
