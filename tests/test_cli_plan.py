@@ -107,7 +107,8 @@ def test_estimate_rejects_a_bad_fleet_file(repo_args, tmp_path):
     ("count: 2", "count: 1000000000", "group 'a': 'count' must be at least 1 and at most 10000"),
     ("capacity: 4", "capacity: .nan", "group 'a': 'capacity' must be a finite number"),
     ("capacity: 4", "capacity: -.inf", "group 'a': 'capacity' must be a finite number"),
-    ("maxjobs: 2", "maxjobs: 99999999999999999999", "'maxjobs' must be at least 1 and at most 1000"),
+    ("maxjobs: 2", "maxjobs: 99999999999999999999",
+     "'maxjobs' must be at least 1 and at most 1000"),
     ("maxjobs: 2", "maxjobs: 2, memory: .inf", "memory: size inf is not a size up to 1 EiB"),
 ])
 def test_estimate_refuses_non_finite_or_absurd_fleet_numbers_in_one_line(

@@ -78,7 +78,7 @@ def in_bounds(group: HostGroup) -> bool:
             and all(a and a.split() == [a] for a in group.arches))
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleet_files)
 def test_any_fleet_file_is_a_fleet_in_bounds_or_one_line_fleet_error(data):
     try:
@@ -89,7 +89,7 @@ def test_any_fleet_file_is_a_fleet_in_bounds_or_one_line_fleet_error(data):
     assert fleet.groups and all(in_bounds(g) for g in fleet.groups)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.one_of(yamlish, st.dictionaries(st.one_of(st.text(max_size=10), st.integers()),
                                           st.one_of(scalars, st.floats(0, 2 * MAX_SECONDS)),
                                           max_size=6)))
@@ -111,7 +111,7 @@ def test_durations_json_that_is_not_finite_or_over_30_days_names_the_package(tex
         validate_durations(json.loads(text), "durations.json")
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.fixed_dictionaries({}, optional={
     "repo_regen_seconds": st.one_of(scalars, st.floats(-10, 2 * MAX_REPO_REGEN_SECONDS)),
     "regen_mode": st.one_of(st.sampled_from(REGEN_MODES), scalars),
@@ -136,7 +136,8 @@ dags = st.integers(min_value=1, max_value=10).flatmap(
 
 @pytest.mark.timeout(600)
 @settings(max_examples=150, deadline=10_000, suppress_health_check=[HealthCheck.too_slow])
-@given(dags, st.data(), st.lists(accepted_groups, min_size=1, max_size=3, unique_by=lambda g: g["name"]),
+@given(dags, st.data(),
+       st.lists(accepted_groups, min_size=1, max_size=3, unique_by=lambda g: g["name"]),
        st.sampled_from(POLICIES), st.sampled_from(REGEN_MODES),
        st.one_of(st.sampled_from([0.0, MAX_REPO_REGEN_SECONDS]), st.floats(0, 3600)),
        st.one_of(st.just(5.0), st.floats(0, MAX_CAPACITY)))
