@@ -1,4 +1,5 @@
-"""The `discomy plan` and `discomy estimate` command-line contracts."""
+"""The `discomy plan` and `discomy estimate` command-line contracts (and the fleet
+estimate of `discomy rebuild --dry-run`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def discomy(*args, cache):
+    # a timeout: a hang is a failure here, not a stuck suite
     return subprocess.run([sys.executable, "-m", "discomy", *args, "--cache-dir", str(cache)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=120)
+
+
+def one_line_error(proc, command="estimate"):
+    lines = proc.stderr.strip().splitlines()
+    return (proc.returncode == 2 and "Traceback" not in proc.stderr and len(lines) == 1
+            and lines[0].startswith(f"discomy {command}: error: "))
+
+
+ONE_GROUP = "- {name: a, count: 2, arches: [x86_64, aarch64], speed: 1, capacity: 4, maxjobs: 2}\n"
 
 
 @pytest.fixture
@@ -89,3 +100,129 @@ def test_estimate_rejects_a_bad_fleet_file(repo_args, tmp_path):
     fleet.write_text("- {name: a, count: 1, arches: [x86_64], speed: 1, capacity: 2}\n")
     proc = discomy("estimate", *repo_args, "--all", "--fleet", str(fleet), cache=tmp_path)
     assert proc.returncode == 2 and "missing required key 'maxjobs'" in proc.stderr
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("speed: 1", "speed: .nan", "group 'a': 'speed' must be a finite number, got nan"),
+    ("count: 2", "count: 1000000000", "group 'a': 'count' must be at least 1 and at most 10000"),
+    ("capacity: 4", "capacity: .nan", "group 'a': 'capacity' must be a finite number"),
+    ("capacity: 4", "capacity: -.inf", "group 'a': 'capacity' must be a finite number"),
+    ("maxjobs: 2", "maxjobs: 99999999999999999999",
+     "'maxjobs' must be at least 1 and at most 1000"),
+    ("maxjobs: 2", "maxjobs: 2, memory: .inf", "memory: size inf is not a size up to 1 EiB"),
+])
+def test_estimate_refuses_non_finite_or_absurd_fleet_numbers_in_one_line(
+        repo_args, tmp_path, old, new, message):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP.replace(old, new))
+    proc = discomy("estimate", *repo_args, "--all", "--fleet", str(fleet), cache=tmp_path)
+    assert one_line_error(proc), proc.stderr[-2000:]
+    assert message in proc.stderr and str(fleet) in proc.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xff\xfe- name: a\n", "is not UTF-8 text (byte 0)"),
+    (b"- {name: a, count: [1\n", "is not valid YAML: "),
+    (b"- {name: a, count: " + b"9" * 5000 + b"}\n", "cannot be parsed: "),
+])
+def test_estimate_reports_an_unreadable_fleet_file_in_one_line(repo_args, tmp_path, content,
+                                                               message):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_bytes(content)
+    proc = discomy("estimate", *repo_args, "--all", "--fleet", str(fleet), cache=tmp_path)
+    assert one_line_error(proc), proc.stderr[-2000:]
+    assert f"fleet file {fleet} {message}" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-100", "86401", "soon"])
+def test_regen_seconds_outside_0_to_a_day_is_an_argument_error(repo_args, tmp_path, value):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP)
+    proc = discomy("estimate", *repo_args, "--all", "--fleet", str(fleet),
+                   "--regen-seconds", value, cache=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    # argparse's usage, then one line that names the option and the reason
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "discomy estimate: error: argument --regen-seconds: ")
+    assert value in proc.stderr.strip().splitlines()[-1]
+
+
+def test_regen_seconds_at_the_bounds_are_accepted(repo_args, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP)
+    for value in ("0", "86400"):
+        proc = discomy("estimate", *repo_args, "--all", "--fleet", str(fleet), "--json",
+                       "--regen-seconds", value, cache=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["repo_regen_seconds"] == float(value)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"parsekit": 1e400}', "'parsekit': inf is not a number of seconds from 0 to 2592000"),
+    ('{"parsekit": -5}', "'parsekit': -5 is not a number of seconds"),
+    ('{"parsekit": 10', "is not valid JSON: "),
+    ('[' * 100000, "cannot be parsed: "),
+])
+def test_estimate_reports_bad_durations_in_one_line(repo_args, tmp_path, content, message):
+    fleet, durations = tmp_path / "fleet.yaml", tmp_path / "d.json"
+    fleet.write_text(ONE_GROUP)
+    durations.write_text(content)
+    proc = discomy("estimate", *repo_args, "--changed", "corelib", "--fleet", str(fleet),
+                   "--durations", str(durations), cache=tmp_path)
+    assert one_line_error(proc), proc.stderr[-2000:]
+    assert message in proc.stderr
+
+
+def test_durations_naming_a_directory_or_non_utf8_file_is_one_line(repo_args, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP)
+    binary = tmp_path / "d.json"
+    binary.write_bytes(b'{"parsekit": 1\xff}')
+    for path, message in ((tmp_path, "is a directory, not a file"),
+                          (binary, "is not UTF-8 text")):
+        proc = discomy("estimate", *repo_args, "--changed", "corelib", "--fleet", str(fleet),
+                       "--durations", str(path), cache=tmp_path)
+        assert one_line_error(proc), proc.stderr[-2000:]
+        assert f"durations file {path} {message}" in proc.stderr
+
+
+def test_a_heavy_build_on_small_hosts_is_estimated_not_a_traceback(repo_args, tmp_path):
+    # a day-long build weighs 19.5 once running; koji admits it on a capacity-2 host
+    fleet, durations = tmp_path / "fleet.yaml", tmp_path / "d.json"
+    fleet.write_text(ONE_GROUP.replace("capacity: 4", "capacity: 2"))
+    durations.write_text('{"parsekit": 86400}')
+    proc = discomy("estimate", *repo_args, "--changed", "corelib", "--fleet", str(fleet),
+                   "--durations", str(durations), "--json", cache=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["makespan_seconds"] >= 86400
+
+
+# -- discomy rebuild: the fleet it is estimated on -----------------------------------
+def rebuild(*args, tmp_path):
+    config = tmp_path / "orchestrator.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "state.sqlite"}"\n'
+                      f'[campaign]\nbackend = "local"\nworkdir = "{tmp_path / "work"}"\n'
+                      f'[plan]\ncache_dir = "{tmp_path / "cache"}"\n')
+    return subprocess.run([sys.executable, "-m", "discomy", "rebuild", "corelib", *args,
+                           "--config", str(config)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+def test_rebuild_refuses_a_fleet_without_dry_run(repo_args, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP)
+    proc = rebuild(*repo_args, "--fleet", str(fleet), "--detach", tmp_path=tmp_path)
+    assert one_line_error(proc, "rebuild"), proc.stderr[-2000:]
+    assert "--fleet goes with --dry-run" in proc.stderr
+    assert not (tmp_path / "state.sqlite").exists()
+
+
+def test_rebuild_dry_run_refuses_a_nan_fleet_in_one_line(repo_args, tmp_path):
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(ONE_GROUP.replace("speed: 1", "speed: .nan"))
+    proc = rebuild(*repo_args, "--dry-run", "--fleet", str(fleet), tmp_path=tmp_path)
+    assert one_line_error(proc, "rebuild"), proc.stderr[-2000:]
+    assert "group 'a': 'speed' must be a finite number, got nan" in proc.stderr
+    ok = rebuild(*repo_args, "--dry-run", "--fleet", str(ROOT / "examples" / "fleet.yaml"),
+                 tmp_path=tmp_path)
+    assert ok.returncode == 0 and "ETA on " in ok.stdout, ok.stderr

@@ -9,12 +9,15 @@ daemon, and one run in the foreground is driven exactly as the daemon would.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
 from .cli import CliError
 from .paths import location_option, path_option, store_option
+
+log = logging.getLogger(__name__)
 
 
 def _common(parser, store: bool = True) -> None:
@@ -215,6 +218,9 @@ def run_rebuild(args) -> int:
     from .repodata import RepodataError
     from .runner import plan_repos, start_campaign
 
+    if args.fleet and not args.dry_run:
+        raise CliError("--fleet goes with --dry-run: it is the fleet the ETA is estimated "
+                       "on, not where builds run")
     config = _config(args)
     c = config["campaign"]
     backend = args.backend or c["backend"]
@@ -357,7 +363,10 @@ def _koji_fleet(config, target):
             .split() if info else []
     except (CliError, KojiBackendError, HubUnavailable, koji.GenericError) + NETWORK_FAULTS as exc:
         raise _NoKoji(f"koji's hosts are unknown ({exc}); pass --fleet FLEET.yaml") from None
-    return fleet_from_koji_hosts(hosts or [], data), tuple(arches)
+    fleet, warnings = fleet_from_koji_hosts(hosts or [], data)
+    for warning in warnings:
+        log.warning("koji host %s", warning)
+    return fleet, tuple(arches)
 
 
 # -- campaigns, status ---------------------------------------------------------------

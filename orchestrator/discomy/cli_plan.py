@@ -6,6 +6,7 @@ pure core. ``--json`` prints one object for scripts; otherwise a table for peopl
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -43,8 +44,8 @@ def register(subparsers) -> None:
                           "memory, disk")
     est.add_argument("--policy", choices=POLICY_CHOICES, default="all",
                      help="scheduling policy to simulate (default: all, side by side)")
-    est.add_argument("--regen-seconds", type=float, default=None, metavar="S",
-                     help="repo regeneration delay per release (default 300)")
+    est.add_argument("--regen-seconds", type=_regen_seconds, default=None, metavar="S",
+                     help="repo regeneration delay per release, 0 to 86400 (default 300)")
     est.add_argument("--regen-mode", choices=("pipelined", "serial"), default="pipelined",
                      help="pipelined: every release waits one regeneration; serial: one "
                           "regeneration at a time, as kojira does for one tag")
@@ -73,8 +74,35 @@ def _repo_options(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _regen_seconds(text: str) -> float:
+    from .simulator import check_regen_seconds
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    try:
+        return check_regen_seconds(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _split(value: Optional[str]) -> list:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A UTF-8 input file; every way it cannot be read is one :class:`CliError` line."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CliError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise CliError(f"{what} {path} is a directory, not a file") from None
+    except OSError as exc:
+        raise CliError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
 
 def _load(args):
@@ -83,13 +111,18 @@ def _load(args):
 
     durations = None
     if args.durations:
+        what = "durations file"
+        text = _read_text(args.durations, what)
         try:
-            durations = validate_durations(json.loads(args.durations.read_text()),
-                                           str(args.durations))
-        except FileNotFoundError:
-            raise CliError(f"durations file {args.durations} does not exist") from None
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise CliError(f"durations file {args.durations}: {exc}") from None
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CliError(f"{what} {args.durations} is not valid JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:   # a number too long, nesting too deep
+            raise CliError(f"{what} {args.durations} cannot be parsed: {exc}") from None
+        try:
+            durations = validate_durations(data, str(args.durations))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     try:
         with _status("Loading repositories", quiet=args.json):
             graph = load_graph(args.repo, depth=args.depth, cache_dir=args.cache_dir,
@@ -204,9 +237,12 @@ def run_estimate(args) -> int:
     graph, durations = _load(args)
     plan = _plan(args, graph, durations, _split(args.changed), rebuild_all=args.all)
     workload = workload_from_plan(plan)
-    config = SimConfig(regen_mode=args.regen_mode, arches=tuple(_split(args.arches)),
-                       **({"repo_regen_seconds": args.regen_seconds}
-                          if args.regen_seconds is not None else {}))
+    try:
+        config = SimConfig(regen_mode=args.regen_mode, arches=tuple(_split(args.arches)),
+                           **({"repo_regen_seconds": args.regen_seconds}
+                              if args.regen_seconds is not None else {}))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     missing = [a for a in config.arches if a not in fleet.arches]
     if missing:
         raise CliError(f"no host in {args.fleet} builds {', '.join(missing)}")
@@ -252,16 +288,24 @@ def read_fleet_file(path):
 
     from .fleet import FleetError, fleet_from_data
 
+    text = _read_text(path, "fleet file")
     try:
-        return fleet_from_data(yaml.safe_load(path.read_text()), str(path))
-    except FileNotFoundError:
-        raise CliError(f"fleet file {path} does not exist") from None
-    except OSError as exc:
-        raise CliError(f"fleet file {path} cannot be read: {exc.strerror}") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise CliError(f"fleet file {path} is not valid YAML: {exc}") from None
+        raise CliError(f"fleet file {path} is not valid YAML: {_yaml_problem(exc)}") from None
+    except (ValueError, RecursionError) as exc:   # a number too long, nesting too deep
+        raise CliError(f"fleet file {path} cannot be parsed: {exc}") from None
+    try:
+        return fleet_from_data(data, str(path))
     except FleetError as exc:
         raise CliError(str(exc)) from None
+
+
+def _yaml_problem(exc) -> str:
+    """PyYAML's message, which spans several lines, as one."""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
 
 
 def format_estimate(plan, fleet, config, results, elapsed) -> str:

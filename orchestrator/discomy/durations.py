@@ -10,6 +10,9 @@ turns the source package size into a duration:
 which gives 3 min for a 1 MiB source, ~8 min for 10 MiB, ~42 min for 100 MiB and
 ~4 h for 1 GiB. Size is a loose proxy (data-only packages are big and fast), so
 the model is deliberately sublinear.
+
+A known duration is 0 to 30 days (:data:`MAX_SECONDS`): a longer one is a unit
+mistake (milliseconds?), and a non-finite one would break the estimate.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from .units import short_repr
+
 BASE_SECONDS = 120.0
 PER_MIB_SECONDS = 60.0
 EXPONENT = 0.8
 CAP_SECONDS = 12 * 3600.0
+MAX_SECONDS = 30 * 86400.0
 
 
 def duration_seconds(size_bytes: int) -> float:
@@ -54,9 +60,11 @@ def validate_durations(data: object, source: str = "durations") -> dict:
     out = {}
     for name, seconds in data.items():
         if not isinstance(name, str) or not name:
-            raise ValueError(f"{source}: package name {name!r} is not a string")
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 \
-                or seconds != seconds:
-            raise ValueError(f"{source}: {name}: {seconds!r} is not a non-negative number of seconds")
+            raise ValueError(f"{source}: package name {short_repr(name)} is not a string")
+        # NaN fails the range test too
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                or not 0 <= seconds <= MAX_SECONDS:
+            raise ValueError(f"{source}: {short_repr(name, 100)}: {short_repr(seconds)} is not "
+                             f"a number of seconds from 0 to {MAX_SECONDS:.0f} (30 days)")
         out[name] = float(seconds)
     return out

@@ -14,18 +14,37 @@ A fleet file (YAML) is a list of host groups::
 
 ``count``, ``arches``, ``speed``, ``capacity`` and ``maxjobs`` are required;
 ``cpus``, ``memory`` and ``disk`` are optional (unknown when absent).
+
+Every number is finite and within bounds wide enough for any real koji
+deployment, so that a typo (or a ``.nan``) is an error, not a simulation that
+never ends: ``count`` 1..10,000 hosts per group and 100,000 in the fleet,
+``speed`` 0.01..100, ``capacity`` above 0 up to 1,000, ``maxjobs`` 1..1,000,
+``cpus`` 1..4,096, ``memory`` and ``disk`` up to 1 EiB.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-from .units import SizeError, parse_size_mb
+from .units import SizeError, parse_size_mb, short_repr
 
 # koji's hub defaults (kojihub/kojixmlrpc.py): MaxJobs 15, CapacityOvercommit 5
 KOJI_MAXJOBS = 15
 KOJI_CAPACITY_OVERCOMMIT = 5.0
+# A free task still has the task table's default weight (koji's schema.sql): kojid
+# sets the real one only once it has taken the task (TaskManager.takeTask, then
+# BuildArchTask.updateWeight), so the hub admits every free task at this weight.
+KOJI_FREE_TASK_WEIGHT = 1.0
+
+MAX_GROUP_HOSTS = 10_000
+MAX_FLEET_HOSTS = 100_000
+MIN_SPEED, MAX_SPEED = 0.01, 100.0
+MAX_CAPACITY = 1000.0
+MAX_MAXJOBS = 1000
+MAX_CPUS = 4096
+NOARCH = "noarch"
 
 
 class FleetError(ValueError):
@@ -64,6 +83,15 @@ class Fleet:
 
 _KEYS = {"name", "count", "arches", "cpus", "speed", "capacity", "maxjobs", "memory", "disk"}
 
+# key -> (kind, lowest, highest, lowest allowed itself)
+_BOUNDS = {
+    "count": (int, 1, MAX_GROUP_HOSTS, True),
+    "speed": (float, MIN_SPEED, MAX_SPEED, True),
+    "capacity": (float, 0, MAX_CAPACITY, False),
+    "maxjobs": (int, 1, MAX_MAXJOBS, True),
+    "cpus": (int, 1, MAX_CPUS, True),
+}
+
 
 def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
     """Validate a parsed fleet file; raises :class:`FleetError` naming the bad entry."""
@@ -79,11 +107,11 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
         name = raw.get("name")
         if not isinstance(name, str) or not name:
             raise FleetError(f"{where}: 'name' must be a non-empty string")
-        where = f"{source}: group {name!r}"
+        where = f"{source}: group {short_repr(name)}"
         if name in seen:
             raise FleetError(f"{where}: duplicate group name")
         seen.add(name)
-        unknown = sorted(set(raw) - _KEYS)
+        unknown = sorted(short_repr(k) for k in set(raw) - _KEYS)
         if unknown:
             raise FleetError(f"{where}: unknown key(s) {', '.join(unknown)}")
         for key in ("count", "arches", "speed", "capacity", "maxjobs"):
@@ -92,13 +120,10 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
         arches = raw["arches"]
         if isinstance(arches, str):
             arches = arches.split()
-        if not isinstance(arches, list) or not arches or not all(isinstance(a, str) for a in arches):
+        if not isinstance(arches, list) or not arches or not all(
+                isinstance(a, str) and a.split() == [a] for a in arches):
             raise FleetError(f"{where}: 'arches' must be a non-empty list of arch names")
-        count = _number(raw["count"], int, where, "count", minimum=1)
-        speed = _number(raw["speed"], float, where, "speed", minimum=1e-9)
-        capacity = _number(raw["capacity"], float, where, "capacity", minimum=1e-9)
-        maxjobs = _number(raw["maxjobs"], int, where, "maxjobs", minimum=1)
-        cpus = _number(raw["cpus"], int, where, "cpus", minimum=1) if "cpus" in raw else None
+        numbers = {key: check_number(raw[key], key, where) for key in _BOUNDS if key in raw}
         sizes = {}
         for key in ("memory", "disk"):
             if key in raw:
@@ -106,71 +131,133 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
                     sizes[key] = parse_size_mb(raw[key])
                 except SizeError as exc:
                     raise FleetError(f"{where}: {key}: {exc}") from None
-        groups.append(HostGroup(name, count, tuple(arches), speed, capacity, maxjobs, cpus,
-                                sizes.get("memory"), sizes.get("disk")))
-    return Fleet(tuple(groups))
+        groups.append(HostGroup(name, numbers["count"], tuple(dict.fromkeys(arches)),
+                                numbers["speed"], numbers["capacity"], numbers["maxjobs"],
+                                numbers.get("cpus"), sizes.get("memory"), sizes.get("disk")))
+    return _checked_fleet(groups, source)
 
 
-def _number(value: Any, kind: type, where: str, key: str, minimum: float):
+def check_number(value: Any, key: str, where: str = "fleet"):
+    """``value`` as the fleet key ``key`` takes it; :class:`FleetError` if out of bounds."""
+    kind, low, high, low_included = _BOUNDS[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FleetError(f"{where}: {key!r} must be a number, got {value!r}")
+        raise FleetError(f"{where}: {key!r} must be a number, got {short_repr(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FleetError(f"{where}: {key!r} must be a finite number, got {short_repr(value)}")
     if kind is int and value != int(value):
-        raise FleetError(f"{where}: {key!r} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise FleetError(f"{where}: {key!r} must be at least {minimum:g}, got {value!r}")
+        raise FleetError(f"{where}: {key!r} must be a whole number, got {short_repr(value)}")
+    if value > high or value < low or (value == low and not low_included):
+        lowest = f"at least {low:g}" if low_included else f"above {low:g}"
+        raise FleetError(f"{where}: {key!r} must be {lowest} and at most {high:g}, "
+                         f"got {short_repr(value)}")
     return kind(value)
+
+
+def _checked_fleet(groups: list, source: str) -> Fleet:
+    fleet = Fleet(tuple(groups))
+    if fleet.host_count > MAX_FLEET_HOSTS:
+        raise FleetError(f"{source}: 'count' adds up to {fleet.host_count} hosts, more than "
+                         f"{MAX_FLEET_HOSTS}")
+    if not any(a != NOARCH for a in fleet.arches):
+        raise FleetError(f"{source}: 'arches': no group builds an arch other than {NOARCH}")
+    return fleet
+
+
+def admits(capacity: float, load: float, ntasks: int, maxjobs: int,
+           overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> bool:
+    """Whether koji's scheduler puts one more free task on a host (``do_schedule``)."""
+    return ntasks < maxjobs and capacity - load > max(0.0, KOJI_FREE_TASK_WEIGHT - overcommit)
 
 
 def task_slots(group: HostGroup, weight: float = 1.5,
                overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> int:
-    """How many tasks of ``weight`` koji's scheduler puts on one host of ``group`` at once.
-
-    Koji assigns while ``ntasks < maxjobs`` and ``capacity - load > weight - overcommit``.
-    """
+    """How many running tasks of ``weight`` koji's scheduler puts on one host of ``group``."""
     slots, load = 0, 0.0
-    while slots < group.maxjobs and group.capacity - load > max(0.0, weight - overcommit):
+    while admits(group.capacity, load, slots, group.maxjobs, overcommit):
         slots += 1
         load += weight
     return slots
 
 
 def fleet_from_koji_hosts(hosts: list, host_data: Optional[list] = None,
-                          default_speed: float = 1.0) -> Fleet:
-    """The fleet koji knows, from ``listHosts(enabled=True)`` rows and, where the hub
-    has them (koji 1.34+), ``scheduler.getHostData()`` rows.
+                          default_speed: float = 1.0) -> tuple:
+    """The fleet koji knows, and warnings about what it says: from
+    ``listHosts(enabled=True)`` rows and, where the hub has them (koji 1.34+),
+    ``scheduler.getHostData()`` rows.
 
     Disabled, draining and zero-capacity hosts are left out: they take no new
     work. A builder that publishes no Discomy host data counts at ``default_speed``
     with koji's hub ``MaxJobs``; identical hosts are grouped so the simulator
     stays fast on large fleets.
+
+    Hub and builders are outside input too: a value that is not a number, or is
+    out of the fleet file's bounds, is ignored with a warning, as if unknown. A
+    capacity that is not a number leaves the host out (koji's scheduler never
+    gives it a task); one above the bound counts as the bound.
     """
     from .hostdata import from_host_data
 
     data_by_host = {row.get("host_id"): row.get("data") for row in host_data or []
-                    if isinstance(row, dict)}
+                    if isinstance(row, Mapping) and isinstance(row.get("host_id"), int)}
     shapes: dict = {}
+    notes: dict = {}
     for host in hosts:
-        arches = tuple(sorted(set(str(host.get("arches") or "").split())))
-        capacity = float(host.get("capacity") or 0.0)
-        if not host.get("enabled", True) or not arches or capacity <= 0:
+        if not isinstance(host, Mapping):
             continue
+        name = host.get("name")
+        name = name if isinstance(name, str) and name else short_repr(host.get("id"))
+
+        def warn(text: str, name: str = name) -> None:
+            notes.setdefault(text, []).append(name)
+
+        arches = host.get("arches")
+        arches = tuple(sorted(set(arches.split()))) if isinstance(arches, str) else ()
+        if not host.get("enabled", True) or not arches:
+            continue
+        capacity = host.get("capacity")
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, float)) \
+                or capacity != capacity:
+            warn(f"capacity {short_repr(capacity)} is not a number; the host is left out")
+            continue
+        if capacity <= 0:
+            continue
+        if capacity > MAX_CAPACITY:
+            warn(f"capacity {short_repr(capacity)} counts as {MAX_CAPACITY:g}")
+            capacity = MAX_CAPACITY
         data = data_by_host.get(host.get("id"))
-        parsed, _warnings = from_host_data(data)
+        parsed, warnings = from_host_data(data)
+        for text in warnings:
+            warn(text)
         if parsed.draining:
             continue
-        maxjobs = data.get("maxjobs") if isinstance(data, dict) else None
-        if isinstance(maxjobs, bool) or not isinstance(maxjobs, int) or maxjobs < 1:
-            maxjobs = KOJI_MAXJOBS
-        shape = (arches, parsed.speed or default_speed, capacity, maxjobs, parsed.cpus,
+        maxjobs = data.get("maxjobs") if isinstance(data, Mapping) else None
+        # koji's hub reads a missing or zero maxjobs as its own MaxJobs
+        maxjobs = (_bounded(maxjobs, "maxjobs", warn) if maxjobs else None) or KOJI_MAXJOBS
+        shape = (arches, _bounded(parsed.speed, "speed", warn) or default_speed,
+                 float(capacity), maxjobs, _bounded(parsed.cpus, "cpus", warn),
                  parsed.memory_mb, parsed.buildroot_free_mb())
-        shapes.setdefault(shape, []).append(str(host.get("name") or host.get("id")))
+        shapes.setdefault(shape, []).append(name)
     if not shapes:
         raise FleetError("koji knows no enabled host with arches and capacity")
     groups = []
     for (arches, speed, capacity, maxjobs, cpus, memory, disk), names in sorted(
             shapes.items(), key=lambda item: sorted(item[1])[0]):
-        names.sort()
-        name = names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
-        groups.append(HostGroup(name, len(names), arches, speed, capacity, maxjobs, cpus,
-                                memory, disk))
-    return Fleet(tuple(groups))
+        groups.append(HostGroup(_group_name(names), len(names), arches, speed, capacity,
+                                maxjobs, cpus, memory, disk))
+    warnings = sorted(f"{_group_name(names)}: {text}" for text, names in notes.items())
+    return _checked_fleet(groups, "koji's hosts"), warnings
+
+
+def _bounded(value: Any, key: str, warn) -> Any:
+    if value is None:
+        return None
+    try:
+        return check_number(value, key, "host data")
+    except FleetError as exc:
+        warn(f"{exc}; treated as unknown")
+        return None
+
+
+def _group_name(names: list) -> str:
+    names.sort()
+    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"

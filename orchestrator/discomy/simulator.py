@@ -9,10 +9,11 @@ later (one regeneration per release); ``serial``: one regeneration runs at a
 time and takes in every build finished before it started (kojira's behaviour on
 one build tag), so a build that finishes mid-regeneration waits for the next.
 
-A task runs ``reference seconds / host speed``. Its koji weight is
-``1.5 + min(18, seconds / 4800)`` (kojid's ``BuildArchTask.updateWeight``), and a
-host takes it while ``ntasks < maxjobs`` and ``capacity - load > weight -
-overcommit`` (koji's ``TaskScheduler.do_schedule``).
+A task runs ``reference seconds / host speed``. A host takes a free task while
+``ntasks < maxjobs`` and ``capacity - load > max(0, 1.0 - overcommit)`` (koji's
+``TaskScheduler.do_schedule``; a free task has the task table's default weight,
+1.0). Once running, its weight, and so the host's load, is
+``1.5 + min(18, seconds / 4800)`` (kojid's ``BuildArchTask.updateWeight``).
 
 Policies (:data:`POLICIES`), each a small function of release, order and host choice:
 
@@ -29,6 +30,9 @@ Policies (:data:`POLICIES`), each a small function of release, order and host ch
   the fast hosts free for the chains that decide the makespan; a task with none
   goes to the fastest host with room (heavy jobs to fast hosts).
 
+Inputs are bounded (:class:`SimConfig`, :mod:`discomy.fleet`,
+:mod:`discomy.durations`) so that every simulation ends with finite numbers.
+
 The lower bound is ``max(critical path on the fastest host with one repo
 regeneration per release edge, total work / fleet throughput)`` (also per arch);
 no schedule under this model can beat it.
@@ -42,14 +46,16 @@ from typing import Optional
 
 import numpy as np
 
-from .fleet import KOJI_CAPACITY_OVERCOMMIT, Fleet, task_slots
+from .fleet import (KOJI_CAPACITY_OVERCOMMIT, KOJI_FREE_TASK_WEIGHT, MAX_CAPACITY, NOARCH,
+                    Fleet, admits, task_slots)
+from .units import short_repr
 
 POLICIES = ("koji-stock", "tiered", "critical-path")
 REGEN_MODES = ("pipelined", "serial")
 DEFAULT_REPO_REGEN_SECONDS = 300.0
+MAX_REPO_REGEN_SECONDS = 86400.0
 # share of its slack a build may spend on a slower host (the rest absorbs queueing)
 SLACK_SHARE = 0.5
-NOARCH = "noarch"
 
 
 def task_weight(reference_seconds: float) -> float:
@@ -97,12 +103,43 @@ def workload_from_plan(plan) -> Workload:
     )
 
 
+def check_regen_seconds(value: object) -> float:
+    """A repo regeneration delay as the simulator takes it: 0 s to 1 day."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0 <= value <= MAX_REPO_REGEN_SECONDS:       # NaN fails this too
+        raise ValueError(f"must be a number of seconds from 0 to {MAX_REPO_REGEN_SECONDS:.0f} "
+                         f"(1 day), got {short_repr(value)}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class SimConfig:
+    """How the simulation runs; raises ValueError naming the key of a bad value."""
+
     repo_regen_seconds: float = DEFAULT_REPO_REGEN_SECONDS
     regen_mode: str = "pipelined"
     arches: tuple = ()                       # build arches; empty = every fleet arch
     overcommit: float = KOJI_CAPACITY_OVERCOMMIT
+
+    def __post_init__(self):
+        try:
+            regen = check_regen_seconds(self.repo_regen_seconds)
+        except ValueError as exc:
+            raise ValueError(f"repo_regen_seconds: {exc}") from None
+        if not isinstance(self.regen_mode, str) or self.regen_mode not in REGEN_MODES:
+            raise ValueError(f"regen_mode: unknown regen mode {short_repr(self.regen_mode)}: "
+                             f"use one of {', '.join(REGEN_MODES)}")
+        if not isinstance(self.arches, (tuple, list)) or not all(
+                isinstance(a, str) and a.split() == [a] for a in self.arches):
+            raise ValueError(f"arches: expected arch names, got {short_repr(self.arches)}")
+        oc = self.overcommit
+        if isinstance(oc, bool) or not isinstance(oc, (int, float)) \
+                or not 0 <= oc <= MAX_CAPACITY:
+            raise ValueError(f"overcommit: must be a number from 0 to {MAX_CAPACITY:g}, "
+                             f"got {short_repr(oc)}")
+        object.__setattr__(self, "repo_regen_seconds", regen)
+        object.__setattr__(self, "arches", tuple(self.arches))
+        object.__setattr__(self, "overcommit", float(oc))
 
 
 @dataclass(frozen=True)
@@ -158,6 +195,8 @@ class SimResult:
 def build_arches(workload: Workload, fleet: Fleet, config: SimConfig) -> list:
     """The task arches of each build."""
     arches = tuple(config.arches) or tuple(a for a in fleet.arches if a != NOARCH)
+    if not arches and not workload.noarch.all():
+        raise ValueError("no build arch: the fleet builds only noarch")
     return [(NOARCH,) if workload.noarch[i] else arches for i in range(len(workload))]
 
 
@@ -238,18 +277,18 @@ class _Hosts:
             heapq.heapify(heap)
         self.by_speed = sorted(range(len(fleet.groups)), key=lambda gi: -fleet.groups[gi].speed)
 
-    def fits(self, h: int, weight: float) -> bool:
-        return (self.ntasks[h] < self.maxjobs[h]
-                and self.capacity[h] - self.load[h] > max(0.0, weight - self.overcommit))
+    def fits(self, h: int) -> bool:
+        return admits(self.capacity[h], self.load[h], self.ntasks[h], self.maxjobs[h],
+                      self.overcommit)
 
-    def best_in_group(self, gi: int, weight: float) -> Optional[int]:
+    def best_in_group(self, gi: int) -> Optional[int]:
         heap = self.heaps[gi]
         while heap:
             rank, h, version = heap[0]
             if version != self.version[h]:
                 heapq.heappop(heap)
                 continue
-            return h if self.fits(h, weight) else None
+            return h if self.fits(h) else None
         return None
 
     def change(self, h: int, weight: float, tasks: int) -> None:
@@ -264,16 +303,21 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
              config: SimConfig = SimConfig()) -> SimResult:
     """Run the campaign under ``policy``; returns makespan, bounds and every task run."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
-    if config.regen_mode not in REGEN_MODES:
-        raise ValueError(f"unknown regen mode {config.regen_mode!r}: use one of {', '.join(REGEN_MODES)}")
+        raise ValueError(f"unknown policy {short_repr(policy)}: use one of {', '.join(POLICIES)}")
     arches_of = build_arches(workload, fleet, config)
     hosts = _Hosts(fleet, config.overcommit)
     bin_groups = {NOARCH: list(range(len(fleet.groups)))}
-    for a in {a for arches in arches_of for a in arches if a != NOARCH}:
-        bin_groups[a] = [gi for gi, g in enumerate(fleet.groups) if a in g.arches]
+    for a in sorted({a for arches in arches_of for a in arches}):
+        if a != NOARCH:
+            bin_groups[a] = [gi for gi, g in enumerate(fleet.groups) if a in g.arches]
         if not bin_groups[a]:
             raise ValueError(f"no host in the fleet builds {a}")
+        # an idle host that admits one task is what keeps the simulation going
+        if not any(admits(fleet.groups[gi].capacity, 0.0, 0, fleet.groups[gi].maxjobs,
+                          config.overcommit) for gi in bin_groups[a]):
+            raise ValueError(f"no {a} host ever takes a task: koji needs a capacity above "
+                             f"{max(0.0, KOJI_FREE_TASK_WEIGHT - config.overcommit):g} "
+                             f"with overcommit {config.overcommit:g}")
     n = len(workload)
     durations = workload.durations.tolist()
     regen = config.repo_regen_seconds
@@ -324,11 +368,10 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
         return now + durations[i] / hosts.speed[h]
 
     def choose_host(a: str, i: int, now: float) -> Optional[int]:
-        w = weights[i]
         if not speed_first:
             best = None
             for gi in bin_groups[a]:
-                h = hosts.best_in_group(gi, w)
+                h = hosts.best_in_group(gi)
                 if h is not None:
                     key = (hosts.load[h] + hosts.ntasks[h], h)
                     if best is None or key < best[0]:
@@ -344,12 +387,12 @@ def simulate(workload: Workload, fleet: Fleet, policy: str,
         if slack > 0:
             for gi in reversed(groups):
                 if d / fleet.groups[gi].speed - d / best_speed <= slack * SLACK_SHARE:
-                    h = hosts.best_in_group(gi, w)
+                    h = hosts.best_in_group(gi)
                     if h is not None:
                         return h
         # ... else the fastest host with room
         for gi in groups:
-            h = hosts.best_in_group(gi, w)
+            h = hosts.best_in_group(gi)
             if h is not None:
                 return h
         return None

@@ -2,14 +2,19 @@
 
 Sizes in Discomy's data are whole MiB. Human input takes a K, M, G or T suffix
 (binary multiples, as ``df -h`` and koji admins mean them); a bare number is MiB.
+A size is at most 1 EiB (:data:`MAX_SIZE_MB`): anything larger is a typo.
+
+Also the short form of an input value in an error message (:func:`short_repr`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 _FACTORS_KIB = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT])?(?:i?B)?\s*$", re.IGNORECASE)
+MAX_SIZE_MB = 1024 ** 4
 
 
 class SizeError(ValueError):
@@ -22,15 +27,31 @@ def parse_size_mb(value: "str | int | float") -> int:
         raise SizeError(f"size {value!r} is not a number")
     if isinstance(value, (int, float)):
         if value < 0:
-            raise SizeError(f"size {value!r} is negative")
-        return int(-(-value // 1))
-    match = _SIZE_RE.match(str(value))
+            raise SizeError(f"size {short_repr(value)} is negative")
+        return _checked(value, value)
+    match = _SIZE_RE.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise SizeError(f"size {value!r} is not a number with an optional K, M, G or T suffix")
+        raise SizeError(f"size {short_repr(value)} is not a number with an optional K, M, G "
+                        "or T suffix")
     number = float(match.group(1))
     suffix = (match.group(2) or "M").upper()
-    kib = number * _FACTORS_KIB[suffix]
-    return int(-(-kib // 1024))
+    return _checked(value, number * _FACTORS_KIB[suffix] / 1024)
+
+
+def _checked(value, mb) -> int:
+    # NaN and infinity fail this too: neither rounds to a whole MiB
+    if not (isinstance(mb, int) or math.isfinite(mb)) or mb > MAX_SIZE_MB:
+        raise SizeError(f"size {short_repr(value)} is not a size up to 1 EiB")
+    return int(-(-mb // 1))
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """``repr(value)`` on one short line, for an error message about outside input."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):     # an int too long to print, a nested monster
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def format_size_mb(mb: "int | float | None") -> str:

@@ -81,3 +81,48 @@ def test_missing_or_bad_host_data_means_unknown_never_zero():
     assert parsed.cpus is None and parsed.memory_mb is None
     assert len(warnings) == 3
     assert from_host_data(None)[0] == HostData()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("change, message", [
+    ({"speed": float("nan")}, "'speed' must be a finite number, got nan"),
+    ({"speed": float("inf")}, "'speed' must be a finite number, got inf"),
+    ({"capacity": float("nan")}, "'capacity' must be a finite number, got nan"),
+    ({"count": 1_000_000_000}, "'count' must be at least 1 and at most 10000"),
+    ({"count": float("inf")}, "'count' must be a finite number"),
+    ({"maxjobs": float("nan")}, "'maxjobs' must be a finite number"),
+    ({"maxjobs": 1001}, "'maxjobs' must be at least 1 and at most 1000"),
+    ({"cpus": 5000}, "'cpus' must be at least 1 and at most 4096"),
+    ({"speed": 0.001}, "'speed' must be at least 0.01 and at most 100"),
+    ({"speed": 10 ** 400}, "'speed' must be at least 0.01 and at most 100"),
+    ({"capacity": 0}, "'capacity' must be above 0 and at most 1000"),
+    ({"capacity": 1e6}, "'capacity' must be above 0 and at most 1000"),
+    ({"memory": float("inf")}, "memory: size inf is not a size up to 1 EiB"),
+    ({"disk": "9" * 400 + "T"}, "disk: size '99999.* is not a size up to 1 EiB"),
+    ({"arches": ["x86_64", ""]}, "'arches' must be a non-empty list of arch names"),
+])
+def test_non_finite_and_absurd_fleet_numbers_are_one_line_naming_the_group_and_key(
+        change, message):
+    with pytest.raises(FleetError, match=message) as exc:
+        fleet_from_data([{**GOOD[0], **change}], "fleet.yaml")
+    assert str(exc.value).startswith("fleet.yaml: group 'big': ")
+    assert "\n" not in str(exc.value)
+
+
+def test_a_fleet_is_at_most_100000_hosts_and_builds_a_real_arch():
+    many = [{**GOOD[0], "name": f"g{i}", "count": 10_000} for i in range(11)]
+    with pytest.raises(FleetError, match="'count' adds up to 110000 hosts, more than 100000"):
+        fleet_from_data(many, "fleet.yaml")
+    with pytest.raises(FleetError, match="no group builds an arch other than noarch"):
+        fleet_from_data([{**GOOD[0], "arches": ["noarch"]}], "fleet.yaml")
+
+
+def test_fleet_keys_of_any_type_are_reported_not_sorted_into_a_crash():
+    with pytest.raises(FleetError, match=r"unknown key\(s\) 'colour', 1"):
+        fleet_from_data([{**GOOD[0], 1: "x", "colour": "red"}], "fleet.yaml")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "1" * 400, 10 ** 400])
+def test_sizes_beyond_1_eib_or_not_finite_are_size_errors(value):
+    with pytest.raises(SizeError, match="not a size up to 1 EiB"):
+        parse_size_mb(value)

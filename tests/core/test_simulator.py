@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from discomy.fleet import Fleet, HostGroup
+from discomy.fleet import KOJI_FREE_TASK_WEIGHT, Fleet, HostGroup
 from discomy.graph import graph_from_mapping
 from discomy.planner import make_plan
 from discomy.simulator import (NOARCH, POLICIES, SimConfig, build_arches, lower_bound, simulate,
@@ -63,7 +63,8 @@ def check_invariants(workload, fleet, config, result):
             group = fleet.groups[_group_of(fleet, run.host)]
             assert run.arch == NOARCH or run.arch in group.arches
             assert run.end - run.start == pytest.approx(workload.durations[i] / group.speed)
-    # hosts never exceed maxjobs, and each start passes koji's capacity check
+    # hosts never exceed maxjobs, and each start passes koji's capacity check: a free
+    # task weighs the task table's default, a running one its buildArch weight
     for h in {r.host for r in result.runs}:
         group = fleet.groups[_group_of(fleet, h)]
         events = sorted([(r.start, 1, r) for r in result.runs if r.host == h]
@@ -71,11 +72,10 @@ def check_invariants(workload, fleet, config, result):
                         key=lambda e: (e[0], e[1]))
         load, jobs = 0.0, 0
         for _, kind, run in events:
-            w = task_weight(workload.durations[run.build])
             if kind == 1:
                 assert jobs < group.maxjobs
-                assert group.capacity - load > max(0.0, w - config.overcommit)
-            load += kind * w
+                assert group.capacity - load > max(0.0, KOJI_FREE_TASK_WEIGHT - config.overcommit)
+            load += kind * task_weight(workload.durations[run.build])
             jobs += kind
     assert result.makespan_seconds >= result.bounds.lower_bound_seconds - 1e-6
 
@@ -157,3 +157,53 @@ def test_unknown_policy_is_rejected():
     workload = workload_for({"a": []}, [10], [True])
     with pytest.raises(ValueError, match="unknown policy"):
         simulate(workload, Fleet((HostGroup("h", 1, ("x86_64",), 1.0, 2, 1),)), "fifo")
+
+
+@pytest.mark.timeout(30)
+def test_a_host_below_a_heavy_tasks_weight_takes_it_as_koji_does():
+    # a day-long build weighs 19.5 once running, but koji admits it as a free task
+    # at the default weight, so a capacity-2 builder still takes it
+    workload = workload_for({"big": [], "small": []}, [86400, 600], [False, False])
+    fleet = Fleet((HostGroup("little", 1, ("x86_64",), 1.0, 2.0, 2),))
+    for policy in POLICIES:
+        result = simulate(workload, fleet, policy, SimConfig(repo_regen_seconds=0))
+        assert result.task_count == 2
+        assert result.makespan_seconds == pytest.approx(86400 + 600)
+        # while the heavy task runs the host is over capacity and takes nothing more
+        small = next(r for r in result.runs if workload.names[r.build] == "small")
+        big = next(r for r in result.runs if workload.names[r.build] == "big")
+        assert small.end <= big.start or small.start >= big.end
+        check_invariants(workload, fleet, SimConfig(repo_regen_seconds=0), result)
+
+
+def test_a_fleet_whose_hosts_can_never_take_a_task_is_a_clear_error():
+    workload = workload_for({"a": []}, [10], [False])
+    fleet = Fleet((HostGroup("tiny", 1, ("x86_64",), 1.0, 0.5, 2),))
+    with pytest.raises(ValueError, match="no x86_64 host ever takes a task: koji needs a "
+                                         "capacity above 1 with overcommit 0"):
+        simulate(workload, fleet, "koji-stock", SimConfig(overcommit=0))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"repo_regen_seconds": float("nan")}, "repo_regen_seconds: must be a number of seconds "
+                                           "from 0 to 86400 .1 day., got nan"),
+    ({"repo_regen_seconds": float("inf")}, "repo_regen_seconds: .* got inf"),
+    ({"repo_regen_seconds": -100}, "repo_regen_seconds: .* got -100"),
+    ({"repo_regen_seconds": 86401}, "repo_regen_seconds: .* got 86401"),
+    ({"repo_regen_seconds": "300"}, "repo_regen_seconds: .* got '300'"),
+    ({"regen_mode": "parallel"}, "regen_mode: unknown regen mode 'parallel'"),
+    ({"arches": "x86_64"}, "arches: expected arch names"),
+    ({"overcommit": float("nan")}, "overcommit: must be a number from 0 to 1000, got nan"),
+])
+def test_simulation_settings_out_of_bounds_are_rejected_naming_the_key(change, message):
+    with pytest.raises(ValueError, match=message):
+        SimConfig(**change)
+
+
+def test_a_negative_regeneration_cannot_lower_the_lower_bound():
+    # the bound counts one regeneration per release edge: a negative one would shrink it
+    with pytest.raises(ValueError, match="repo_regen_seconds"):
+        SimConfig(repo_regen_seconds=-100)
+    workload = workload_for({"a": [], "b": ["a"]}, [100, 100], [False, False])
+    fleet = Fleet((HostGroup("h", 1, ("x86_64",), 1.0, 4, 2),))
+    assert lower_bound(workload, fleet, SimConfig(0)).lower_bound_seconds == 200

@@ -74,6 +74,19 @@ def test_dry_run_prints_the_impact_and_an_eta_on_the_hosts_koji_knows(setup, hub
     assert bad.returncode == 2 and "does not exist" in bad.stderr
 
 
+def test_dry_run_ignores_nan_and_absurd_numbers_from_koji_with_a_warning(setup, hub):
+    run, _ = setup
+    hub.hosts[1]["capacity"] = float("nan")        # the only aarch64 builder
+    hub.host_data = {1: {"maxjobs": 5000, "discomy": {"speed": float("nan"), "cpus": -4}}}
+    dry = run("rebuild", "corelib", "--dry-run", "--json")
+    assert dry.returncode == 0 and "Traceback" not in dry.stderr, dry.stderr[-2000:]
+    eta = json.loads(dry.stdout)["eta"]
+    assert eta["hosts"] == 1 and eta["makespan_seconds"] > 0
+    assert "koji host b2: capacity nan is not a number; the host is left out" in dry.stderr
+    assert "koji host b1: host data speed=nan is not a valid number" in dry.stderr
+    assert "koji host b1: host data: 'maxjobs' must be at least 1 and at most 1000" in dry.stderr
+
+
 def test_dry_run_with_the_hub_down_still_prints_the_impact(setup, hub):
     run, _ = setup
     hub.offline = 10 ** 6
