@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import CliError
+from .cli import CliError, positive_seconds
 
 
 def _common(parser, store: bool = True) -> None:
@@ -67,7 +67,8 @@ def register(subparsers) -> None:
     status.add_argument("--json", action="store_true")
     status.add_argument("--follow", action="store_true",
                         help="live progress bars until the campaign stops")
-    status.add_argument("--interval", type=float, default=2.0, help="seconds between looks")
+    status.add_argument("--interval", type=positive_seconds, default=2.0,
+                        help="seconds between looks")
     _common(status)
     status.set_defaults(func=run_status)
 

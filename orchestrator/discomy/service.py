@@ -463,33 +463,72 @@ HANDLERS = {BuildStateChanged: Service.on_build_state, Tagged: Service.on_tagged
 
 
 def register(subparsers) -> None:
+    from .cli import positive_seconds
+
     parser = subparsers.add_parser("serve", help="run the orchestrator daemon",
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=None,
                         help="TOML config (default /etc/discomy/orchestrator.toml)")
-    parser.add_argument("--tick", type=float, default=2.0, help="seconds between campaign steps")
+    parser.add_argument("--tick", type=positive_seconds, default=2.0,
+                        help="seconds between campaign steps")
     parser.set_defaults(func=run_serve)
+
+
+STORE_RETRY_MAX_SECONDS = 60.0
+
+
+def open_service(config: dict, metrics, stop: threading.Event) -> Optional[Service]:
+    """The service on its store, waiting while the store is away (a database that starts
+    after the daemon, or restarts); None when ``stop`` came first. A store that can never
+    work (a bad URL, a schema from a newer version) raises :class:`StoreError` at once."""
+    from .store import StoreUnavailable
+
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            return Service(config, metrics)
+        except StoreUnavailable as exc:
+            log.warning("the store is unavailable (%s); trying again in %.0f s", exc, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+    return None
 
 
 def run_serve(args) -> int:
     from .cli import CliError
-    from .config import ConfigError, load_config
+    from .cli_orchestrator import _config
     from .metrics import Metrics
+    from .store import StoreError
 
     if not args.verbose:
-        # a daemon's journal tells what it decided: campaigns started, resumed, paused
+        # a daemon's journal tells what it decided: campaigns started, resumed, paused;
+        # not how Alembic found the schema at every start
         logging.getLogger().setLevel(logging.INFO)
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    metrics = Metrics.create()
-    if config["metrics"]["port"]:
-        metrics.serve(config["metrics"]["port"], config["metrics"]["address"])
-    service = Service(config, metrics)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    config = _config(args)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    log.info("discomy serve: store %s", config["store"]["url"])
-    service.serve(stop, args.tick)
-    return 0
+        signal.signal(sig, lambda signum, frame: _stopping(stop, signum))
+    metrics = Metrics.create()
+    if config["metrics"]["port"]:
+        try:
+            metrics.serve(config["metrics"]["port"], config["metrics"]["address"])
+        except OSError as exc:
+            raise CliError(f"cannot serve metrics on {config['metrics']['address']}:"
+                           f"{config['metrics']['port']}: {exc.strerror or exc}") from None
+    try:
+        service = open_service(config, metrics, stop)
+    except StoreError as exc:
+        raise CliError(f"the store: {exc}") from None
+    if service is None:
+        return 0
+    log.info("discomy serve: store %s", service.store.url)
+    status = service.serve(stop, args.tick)
+    log.info("discomy serve: stopped")
+    return status
+
+
+def _stopping(stop: threading.Event, signum: int) -> None:
+    if not stop.is_set():
+        log.info("%s: stopping after the step in hand", signal.Signals(signum).name)
+    stop.set()

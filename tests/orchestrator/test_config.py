@@ -109,3 +109,9 @@ def test_serve_refuses_a_config_it_could_not_run_at_once_in_one_line(tmp_path):
         f"discomy serve: error: {path}: [messaging] amqp_url must be an amqp:// or amqps:// "
         f"URL, not 'not a url'"]
 
+
+def test_serve_with_a_config_file_that_is_not_there_says_so(tmp_path, capsys):
+    from discomy.cli import main
+
+    assert main(["serve", "--config", str(tmp_path / "absent.toml")]) == 2
+    assert "absent.toml: no such file" in capsys.readouterr().err
