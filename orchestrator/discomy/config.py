@@ -178,18 +178,24 @@ def _check(path: str, section: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
+def _name(text: Any) -> str:
+    """A name from the file as the error shows it: quoted when TOML quoted it."""
+    text = str(text)
+    return text if text.replace("_", "").replace("-", "").isalnum() else repr(text)
+
+
 def merge_config(data: Mapping, path: str = "<config>") -> dict:
     """Defaults overlaid with ``data`` (a parsed TOML document), checked key by key."""
     config = copy.deepcopy(DEFAULTS)
     for section, values in data.items():
         if section not in DEFAULTS:
-            raise ConfigError(f"{path}: unknown section [{section}] "
+            raise ConfigError(f"{path}: unknown section [{_name(section)}] "
                               f"(known: {', '.join(DEFAULTS)})")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{path}: [{section}] must be a table")
         for key, value in values.items():
             if key not in DEFAULTS[section]:
-                raise ConfigError(f"{path}: [{section}] {key} is not an option "
+                raise ConfigError(f"{path}: [{section}] {_name(key)} is not an option "
                                   f"(known: {', '.join(DEFAULTS[section])})")
             config[section][key] = _check(path, section, key, value, DEFAULTS[section][key])
     c = config["campaign"]

@@ -300,6 +300,8 @@ def protonmsg_address(properties: Optional[Mapping]) -> Optional[str]:
     if not isinstance(properties, Mapping):
         return None
     kind = properties.get("type")
+    if not isinstance(kind, str):
+        return None
     if kind in _PROTONMSG_TYPES:
         return _PROTONMSG_TYPES[kind]
     new = properties.get("new")

@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from discomy.config import DEFAULTS, ConfigError, load_config, merge_config
 
@@ -115,3 +116,58 @@ def test_serve_with_a_config_file_that_is_not_there_says_so(tmp_path, capsys):
 
     assert main(["serve", "--config", str(tmp_path / "absent.toml")]) == 2
     assert "absent.toml: no such file" in capsys.readouterr().err
+
+
+# -- any document at all ---------------------------------------------------------------------
+
+def _toml_values():
+    import datetime
+
+    from hypothesis import strategies as st
+
+    scalars = (st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats()
+               | st.text(st.characters(blacklist_categories=()), max_size=20)
+               | st.sampled_from(["amqp://", "amqps://h:99999/", "http://", "file:///x",
+                                  "sqlite://", "mysql://u@h/d", "postgresql+psycopg://u@h/d",
+                                  "not a url", "", "local", "koji", "per-edge", "$kind ${"])
+               | st.dates() | st.datetimes() | st.just(datetime.time(1, 2)))
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+
+
+def _documents():
+    from hypothesis import strategies as st
+
+    keys = {section: st.sampled_from(sorted(values) + ["nosuch"])
+            for section, values in DEFAULTS.items()}
+    known = st.sampled_from(sorted(DEFAULTS)).flatmap(
+        lambda section: st.tuples(st.just(section),
+                                  st.dictionaries(keys[section], _toml_values(), max_size=4)))
+    sections = st.lists(known, max_size=5).map(dict)
+    return sections | st.dictionaries(st.text(max_size=8), _toml_values(), max_size=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_documents())
+def test_any_document_is_a_config_or_one_config_error(data):
+    try:
+        config = merge_config(data, "/etc/discomy/orchestrator.toml")
+    except ConfigError as exc:
+        message = str(exc)
+        assert message.startswith("/etc/discomy/orchestrator.toml: ") and "\n" not in message
+        return
+    assert set(config) == set(DEFAULTS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_any_file_is_a_config_or_one_config_error(raw):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "orchestrator.toml"
+        path.write_bytes(raw)
+        try:
+            load_config(path)
+        except ConfigError as exc:
+            assert str(path) in str(exc) and "\n" not in str(exc)
