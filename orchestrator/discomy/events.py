@@ -19,7 +19,6 @@ change seen twice (two protocols, a replay, the reconciler) is stored once.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import reprlib
@@ -154,16 +153,16 @@ def _mapping(body: Any, where: str) -> Mapping:
 def _valid_text(event, where: str):
     """``event``, once every text it carries can be stored: UTF-8 (no lone surrogates,
     which JSON's escapes allow) and no NUL (which PostgreSQL's text refuses)."""
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
+    for name, value in vars(event).items():
         if not isinstance(value, str):
             continue
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise MessageError(f"{where}: field {f.name!r} is not valid Unicode text") from None
+        if not value.isascii():     # the common case is ASCII: no encoding needed
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MessageError(f"{where}: field {name!r} is not valid Unicode text") from None
         if "\x00" in value:
-            raise MessageError(f"{where}: field {f.name!r} holds a NUL character")
+            raise MessageError(f"{where}: field {name!r} holds a NUL character")
     return event
 
 
