@@ -200,3 +200,32 @@ def test_discomy_rejected_lists_what_the_daemon_rejected(tmp_path, capsys):
     assert main(["rejected", "--store", url, "--json", "--limit", "1"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["body"] == '{"a": [1, 2]}'
+
+
+def test_a_protonmsg_nested_too_deep_is_kept_as_rejected_and_the_receiver_goes_on(tmp_path,
+                                                                                  rabbitmq):
+    from discomy.listeners.amqp10 import Amqp10Listener
+
+    from samples import proton_build
+    from test_amqp10_listener import send
+
+    service = service_for(tmp_path, rabbitmq, "unused", 1)
+    service.config["messaging"].update(amqp_url="", amqp10_source="/topic/koji.build.#",
+                                       amqp10_url=f"amqp://127.0.0.1:{rabbitmq.port}")
+    (listener,) = service.listeners()
+    assert isinstance(listener, Amqp10Listener)
+    stop = threading.Event()
+    thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.0)             # the subscription exists before koji publishes
+        address, _, props = proton_build(build_id=61)
+        send(rabbitmq.port, [(address, "[" * 100_000, props), proton_build(build_id=62)])
+        assert wait_until(lambda: "build:62:1" in stored_keys(service), 20)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(30)
+    (rejected,) = service.store.rejected()
+    assert rejected.source == "amqp10" and "nested too deeply" in rejected.reason
+    assert rejected.body == b"[" * 100_000 and "BuildStateChange" in rejected.properties

@@ -11,13 +11,11 @@ from __future__ import annotations
 import copy
 import errno
 import logging
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest

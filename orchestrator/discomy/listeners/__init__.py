@@ -94,8 +94,9 @@ class Delivery:
             self.refuse(message, exc, MALFORMED, reject, retry)
             return None
 
-    def handle(self, event: KojiEvent, handler: Callable, message: Incoming, ack: Callable[[], None],
-               reject: Callable[[], None], retry: Callable[[], None]) -> bool:
+    def handle(self, event: KojiEvent, handler: Callable, message: Incoming,
+               ack: Callable[[], None], reject: Callable[[], None],
+               retry: Callable[[], None]) -> bool:
         """Hand ``event`` over and settle its message; False when it was given back."""
         try:
             handler(event)

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from ..events import KojiEvent, parse_fedora_message
 from ..settings import check_keys
-from . import Delivery, Incoming, ListenerStats, Rejected, TryLater  # noqa: F401 (API)
+from . import Delivery, Incoming, Rejected, TryLater
 
 log = logging.getLogger(__name__)
 
