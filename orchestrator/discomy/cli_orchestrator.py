@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import CliError
+from .cli import CliError, positive_seconds
 from .paths import location_option, path_option, store_option
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ def register(subparsers) -> None:
     status.add_argument("--json", action="store_true")
     status.add_argument("--follow", action="store_true",
                         help="live progress bars until the campaign stops")
-    status.add_argument("--interval", type=float, default=2.0, help="seconds between looks")
+    status.add_argument("--interval", type=positive_seconds, default=2.0,
+                        help="seconds between looks")
     _common(status)
     status.set_defaults(func=run_status)
 
@@ -100,6 +101,16 @@ def register(subparsers) -> None:
     _common(resume)
     resume.set_defaults(func=run_resume)
 
+    rejected = subparsers.add_parser(
+        "rejected", help="messages the daemon rejected, newest first",
+        description="The koji messages discomy serve could not take: not koji events, or "
+                    "their handling failed. The broker forgot them; the store keeps them.")
+    rejected.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    rejected.add_argument("--json", action="store_true",
+                          help="JSON lines, with each message's body and properties")
+    _common(rejected)
+    rejected.set_defaults(func=run_rejected)
+
     cancel = subparsers.add_parser("cancel", help="stop a campaign: nothing more is submitted")
     cancel.add_argument("campaign", type=int)
     cancel.add_argument("--kill", action="store_true",
@@ -119,16 +130,13 @@ def _config(args) -> dict:
 
 
 def _store(args, config: dict):
-    from sqlalchemy.exc import SQLAlchemyError
+    from .store import Store, StoreError
 
-    from .store import Store
-
-    url = args.store or config["store"]["url"]
     try:
-        return Store(url)
-    except SQLAlchemyError as exc:
-        raise CliError(f"cannot open the store {url}: {exc.__class__.__name__}: "
-                       f"{str(exc).splitlines()[0]} (pass --store or set [store] url)") from None
+        return Store(args.store or config["store"]["url"])
+    except StoreError as exc:
+        where = "--store" if args.store else "[store] url"
+        raise CliError(f"cannot open the store ({where}): {exc}") from None
 
 
 def _campaign_row(store, campaign_id):
@@ -444,6 +452,26 @@ def _follow(store, args) -> int:
         display.close()
     print(f"campaign {args.campaign}: {state}")
     return 0 if state == "done" else 1
+
+
+def run_rejected(args) -> int:
+    store = _store(args, _config(args))
+    rows = store.rejected(max(args.limit, 0))
+    if args.json:
+        for row in rows:
+            print(json.dumps({"id": row.id, "received_at": row.received_at, "source": row.source,
+                              "topic": row.topic, "msg_id": row.msg_id, "stage": row.stage,
+                              "reason": row.reason, "properties": row.properties,
+                              "size": row.size,
+                              "body": row.body.decode("utf-8", "backslashreplace")}))
+        return 0
+    print(f"{store.rejected_count()} rejected messages" + (f", the newest {len(rows)}:"
+                                                             if rows else ""))
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.received_at))
+        print(f"{row.id:>6}  {when}  {row.source:<8}{row.stage:<10}{row.topic[:60]}  "
+              f"{row.reason.splitlines()[0][:160] if row.reason else ''}")
+    return 0
 
 
 # -- resume, cancel ------------------------------------------------------------------

@@ -8,17 +8,25 @@ naming the file, the key and the reason. Relative paths in the file
 (:data:`PATH_KEYS`) are relative to the file's own directory, so a config
 means the same from any working directory. The documented example is
 ``orchestrator.example.toml`` next to this module.
+
+:func:`merge_config` checks the whole file, for every command alike: what
+``discomy campaigns`` accepts, ``discomy serve`` can run on. URLs are parsed
+(the store's by SQLAlchemy, with its driver installed), ports are in range,
+TLS files exist, notification templates and the gate are well-formed.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+import os
 try:
     import tomllib
 except ImportError:     # Python < 3.11 (EL9): the same parser as a package
     import tomli as tomllib
 from pathlib import Path
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from .notify import DEFAULT_SUBJECT, DEFAULT_TEXT
 from .paths import absolute, absolute_location, absolute_store_url
@@ -128,6 +136,19 @@ POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
 PATH_KEYS = {("campaign", "workdir"), ("plan", "cache_dir"), ("plan", "repos"),
              ("local", "source_repos"), ("messaging", "tls_ca_cert"),
              ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url")}
+URLS = {        # keys holding a URL (when set): the schemes they take
+    ("messaging", "amqp_url"): ("amqp", "amqps"),
+    ("messaging", "amqp10_url"): ("amqp", "amqps"),
+    ("notify", "webhook_url"): ("http", "https"),
+    ("gate", "url"): ("http", "https"),
+    ("koji", "server"): ("http", "https"),
+    ("koji", "weburl"): ("http", "https"),
+}
+PORTS = {("notify", "smtp_port"): 1, ("metrics", "port"): 0}     # the lowest each takes
+FILES = (("messaging", "tls_ca_cert"), ("messaging", "tls_certfile"),
+         ("messaging", "tls_keyfile"))
+AMQP_NAME_BYTES = 255          # AMQP 0-9-1 short strings: queue names, routing keys
+MAX_PREFETCH = 65535           # basic.qos prefetch-count is 16 bits
 
 
 class ConfigError(ValueError):
@@ -146,6 +167,8 @@ def _check(path: str, section: str, key: str, value: Any, default: Any) -> Any:
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+        if ok and not math.isfinite(value):
+            raise ConfigError(f"{where} must be a finite number, not {value!r}")
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, list):
@@ -164,20 +187,30 @@ def _check(path: str, section: str, key: str, value: Any, default: Any) -> Any:
     return value
 
 
-def merge_config(data: Mapping, path: str = "<config>") -> dict:
-    """Defaults overlaid with ``data`` (a parsed TOML document), checked key by key."""
+def _name(text: Any) -> str:
+    """A name from the file as the error shows it: quoted when TOML quoted it."""
+    text = str(text)
+    return text if text.replace("_", "").replace("-", "").isalnum() else repr(text)
+
+
+def merge_config(data: Mapping, path: str = "<config>", base: Optional[Path] = None) -> dict:
+    """Defaults overlaid with ``data`` (a parsed TOML document), checked key by key;
+    relative paths are taken against ``base`` (the file's directory) before the files
+    they name are checked."""
     config = copy.deepcopy(DEFAULTS)
     for section, values in data.items():
         if section not in DEFAULTS:
-            raise ConfigError(f"{path}: unknown section [{section}] "
+            raise ConfigError(f"{path}: unknown section [{_name(section)}] "
                               f"(known: {', '.join(DEFAULTS)})")
         if not isinstance(values, Mapping):
             raise ConfigError(f"{path}: [{section}] must be a table")
         for key, value in values.items():
             if key not in DEFAULTS[section]:
-                raise ConfigError(f"{path}: [{section}] {key} is not an option "
+                raise ConfigError(f"{path}: [{section}] {_name(key)} is not an option "
                                   f"(known: {', '.join(DEFAULTS[section])})")
             config[section][key] = _check(path, section, key, value, DEFAULTS[section][key])
+    if base is not None:
+        absolute_paths(config, base)
     c = config["campaign"]
     if c["priority_high"] > c["priority_low"]:
         raise ConfigError(f"{path}: [campaign] priority_high must not be above priority_low "
@@ -197,7 +230,83 @@ def merge_config(data: Mapping, path: str = "<config>") -> dict:
                           f"made of the messages the broker has handed over)")
     if c["backend"] == "koji" and not c["target"]:
         raise ConfigError(f"{path}: [campaign] backend koji needs a target")
+    _check_connections(config, path)
     return config
+
+
+def _check_connections(config: dict, path: str) -> None:
+    """What ``discomy serve`` would otherwise only find out when it connects."""
+    for (section, key), schemes in URLS.items():
+        if config[section][key]:
+            _check_url(f"{path}: [{section}] {key}", config[section][key], schemes)
+    for (section, key), lowest in PORTS.items():
+        if not lowest <= config[section][key] <= 65535:
+            raise ConfigError(f"{path}: [{section}] {key} must be a port number from {lowest} "
+                              f"to 65535, not {config[section][key]}")
+    for section, key in FILES:
+        name = config[section][key]
+        # exists, not readable: the key may be readable by the daemon's user only
+        if name and not os.path.isfile(name):
+            raise ConfigError(f"{path}: [{section}] {key}: {name} is not a file")
+    m = config["messaging"]
+    if m["tls_keyfile"] and not m["tls_certfile"]:
+        raise ConfigError(f"{path}: [messaging] tls_keyfile needs tls_certfile")
+    if m["prefetch"] > MAX_PREFETCH:
+        raise ConfigError(f"{path}: [messaging] prefetch must not exceed {MAX_PREFETCH}")
+    for key, names in (("queue", [m["queue"]]), ("topics", m["topics"])):
+        for name in names:
+            if not name or len(name.encode("utf-8", "surrogatepass")) > AMQP_NAME_BYTES:
+                raise ConfigError(f"{path}: [messaging] {key}: {name!r} must be 1 to "
+                                  f"{AMQP_NAME_BYTES} bytes long")
+    for repo in config["plan"]["repos"]:
+        if "://" in repo and not repo.startswith(("http://", "https://")):
+            raise ConfigError(f"{path}: [plan] repos: {repo!r} is neither a directory nor an "
+                              f"http(s) URL")
+    _check_store(config, path)
+    _check_side_services(config, path)
+
+
+def _check_url(where: str, url: str, schemes: tuple) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port             # raises on a port that is not a number in range
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {url!r} is not a URL ({exc})") from None
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{where} must be an {' or '.join(s + '://' for s in schemes)} URL, "
+                          f"not {url!r}")
+    if not parts.hostname:
+        raise ConfigError(f"{where}: {url!r} names no host")
+    if parts.scheme.startswith("amqp") and where.endswith("amqp_url"):
+        import pika
+
+        try:
+            pika.URLParameters(url)    # its query options (heartbeat=...) too
+        except Exception as exc:       # pika's parser raises what it meets
+            raise ConfigError(f"{where}: {url!r} is not an AMQP URL ({exc})") from None
+
+
+def _check_store(config: dict, path: str) -> None:
+    from .store import StoreError, check_url
+
+    try:
+        check_url(config["store"]["url"])
+    except StoreError as exc:
+        raise ConfigError(f"{path}: [store] url: {exc}") from None
+
+
+def _check_side_services(config: dict, path: str) -> None:
+    """The notifier's and the gate's own checks (templates, URLs), whether or not they
+    send anything yet."""
+    from .gating import GateConfig, GateConfigError
+    from .notify import NotifyConfig, NotifyConfigError
+
+    try:
+        NotifyConfig.from_mapping({k: v for k, v in config["notify"].items()
+                                   if k != "maintainer_email"}, where=f"{path}: [notify]")
+        GateConfig.from_mapping(config["gate"], where=f"{path}: [gate]")
+    except (NotifyConfigError, GateConfigError) as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def notify_config(config: dict):
@@ -233,7 +342,7 @@ def load_config(path: Optional[Path] = None, missing_ok: bool = True) -> dict:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return absolute_paths(merge_config(data, str(path)), absolute(path).parent)
+    return merge_config(data, str(path), base=absolute(path).parent)
 
 
 def absolute_paths(config: dict, base: Path) -> dict:

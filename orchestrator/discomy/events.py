@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import reprlib
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
@@ -32,6 +33,11 @@ TASK_STATE_IDS = {name: num for num, name in TASK_STATES.items()}
 
 class MessageError(ValueError):
     """A message that cannot be a koji event: wrong topic, missing or ill-typed fields."""
+
+
+# a field's value in an error sentence: short, and safe on any nesting depth
+_shown = reprlib.Repr()
+_shown.maxstring, _shown.maxother, _shown.maxlevel = 60, 60, 3
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ def _field(data: Mapping, key: str, kind, where: str, optional: bool = False):
         raise MessageError(f"{where}: missing field {key!r}")
     value = data[key]
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise MessageError(f"{where}: field {key!r} must be an integer, got {value!r}")
+        raise MessageError(f"{where}: field {key!r} must be an integer, got {_shown.repr(value)}")
     if kind is str and (not isinstance(value, str) or not value):
         raise MessageError(f"{where}: field {key!r} must be a non-empty string")
     return value
@@ -128,7 +134,7 @@ def _state(value: Any, table: Mapping[int, str], where: str, key: str,
         return {v: k for k, v in table.items()}[value.upper()]
     if isinstance(value, int) and not isinstance(value, bool) and value in table:
         return value
-    raise MessageError(f"{where}: {key}={value!r} is not a koji state")
+    raise MessageError(f"{where}: {key}={_shown.repr(value)} is not a koji state")
 
 
 def _mapping(body: Any, where: str) -> Mapping:
@@ -137,9 +143,27 @@ def _mapping(body: Any, where: str) -> Mapping:
             body = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MessageError(f"{where}: body is not JSON ({exc})") from None
+        except RecursionError:
+            raise MessageError(f"{where}: body is nested too deeply") from None
     if not isinstance(body, Mapping):
         raise MessageError(f"{where}: body must be a JSON object")
     return body
+
+
+def _valid_text(event, where: str):
+    """``event``, once every text it carries can be stored: UTF-8 (no lone surrogates,
+    which JSON's escapes allow) and no NUL (which PostgreSQL's text refuses)."""
+    for name, value in vars(event).items():
+        if not isinstance(value, str):
+            continue
+        if not value.isascii():     # the common case is ASCII: no encoding needed
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MessageError(f"{where}: field {name!r} is not valid Unicode text") from None
+        if "\x00" in value:
+            raise MessageError(f"{where}: field {name!r} holds a NUL character")
+    return event
 
 
 def _msg_id(msg_id: Any, where: str) -> str:
@@ -197,8 +221,12 @@ def fedora_kind(topic: str) -> Optional[str]:
 
 def parse_fedora_message(topic: str, body: Any, msg_id: str, validate: bool = True) -> KojiEvent:
     """An event from a koji-fedoramessaging message (``validate`` checks the published schema)."""
+    where = f"message {_shown.repr(msg_id) if msg_id else '?'} on {_shown.repr(topic)}"
+    return _valid_text(_fedora_event(topic, body, msg_id, validate, where), where)
+
+
+def _fedora_event(topic: str, body: Any, msg_id: str, validate: bool, where: str) -> KojiEvent:
     kind = fedora_kind(topic)
-    where = f"message {msg_id or '?'} on {topic!r}"
     if kind is None:
         raise MessageError(f"{where}: not a koji topic Discomy reads")
     msg_id = _msg_id(msg_id, where)
@@ -208,7 +236,9 @@ def parse_fedora_message(topic: str, body: Any, msg_id: str, validate: bool = Tr
             for validator in _fedora_body_validators(kind):
                 validator.validate(dict(data))
         except Exception as exc:   # jsonschema's ValidationError and relatives
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            # its message alone: str() would pretty-print the whole body
+            text = getattr(exc, "message", None) or type(exc).__name__
+            first = text.splitlines()[0][:200] if text.strip() else type(exc).__name__
             raise MessageError(f"{where}: does not match the {kind} schema: {first}") from None
     if kind == "buildsys.build.state.change":
         return BuildStateChanged(
@@ -269,6 +299,8 @@ def protonmsg_address(properties: Optional[Mapping]) -> Optional[str]:
     if not isinstance(properties, Mapping):
         return None
     kind = properties.get("type")
+    if not isinstance(kind, str):
+        return None
     if kind in _PROTONMSG_TYPES:
         return _PROTONMSG_TYPES[kind]
     new = properties.get("new")
@@ -284,8 +316,13 @@ def parse_protonmsg(address: str, body: Any, properties: Optional[Mapping],
     """An event from upstream koji's protonmsg plugin (AMQP 1.0)."""
     if not address:
         address = protonmsg_address(properties)
+    where = f"protonmsg {_shown.repr(address)}"
+    return _valid_text(_protonmsg_event(address, body, properties, msg_id, prefix, where), where)
+
+
+def _protonmsg_event(address: str, body: Any, properties: Optional[Mapping],
+                     msg_id: Optional[str], prefix: str, where: str) -> KojiEvent:
     kind = protonmsg_kind(address, prefix)
-    where = f"protonmsg {address!r}"
     props = properties if isinstance(properties, Mapping) else {}
     data = _mapping(body, where)
     if kind.startswith("build.") and kind not in ("build.tag", "build.untag"):

@@ -17,7 +17,7 @@ class Metrics:
     registry: CollectorRegistry
     events: Counter             # events stored, by kind and source
     duplicates: Counter         # events already seen (deduplicated), by kind
-    rejected: Counter           # messages that were not koji events
+    rejected: Counter           # messages rejected, by stage (malformed / unhandled)
     queue_depth: Gauge          # nodes released but not yet submitted
     in_flight: Gauge            # builds submitted and not finished
     failures: Counter           # node failures, by class (infrastructure / package)
@@ -32,8 +32,9 @@ class Metrics:
                            registry=registry),
             duplicates=Counter("discomy_events_duplicate_total", "koji events seen again",
                                ["kind"], registry=registry),
-            rejected=Counter("discomy_messages_rejected_total", "messages that were not koji events",
-                             registry=registry),
+            rejected=Counter("discomy_messages_rejected_total",
+                             "messages rejected: not koji events (malformed), or their "
+                             "handling failed (unhandled)", ["stage"], registry=registry),
             queue_depth=Gauge("discomy_queue_depth", "nodes released and waiting to be submitted",
                               registry=registry),
             in_flight=Gauge("discomy_builds_in_flight", "builds submitted and not finished",

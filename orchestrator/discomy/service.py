@@ -17,14 +17,24 @@ requests, and the reconciler asks koji directly every ``reconcile_seconds`` and
 after every broker reconnect (latest builds of watched and failed packages;
 campaigns paused by a hub outage), so a lost message loses no transition.
 
+A message is never what stops the daemon: one that is not a koji event, or
+whose handling fails, is kept in the store's rejected messages (``discomy
+rejected``), counted and logged, and settled; only a store that is away (down,
+restarting, disk full) gives messages back to the broker, to come again.
+
 The main loop's tick advances every running campaign by one engine step (koji
 campaigns no more often than ``[koji] poll_seconds`` unless woken). Prometheus
 metrics are served when ``[metrics] port`` is set. SIGTERM and SIGINT stop it
-cleanly; everything it needs to go on is in the store.
+after the step in hand, with exit status 0; everything it needs to go on is in
+the store. A store that is away at start or later is waited for, with a log
+line per try. A listener that stops for any reason other than a broker outage
+(which it rides out itself) stops the daemon with a non-zero status, so its
+service manager starts it again.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import threading
@@ -59,8 +69,8 @@ class Service:
         self.due: dict = {}                  # campaign id -> clock time of its next step
         self.reconcile_due = 0.0
         self.suffix = config["koji"]["release_suffix"]
-        self.active_listeners: list = []     # those serve() runs: their stats feed the metrics
-        self.rejected_seen = 0
+        self.active_listeners: list = []     # those serve() runs
+        self.listener_failures: dict = {}    # listener name -> why its thread ended
 
     # -- handlers, one per message kind -------------------------------------------
     def handle(self, event) -> None:
@@ -68,8 +78,20 @@ class Service:
 
     def handle_batch(self, events: list) -> None:
         """Events stored in one transaction, then handled in order. A handler that fails
-        forgets its event and those after it, and raises, so the listener gives them back
-        and they count as new when they come again (or the reconciler finds them)."""
+        forgets its event and those after it, and raises, so they count as new when they
+        come again (or the reconciler finds them): as :class:`TryLater` when the store or
+        the hub is away (the listener gives the messages back), else as it was raised (the
+        listener rejects the message at fault)."""
+        from .listeners import TryLater
+
+        try:
+            self._handle_batch(events)
+        except Exception as exc:
+            if try_later(exc):
+                raise TryLater(f"{exc.__class__.__name__}: {first_line(exc)}") from exc
+            raise
+
+    def _handle_batch(self, events: list) -> None:
         with self.lock:
             new = self.store.record_events(events)
             handled: set = set()
@@ -93,6 +115,14 @@ class Service:
                         if later.dedupe_key in new and later.dedupe_key not in handled:
                             self.store.forget_event(later.dedupe_key)
                     raise
+
+    def record_rejected(self, rejected) -> None:
+        """A message a listener rejected: kept in the store, counted. Raises when it could
+        not be kept, so the listener gives the message back instead of dropping it."""
+        with self.lock:
+            self.store.record_rejected(rejected)
+        if self.metrics:
+            self.metrics.rejected.labels(stage=rejected.stage).inc()
 
     def on_build_state(self, event: BuildStateChanged) -> None:
         if event.new != COMPLETE:
@@ -214,8 +244,9 @@ class Service:
         return self.engines[row.id]
 
     # -- the tick ------------------------------------------------------------------
-    def tick(self) -> None:
-        """Advance every running campaign that is due by one engine step."""
+    def tick(self, stop: Optional[threading.Event] = None) -> None:
+        """Advance every running campaign that is due by one engine step; once ``stop`` is
+        set, no further step starts."""
         from .engine import FINISHED, PROGRESS
 
         now = self.clock()
@@ -224,6 +255,8 @@ class Service:
                 self.reconcile()
             rows = self.store.campaigns()
         for row in rows:
+            if stop is not None and stop.is_set():
+                return
             # the lock per step, not per tick: messages are handled between two campaigns'
             # steps (a step re-reads its campaign's state, so a row read above may be stale)
             with self.lock:
@@ -231,8 +264,14 @@ class Service:
                     continue
                 try:
                     outcome = self._engine(row).step()
-                except Exception:      # one broken campaign must not stop the others
-                    log.exception("campaign %s: step failed", row.id)
+                except Exception as exc:      # one broken campaign must not stop the others
+                    if try_later(exc):
+                        # its writes are transactions: the step is tried again as a whole
+                        log.warning("campaign %s: step failed, the store is unavailable "
+                                    "(%s); trying again in %s s", row.id, first_line(exc),
+                                    self.config["koji"]["poll_seconds"])
+                    else:
+                        log.exception("campaign %s: step failed", row.id)
                     outcome = None
                 if outcome == FINISHED:
                     self.engines.pop(row.id, None)     # a resume builds a fresh one
@@ -247,10 +286,6 @@ class Service:
         states = self.store.node_states()
         self.metrics.in_flight.set(states.get(cm.BUILDING, 0))
         self.metrics.queue_depth.set(states.get(cm.PLANNED, 0))
-        rejected = sum(listener.stats.rejected for listener in self.active_listeners)
-        if rejected > self.rejected_seen:
-            self.metrics.rejected.inc(rejected - self.rejected_seen)
-            self.rejected_seen = rejected
 
     # -- the reconciler --------------------------------------------------------------
     def request_reconcile(self) -> None:
@@ -335,30 +370,79 @@ class Service:
                                     dead_letter_exchange=m["dead_letter_exchange"] or None,
                                     reconnect_max_seconds=m["reconnect_max_seconds"], **tls)
             out.append(Amqp091Listener(config, self.handle, on_reconnect=self.request_reconcile,
-                                       batch_handler=self.handle_batch))
+                                       batch_handler=self.handle_batch,
+                                       on_reject=self.record_rejected))
         if m["amqp10_url"]:
             from .listeners.amqp10 import Amqp10Config, Amqp10Listener
 
             config = Amqp10Config(url=m["amqp10_url"], source=m["amqp10_source"],
                                   topic_prefix=m["amqp10_prefix"],
                                   reconnect_max_seconds=m["reconnect_max_seconds"], **tls)
-            out.append(Amqp10Listener(config, self.handle, on_reconnect=self.request_reconcile))
+            out.append(Amqp10Listener(config, self.handle, on_reconnect=self.request_reconcile,
+                                      on_reject=self.record_rejected))
         return out
 
-    def serve(self, stop: threading.Event, tick_seconds: float = 2.0) -> None:
+    def _listen(self, name: str, listener, stop: threading.Event) -> None:
+        try:
+            listener.run(stop)
+        except BaseException as exc:   # logged here: serve() sees the thread gone
+            log.critical("listener %s stopped: %s", name, exc, exc_info=True)
+            self.listener_failures[name] = f"{exc.__class__.__name__}: {exc}"
+            return
+        if not stop.is_set():
+            self.listener_failures[name] = "it returned"
+
+    def serve(self, stop: threading.Event, tick_seconds: float = 2.0) -> int:
+        """Listen and tick until ``stop`` is set (0), or until a listener thread ends (1)."""
         threads = []
+        status = 0
         self.active_listeners = self.listeners()
         for listener in self.active_listeners:
-            thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
+            name = type(listener).__name__
+            thread = threading.Thread(target=self._listen, args=(name, listener, stop),
+                                      name=name, daemon=True)
             thread.start()
             threads.append(thread)
-        while not stop.is_set():
-            self.tick()
-            stop.wait(tick_seconds)
-        for thread in threads:
-            thread.join(30)
-        if self.notifier:
-            self.notifier.close()
+        try:
+            while not stop.is_set():
+                dead = [t.name for t in threads if not t.is_alive()]
+                if dead and not stop.is_set():
+                    log.critical("stopping: listener %s ended (%s); the daemon would be deaf",
+                                 ", ".join(dead), "; ".join(self.listener_failures.get(n, "?")
+                                                           for n in dead))
+                    status = 1
+                    break
+                try:
+                    self.tick(stop)
+                except Exception as exc:
+                    if not try_later(exc):
+                        raise
+                    log.warning("the store is unavailable (%s); trying again in %.0f s",
+                                first_line(exc), tick_seconds)
+                stop.wait(tick_seconds)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+            if self.notifier:
+                self.notifier.close()
+        return status
+
+
+def try_later(exc: BaseException) -> bool:
+    """Whether a failure is the store's, the hub's or the disk's being away, not the
+    work's own: the same work succeeds once they are back."""
+    from .backends import HubUnavailable
+    from .store import unavailable
+
+    return unavailable(exc) or isinstance(exc, (HubUnavailable, ConnectionError)) or (
+        isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
+
+
+def first_line(exc: BaseException) -> str:
+    from .store import first_line as line
+
+    return line(exc)
 
 
 @dataclass(frozen=True)
@@ -386,33 +470,72 @@ HANDLERS = {BuildStateChanged: Service.on_build_state, Tagged: Service.on_tagged
 
 
 def register(subparsers) -> None:
+    from .cli import positive_seconds
+
     parser = subparsers.add_parser("serve", help="run the orchestrator daemon",
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=path_option, default=None,
                         help="TOML config (default /etc/discomy/orchestrator.toml)")
-    parser.add_argument("--tick", type=float, default=2.0, help="seconds between campaign steps")
+    parser.add_argument("--tick", type=positive_seconds, default=2.0,
+                        help="seconds between campaign steps")
     parser.set_defaults(func=run_serve)
+
+
+STORE_RETRY_MAX_SECONDS = 60.0
+
+
+def open_service(config: dict, metrics, stop: threading.Event) -> Optional[Service]:
+    """The service on its store, waiting while the store is away (a database that starts
+    after the daemon, or restarts); None when ``stop`` came first. A store that can never
+    work (a bad URL, a schema from a newer version) raises :class:`StoreError` at once."""
+    from .store import StoreUnavailable
+
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            return Service(config, metrics)
+        except StoreUnavailable as exc:
+            log.warning("the store is unavailable (%s); trying again in %.0f s", exc, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
+    return None
 
 
 def run_serve(args) -> int:
     from .cli import CliError
-    from .config import ConfigError, load_config
+    from .cli_orchestrator import _config
     from .metrics import Metrics
+    from .store import StoreError
 
     if not args.verbose:
-        # a daemon's journal tells what it decided: campaigns started, resumed, paused
+        # a daemon's journal tells what it decided: campaigns started, resumed, paused;
+        # not how Alembic found the schema at every start
         logging.getLogger().setLevel(logging.INFO)
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    metrics = Metrics.create()
-    if config["metrics"]["port"]:
-        metrics.serve(config["metrics"]["port"], config["metrics"]["address"])
-    service = Service(config, metrics)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    config = _config(args)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    log.info("discomy serve: store %s", config["store"]["url"])
-    service.serve(stop, args.tick)
-    return 0
+        signal.signal(sig, lambda signum, frame: _stopping(stop, signum))
+    metrics = Metrics.create()
+    if config["metrics"]["port"]:
+        try:
+            metrics.serve(config["metrics"]["port"], config["metrics"]["address"])
+        except OSError as exc:
+            raise CliError(f"cannot serve metrics on {config['metrics']['address']}:"
+                           f"{config['metrics']['port']}: {exc.strerror or exc}") from None
+    try:
+        service = open_service(config, metrics, stop)
+    except StoreError as exc:
+        raise CliError(f"the store: {exc}") from None
+    if service is None:
+        return 0
+    log.info("discomy serve: store %s", service.store.url)
+    status = service.serve(stop, args.tick)
+    log.info("discomy serve: stopped")
+    return status
+
+
+def _stopping(stop: threading.Event, signum: int) -> None:
+    if not stop.is_set():
+        log.info("%s: stopping after the step in hand", signal.Signals(signum).name)
+    stop.set()

@@ -75,13 +75,15 @@ def test_koji_messages_arrive_as_typed_events_exactly_once(rabbitmq):
     assert listener.stats.acked == 2
 
 
-def test_a_failing_handler_gets_the_message_again_instead_of_losing_it(rabbitmq):
+def test_a_handler_that_cannot_store_now_gets_the_message_again_instead_of_losing_it(rabbitmq):
+    from discomy.listeners import TryLater
+
     attempts = []
 
     def handler(event):
         attempts.append(event.dedupe_key)
         if len(attempts) == 1:
-            raise RuntimeError("store is down")
+            raise TryLater("store is down")
 
     listener = Amqp091Listener(config(rabbitmq, "q-retry"), handler)
     with Running(listener):

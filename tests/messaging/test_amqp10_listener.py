@@ -54,13 +54,15 @@ def test_protonmsg_build_and_repo_messages_arrive_as_events(rabbitmq):
     assert isinstance(seen[1], RepoDone) and seen[1].repo_id == 12
 
 
-def test_a_failing_handler_gets_the_protonmsg_message_again(rabbitmq):
+def test_a_handler_that_cannot_store_now_gets_the_protonmsg_message_again(rabbitmq):
+    from discomy.listeners import TryLater
+
     seen, failures = [], []
 
     def flaky(event):
         if not failures:
             failures.append(event)
-            raise RuntimeError("store unavailable")
+            raise TryLater("store unavailable")
         seen.append(event)
 
     listener = Amqp10Listener(Amqp10Config(url=f"amqp://127.0.0.1:{rabbitmq.port}",

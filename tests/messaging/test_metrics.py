@@ -31,5 +31,6 @@ def test_metrics_are_served_with_their_labels():
 
 def test_two_engines_in_one_process_keep_separate_counts():
     a, b = Metrics.create(), Metrics.create()
-    a.rejected.inc()
-    assert b.rejected._value.get() == 0
+    a.rejected.labels(stage="malformed").inc()
+    assert b.registry.get_sample_value("discomy_messages_rejected_total",
+                                       {"stage": "malformed"}) is None

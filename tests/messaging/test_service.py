@@ -5,6 +5,7 @@ fixed build of a failed package resumes its campaign."""
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 
@@ -56,7 +57,8 @@ def test_a_complete_build_of_a_watched_package_rebuilds_its_dependents(tmp_path,
             ("org.example.prod.buildsys.build.state.change", {"hello": "world"}),
         ])
         assert wait_until(lambda: [c.state for c in service.store.campaigns()] == ["done"], 120)
-        assert wait_until(lambda: value(metrics, "discomy_messages_rejected_total") == 1, 10)
+        assert wait_until(lambda: value(metrics, "discomy_messages_rejected_total",
+                                        stage="malformed") == 1, 10)
     finally:
         stop.set()
         thread.join(60)
@@ -64,6 +66,9 @@ def test_a_complete_build_of_a_watched_package_rebuilds_its_dependents(tmp_path,
     assert value(metrics, "discomy_events_duplicate_total", kind="BuildStateChanged") == 1
     assert value(metrics, "discomy_submissions_total", backend="local") == 4
     assert value(metrics, "discomy_builds_in_flight") == 0
+    (rejected,) = service.store.rejected()
+    assert rejected.stage == "malformed" and "'name' is a required property" in rejected.reason
+    assert json.loads(rejected.body) == {"hello": "world"}
     (campaign,) = service.store.campaigns()
     nodes = service.store.nodes(campaign.id)
     assert {n: x.state for n, x in nodes.items()} == {

@@ -41,35 +41,71 @@ def _as_postgres(argv: list) -> list:
     return argv
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    """A SQLAlchemy URL of an empty database on a real PostgreSQL server."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL is not installed in {PG_BIN} (set DISCOMY_PG_BIN)")
-    # not under pytest's root-only tmp tree: the postgres user must reach it
-    base = Path(tempfile.mkdtemp(prefix="discomy-pg-"))
-    data = base / "data"
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres", "postgres")
-        os.chmod(base, 0o700)
-    _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "discomy",
-                       "--auth=trust", "-E", "UTF8", "--no-sync"]))
-    port = _free_port()
-    _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "log"),
-                       "-w", "-t", "60", "-o", f"-h 127.0.0.1 -p {port} -k {base} -F", "start"]))
-    pid = int((data / "postmaster.pid").read_text().split()[0])
-    try:
-        url = f"postgresql+psycopg://discomy@127.0.0.1:{port}/postgres"
-        yield url
-    finally:
-        os.kill(pid, signal.SIGINT)       # fast shutdown
-        for _ in range(100):
+class PostgresServer:
+    """A PostgreSQL cluster in a temporary directory, on 127.0.0.1 and a free port,
+    started and stopped by its postmaster's pid (and started again on the same port)."""
+
+    def __init__(self):
+        if not (PG_BIN / "initdb").exists():
+            pytest.fail(f"PostgreSQL is not installed in {PG_BIN} (set DISCOMY_PG_BIN)")
+        # not under pytest's root-only tmp tree: the postgres user must reach it
+        self.base = Path(tempfile.mkdtemp(prefix="discomy-pg-"))
+        self.data = self.base / "data"
+        self.port = _free_port()
+        self.pid = None
+        if os.geteuid() == 0:
+            shutil.chown(self.base, "postgres", "postgres")
+            os.chmod(self.base, 0o700)
+        _run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "discomy",
+                           "--auth=trust", "-E", "UTF8", "--no-sync"]))
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://discomy@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        _run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l",
+                           str(self.base / "log"), "-w", "-t", "60", "-o",
+                           f"-h 127.0.0.1 -p {self.port} -k {self.base} -F", "start"]))
+        self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def stop(self) -> None:
+        if self.pid is None:
+            return
+        os.kill(self.pid, signal.SIGINT)       # fast shutdown: sessions are cut
+        for _ in range(300):
             try:
-                os.kill(pid, 0)
+                os.kill(self.pid, 0)
             except ProcessLookupError:
                 break
             time.sleep(0.1)
-        shutil.rmtree(base, ignore_errors=True)
+        self.pid = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A SQLAlchemy URL of an empty database on a real PostgreSQL server."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_server():
+    """A PostgreSQL server of the test's own, which the test may stop and start."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 _databases = iter(range(1, 1_000_000))

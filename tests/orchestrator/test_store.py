@@ -35,11 +35,11 @@ class Event:
 
 def test_the_shipped_migrations_create_exactly_the_models(store_url):
     store = Store(store_url)
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert {"campaigns", "nodes", "edges", "events", "notifications"} <= set(
+    assert {"campaigns", "nodes", "edges", "events", "notifications", "rejected_messages"} <= set(
         inspect(store.engine).get_table_names())
 
 
@@ -132,6 +132,46 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_campaigns_kept(stor
                           "'running', 0)"))
     engine.dispose()
     store = Store(store_url)                          # upgrades to the newest schema
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     (row,) = store.campaigns()
     assert row.changed == "corelib" and row.source_repos == [] and row.workdir is None
+
+
+def test_a_rejected_message_is_kept_whatever_its_body_and_names_hold(store_url):
+    from discomy.listeners import Rejected
+    from discomy.store import MAX_BODY
+
+    store = Store(store_url)
+    bodies = [b"\x00\xff not text", "a lone \udcff and a NUL \x00",
+              {"deep": [[[[[[[[[[1]]]]]]]]]]}, b"[" * (MAX_BODY + 10)]
+    for body in bodies:
+        store.record_rejected(Rejected("amqp10", "koji.build.\udcff\x00", "m-\x00",
+                                       body, {"h": b"\x00", "n": [1.5]},
+                                       "why \udcff\x00", "malformed"))
+    rows = store.rejected()
+    assert [r.size for r in rows][::-1] == [11, 22, 31, MAX_BODY + 10]
+    big, deep, text, binary = rows
+    assert binary.body == b"\x00\xff not text"
+    assert text.body.decode("utf-8", "surrogatepass") == "a lone \udcff and a NUL \x00"
+    assert deep.body == b'{"deep": [[[[[[[[[[1]]]]]]]]]]}'
+    assert big.body == b"[" * MAX_BODY
+    assert big.topic == "koji.build.\\udcff\\x00" and big.msg_id == "m-\\x00"
+    assert store.rejected_count() == 4 and len(store.rejected(limit=1)) == 1
+
+
+def test_a_value_the_database_refuses_is_the_data_and_a_stopped_server_is_the_store(
+        postgres_server):
+    from discomy.events import Tagged
+    from discomy.store import unavailable
+
+    store = Store(postgres_server.url)
+    too_long = Tagged("m-1", "el9", "x" * 300, "1", "1.el9", "tag")   # dedupe key > 255
+    with pytest.raises(Exception) as refused:
+        store.record_events([too_long])
+    assert not unavailable(refused.value)
+    postgres_server.stop()
+    with pytest.raises(Exception) as away:
+        store.campaigns()
+    assert unavailable(away.value)
+    postgres_server.start()
+    assert store.campaigns() == []          # the pool's connections are tested, not reused dead

@@ -1,12 +1,15 @@
 """A consumer of koji-fedoramessaging messages on an AMQP 0-9-1 broker (RabbitMQ).
 
 Contract with the handler: ``handler(event)`` stores the event (deduplicated)
-and returns; only then is the message acknowledged. A handler that raises gets
-the message back later (nack with requeue), so nothing is lost. A message that
-is not a valid koji event is rejected without requeue (dead-lettered when the
-queue has a dead-letter exchange) and logged, and the consumer goes on.
-Connection loss is retried with backoff; ``on_reconnect()`` runs after every
-reconnection so the reconciler can poll koji for what was missed.
+and returns; only then is the message acknowledged. A handler that raises
+:class:`~discomy.listeners.TryLater` gets the message back later (nack with
+requeue), so nothing is lost while the store is down. A message that is not a
+valid koji event, or whose handling fails otherwise, goes to ``on_reject`` and
+is rejected without requeue (dead-lettered by the broker too when the queue has
+a dead-letter exchange), and the consumer goes on. Connection loss is retried
+with backoff; ``on_reconnect()`` runs after every reconnection so the
+reconciler can poll koji for what was missed. Any other error ends ``run`` (the
+daemon watches its listeners and exits, for its service manager to restart it).
 
 It speaks AMQP through pika, the client fedora-messaging itself is built on,
 rather than ``fedora_messaging.api.consume``: that API reads one process-wide
@@ -20,13 +23,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from ..events import KojiEvent, MessageError, parse_fedora_message
+from ..events import KojiEvent, parse_fedora_message
 from ..settings import check_keys
-from . import deliver
+from . import Delivery, Incoming, Rejected, TryLater
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +95,6 @@ def connection_parameters(config: ListenerConfig):
     return params
 
 
-@dataclass
-class ListenerStats:
-    delivered: int = 0
-    acked: int = 0
-    rejected: int = 0
-    requeued: int = 0
-    reconnects: int = 0
-    errors: list = field(default_factory=list)
-
-
 class Amqp091Listener:
     """Consume until ``stop`` is set: ``Amqp091Listener(config, handler).run(stop)``.
 
@@ -113,58 +105,80 @@ class Amqp091Listener:
 
     def __init__(self, config: ListenerConfig, handler: Callable[[KojiEvent], None],
                  on_reconnect: Optional[Callable[[], None]] = None,
-                 batch_handler: Optional[Callable[[list], None]] = None):
+                 batch_handler: Optional[Callable[[list], None]] = None,
+                 on_reject: Optional[Callable[[Rejected], None]] = None):
         self.config = config
         self.handler = handler
         self.batch_handler = batch_handler
         self.on_reconnect = on_reconnect
-        self.stats = ListenerStats()
+        self.delivery = Delivery("amqp091", on_reject)
+
+    @property
+    def stats(self):
+        return self.delivery.stats
 
     # -- one message ----------------------------------------------------------
-    def _deliver(self, channel, method, properties, body) -> None:
-        msg_id = getattr(properties, "message_id", None) or f"amqp:{method.routing_key}:{method.delivery_tag}"
+    def _incoming(self, method, properties, body) -> Incoming:
+        msg_id = getattr(properties, "message_id", None)
+        return Incoming(f"message {msg_id or method.delivery_tag!r} on {method.routing_key!r}",
+                        method.routing_key, msg_id, body,
+                        {"message_id": msg_id, "headers": getattr(properties, "headers", None),
+                         "content_type": getattr(properties, "content_type", None)})
+
+    def _parse(self, channel, method, properties, body):
+        """``(incoming, tag, event)``, or None when the message was settled already."""
         tag = method.delivery_tag
+        incoming = self._incoming(method, properties, body)
+        msg_id = incoming.msg_id or f"amqp:{method.routing_key}:{tag}"
+        self.stats.delivered += 1
+        event = self.delivery.parse(
+            lambda: parse_fedora_message(method.routing_key, body, msg_id,
+                                         validate=self.config.validate),
+            incoming, reject=lambda: channel.basic_reject(tag, requeue=False),
+            retry=lambda: channel.basic_nack(tag, requeue=True))
+        return None if event is None else (incoming, tag, event)
 
-        def retry():
-            channel.basic_nack(tag, requeue=True)
-            time.sleep(0.05)
+    def _handle(self, channel, incoming, tag, event, handler) -> bool:
+        return self.delivery.handle(event, handler, incoming,
+                                    ack=lambda: channel.basic_ack(tag),
+                                    reject=lambda: channel.basic_reject(tag, requeue=False),
+                                    retry=lambda: channel.basic_nack(tag, requeue=True))
 
-        deliver(self.stats,
-                lambda: parse_fedora_message(method.routing_key, body, msg_id,
-                                             validate=self.config.validate),
-                self.handler, ack=lambda: channel.basic_ack(tag),
-                reject=lambda: channel.basic_reject(tag, requeue=False), retry=retry,
-                what=f"message {msg_id}")
+    def _deliver(self, channel, method, properties, body) -> None:
+        parsed = self._parse(channel, method, properties, body)
+        if parsed is not None:
+            self._handle(channel, *parsed, self.handler)
 
     def _deliver_batch(self, channel, messages) -> None:
-        """Parse every message, store the good ones in one call, then ack them all."""
-        events, tags = [], []
-        for method, properties, body in messages:
-            self.stats.delivered += 1
-            msg_id = getattr(properties, "message_id", None) or \
-                f"amqp:{method.routing_key}:{method.delivery_tag}"
-            try:
-                events.append(parse_fedora_message(method.routing_key, body, msg_id,
-                                                   validate=self.config.validate))
-                tags.append(method.delivery_tag)
-            except MessageError as exc:
-                log.warning("rejecting message %s: %s", msg_id, exc)
-                self.stats.rejected += 1
-                self.stats.errors.append(str(exc))
-                channel.basic_reject(method.delivery_tag, requeue=False)
-        if not events:
+        """Parse every message, store the good ones in one call, then ack them all.
+
+        When the batch fails for another reason than :class:`TryLater`, its events are
+        handed over again one at a time, so only the one at fault is rejected."""
+        parsed = [p for p in (self._parse(channel, *m) for m in messages) if p is not None]
+        if not parsed:
             return
+        last = max(tag for _, tag, _ in parsed)
         try:
-            self.batch_handler(events)
-        except Exception:
-            log.exception("batch handler failed on %d events; they will come again", len(events))
-            self.stats.requeued += len(events)
-            # every earlier delivery is settled already, so one frame settles the batch
-            channel.basic_nack(max(tags), multiple=True, requeue=True)
-            time.sleep(0.05)
+            self.batch_handler([event for _, _, event in parsed])
+        except Exception as exc:
+            if isinstance(exc, TryLater):
+                # every earlier delivery is settled already, so one frame settles the batch
+                self.delivery.give_back(f"a batch of {len(parsed)} events", exc,
+                                        lambda: channel.basic_nack(last, multiple=True,
+                                                                   requeue=True))
+                return
+            log.warning("a batch of %d events failed (%s); handing them over one by one",
+                        len(parsed), exc.__class__.__name__)
+            for i, (incoming, tag, event) in enumerate(parsed):
+                if not self._handle(channel, incoming, tag, event,
+                                    lambda e: self.batch_handler([e])):
+                    for _, later, _ in parsed[i + 1:]:     # the store is away: all come again
+                        channel.basic_nack(later, requeue=True)
+                    return
             return
-        channel.basic_ack(max(tags), multiple=True)
-        self.stats.acked += len(events)
+        self.delivery.backoff = 0.0
+        channel.basic_ack(last, multiple=True)
+        self.stats.acked += len(parsed)
 
     def _consume(self, channel, stop) -> None:
         if self.batch_handler is None or self.config.batch <= 1:

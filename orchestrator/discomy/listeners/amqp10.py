@@ -1,8 +1,9 @@
 """A consumer of upstream koji's protonmsg messages over AMQP 1.0 (python-qpid-proton).
 
 Same contract as :mod:`discomy.listeners.amqp091`: the message is accepted only
-after ``handler(event)`` returned; a handler failure releases it for redelivery;
-a message that is not a koji event is rejected; connection loss is retried with
+after ``handler(event)`` returned; :class:`~discomy.listeners.TryLater` releases it
+for redelivery; a message that is not a koji event, or whose handling fails
+otherwise, goes to ``on_reject`` and is rejected; connection loss is retried with
 backoff and followed by ``on_reconnect()``. The koji address comes from the
 message's ``address`` (``topic://koji.build.complete``) or, through RabbitMQ's
 AMQP 1.0 plugin, from the ``x-routing-key`` annotation; koji itself sets the
@@ -19,8 +20,8 @@ from typing import Any, Callable, Mapping, Optional
 
 from ..events import KojiEvent, parse_protonmsg
 from ..settings import check_keys
-from . import deliver
-from .amqp091 import ListenerConfigError, ListenerStats
+from . import Delivery, Incoming, Rejected
+from .amqp091 import ListenerConfigError
 
 log = logging.getLogger(__name__)
 
@@ -73,22 +74,36 @@ def koji_address(message) -> Optional[str]:
 
 class Amqp10Listener:
     def __init__(self, config: Amqp10Config, handler: Callable[[KojiEvent], None],
-                 on_reconnect: Optional[Callable[[], None]] = None):
+                 on_reconnect: Optional[Callable[[], None]] = None,
+                 on_reject: Optional[Callable[[Rejected], None]] = None):
         self.config = config
         self.handler = handler
         self.on_reconnect = on_reconnect
-        self.stats = ListenerStats()
+        self.delivery = Delivery("amqp10", on_reject)
+
+    @property
+    def stats(self):
+        return self.delivery.stats
 
     def _deliver(self, receiver, message) -> None:
-        address = koji_address(message)
+        try:
+            address = koji_address(message)
+        except Exception:          # annotations no broker should send: the properties say it
+            address = None
         msg_id = str(message.id) if message.id is not None else None
-        deliver(self.stats,
-                lambda: parse_protonmsg(address, message.body, message.properties, msg_id,
-                                        prefix=self.config.topic_prefix),
-                self.handler, ack=receiver.accept, reject=receiver.reject,
-                # RELEASED, not MODIFIED: RabbitMQ 3.10's AMQP 1.0 plugin never
-                # redelivers a message settled as modified, so it would be lost
-                retry=lambda: receiver.release(delivered=False), what=f"protonmsg {address}")
+        incoming = Incoming(f"protonmsg {address!r}", address or "", msg_id, message.body,
+                            message.properties)
+        # RELEASED, not MODIFIED: RabbitMQ 3.10's AMQP 1.0 plugin never
+        # redelivers a message settled as modified, so it would be lost
+        retry = lambda: receiver.release(delivered=False)  # noqa: E731
+        self.stats.delivered += 1
+        event = self.delivery.parse(
+            lambda: parse_protonmsg(address, message.body, message.properties, msg_id,
+                                    prefix=self.config.topic_prefix),
+            incoming, reject=receiver.reject, retry=retry)
+        if event is not None:
+            self.delivery.handle(event, self.handler, incoming, ack=receiver.accept,
+                                 reject=receiver.reject, retry=retry)
 
     def run(self, stop: threading.Event) -> None:
         from proton import ConnectionException, Timeout

@@ -1,20 +1,31 @@
-"""The orchestrator's durable state (shell): campaigns, nodes, edges, events.
+"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, and
+the messages the listeners rejected.
 
 SQLAlchemy 2; SQLite by default (a file), PostgreSQL in production. Every node
 transition is committed before the side effect it leads to, and events are
 unique by their koji dedupe key, so replays and duplicates are absorbed.
+
+A store that cannot be opened raises :class:`StoreError` with one sentence
+(:class:`StoreUnavailable` when the database is only away for now), and
+:func:`unavailable` tells the daemon which errors of a running store mean "try
+again later" (server down or restarting, locked, disk full) rather than "this
+data is wrong".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import reprlib
 import time
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
-from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint, bindparam, create_engine, delete, func, insert, select,
-                        update)
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint, bindparam, create_engine, delete, func, insert,
+                        select, update)
+from sqlalchemy.exc import (ArgumentError, DBAPIError, DisconnectionError, OperationalError,
+                            SQLAlchemyError)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from ..campaign import Node
@@ -96,6 +107,81 @@ class NotificationRow(Base):
     created_at: Mapped[float] = mapped_column(Float, default=time.time)
 
 
+class RejectedRow(Base):
+    __tablename__ = "rejected_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float, default=time.time)
+    source: Mapped[str] = mapped_column(String(20))          # amqp091 | amqp10
+    topic: Mapped[str] = mapped_column(Text)                 # routing key or address
+    msg_id: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    stage: Mapped[str] = mapped_column(String(20))           # malformed | unhandled
+    reason: Mapped[str] = mapped_column(Text)
+    properties: Mapped[str] = mapped_column(Text)            # JSON, or a repr when not JSON
+    body: Mapped[bytes] = mapped_column(LargeBinary)         # as received, up to MAX_BODY
+    size: Mapped[int] = mapped_column(Integer)               # the body's full size
+
+
+MAX_BODY = 1 << 20      # a flood of huge bad messages must not fill the store's disk
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be used: one sentence naming it (its password hidden)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is away for now (down, restarting, locked, disk full)."""
+
+
+# SQLite's primary result codes that mean "not now" rather than "never": busy, locked,
+# out of memory, I/O error, full, protocol. A missing file or a read-only one is "never".
+_SQLITE_TRANSIENT = {5, 6, 7, 10, 13, 15}
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a store call, means the database is away for now, so
+    the same call succeeds later; anything else is about the data or the schema."""
+    if isinstance(exc, StoreUnavailable):
+        return True
+    if isinstance(exc, (DisconnectionError, PoolTimeout)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        return code is None or code & 0xFF in _SQLITE_TRANSIENT
+    return False
+
+
+def first_line(exc: BaseException) -> str:
+    """A store error in one line: the driver's own sentence, without SQLAlchemy's links."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def check_url(url: str):
+    """``url`` as a SQLAlchemy URL, once its dialect and driver are known to be installed."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        # not echoed: an unparsable URL may still hold a password
+        raise StoreError("not a SQLAlchemy database URL "
+                         "(dialect+driver://user:password@host/database)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect = parsed.get_dialect()
+    except ArgumentError:
+        raise StoreError(f"{shown}: SQLAlchemy has no database dialect "
+                         f"{parsed.drivername!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise StoreError(f"{shown}: the {parsed.drivername} driver is not installed "
+                         f"({exc})") from None
+    return parsed
+
+
 _FAILED_BY_NAME = (select(NodeRow.campaign_id, NodeRow.nvr)
                    .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
                    .where(NodeRow.name == bindparam("name"), NodeRow.state == "failed",
@@ -109,10 +195,32 @@ _LIVE_FOR_TARGET = (select(CampaignRow.id, CampaignRow.changed)
 
 class Store:
     def __init__(self, url: str):
-        from ..migrations import upgrade
+        from alembic.util import CommandError
 
-        self.engine = create_engine(url, future=True)
-        upgrade(self.engine)     # the shipped Alembic migrations, at every start
+        from ..migrations import current_revision, upgrade
+
+        parsed = check_url(url)
+        self.url = parsed.render_as_string(hide_password=True)
+        # a server may restart under a running daemon: a pooled connection is tested
+        # before use, so the first query after it comes back does not fail
+        self.engine = create_engine(parsed, future=True,
+                                    pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        try:
+            upgrade(self.engine)     # the shipped Alembic migrations, at every start
+        except CommandError as exc:
+            self.engine.dispose()
+            try:
+                revision = current_revision(self.engine)
+            except SQLAlchemyError:
+                revision = None
+            if revision is None:
+                raise StoreError(f"{self.url}: cannot upgrade its schema: {exc}") from None
+            raise StoreError(f"{self.url}: its schema is at revision {revision}, which this "
+                             f"discomy does not know (written by a newer version?)") from None
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            kind = StoreUnavailable if unavailable(exc) else StoreError
+            raise kind(f"{self.url}: {first_line(exc)}") from None
 
     # -- campaigns ---------------------------------------------------------------
     def create_campaign(self, changed: Iterable[str], release: str, backend: str,
@@ -309,3 +417,57 @@ class Store:
             for r in rows:
                 s.expunge(r)
             return rows
+
+    # -- rejected messages -------------------------------------------------------------
+    def record_rejected(self, rejected) -> int:
+        """Keep a message a listener rejected (a :class:`discomy.listeners.Rejected`),
+        whatever its body holds; its id."""
+        body = _as_bytes(rejected.body)
+        with Session(self.engine) as s, s.begin():
+            row = RejectedRow(received_at=time.time(), source=_text(rejected.source)[:20],
+                              topic=_text(rejected.topic),
+                              msg_id=None if rejected.msg_id is None else _text(rejected.msg_id),
+                              stage=_text(rejected.stage)[:20], reason=_text(rejected.reason),
+                              properties=_text(_as_json(rejected.properties)),
+                              body=body[:MAX_BODY], size=len(body))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def rejected(self, limit: int = 50) -> list:
+        """The newest rejected messages, newest first."""
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(RejectedRow).order_by(RejectedRow.id.desc())
+                                  .limit(limit)))
+            for r in rows:
+                s.expunge(r)
+            return rows
+
+    def rejected_count(self) -> int:
+        with Session(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(RejectedRow))
+
+
+_shown = reprlib.Repr()
+_shown.maxstring, _shown.maxother, _shown.maxlevel = 2000, 2000, 6
+
+
+def _text(value: Any) -> str:
+    """Any value as text every database takes: no lone surrogate, no NUL."""
+    text = value if isinstance(value, str) else _shown.repr(value)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _as_bytes(body: Any) -> bytes:
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8", "surrogatepass")     # what came, lone surrogates too
+    return _as_json(body).encode("utf-8", "backslashreplace")
+
+
+def _as_json(value: Any) -> str:
+    try:
+        return json.dumps(value, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        return _shown.repr(value)
