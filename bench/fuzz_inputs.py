@@ -80,30 +80,35 @@ def hostile(rng: random.Random):
     return rng.choice(HOSTILE_SCALARS)
 
 
-def mutate(value, rng: random.Random, depth: int = 0):
-    """A structurally mutated copy of a JSON-like ``value``."""
-    if rng.random() < 0.08 or depth > 6:
+def mutate(value, rng: random.Random, depth: int = 0, rate: float = -1.0):
+    """A structurally mutated copy of a JSON-like ``value``; ``rate`` is the chance that
+    each part changes (drawn per input when not given: a light touch reaches deeper code,
+    a heavy one the parsers' edges)."""
+    if rate < 0:
+        rate = rng.choice((0.02, 0.05, 0.1, 0.3))
+    if rng.random() < rate / 4 or depth > 6:
         return hostile(rng)
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             r = rng.random()
-            if r < 0.07:
+            if r < rate / 4:
                 continue                                  # drop the key
-            if r < 0.10:
+            if r < rate / 3:
                 key = rng.choice(["", "\udcff", key + "\udcff", key.upper(), "a" * 300])
-            out[key] = mutate(item, rng, depth + 1) if rng.random() < 0.3 else item
-        if rng.random() < 0.1:
+            out[key] = mutate(item, rng, depth + 1, rate) if rng.random() < rate else item
+        if rng.random() < rate / 3:
             out[rng.choice(["extra", "name", "new", "count", "\udcff", ""])] = hostile(rng)
         return out
     if isinstance(value, list):
-        out = [mutate(item, rng, depth + 1) if rng.random() < 0.3 else item for item in value]
-        if out and rng.random() < 0.1:
+        out = [mutate(item, rng, depth + 1, rate) if rng.random() < rate else item
+               for item in value]
+        if out and rng.random() < rate / 3:
             del out[rng.randrange(len(out))]
-        if rng.random() < 0.1:
+        if rng.random() < rate / 3:
             out.append(hostile(rng))
         return out
-    return hostile(rng) if rng.random() < 0.3 else value
+    return hostile(rng) if rng.random() < rate else value
 
 
 def mutate_bytes(data: bytes, rng: random.Random) -> bytes:

@@ -48,6 +48,17 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def count(text: str) -> int:
+    """An argparse type: a whole number from 1 to 2**63 - 1 (what the store's ids hold)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"{text} is not a number from 1 to {2 ** 63 - 1}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="discomy",
@@ -76,8 +87,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+        parser.error("name a command")
     try:
         return int(args.func(args) or 0)
     except CliError as exc:

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import CliError, positive_seconds
+from .cli import CliError, count, positive_seconds
 from .paths import location_option, path_option, store_option
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,8 @@ def register(subparsers) -> None:
         description="Plan the rebuild of what depends on NAME and run it: in the foreground "
                     "with progress bars, or with --detach for discomy serve. --dry-run prints "
                     "the impact and the ETA on the fleet and submits nothing.")
-    rebuild.add_argument("names", nargs="+", metavar="NAME")
+    rebuild.add_argument("names", nargs="+", metavar="NAME",
+                         help="the changed source packages (names or NVRs)")
     rebuild.add_argument("--target", help="koji build target (default: [campaign] target)")
     rebuild.add_argument("--mode", choices=("scratch", "sidetag"),
                          help="scratch: verify only; sidetag: real builds in a side tag, merged "
@@ -60,7 +61,8 @@ def register(subparsers) -> None:
                               "summary at the end")
     rebuild.add_argument("--detach", action="store_true",
                          help="record the campaign and return: discomy serve drives it")
-    rebuild.add_argument("--no-progress", action="store_true")
+    rebuild.add_argument("--no-progress", action="store_true",
+                         help="no progress bars (for logs and pipes)")
     _common(rebuild)
     rebuild.set_defaults(func=run_rebuild)
 
@@ -69,8 +71,8 @@ def register(subparsers) -> None:
     campaigns.set_defaults(func=run_campaigns)
 
     status = subparsers.add_parser("status", help="a campaign's progress per tier")
-    status.add_argument("campaign", type=int)
-    status.add_argument("--json", action="store_true")
+    status.add_argument("campaign", type=count, help="the campaign's number (discomy campaigns)")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
     status.add_argument("--follow", action="store_true",
                         help="live progress bars until the campaign stops")
     status.add_argument("--interval", type=positive_seconds, default=2.0,
@@ -87,15 +89,17 @@ def register(subparsers) -> None:
                     "source package in the source repositories, which is built first (its "
                     "dependents wait for that build). Refused when the source repositories "
                     "hold no source package of NODE, or still the one that failed.")
-    resume.add_argument("campaign", type=int)
-    resume.add_argument("name", nargs="?", metavar="NODE")
+    resume.add_argument("campaign", type=count, help="the campaign's number (discomy campaigns)")
+    resume.add_argument("name", nargs="?", metavar="NODE",
+                        help="a failed package whose fix is in (see the description)")
     resume.add_argument("--repo", action="append", type=path_option, metavar="DIR",
                         help="source repositories of a local campaign (default: the recorded ones)")
     resume.add_argument("--workdir", type=path_option, default=None,
                         help="local build directory (default: the recorded one)")
     resume.add_argument("--detach", action="store_true",
                         help="mark it and return: discomy serve drives it")
-    resume.add_argument("--no-progress", action="store_true")
+    resume.add_argument("--no-progress", action="store_true",
+                        help="no progress bars (for logs and pipes)")
     resume.add_argument("--json", action="store_true",
                         help="the campaign's summary at the end as one JSON object")
     _common(resume)
@@ -105,14 +109,14 @@ def register(subparsers) -> None:
         "rejected", help="messages the daemon rejected, newest first",
         description="The koji messages discomy serve could not take: not koji events, or "
                     "their handling failed. The broker forgot them; the store keeps them.")
-    rejected.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    rejected.add_argument("--limit", type=count, default=20, help="how many (default 20)")
     rejected.add_argument("--json", action="store_true",
                           help="JSON lines, with each message's body and properties")
     _common(rejected)
     rejected.set_defaults(func=run_rejected)
 
     cancel = subparsers.add_parser("cancel", help="stop a campaign: nothing more is submitted")
-    cancel.add_argument("campaign", type=int)
+    cancel.add_argument("campaign", type=count, help="the campaign's number (discomy campaigns)")
     cancel.add_argument("--kill", action="store_true",
                         help="also cancel its running koji tasks (default: they finish)")
     _common(cancel)

@@ -151,6 +151,10 @@ AMQP_NAME_BYTES = 255          # AMQP 0-9-1 short strings: queue names, routing 
 MAX_PREFETCH = 65535           # basic.qos prefetch-count is 16 bits
 
 
+# no option means anything beyond this; a larger number would overflow a float or a column
+MAX_INTEGER = 2 ** 31 - 1
+
+
 class ConfigError(ValueError):
     """A configuration file that cannot be used; the message names file, key and reason."""
 
@@ -166,11 +170,14 @@ def _check(path: str, section: str, key: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, bool)
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-        if ok and not math.isfinite(value):
+        if ok and (isinstance(value, int) and abs(value) > MAX_INTEGER
+                   or not math.isfinite(value)):
             raise ConfigError(f"{where} must be a finite number, not {value!r}")
+        value = float(value) if ok else value
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and abs(value) > MAX_INTEGER:
+            raise ConfigError(f"{where} must be at most {MAX_INTEGER}, not {value}")
     elif isinstance(default, list):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     else:

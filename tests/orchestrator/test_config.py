@@ -45,6 +45,8 @@ def test_values_override_defaults_key_by_key(tmp_path):
     ('[campaign]\nmax_in_flight = "ten"\n', ["max_in_flight", "an integer"]),
     ('[campaign]\nmax_in_flight = 0\n', ["max_in_flight", "positive"]),
     ('[koji]\npoll_seconds = 0.0\n', ["poll_seconds", "positive"]),
+    ('[koji]\nload_threshold = 9223372036854775808\n', ["load_threshold", "finite number"]),
+    ('[koji]\nretries = 100000000000000000000\n', ["retries", "at most 2147483647"]),
     ('[koji]\nretries = -1\n', ["retries", "negative"]),
     ('[campaign]\npriority_high = 40\n', ["priority_high", "lower numbers first"]),
     ('[watch]\npackages = "bash"\n', ["packages", "a list"]),
