@@ -588,6 +588,9 @@ def main(argv=None) -> int:
     from discomy.examples import build_examples
 
     workdir = Path(tempfile.mkdtemp(prefix="discomy-fuzz-"))
+    home = os.getcwd()
+    # generated command lines name relative files (--plot x): they land in the workdir
+    os.chdir(workdir)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             repos = build_examples(workdir / "examples")
@@ -615,6 +618,7 @@ def main(argv=None) -> int:
             boundary.close()
         total = time.perf_counter() - started
     finally:
+        os.chdir(home)
         shutil.rmtree(workdir, ignore_errors=True)
 
     head = f"{'BOUNDARY':<32}{'INPUTS':>8}{'ACCEPTED':>10}{'REJECTED':>10}{'UNCLEAR':>9}" \
