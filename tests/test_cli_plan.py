@@ -61,6 +61,19 @@ def test_plan_on_a_missing_repo_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", [
+    ["plan", "--changed", "corelib"],
+    ["estimate", "--changed", "corelib", "--fleet", str(ROOT / "examples" / "fleet.yaml")],
+])
+def test_a_source_repo_alone_is_an_error_asking_for_the_binary_repo(example_repos, tmp_path,
+                                                                     command):
+    proc = discomy(command[0], "--repo", str(example_repos.source_repo), *command[1:],
+                   cache=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert "no binary packages" in proc.stderr and "pass the binary repository" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_bad_durations_file_is_reported(repo_args, tmp_path):
     durations = tmp_path / "d.json"
     durations.write_text('{"alpha": "slow"}')

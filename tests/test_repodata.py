@@ -128,6 +128,28 @@ def test_binary_repo_alone_is_refused_with_a_hint(example_repos, tmp_path):
         load([example_repos.binary_repo], tmp_path)
 
 
+def test_source_repo_alone_is_refused_naming_the_binary_repository(example_repos, tmp_path):
+    # without binaries no BuildRequires resolves: a plan would say "0 affected"
+    with pytest.raises(RepodataError, match="no binary packages.*pass the binary repository"):
+        load([example_repos.source_repo], tmp_path)
+
+
+def test_binaries_built_from_other_sources_are_refused(example_repos, tmp_path):
+    result = rpmbuild(_write(tmp_path / "needsghost.spec", MISSING_BR_SPEC), tmp_path / "top")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    for rpm in result.rpms:
+        shutil.copy(rpm, foreign)
+    createrepo(foreign)
+    with pytest.raises(RepodataError, match="built from none of these source packages"):
+        load([example_repos.source_repo, foreign], tmp_path)
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
 def test_graph_cache_is_reused_and_keyed_by_repo_metadata(example_repos, tmp_path):
     first = load(example_repos.repos, tmp_path)
     assert len(list((tmp_path / "cache").glob("graph-*.pickle"))) == 1

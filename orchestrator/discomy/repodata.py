@@ -202,6 +202,7 @@ def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str) -> BuildGraph
         has_any[node] = True
         if b.arch != "noarch":
             has_arch[node] = True
+    _require_binaries(repo_dirs, len(binaries), len(src_of))
 
     uninstallable: dict = {}
     if depth == "direct":
@@ -218,6 +219,19 @@ def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str) -> BuildGraph
         unresolved=unresolved,
         uninstallable=uninstallable,
     )
+
+
+def _require_binaries(repo_dirs: Sequence[Path], binaries: int, built_here: int) -> None:
+    """Without binaries built from the sources no BuildRequires resolves, and every plan
+    would silently be empty: refuse, naming what is missing."""
+    where = ", ".join(str(d) for d in repo_dirs)
+    if not binaries:
+        raise RepodataError(f"no binary packages in {where}: pass the binary repository "
+                            "too, or no BuildRequires can be resolved")
+    if not built_here:
+        raise RepodataError(f"the {binaries} binary packages in {where} are built from none "
+                            "of these source packages: pass the binary repository built "
+                            "from them")
 
 
 def _is_rpmlib(dep_str: str) -> bool:
