@@ -152,8 +152,8 @@ def _write(path, text):
 
 def test_graph_cache_is_reused_and_keyed_by_repo_metadata(example_repos, tmp_path):
     first = load(example_repos.repos, tmp_path)
-    assert len(list((tmp_path / "cache").glob("graph-*.pickle"))) == 1
+    assert len(list((tmp_path / "cache").glob("graph-*.npz"))) == 1
     again = load(example_repos.repos, tmp_path)
     assert again.names == first.names
     load(example_repos.repos, tmp_path, depth="buildroot")
-    assert len(list((tmp_path / "cache").glob("graph-*.pickle"))) == 2
+    assert len(list((tmp_path / "cache").glob("graph-*.npz"))) == 2

@@ -185,6 +185,146 @@ class BuildGraph:
     def cycle_names(self) -> list:
         return [[self.names[i] for i in members] for members in self.cycles]
 
+    # -- plain arrays, for a data-only cache ------------------------------------
+    def to_arrays(self) -> dict:
+        """Every field as a numeric numpy array (strings as UTF-8 bytes plus offsets), so
+        the graph is stored without pickle; :meth:`from_arrays` reads it back."""
+        order = self.build_order
+        members = [m for cycle in self.cycles for m in cycle]
+        out = {
+            "sizes": self.sizes, "artifact_sizes": self.artifact_sizes, "noarch": self.noarch,
+            "dep_indptr": self.dep_indptr, "dep_indices": self.dep_indices,
+            "dep_distance": self.dep_distance, "dep_bootstrap": self.dep_bootstrap,
+            "rdep_indptr": self.rdep_indptr, "rdep_indices": self.rdep_indices,
+            "rdep_distance": self.rdep_distance, "rdep_bootstrap": self.rdep_bootstrap,
+            "scc": self.scc, "cycle_of": self.cycle_of,
+            "cycle_members": np.asarray(members, dtype=INT),
+            "cycle_bounds": np.cumsum([0] + [len(c) for c in self.cycles], dtype=np.int64),
+            "level": order.level.astype(INT), "levels": np.int64(order.levels),
+            "fwd_user": order.fwd_user.astype(INT), "fwd_dep": order.fwd_dep.astype(INT),
+            "fwd_bounds": order.fwd_bounds, "bwd_user": order.bwd_user.astype(INT),
+            "bwd_dep": order.bwd_dep.astype(INT), "bwd_bounds": order.bwd_bounds,
+        }
+        out.update(_pack_strings("names", self.names))
+        out.update(_pack_strings("evrs", self.evrs))
+        out.update(_pack_strings("self_dependent", sorted(self.self_dependent)))
+        for what in ("unresolved", "uninstallable"):
+            table = getattr(self, what)
+            out.update(_pack_strings(f"{what}_keys", list(table)))
+            out[f"{what}_counts"] = np.asarray([len(v) for v in table.values()], dtype=np.int64)
+            out.update(_pack_strings(f"{what}_values", [x for v in table.values() for x in v]))
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "BuildGraph":
+        """The graph :meth:`to_arrays` stored; ValueError when the arrays are missing,
+        of the wrong kind or inconsistent with each other (a damaged file)."""
+        try:
+            return _graph_from_arrays(cls, arrays)
+        except KeyError as exc:
+            raise ValueError(f"no {exc.args[0]} array") from None
+
+
+def _pack_strings(prefix: str, strings: Sequence[str]) -> dict:
+    text = "".join(strings)
+    return {f"{prefix}_text": np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
+            f"{prefix}_ends": np.cumsum([len(x) for x in strings], dtype=np.int64)}
+
+
+def _unpack_strings(arrays: Mapping[str, np.ndarray], prefix: str) -> tuple:
+    text = _numbers(arrays, f"{prefix}_text", np.uint8).tobytes().decode("utf-8")
+    ends = _numbers(arrays, f"{prefix}_ends", np.int64)
+    if ends.size and (ends[-1] != len(text) or (np.diff(ends) < 0).any() or ends[0] < 0):
+        raise ValueError(f"{prefix}: string offsets do not match the text")
+    bounds = ends.tolist()
+    return tuple(text[a:b] for a, b in zip([0] + bounds[:-1], bounds))
+
+
+def _numbers(arrays: Mapping[str, np.ndarray], key: str, dtype, shape=None) -> np.ndarray:
+    """``arrays[key]`` as ``dtype``, refusing anything but plain numbers of that shape."""
+    a = np.asarray(arrays[key])
+    if a.dtype.kind not in "biu" or (a.dtype.kind == "b") != (np.dtype(dtype).kind == "b"):
+        raise ValueError(f"{key}: {a.dtype} is not the expected kind of number")
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"{key}: shape {a.shape}, expected {shape}")
+    if shape is None and a.ndim != 1:
+        raise ValueError(f"{key}: {a.ndim} dimensions, expected 1")
+    return a.astype(dtype, copy=False)
+
+
+def _graph_from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> BuildGraph:
+    names = _unpack_strings(arrays, "names")
+    n = len(names)
+    index = {name: i for i, name in enumerate(names)}
+    if len(index) != n:
+        raise ValueError("package names are not unique")
+    evrs = _unpack_strings(arrays, "evrs")
+    if len(evrs) != n:
+        raise ValueError("evrs: one per package expected")
+
+    def per_node(key, dtype):
+        return _numbers(arrays, key, dtype, (n,))
+
+    def node_ids(key, dtype, low=0):
+        a = _numbers(arrays, key, dtype)
+        if a.size and (a.min() < low or a.max() >= n):
+            raise ValueError(f"{key}: refers to an unknown package")
+        return a
+
+    def csr(prefix):
+        indptr = _numbers(arrays, f"{prefix}_indptr", np.int64, (n + 1,))
+        indices = node_ids(f"{prefix}_indices", INT)
+        if indptr[0] != 0 or indptr[-1] != indices.size or (np.diff(indptr) < 0).any():
+            raise ValueError(f"{prefix}_indptr does not index {prefix}_indices")
+        shape = indices.shape
+        return (indptr, indices, _numbers(arrays, f"{prefix}_distance", np.int16, shape),
+                _numbers(arrays, f"{prefix}_bootstrap", bool, shape))
+
+    dep = csr("dep")
+    rdep = csr("rdep")
+    if dep[1].size != rdep[1].size:
+        raise ValueError("dependencies and dependents differ in number")
+    members = node_ids("cycle_members", INT)
+    bounds = _numbers(arrays, "cycle_bounds", np.int64)
+    if bounds.size == 0 or bounds[0] != 0 or bounds[-1] != members.size or (np.diff(bounds) < 0).any():
+        raise ValueError("cycle_bounds does not index cycle_members")
+    cycles = tuple(tuple(members[a:b].tolist()) for a, b in zip(bounds[:-1], bounds[1:]))
+    cycle_of = per_node("cycle_of", INT)
+    if n and (cycle_of.min() < -1 or cycle_of.max() >= len(cycles)):
+        raise ValueError("cycle_of refers to an unknown cycle")
+    levels = int(_numbers(arrays, "levels", np.int64, ()))
+    sorted_edges = [node_ids(k, np.int64) for k in ("fwd_user", "fwd_dep", "bwd_user", "bwd_dep")]
+    acyclic = int(dep[1].size - np.count_nonzero(dep[3]))
+    if any(a.size != acyclic for a in sorted_edges):
+        raise ValueError("the build order does not hold every acyclic edge")
+    order = BuildOrder(
+        per_node("level", np.int64), levels, sorted_edges[0], sorted_edges[1],
+        _numbers(arrays, "fwd_bounds", np.int64, (levels + 1,)),
+        sorted_edges[2], sorted_edges[3],
+        _numbers(arrays, "bwd_bounds", np.int64, (levels + 1,)))
+
+    def table(what):
+        keys = _unpack_strings(arrays, f"{what}_keys")
+        counts = _numbers(arrays, f"{what}_counts", np.int64, (len(keys),))
+        values = _unpack_strings(arrays, f"{what}_values")
+        if (counts < 0).any() or counts.sum() != len(values):
+            raise ValueError(f"{what}: counts do not match the values")
+        ends = np.cumsum(counts).tolist()
+        return {k: values[e - c:e] for k, c, e in zip(keys, counts.tolist(), ends)}
+
+    return cls(
+        names=names, evrs=evrs,
+        sizes=per_node("sizes", np.int64), artifact_sizes=per_node("artifact_sizes", np.int64),
+        noarch=per_node("noarch", bool),
+        dep_indptr=dep[0], dep_indices=dep[1], dep_distance=dep[2], dep_bootstrap=dep[3],
+        rdep_indptr=rdep[0], rdep_indices=rdep[1], rdep_distance=rdep[2],
+        rdep_bootstrap=rdep[3],
+        scc=per_node("scc", INT), cycles=cycles, cycle_of=cycle_of, build_order=order,
+        unresolved=table("unresolved"), uninstallable=table("uninstallable"),
+        self_dependent=frozenset(_unpack_strings(arrays, "self_dependent")),
+        _index=index,
+    )
+
 
 def graph_from_mapping(deps: Mapping[str, Iterable[str]],
                        sizes: Optional[Mapping[str, int]] = None,

@@ -34,6 +34,7 @@ def mirror(url: str, cache_dir: os.PathLike, timeout: float = 60.0,
     from .repodata import RepodataError
 
     base = url.rstrip("/")
+    Path(cache_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     dest = Path(cache_dir) / "repos" / hashlib.sha256(base.encode()).hexdigest()[:16]
     repomd = _get(f"{base}/repodata/repomd.xml", timeout, opener)
     current = dest / "repodata" / "repomd.xml"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import pickle
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 
 DEPTHS = ("direct", "buildroot")
 SOURCE_ARCHES = ("src", "nosrc")
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 
 
 class RepodataError(Exception):
@@ -73,34 +72,21 @@ def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[o
         raise RepodataError(f"unknown depth {depth!r}: use one of {', '.join(DEPTHS)}")
     if not repo_dirs:
         raise RepodataError("no repository given: pass at least one --repo DIR")
+    from . import cache
     from .remote_repos import local_repos
 
     dirs = local_repos(repo_dirs, cache_dir)
     key = cache_key(dirs, depth, arch)
-    cache_file = Path(cache_dir or default_cache_dir()) / f"graph-{key}.pickle"
-    if use_cache and cache_file.is_file():
-        try:
-            with open(cache_file, "rb") as f:
-                graph = pickle.load(f)
-            if isinstance(graph, BuildGraph):
-                return graph
-        except Exception as exc:  # a damaged cache is rebuilt, never fatal
-            log.warning("ignoring unreadable graph cache %s: %s", cache_file, exc)
+    directory = cache.usable_dir(cache_dir or default_cache_dir()) if use_cache else None
+    cache_file = directory / f"graph-{key}.npz" if directory else None
+    if cache_file:
+        graph = cache.read_graph(cache_file, key)
+        if graph is not None:
+            return graph
     graph = _build_graph(dirs, depth, arch)
-    if use_cache:
-        _write_cache(cache_file, graph)
+    if cache_file:
+        cache.write_graph(cache_file, key, graph)
     return graph
-
-
-def _write_cache(cache_file: Path, graph: BuildGraph) -> None:
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            pickle.dump(graph, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache_file)
-    except OSError as exc:
-        log.warning("cannot write graph cache %s: %s", cache_file, exc)
 
 
 # -- libsolv ---------------------------------------------------------------
