@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
 import subprocess
 
@@ -31,6 +32,11 @@ Test package.
 * Sun Nov 22 2026 Discomy <discomy@example.org> - 1-1
 - Test
 """
+
+
+NEEDS_FILE_SPEC = MISSING_BR_SPEC.replace("needsghost", "needsfile").replace(
+    "BuildRequires:  ghost-devel >= 2\nBuildRequires:  corelib-devel\n",
+    "BuildRequires:  /usr/share/parsekit/VERSION\n")
 
 
 def load(repos, tmp_path, **kw):
@@ -97,7 +103,10 @@ def test_primary_compressed_with_xz_or_zstd_is_read(example_repos, tmp_path, com
     subprocess.run([*tool, str(raw)], check=True)
     packed = raw.with_name(raw.name + {"xz": ".xz", "zstd": ".zst"}[compress])
     repomd = repodata / "repomd.xml"
-    repomd.write_text(repomd.read_text().replace(primary.name, packed.name))
+    old_sum = hashlib.sha256(primary.read_bytes()).hexdigest()
+    new_sum = hashlib.sha256(packed.read_bytes()).hexdigest()
+    repomd.write_text(repomd.read_text().replace(primary.name, packed.name)
+                      .replace(f">{old_sum}<", f">{new_sum}<"))
     primary.unlink()
     raw.unlink()
     g = load([example_repos.source_repo, repo], tmp_path)
@@ -148,6 +157,71 @@ def test_binaries_built_from_other_sources_are_refused(example_repos, tmp_path):
 def _write(path, text):
     path.write_text(text)
     return path
+
+
+def source_repo_of(spec_text, name, tmp_path):
+    result = rpmbuild(_write(tmp_path / f"{name}.spec", spec_text), tmp_path / "top")
+    repo = tmp_path / f"{name}-src"
+    repo.mkdir()
+    shutil.copy(result.srpm, repo)
+    return createrepo(repo)
+
+
+def without_filelists(repo, tmp_path):
+    copy = tmp_path / f"{repo.name}-no-filelists"
+    shutil.copytree(repo, copy)
+    next((copy / "repodata").glob("*-filelists.xml.gz")).unlink()
+    return copy
+
+
+def test_file_build_requires_beyond_primary_resolve_through_filelists(example_repos, tmp_path):
+    # /usr/share paths are not in primary (createrepo_c lists only /etc, */bin/*)
+    extra = source_repo_of(NEEDS_FILE_SPEC, "needsfile", tmp_path)
+    g = load([*example_repos.repos, extra], tmp_path, use_cache=False)
+    assert [d for d, _ in g.deps_of("needsfile")] == ["parsekit"]
+    assert g.unresolved == {}
+    # the filelists were needed: without them the load fails
+    binary = without_filelists(example_repos.binary_repo, tmp_path)
+    with pytest.raises(RepodataError, match="filelists.*missing"):
+        load([example_repos.source_repo, binary, extra], tmp_path, use_cache=False)
+
+
+def test_filelists_are_not_read_when_primary_answers_every_file_dependency(example_repos,
+                                                                            tmp_path):
+    # appsuite's file BuildRequires is under /usr/bin, which primary lists
+    binary = without_filelists(example_repos.binary_repo, tmp_path)
+    g = load([example_repos.source_repo, binary], tmp_path, use_cache=False)
+    assert {d for d, _ in g.deps_of("appsuite")} == {"alpha", "beta", "parsekit"}
+
+
+def test_parsed_repositories_are_cached_as_solv_files_and_give_the_same_graph(example_repos,
+                                                                             tmp_path):
+    cache_dir = tmp_path / "cache"
+    first = load(example_repos.repos, tmp_path)
+    assert len(list(cache_dir.glob("repo-*.solv"))) == 2
+    for graph in cache_dir.glob("graph-*.npz"):
+        graph.unlink()
+    # the XML is gone: only the .solv copies can give the graph now
+    moved = tmp_path / "moved"
+    shutil.copytree(example_repos.binary_repo, moved)
+    for xml in (moved / "repodata").glob("*.xml.gz"):
+        xml.write_bytes(b"")
+    again = load([example_repos.source_repo, moved], tmp_path)
+    assert again.names == first.names
+    assert [again.deps_of(n) for n in again.names] == [first.deps_of(n) for n in first.names]
+
+
+def test_a_damaged_solv_copy_is_read_again_from_the_xml(example_repos, tmp_path, caplog):
+    cache_dir = tmp_path / "cache"
+    first = load(example_repos.repos, tmp_path)
+    for path in cache_dir.glob("graph-*.npz"):
+        path.unlink()
+    for path in cache_dir.glob("repo-*.solv"):
+        path.write_bytes(path.read_bytes()[:40])
+    with caplog.at_level("WARNING"):
+        again = load(example_repos.repos, tmp_path)
+    assert "ignoring cached repository" in caplog.text
+    assert [again.deps_of(n) for n in again.names] == [first.deps_of(n) for n in first.names]
 
 
 def test_graph_cache_is_reused_and_keyed_by_repo_metadata(example_repos, tmp_path):

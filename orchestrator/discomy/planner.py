@@ -144,19 +144,31 @@ class Plan:
     def _nodes_dict(self) -> dict:
         """Every node's tier, release edges and timings, built in bulk for JSON output."""
         g, sched = self.graph, self.sched
-        deps = _grouped_names(g.names, sched.edge_user, sched.edge_dep)
-        prv, owner, pos = gather(g.dep_indptr, g.dep_indices, sched.members)
-        boot = self.affected_mask[prv] & g.dep_bootstrap[pos]
-        boot_deps = _grouped_names(g.names, owner[boot], prv[boot].astype(np.int64))
-        level = sched.level.tolist()
-        dur = self.durations.tolist()
-        rem = sched.remaining.tolist()
+        members = sched.members
+        # each member's dependencies, grouped by member and sorted by node id
+        lens = g.dep_indptr[members + 1] - g.dep_indptr[members]
+        prv, _, pos = gather(g.dep_indptr, g.dep_indices, members)
+        row = np.repeat(np.arange(members.size), lens)
+        if not _names_sorted(g.names):
+            order = np.lexsort((_name_rank(g.names)[prv], row))
+            prv, pos, row = prv[order], pos[order], row[order]
+        inside = self.affected_mask[prv]
+        boot = g.dep_bootstrap[pos]
+        names = np.asarray(g.names, dtype=object)
+
+        def grouped(keep):
+            flat = names[prv[keep]].tolist()
+            ends = np.cumsum(np.bincount(row[keep], minlength=members.size)).tolist()
+            return [flat[a:b] for a, b in zip([0] + ends[:-1], ends)]
+
+        level = sched.level[members].tolist()
+        dur = np.round(self.durations[members], 3).tolist()
+        rem = np.round(sched.remaining[members], 3).tolist()
         return {
-            g.names[i]: {"tier": level[i], "deps": deps.get(i, []),
-                         "bootstrap_deps": boot_deps.get(i, []),
-                         "duration_seconds": round(dur[i], 3),
-                         "remaining_seconds": round(rem[i], 3)}
-            for i in sched.members.tolist()
+            g.names[i]: {"tier": t, "deps": d, "bootstrap_deps": b,
+                         "duration_seconds": s, "remaining_seconds": r}
+            for i, t, d, b, s, r in zip(members.tolist(), level, grouped(inside & ~boot),
+                                        grouped(inside & boot), dur, rem)
         }
 
     def to_dict(self, include_nodes: bool = True) -> dict:
@@ -180,16 +192,15 @@ class Plan:
         return out
 
 
-def _grouped_names(names: tuple, owners: np.ndarray, values: np.ndarray) -> dict:
-    """``{owner id: sorted names of values}`` for parallel owner/value arrays."""
-    order = np.lexsort((values, owners))
-    owners, values = owners[order], values[order]
-    cuts = np.flatnonzero(np.diff(owners)) + 1
-    out = {}
-    for chunk_owner, chunk in zip(np.split(owners, cuts), np.split(values, cuts)):
-        if chunk.size:
-            out[int(chunk_owner[0])] = sorted(names[j] for j in chunk.tolist())
-    return out
+def _names_sorted(names: tuple) -> bool:
+    return all(a < b for a, b in zip(names, names[1:]))
+
+
+def _name_rank(names: tuple) -> np.ndarray:
+    """Each node's position in name order."""
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return rank
 
 
 class PlanNodes(Mapping):

@@ -15,8 +15,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -29,9 +27,14 @@ def is_remote(location) -> bool:
 
 
 def mirror(url: str, cache_dir: os.PathLike, timeout: float = 60.0,
-           opener: Callable = urllib.request.urlopen) -> Path:
+           opener: Optional[Callable] = None) -> Path:
     """The local copy of the repository at ``url`` (refreshed if it changed)."""
+    # imported here: urllib.request is slow to import and local repos never need it
+    import urllib.request
+
     from .repodata import RepodataError
+
+    opener = opener or urllib.request.urlopen
 
     base = url.rstrip("/")
     Path(cache_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -72,6 +75,8 @@ def mirror(url: str, cache_dir: os.PathLike, timeout: float = 60.0,
 
 
 def _get(url: str, timeout: float, opener: Callable) -> bytes:
+    import urllib.error
+
     from .repodata import RepodataError
 
     try:

@@ -23,6 +23,7 @@ distribution in a fraction of a second after the first time.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 from pathlib import Path
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 DEPTHS = ("direct", "buildroot")
 SOURCE_ARCHES = ("src", "nosrc")
 CACHE_FORMAT = 6
+SOLV_FORMAT = 1
 
 
 class RepodataError(Exception):
@@ -83,7 +85,7 @@ def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[o
         graph = cache.read_graph(cache_file, key)
         if graph is not None:
             return graph
-    graph = _build_graph(dirs, depth, arch)
+    graph = _build_graph(dirs, depth, arch, directory)
     if cache_file:
         cache.write_graph(cache_file, key, graph)
     return graph
@@ -91,8 +93,11 @@ def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[o
 
 # -- libsolv ---------------------------------------------------------------
 
-def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64"):
-    """A libsolv pool with every repository's primary (and filelists) loaded."""
+def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
+              solv_cache: Optional[Path] = None):
+    """A libsolv pool with every repository's primary loaded, and its filelists when a
+    file dependency needs them. With ``solv_cache`` (a trusted cache directory), each
+    repository is read from libsolv's own ``.solv`` copy once it has been parsed."""
     import solv
 
     pool = solv.Pool()
@@ -100,23 +105,106 @@ def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64"):
     if not pool.setdisttype(solv.Pool.DISTTYPE_RPM):
         raise RepodataError("this libsolv was built without rpm support")
     pool.setarch(arch)
+    loaded = []
     for repo_dir in repo_dirs:
         repomd = _repomd_path(repo_dir)
-        repo = pool.add_repo(str(repo_dir))
-        f = solv.xfopen(str(repomd))
-        if f is None or not repo.add_repomdxml(f, 0):
-            raise RepodataError(f"{repomd}: cannot parse repomd.xml: {pool.errstr}")
-        f.close()
-        primary = _repomd_location(repo, "primary")
-        if primary is None:
+        entries = repomd_entries(repomd)
+        if "primary" not in entries:
             raise RepodataError(f"{repomd} lists no primary metadata")
-        _add_rpmmd(pool, repo, repo_dir, primary, 0)
-        filelists = _repomd_location(repo, "filelists")
-        if filelists is not None:
-            _add_rpmmd(pool, repo, repo_dir, filelists, solv.Repo.REPO_EXTEND_SOLVABLES)
-    pool.addfileprovides()
+        repo = pool.add_repo(str(repo_dir))
+        copy = None
+        if solv_cache is not None:
+            digest = hashlib.sha256(f"{SOLV_FORMAT}:".encode() + repomd.read_bytes())
+            copy = solv_cache / f"repo-{digest.hexdigest()[:32]}.solv"
+        if copy is None or not _add_solv_copy(repo, copy):
+            _add_rpmmd(pool, repo, repo_dir, entries["primary"], 0)
+            if copy is not None:
+                _write_solv_copy(repo, copy)
+        loaded.append((repo_dir, repo, entries))
+    # primary lists only some files (createrepo_c's cr_is_primary): the filelists, the
+    # biggest part of a repository, are read only when a file dependency looks beyond
+    # them, and only for repositories with binaries (a source package provides no file)
+    wanted = (pool.id2str(i) for i in pool.addfileprovides_queue())
+    if not all(_listed_in_primary(path) for path in wanted):
+        for repo_dir, repo, entries in loaded:
+            if "filelists" in entries and _holds_binaries(repo):
+                _add_rpmmd(pool, repo, repo_dir, entries["filelists"],
+                           solv.Repo.REPO_EXTEND_SOLVABLES)
+        pool.addfileprovides()
     pool.createwhatprovides()
     return pool
+
+
+def _listed_in_primary(path: str) -> bool:
+    return path.startswith("/etc/") or "bin/" in path or path == "/usr/lib/sendmail"
+
+
+def _holds_binaries(repo) -> bool:
+    return any(s.arch not in SOURCE_ARCHES for s in repo.solvables_iter())
+
+
+def _add_solv_copy(repo, path: Path) -> bool:
+    """Load the repository from its cached ``.solv`` copy; False when there is none
+    to trust or it does not load (the repository is then read from its XML)."""
+    import solv
+
+    from . import cache
+
+    fd = cache.open_trusted(path)
+    if fd is None:
+        return False
+    try:
+        f = solv.xfopen_fd(str(path), fd)
+    finally:
+        os.close(fd)
+    ok = f is not None and repo.add_solv(f)
+    if f is not None:
+        f.close()
+    if not ok:
+        log.warning("ignoring cached repository %s: %s", path, repo.pool.errstr)
+        repo.empty()
+        return False
+    cache.touch(path)
+    return True
+
+
+def _write_solv_copy(repo, path: Path) -> None:
+    import solv
+
+    from . import cache
+
+    def write(fd):
+        f = solv.xfopen_fd(str(path), fd, "w")
+        if f is None or not repo.write(f) or not f.close():
+            raise OSError(f"libsolv could not write the repository: {repo.pool.errstr}")
+
+    if cache.write_atomic(path, write):
+        cache.prune(path.parent, "repo-*.solv")
+
+
+def repomd_entries(repomd: Path) -> dict:
+    """``{kind: (location, checksum type, checksum)}`` of the primary and filelists
+    metadata a ``repomd.xml`` lists, read with libsolv."""
+    import solv
+
+    pool = solv.Pool()
+    repo = pool.add_repo("repomd")
+    f = solv.xfopen(str(repomd))
+    ok = f is not None and repo.add_repomdxml(f, 0)
+    if f is not None:
+        f.close()
+    if not ok:
+        raise RepodataError(f"{repomd}: cannot parse repomd.xml: {pool.errstr or 'not rpm-md'}")
+    found = {}
+    for kind in ("primary", "filelists"):
+        location, checksum = repomd_entry(repo, kind)
+        if location:
+            if location.startswith("/") or ".." in Path(location).parts:
+                raise RepodataError(f"{repomd}: {kind} points outside the repository: "
+                                    f"{location}")
+            found[kind] = (location, checksum.typestr() if checksum else None,
+                           checksum.hex() if checksum else None)
+    return found
 
 
 def repomd_entry(repo, what: str) -> tuple:
@@ -133,16 +221,33 @@ def repomd_entry(repo, what: str) -> tuple:
     return None, None
 
 
-def _repomd_location(repo, what: str) -> Optional[str]:
-    return repomd_entry(repo, what)[0]
+def check_digest(what: str, data: bytes, algorithm: Optional[str],
+                 expected: Optional[str]) -> None:
+    """Raise when ``data`` does not match the checksum ``repomd.xml`` gives for it."""
+    if not (algorithm and expected):
+        return
+    name = {"sha": "sha1"}.get(algorithm, algorithm)
+    try:
+        digest = hashlib.new(name, data).hexdigest()
+    except ValueError:
+        raise RepodataError(f"{what}: unknown checksum type {algorithm!r} in repomd.xml") from None
+    if digest != expected.lower():
+        raise RepodataError(f"{what} does not match the {algorithm} checksum in repomd.xml "
+                            "(damaged, or a repository caught mid-update?)")
 
 
-def _add_rpmmd(pool, repo, repo_dir: Path, location: str, flags: int) -> None:
+def _add_rpmmd(pool, repo, repo_dir: Path, entry: tuple, flags: int) -> None:
     import solv
 
+    location, algorithm, checksum = entry
     path = repo_dir / location
-    if not path.is_file():
-        raise RepodataError(f"{repo_dir}: {location} is listed in repomd.xml but missing")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RepodataError(f"{repo_dir}: {location} is listed in repomd.xml but missing") from None
+    except OSError as exc:
+        raise RepodataError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    check_digest(str(path), data, algorithm, checksum)
     f = solv.xfopen(str(path))
     if f is None:
         raise RepodataError(f"{path}: cannot open (unsupported compression?)")
@@ -152,54 +257,55 @@ def _add_rpmmd(pool, repo, repo_dir: Path, location: str, flags: int) -> None:
         raise RepodataError(f"{path}: corrupt rpm-md metadata: {pool.errstr}")
 
 
-def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str) -> BuildGraph:
+def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str,
+                 solv_cache: Optional[Path] = None) -> BuildGraph:
     import solv
 
-    pool = open_pool(repo_dirs, arch)
-    sources: dict = {}          # name -> solvable (newest EVR wins)
+    pool = open_pool(repo_dirs, arch, solv_cache)
+    source_arches = {pool.str2id(a, False) for a in SOURCE_ARCHES} - {0}
+    noarch_id = pool.str2id("noarch", False)
+    sources: dict = {}          # name id -> solvable (newest EVR wins)
     binaries = []
     for s in pool.solvables_iter():
-        if s.repo is None:
-            continue
-        if s.arch in SOURCE_ARCHES:
-            old = sources.get(s.name)
+        if s.archid in source_arches:
+            old = sources.get(s.nameid)
             if old is None or s.evrcmp(old) > 0:
-                sources[s.name] = s
+                sources[s.nameid] = s
         else:
             binaries.append(s)
     if not sources:
         raise RepodataError("the repositories hold no source packages (arch src): "
                             "pass the source repository too")
-    names = sorted(sources)
-    index = {name: i for i, name in enumerate(names)}
+    chosen = sorted(sources.values(), key=lambda s: s.name)
+    names = [s.name for s in chosen]
+    node_of_name = {s.nameid: i for i, s in enumerate(chosen)}
     n = len(names)
-    src_of: dict = {}           # binary solvable id -> source node
+    # binary -> the source node it is built from (its sourcerpm's name)
+    src_of: dict = {}
     artifact = np.zeros(n, dtype=np.int64)
     has_arch = np.zeros(n, dtype=bool)
     has_any = np.zeros(n, dtype=bool)
+    sourcename, downloadsize = solv.SOLVABLE_SOURCENAME, solv.SOLVABLE_DOWNLOADSIZE
     for b in binaries:
-        srcname_id = b.lookup_id(solv.SOLVABLE_SOURCENAME)
-        srcname = pool.id2str(srcname_id) if srcname_id else b.name
-        node = index.get(srcname)
+        node = node_of_name.get(b.lookup_id(sourcename) or b.nameid)
         if node is None:
             continue
         src_of[b.id] = node
-        artifact[node] += b.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
+        artifact[node] += b.lookup_num(downloadsize)
         has_any[node] = True
-        if b.arch != "noarch":
+        if b.archid != noarch_id:
             has_arch[node] = True
     _require_binaries(repo_dirs, len(binaries), len(src_of))
 
     uninstallable: dict = {}
     if depth == "direct":
-        src, dst, dist, unresolved = _direct_edges(pool, sources, names, index, src_of)
+        src, dst, dist, unresolved = _direct_edges(pool, chosen, src_of)
     else:
-        src, dst, dist, unresolved, uninstallable = _buildroot_edges(
-            pool, sources, names, index, src_of)
+        src, dst, dist, unresolved, uninstallable = _buildroot_edges(pool, chosen, src_of)
     return BuildGraph.from_edges(
         names, src, dst, dist,
-        evrs=[sources[name].evr for name in names],
-        sizes=[sources[name].lookup_num(solv.SOLVABLE_DOWNLOADSIZE) for name in names],
+        evrs=[s.evr for s in chosen],
+        sizes=[s.lookup_num(downloadsize) for s in chosen],
         artifact_sizes=artifact,
         noarch=has_any & ~has_arch,
         unresolved=unresolved,
@@ -233,30 +339,46 @@ def _build_requires(pool, s):
             yield dep, text
 
 
-def _direct_edges(pool, sources, names, index, src_of):
-    src, dst, unresolved = [], [], {}
-    provider_cache: dict = {}
-    for name in names:
-        node = index[name]
-        missing = []
-        for dep, text in _build_requires(pool, sources[name]):
-            targets = provider_cache.get(dep.id)
-            if targets is None:
-                providers = pool.whatprovides(dep)
-                targets = {src_of[p.id] for p in providers if p.id in src_of}
-                if not providers:
-                    targets = None
-                provider_cache[dep.id] = targets
-            if targets is None:
-                missing.append(text)
-                continue
-            for t in targets:
-                src.append(node)
-                dst.append(t)
-        if missing:
-            unresolved[name] = tuple(missing)
-    return (np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64),
-            np.ones(len(src), dtype=np.int16), unresolved)
+def _direct_edges(pool, sources: list, src_of: dict):
+    """Edges from each source node to the nodes whose binaries provide one of its
+    BuildRequires, looked up once per distinct dependency."""
+    import solv
+
+    requires = [s.lookup_idarray(solv.SOLVABLE_REQUIRES) for s in sources]
+    owner = np.repeat(np.arange(len(sources)), [len(r) for r in requires])
+    dep_ids = np.fromiter(itertools.chain.from_iterable(requires), dtype=np.int64,
+                          count=len(owner))
+    distinct, which = np.unique(dep_ids, return_inverse=True)
+    texts = [pool.dep2str(d) for d in distinct.tolist()]
+    # per distinct dependency: the source nodes providing it; none at all = unresolvable
+    targets, missing = [], np.zeros(len(distinct), dtype=bool)
+    for k, (dep, text) in enumerate(zip(distinct.tolist(), texts)):
+        if _is_rpmlib(text):
+            targets.append(())
+            continue
+        providers = pool.whatprovides(dep)
+        missing[k] = not providers
+        targets.append({src_of[p.id] for p in providers if p.id in src_of})
+    counts = np.asarray([len(t) for t in targets], dtype=np.int64)
+    flat = np.fromiter(itertools.chain.from_iterable(targets), dtype=np.int64,
+                       count=int(counts.sum()))
+    ends = np.cumsum(counts)
+    per_requirement = counts[which]
+    dst = flat[np.repeat(ends[which] - per_requirement, per_requirement)
+               + _ranges(per_requirement)] if flat.size else flat
+    src = np.repeat(owner, per_requirement)
+    unresolved: dict = {}
+    for k in np.flatnonzero(missing[which]).tolist():
+        name = sources[owner[k]].name
+        unresolved[name] = unresolved.get(name, ()) + (texts[which[k]],)
+    return src, dst, np.ones(len(src), dtype=np.int16), unresolved
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """``0..len-1`` for each length, concatenated."""
+    total = int(lengths.sum())
+    starts = np.cumsum(lengths) - lengths
+    return np.arange(total) - np.repeat(starts, lengths)
 
 
 class _ProviderChoice:
@@ -313,7 +435,7 @@ def _hops(direct: Iterable[int], neighbours) -> dict:
     return distance
 
 
-def _buildroot_edges(pool, sources, names, index, src_of):
+def _buildroot_edges(pool, sources: list, src_of: dict):
     """Per source package, let libsolv's solver pick the buildroot, as Koschei does.
 
     A buildroot the solver cannot install is reported (``uninstallable``) and
@@ -324,10 +446,10 @@ def _buildroot_edges(pool, sources, names, index, src_of):
     src, dst, dist, unresolved, uninstallable = [], [], [], {}, {}
     flags = solv.Job.SOLVER_INSTALL | solv.Job.SOLVER_SOLVABLE_PROVIDES
     chooser = _ProviderChoice(pool, src_of)
-    for name in names:
-        node = index[name]
+    for node, source in enumerate(sources):
+        name = source.name
         jobs, missing, direct, chosen = [], [], set(), set()
-        for dep, text in _build_requires(pool, sources[name]):
+        for dep, text in _build_requires(pool, source):
             providers = [p for p in pool.whatprovides(dep) if p.id in src_of]
             if not providers:
                 missing.append(text)
