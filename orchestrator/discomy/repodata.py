@@ -182,10 +182,13 @@ def _write_solv_copy(repo, path: Path) -> None:
         cache.prune(path.parent, "repo-*.solv")
 
 
-def repomd_entries(repomd: Path) -> dict:
+def repomd_entries(repomd: Path, label: Optional[str] = None) -> dict:
     """``{kind: (location, checksum type, checksum)}`` of the primary and filelists
-    metadata a ``repomd.xml`` lists, read with libsolv."""
+    metadata a ``repomd.xml`` lists, read with libsolv; errors name ``label`` (default:
+    the path)."""
     import solv
+
+    label = label or str(repomd)
 
     pool = solv.Pool()
     repo = pool.add_repo("repomd")
@@ -194,13 +197,13 @@ def repomd_entries(repomd: Path) -> dict:
     if f is not None:
         f.close()
     if not ok:
-        raise RepodataError(f"{repomd}: cannot parse repomd.xml: {pool.errstr or 'not rpm-md'}")
+        raise RepodataError(f"{label}: cannot parse repomd.xml: {pool.errstr or 'not rpm-md'}")
     found = {}
     for kind in ("primary", "filelists"):
         location, checksum = repomd_entry(repo, kind)
         if location:
             if location.startswith("/") or ".." in Path(location).parts:
-                raise RepodataError(f"{repomd}: {kind} points outside the repository: "
+                raise RepodataError(f"{label}: {kind} points outside the repository: "
                                     f"{location}")
             found[kind] = (location, checksum.typestr() if checksum else None,
                            checksum.hex() if checksum else None)
