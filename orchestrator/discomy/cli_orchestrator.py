@@ -209,6 +209,7 @@ def run_rebuild(args) -> int:
 def _dry_run(args, config, repos, depth, backend, target) -> int:
     from .planner import PlanError, make_plan
     from .repodata import RepodataError, load_graph
+    from .units import count
 
     try:
         plan = make_plan(load_graph(repos, depth=depth,
@@ -224,8 +225,9 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
             "critical_path_hours": round(plan.critical_path_seconds / 3600, 2),
             "eta": eta, "eta_unavailable": why}))
         return 0
-    print(f"would rebuild {len(plan.affected)} packages in {len(plan.tiers)} tiers "
-          f"({len(plan.cycles)} cycles), {plan.total_seconds / 3600:.1f} compute-hours, "
+    print(f"would rebuild {count(len(plan.affected), 'package')} in "
+          f"{count(len(plan.tiers), 'tier')} ({count(len(plan.cycles), 'cycle')}), "
+          f"{plan.total_seconds / 3600:.1f} compute-hours, "
           f"critical path {plan.critical_path_seconds / 3600:.1f} h")
     for i, tier in enumerate(plan.tiers):
         more = f" (+{len(tier) - 12} more)" if len(tier) > 12 else ""

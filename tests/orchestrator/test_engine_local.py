@@ -149,7 +149,7 @@ def test_rebuild_command_dry_run_status_and_campaigns(tmp_path, example_repos):
     run = lambda *a: subprocess.run([sys.executable, "-m", "discomy", *a], capture_output=True,
                                     text=True, cwd=tmp_path)
     dry = run("rebuild", "corelib", *repos, "--dry-run")
-    assert dry.returncode == 0 and "would rebuild 4 packages in 4 tiers (1 cycles)" in dry.stdout
+    assert dry.returncode == 0 and "would rebuild 4 packages in 4 tiers (1 cycle)" in dry.stdout
     assert not (tmp_path / "cli.sqlite").exists()
     real = run("rebuild", "corelib", *repos, "--store", store, "--no-progress",
                "--workdir", str(tmp_path / "w"))
