@@ -137,10 +137,8 @@ def run_plan(args) -> int:
     plan = _plan(args, graph, durations, changed)
     elapsed = time.perf_counter() - started
     if args.json:
-        out = plan.to_dict()
-        out["depth"] = args.depth
-        out["elapsed_seconds"] = round(elapsed, 4)
-        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.write(plan.to_json({"depth": args.depth,
+                                       "elapsed_seconds": round(elapsed, 4)}) + "\n")
         return 0
     print(format_plan(plan, args.max_names, elapsed))
     return 0

@@ -29,7 +29,7 @@ def _csr(n: int, rows: np.ndarray, cols: np.ndarray, *extra: np.ndarray):
     """Group ``(rows[i], cols[i], extra[i])`` by row: returns indptr, cols, extras (sorted by row, col)."""
     key = rows.astype(np.int64) * max(n, 1) + cols
     if key.size > 1 and (key[1:] < key[:-1]).any():
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)
         rows, cols = rows[order], cols[order]
         extra = tuple(e[order] for e in extra)
     indptr = np.zeros(n + 1, dtype=np.int64)
@@ -111,12 +111,13 @@ class BuildGraph:
         if len(src) and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
             raise ValueError("edge refers to an unknown node")
         selfloop = src == dst
-        self_dependent = frozenset(names[i] for i in np.unique(src[selfloop]))
+        self_dependent = frozenset(names[i] for i in src[selfloop].tolist())
         src, dst, dist = src[~selfloop], dst[~selfloop], dist[~selfloop]
         # dedupe, keeping the smallest distance
         if len(src):
             key = src * n + dst
-            order = np.lexsort((dist, key))
+            # one distance (the direct depth): a plain sort of the keys is enough
+            order = np.argsort(key) if dist.min() == dist.max() else np.lexsort((dist, key))
             key_sorted = key[order]
             first = np.ones(len(order), dtype=bool)
             first[1:] = key_sorted[1:] != key_sorted[:-1]
@@ -388,8 +389,14 @@ def build_order(n: int, user: np.ndarray, dep: np.ndarray) -> BuildOrder:
         depth += 1
     if placed != n:
         raise AssertionError("bootstrap edges left a cycle in the build order")
-    fwd = np.argsort(level[user] * max(n, 1) + user, kind="stable")
-    bwd = np.argsort(level[dep] * max(n, 1) + dep, kind="stable")
+    # one int key per edge, unique, so a plain sort gives the (level, node, other end) order
+    width = max(n, 1)
+    if width ** 3 < 2 ** 63:
+        fwd = np.argsort((level[user] * width + user) * width + dep)
+        bwd = np.argsort((level[dep] * width + dep) * width + user)
+    else:
+        fwd = np.lexsort((dep, user, level[user]))
+        bwd = np.lexsort((user, dep, level[dep]))
     marks = np.arange(depth + 1)
     return BuildOrder(
         level=level, levels=depth,
@@ -528,67 +535,71 @@ def bootstrap_order(members: Sequence[int], edges: Sequence[tuple], names: Seque
     on go last, otherwise the member with the most dependents net of dependencies
     goes first. Ties break by name, so the order is deterministic.
     """
-    deps = {m: set() for m in members}
-    users = {m: set() for m in members}
+    # members as their rank by name (so ties break by name), and every heap entry one
+    # int: the same decisions as (score, name) tuples, fast enough for thousands of members
+    by_name = sorted(members, key=names.__getitem__)
+    size = len(by_name)
+    local = {m: i for i, m in enumerate(by_name)}
+    deps: list = [set() for _ in range(size)]
+    users: list = [set() for _ in range(size)]
     for s, d in edges:
-        deps[s].add(d)
-        users[d].add(s)
-    # counts of remaining dependencies and dependents instead of shrinking sets: the
-    # same decisions, and fast enough for a cycle of thousands of packages
-    deps_of = {m: list(v) for m, v in deps.items()}
-    users_of = {m: list(v) for m, v in users.items()}
-    n_deps = {m: len(v) for m, v in deps.items()}
-    n_users = {m: len(v) for m, v in users.items()}
-    remaining = set(members)
+        deps[local[s]].add(local[d])
+        users[local[d]].add(local[s])
+    n_deps = [len(x) for x in deps]
+    n_users = [len(x) for x in users]
+    deps_of = [list(x) for x in deps]
+    users_of = [list(x) for x in users]
+    alive = [True] * size
+    left = size
     head: list = []
     tail: list = []
-    key = {m: names[m] for m in members}
-    heap = [(n_deps[m] - n_users[m], key[m], m) for m in members]
+    heap = [(n_deps[i] - n_users[i]) * size + i for i in range(size)]
     heapq.heapify(heap)
-    ready = [(key[m], m) for m in members if not n_deps[m]]
-    heapq.heapify(ready)
-    done_users = [(key[m], m) for m in members if not n_users[m]]
-    heapq.heapify(done_users)
-    push = heapq.heappush
+    ready = [i for i in range(size) if not n_deps[i]]
+    done_users = [i for i in range(size) if not n_users[i]]
+    push, pop = heapq.heappush, heapq.heappop
 
     def remove(m):
-        remaining.discard(m)
+        alive[m] = False
         for d in deps_of[m]:
-            if d in remaining:
+            if alive[d]:
                 n_users[d] -= 1
                 if not n_users[d]:
-                    push(done_users, (key[d], d))
-                push(heap, (n_deps[d] - n_users[d], key[d], d))
+                    push(done_users, d)
+                push(heap, (n_deps[d] - n_users[d]) * size + d)
         for u in users_of[m]:
-            if u in remaining:
+            if alive[u]:
                 n_deps[u] -= 1
                 if not n_deps[u]:
-                    push(ready, (key[u], u))
-                push(heap, (n_deps[u] - n_users[u], key[u], u))
+                    push(ready, u)
+                push(heap, (n_deps[u] - n_users[u]) * size + u)
 
-    while remaining:
+    while left:
         progressed = False
         while ready:
-            _, m = heapq.heappop(ready)
-            if m in remaining and not n_deps[m]:
+            m = pop(ready)
+            if alive[m] and not n_deps[m]:
                 head.append(m)
                 remove(m)
+                left -= 1
                 progressed = True
         while done_users:
-            _, m = heapq.heappop(done_users)
-            if m in remaining and not n_users[m]:
+            m = pop(done_users)
+            if alive[m] and not n_users[m]:
                 tail.append(m)
                 remove(m)
+                left -= 1
                 progressed = True
-        if progressed or not remaining:
+        if progressed or not left:
             continue
         while heap:
-            score, _, m = heapq.heappop(heap)
-            if m in remaining and score == n_deps[m] - n_users[m]:
+            score, m = divmod(pop(heap), size)
+            if alive[m] and score == n_deps[m] - n_users[m]:
                 head.append(m)
                 remove(m)
+                left -= 1
                 break
-    return head + tail[::-1]
+    return [by_name[i] for i in head + tail[::-1]]
 
 
 # -- queries ---------------------------------------------------------------
@@ -610,7 +621,8 @@ def reverse_closure(graph: BuildGraph, seeds: np.ndarray,
     Packages in ``blocked`` are neither included nor traversed.
     """
     n = len(graph)
-    seeds = np.unique(np.asarray(seeds, dtype=np.int64))
+    # (np.unique would import numpy.ma, a tenth of a cached plan's start-up)
+    seeds = np.asarray(sorted(set(np.asarray(seeds, dtype=np.int64).tolist())), dtype=np.int64)
     seen = np.zeros(n, dtype=bool)
     scratch = np.empty(n, dtype=np.int64)
     frontier = seeds

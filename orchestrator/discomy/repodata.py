@@ -265,52 +265,62 @@ def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str,
     import solv
 
     pool = open_pool(repo_dirs, arch, solv_cache)
-    source_arches = {pool.str2id(a, False) for a in SOURCE_ARCHES} - {0}
-    noarch_id = pool.str2id("noarch", False)
+    # per-solvable attributes read by id, in bulk: no solvable objects for the binaries
+    lookup_id, lookup_num = pool.lookup_id, pool.lookup_num
+    ids = np.arange(2, len(pool.solvables))     # 0 and 1 are libsolv's own
+    arches = np.fromiter((lookup_id(i, solv.SOLVABLE_ARCH) for i in ids.tolist()),
+                         dtype=np.int64, count=ids.size)
+    is_source = np.zeros(ids.size, dtype=bool)
+    for source_arch in SOURCE_ARCHES:
+        is_source |= arches == (pool.str2id(source_arch, False) or -1)
     sources: dict = {}          # name id -> solvable (newest EVR wins)
-    binaries = []
-    for s in pool.solvables_iter():
-        if s.archid in source_arches:
-            old = sources.get(s.nameid)
-            if old is None or s.evrcmp(old) > 0:
-                sources[s.nameid] = s
-        else:
-            binaries.append(s)
+    for sid in ids[is_source].tolist():
+        s = pool.id2solvable(sid)
+        old = sources.get(s.nameid)
+        if old is None or s.evrcmp(old) > 0:
+            sources[s.nameid] = s
     if not sources:
         raise RepodataError("the repositories hold no source packages (arch src): "
                             "pass the source repository too")
     chosen = sorted(sources.values(), key=lambda s: s.name)
     names = [s.name for s in chosen]
-    node_of_name = {s.nameid: i for i, s in enumerate(chosen)}
     n = len(names)
-    # binary -> the source node it is built from (its sourcerpm's name)
-    src_of: dict = {}
+
+    # binary -> the source node it is built from (its sourcerpm's name, else its own)
+    binary = ~is_source & (arches != 0)
+    bin_ids = ids[binary].tolist()
+    built_from = np.fromiter((lookup_id(i, solv.SOLVABLE_SOURCENAME)
+                              or lookup_id(i, solv.SOLVABLE_NAME) for i in bin_ids),
+                             dtype=np.int64, count=len(bin_ids))
+    name_ids = np.asarray([s.nameid for s in chosen], dtype=np.int64)
+    node_of_name = np.full(max(int(name_ids.max()), int(built_from.max(initial=0))) + 1, -1,
+                           dtype=np.int64)
+    node_of_name[name_ids] = np.arange(n)
+    nodes = node_of_name[built_from]
+    built = nodes >= 0
+    node_of = np.full(len(pool.solvables), -1, dtype=np.int64)    # solvable id -> node
+    node_of[np.asarray(bin_ids, dtype=np.int64)[built]] = nodes[built]
+    _require_binaries(repo_dirs, len(bin_ids), int(built.sum()))
+    sizes = np.fromiter((lookup_num(i, solv.SOLVABLE_DOWNLOADSIZE) for i in bin_ids),
+                        dtype=np.int64, count=len(bin_ids))
     artifact = np.zeros(n, dtype=np.int64)
-    has_arch = np.zeros(n, dtype=bool)
-    has_any = np.zeros(n, dtype=bool)
-    sourcename, downloadsize = solv.SOLVABLE_SOURCENAME, solv.SOLVABLE_DOWNLOADSIZE
-    for b in binaries:
-        node = node_of_name.get(b.lookup_id(sourcename) or b.nameid)
-        if node is None:
-            continue
-        src_of[b.id] = node
-        artifact[node] += b.lookup_num(downloadsize)
-        has_any[node] = True
-        if b.archid != noarch_id:
-            has_arch[node] = True
-    _require_binaries(repo_dirs, len(binaries), len(src_of))
+    np.add.at(artifact, nodes[built], sizes[built])
+    arch_built = (arches[binary] != pool.str2id("noarch", False))[built]
+    noarch = (np.bincount(nodes[built], minlength=n) > 0) & \
+        (np.bincount(nodes[built][arch_built], minlength=n) == 0)
 
     uninstallable: dict = {}
     if depth == "direct":
-        src, dst, dist, unresolved = _direct_edges(pool, chosen, src_of)
+        src, dst, dist, unresolved = _direct_edges(pool, chosen, node_of)
     else:
+        src_of = {int(b): int(node_of[b]) for b in np.flatnonzero(node_of >= 0)}
         src, dst, dist, unresolved, uninstallable = _buildroot_edges(pool, chosen, src_of)
     return BuildGraph.from_edges(
         names, src, dst, dist,
         evrs=[s.evr for s in chosen],
-        sizes=[s.lookup_num(downloadsize) for s in chosen],
+        sizes=[s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE) for s in chosen],
         artifact_sizes=artifact,
-        noarch=has_any & ~has_arch,
+        noarch=noarch,
         unresolved=unresolved,
         uninstallable=uninstallable,
     )
@@ -342,39 +352,54 @@ def _build_requires(pool, s):
             yield dep, text
 
 
-def _direct_edges(pool, sources: list, src_of: dict):
+def _direct_edges(pool, sources: list, node_of: np.ndarray):
     """Edges from each source node to the nodes whose binaries provide one of its
-    BuildRequires, looked up once per distinct dependency."""
+    BuildRequires (``node_of``: solvable id -> node, -1 for none), looked up once per
+    distinct dependency."""
     import solv
 
     requires = [s.lookup_idarray(solv.SOLVABLE_REQUIRES) for s in sources]
     owner = np.repeat(np.arange(len(sources)), [len(r) for r in requires])
     dep_ids = np.fromiter(itertools.chain.from_iterable(requires), dtype=np.int64,
                           count=len(owner))
-    distinct, which = np.unique(dep_ids, return_inverse=True)
+    distinct, which = _distinct(dep_ids)
     texts = [pool.dep2str(d) for d in distinct.tolist()]
-    # per distinct dependency: the source nodes providing it; none at all = unresolvable
-    targets, missing = [], np.zeros(len(distinct), dtype=bool)
-    for k, (dep, text) in enumerate(zip(distinct.tolist(), texts)):
-        if _is_rpmlib(text):
-            targets.append(())
-            continue
-        providers = pool.whatprovides(dep)
-        missing[k] = not providers
-        targets.append({src_of[p.id] for p in providers if p.id in src_of})
-    counts = np.asarray([len(t) for t in targets], dtype=np.int64)
-    flat = np.fromiter(itertools.chain.from_iterable(targets), dtype=np.int64,
-                       count=int(counts.sum()))
-    ends = np.cumsum(counts)
+    # per distinct dependency its providers; none at all makes it unresolvable
+    providers = [() if _is_rpmlib(text) else [p.id for p in pool.whatprovides(dep)]
+                 for dep, text in zip(distinct.tolist(), texts)]
+    counts = np.asarray([len(p) for p in providers], dtype=np.int64)
+    missing = (counts == 0) & np.asarray([not _is_rpmlib(t) for t in texts], dtype=bool)
+    provider_nodes = node_of[np.fromiter(itertools.chain.from_iterable(providers),
+                                         dtype=np.int64, count=int(counts.sum()))]
+    # every (requirement, provider) pair, kept where the provider is built from a source
     per_requirement = counts[which]
-    dst = flat[np.repeat(ends[which] - per_requirement, per_requirement)
-               + _ranges(per_requirement)] if flat.size else flat
+    pair = np.repeat(np.cumsum(counts)[which] - per_requirement, per_requirement) \
+        + _ranges(per_requirement)
     src = np.repeat(owner, per_requirement)
+    dst = provider_nodes[pair]
+    keep = dst >= 0
+    src, dst = src[keep], dst[keep]
     unresolved: dict = {}
     for k in np.flatnonzero(missing[which]).tolist():
         name = sources[owner[k]].name
         unresolved[name] = unresolved.get(name, ()) + (texts[which[k]],)
     return src, dst, np.ones(len(src), dtype=np.int16), unresolved
+
+
+def _distinct(values: np.ndarray) -> tuple:
+    """``(distinct, inverse)`` like ``np.unique(values, return_inverse=True)`` (in another
+    order), without sorting: libsolv ids are small numbers, or for a relation a small
+    number with the sign bit of a 32-bit Id set."""
+    if not values.size:
+        return values, values
+    relation = values < 0
+    key = (values & 0x7FFFFFFF) * 2 + relation
+    seen = np.zeros(int(key.max()) + 1, dtype=bool)
+    seen[key] = True
+    distinct_keys = np.flatnonzero(seen)
+    slot = np.empty(seen.size, dtype=np.int64)
+    slot[distinct_keys] = np.arange(distinct_keys.size)
+    return (distinct_keys >> 1) - (distinct_keys & 1) * 2**31, slot[key]
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -92,14 +94,16 @@ def test_json_object_has_the_documented_keys():
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(1, 12).flatmap(lambda n: st.tuples(
-    st.permutations([f"p{i}" for i in range(n)]),
+    st.permutations([f"p{i}" + ('"é\\' if i % 2 else "") for i in range(n)]),
     st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=30),
     st.lists(st.integers(0, n - 1), min_size=1, max_size=3))))
 def test_json_nodes_agree_with_each_node_whatever_the_name_order(case):
+    # and the JSON text written directly is the JSON of the dict
     names, edges, changed = case
     graph = BuildGraph.from_edges(names, np.array([a for a, _ in edges], dtype=np.int64),
                                   np.array([b for _, b in edges], dtype=np.int64))
     plan = make_plan(graph, [names[i] for i in changed])
+    assert json.loads(plan.to_json({"depth": "direct"})) == {**plan.to_dict(), "depth": "direct"}
     nodes = plan.to_dict()["nodes"]
     assert list(nodes) == list(plan.affected)
     for name, out in nodes.items():
