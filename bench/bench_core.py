@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -41,16 +42,12 @@ def wall(argv, **kw):
     return time.perf_counter() - t, proc.stdout
 
 
-def timed(argv, runs: int, prepare=None) -> tuple:
-    """Best and median wall time of ``runs`` fresh processes (``prepare()`` before each):
-    other work on the machine only ever adds time, so the best is the figure to compare."""
-    times, out = [], ""
-    for _ in range(runs):
-        if prepare:
-            prepare()
-        elapsed, out = wall(argv)
-        times.append(elapsed)
-    return min(times), statistics.median(times), out
+def measured(argv) -> tuple:
+    """Wall and CPU (user + system) seconds of one fresh process, and its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, out = wall(argv)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, out
 
 
 # libsolv alone, in a fresh process: the rpm-md XML of the same repositories loaded the
@@ -71,37 +68,59 @@ pool.createwhatprovides()
 """
 
 
-def bench_cold(dataset: Path, cache: Path) -> None:
+def bench_cold(dataset: Path, cache: Path, rounds: int = 5) -> None:
+    """Every kind of run once per round, interleaved, so that whatever else the machine
+    does weighs on all of them alike; best and median per kind."""
     repos = [str(dataset / "source"), str(dataset / "binary")]
     discomy = str(Path(sys.executable).with_name("discomy"))
     plan = [discomy, "plan", "--repo", repos[0], "--repo", repos[1], "--changed", "zlib"]
-    reference, ref_median, _ = timed([sys.executable, "-c", LIBSOLV_LOAD, "primary,filelists",
-                                      *repos], 5)
-    primary_only, _, _ = timed([sys.executable, "-c", LIBSOLV_LOAD, "primary", *repos], 5)
-    print(f"libsolv's own XML load of both repos (primary + filelists), fresh process: "
-          f"{reference:5.2f} s best of 5 (median {ref_median:.2f}); primary alone "
-          f"{primary_only:.2f} s")
-    cold, cold_median, out = timed(plan + ["--json", "--no-cache"], 5)
-    affected = len(json.loads(out)["affected"])
-    print(f"plan zlib --json, fresh process, no cache:            {cold:5.2f} s best of 5 "
-          f"(median {cold_median:.2f}), {cold / reference:.2f} x libsolv's load (goal <= 1.3); "
-          f"{affected} affected")
-    graph_cache = ["--cache-dir", str(cache)]
-    first, first_median, _ = timed(plan + ["--json", *graph_cache], 3,
-                                   prepare=lambda: shutil.rmtree(cache, ignore_errors=True))
-    print(f"plan zlib --json, fresh process, empty cache (fills it): {first:5.2f} s best of 3 "
-          f"(median {first_median:.2f}), {first / reference:.2f} x libsolv's load")
-    solv_only, solv_median, _ = timed(
-        plan + ["--json", *graph_cache], 3,
-        prepare=lambda: [p.unlink() for p in cache.glob("graph-*")])
-    print(f"plan zlib --json, fresh process, repos cached as .solv, graph not: {solv_only:5.2f} s "
-          f"best of 3 (median {solv_median:.2f})")
-    warm, warm_median, _ = timed(plan + ["--json", *graph_cache], 10)
-    print(f"plan zlib --json, fresh process, graph cache:          {warm:5.2f} s best of 10 "
-          f"(median {warm_median:.2f}; goal <= 1.5 s)")
-    table, table_median, _ = timed(plan + graph_cache, 10)
-    print(f"plan zlib (table), fresh process, graph cache:         {table:5.2f} s best of 10 "
-          f"(median {table_median:.2f}; goal <= 1 s)")
+    cached = ["--cache-dir", str(cache)]
+
+    def empty_cache():
+        shutil.rmtree(cache, ignore_errors=True)
+
+    def graph_gone():
+        for path in cache.glob("graph-*"):
+            path.unlink()
+
+    kinds = {   # label: (command, what to do first)
+        "libsolv's own XML load (primary + filelists)": (
+            [sys.executable, "-c", LIBSOLV_LOAD, "primary,filelists", *repos], None),
+        "libsolv's own XML load (primary only)": (
+            [sys.executable, "-c", LIBSOLV_LOAD, "primary", *repos], None),
+        "plan --json, no cache (--no-cache)": (plan + ["--json", "--no-cache"], None),
+        "plan --json, empty cache (fills it)": (plan + ["--json", *cached], empty_cache),
+        "plan --json, repos as .solv, no graph": (plan + ["--json", *cached], graph_gone),
+        "plan --json, graph cache": (plan + ["--json", *cached], None),
+        "plan (table), graph cache": (plan + cached, None),
+    }
+    times = {label: [] for label in kinds}
+    cpu = {label: [] for label in kinds}
+    affected = None
+    for _ in range(rounds):
+        for label, (argv, prepare) in kinds.items():
+            if prepare:
+                prepare()
+            if label.startswith("plan --json, repos as .solv"):
+                wall([*argv])      # a repository parsed a second time is kept as .solv
+                prepare()
+            elapsed, seconds, out = measured(argv)
+            times[label].append(elapsed)
+            cpu[label].append(seconds)
+            if label.startswith("plan --json, no cache"):
+                affected = len(json.loads(out)["affected"])
+    reference = "libsolv's own XML load (primary + filelists)"
+    ref_best, ref_median = min(times[reference]), statistics.median(times[reference])
+    print(f"whole processes, plan --changed zlib ({affected} affected); {rounds} interleaved "
+          f"rounds, wall best / median, CPU median:")
+    for label in kinds:
+        best, median = min(times[label]), statistics.median(times[label])
+        ratio = (f"  {best / ref_best:4.2f} / {median / ref_median:4.2f} x libsolv's load"
+                 if label.startswith("plan") and "graph cache" not in label else "")
+        print(f"  {label:<46} {best:5.2f} / {median:5.2f} s  cpu {statistics.median(cpu[label]):5.2f} s"
+              f"{ratio}")
+    print("  goals: cold <= 1.3 x libsolv's load; graph cache <= 1.5 s with --json, <= 1 s "
+          "without")
 
 
 def bench_repeated(dataset: Path, cache: Path) -> None:

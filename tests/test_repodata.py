@@ -198,6 +198,9 @@ def test_parsed_repositories_are_cached_as_solv_files_and_give_the_same_graph(ex
                                                                              tmp_path):
     cache_dir = tmp_path / "cache"
     first = load(example_repos.repos, tmp_path)
+    # parsed once: only marked; parsed again (here for the other depth): kept
+    assert len(list(cache_dir.glob("repo-*.solv"))) == 0
+    load(example_repos.repos, tmp_path, depth="buildroot")
     assert len(list(cache_dir.glob("repo-*.solv"))) == 2
     for graph in cache_dir.glob("graph-*.npz"):
         graph.unlink()
@@ -214,8 +217,10 @@ def test_parsed_repositories_are_cached_as_solv_files_and_give_the_same_graph(ex
 def test_a_damaged_solv_copy_is_read_again_from_the_xml(example_repos, tmp_path, caplog):
     cache_dir = tmp_path / "cache"
     first = load(example_repos.repos, tmp_path)
+    load(example_repos.repos, tmp_path, depth="buildroot")
     for path in cache_dir.glob("graph-*.npz"):
         path.unlink()
+    assert len(list(cache_dir.glob("repo-*.solv"))) == 2
     for path in cache_dir.glob("repo-*.solv"):
         path.write_bytes(path.read_bytes()[:40])
     with caplog.at_level("WARNING"):

@@ -96,8 +96,10 @@ def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[o
 def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
               solv_cache: Optional[Path] = None):
     """A libsolv pool with every repository's primary loaded, and its filelists when a
-    file dependency needs them. With ``solv_cache`` (a trusted cache directory), each
-    repository is read from libsolv's own ``.solv`` copy once it has been parsed."""
+    file dependency needs them. With ``solv_cache`` (a trusted cache directory), a
+    repository parsed a second time is kept in libsolv's own ``.solv`` format and read
+    from there afterwards (writing it costs a tenth of a parse, worth it only for a
+    repository that comes back, e.g. one that did not change when another did)."""
     import solv
 
     pool = solv.Pool()
@@ -169,9 +171,17 @@ def _add_solv_copy(repo, path: Path) -> bool:
 
 
 def _write_solv_copy(repo, path: Path) -> None:
+    """Keep the parsed repository at ``path``, the second time it is parsed: the first
+    time leaves only a mark."""
     import solv
 
     from . import cache
+
+    seen = path.with_suffix(".seen")
+    if not seen.exists():
+        if cache.write_atomic(seen, lambda fd: None):
+            cache.prune(path.parent, "repo-*.seen", keep=4 * cache.KEEP)
+        return
 
     def write(fd):
         f = solv.xfopen_fd(str(path), fd, "w")
