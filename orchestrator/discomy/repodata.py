@@ -1,9 +1,10 @@
 """Load rpm-md repositories with libsolv and derive the build-dependency graph (shell).
 
-Any number of repositories, binary and source, are read with libsolv
-(``primary`` compressed with gz, xz or zst as libsolv supports, and
-``filelists`` when present, so file BuildRequires resolve). An edge ``S -> T``
-means a BuildRequires of source package S is provided by a binary whose
+Any number of repositories, binary and source, are read with libsolv:
+``primary`` (compressed with gz, xz or zst as libsolv supports), checked against
+the checksum ``repomd.xml`` gives, and ``filelists`` only when a file dependency
+names a path ``primary`` does not list, so file BuildRequires resolve. An edge
+``S -> T`` means a BuildRequires of source package S is provided by a binary whose
 ``sourcerpm`` is T. Two depths:
 
 - ``direct``: the providers of each BuildRequires (every provider counts, so
@@ -15,9 +16,11 @@ means a BuildRequires of source package S is provided by a binary whose
   (1 = a direct provider).
 
 BuildRequires nobody provides are reported per package (``graph.unresolved``),
-not fatal; so are buildroots libsolv cannot install (``graph.uninstallable``). The derived graph is cached under ``cache_dir`` keyed by the
-checksums of every ``repomd.xml``, so a fresh process loads a whole
-distribution in a fraction of a second after the first time.
+not fatal; so are buildroots libsolv cannot install (``graph.uninstallable``).
+Repositories without binaries built from the sources are an error: every plan
+over them would be empty. The derived graph is cached under ``cache_dir`` (see
+:mod:`discomy.cache`) keyed by the checksums of every ``repomd.xml``, so a fresh
+process loads a whole distribution in a fraction of a second after the first time.
 """
 
 from __future__ import annotations
