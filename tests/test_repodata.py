@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from discomy import repodata
 from discomy.planner import make_plan
 from discomy.repodata import RepodataError, load_graph
 from discomy.rpmtools import createrepo, rpmbuild
@@ -227,6 +228,57 @@ def test_a_damaged_solv_copy_is_read_again_from_the_xml(example_repos, tmp_path,
         again = load(example_repos.repos, tmp_path)
     assert "ignoring cached repository" in caplog.text
     assert [again.deps_of(n) for n in again.names] == [first.deps_of(n) for n in first.names]
+
+
+def edges_of(graph):
+    return {name: graph.deps_of(name) for name in graph.names}
+
+
+def test_repositories_parsed_side_by_side_give_the_same_graph(example_repos, tmp_path,
+                                                              monkeypatch):
+    extra = source_repo_of(NEEDS_FILE_SPEC, "needsfile", tmp_path)
+    repos = [*example_repos.repos, extra]
+    alone = load(repos, tmp_path, use_cache=False)
+    monkeypatch.setattr(repodata, "PARALLEL_MIN_BYTES", 0)
+    # helper processes, one per repository; the filelists are added afterwards here
+    side_by_side = load(repos, tmp_path)
+    assert side_by_side.names == alone.names and edges_of(side_by_side) == edges_of(alone)
+    assert dict(side_by_side.deps_of("needsfile")) == {"parsekit": 1}
+    # what the helpers wrote (all but the first repository) is kept
+    cache_dir = tmp_path / "cache"
+    assert len(list(cache_dir.glob("repo-*.solv"))) == 2
+    assert list(cache_dir.glob(".repo-*")) == []
+
+
+def test_damage_found_by_a_helper_process_is_one_clear_error(example_repos, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.setattr(repodata, "PARALLEL_MIN_BYTES", 0)
+    broken = tmp_path / "broken"
+    shutil.copytree(example_repos.binary_repo, broken)
+    primary = next((broken / "repodata").glob("*-primary.xml.gz"))
+    old = primary.read_bytes()
+    primary.write_bytes(gzip.compress(b"<metadata><package type='rpm'><name>broken"))
+    repomd = broken / "repodata" / "repomd.xml"
+    repomd.write_text(repomd.read_text().replace(
+        f">{hashlib.sha256(old).hexdigest()}<",
+        f">{hashlib.sha256(primary.read_bytes()).hexdigest()}<"))
+    with pytest.raises(RepodataError) as error:
+        load([example_repos.source_repo, broken], tmp_path)
+    assert "corrupt rpm-md metadata" in str(error.value) and str(primary) in str(error.value)
+    assert "\n" not in str(error.value)
+    # nothing of the broken repository is kept, and no leftovers
+    assert list((tmp_path / "cache").glob("*.solv")) == []
+    assert list((tmp_path / "cache").glob(".repo-*")) == []
+
+
+def test_a_helper_process_that_cannot_run_leaves_the_parse_to_this_one(example_repos, tmp_path,
+                                                                       monkeypatch, caplog):
+    monkeypatch.setattr(repodata, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(repodata, "_PARSE_TO_SOLV", "import sys; sys.exit('no libsolv here')")
+    with caplog.at_level("WARNING"):
+        g = load(example_repos.repos, tmp_path, use_cache=False)
+    assert "the helper failed (no libsolv here)" in caplog.text
+    assert {d for d, _ in g.deps_of("appsuite")} == {"alpha", "beta", "parsekit"}
 
 
 def test_graph_cache_is_reused_and_keyed_by_repo_metadata(example_repos, tmp_path):

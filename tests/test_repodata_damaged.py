@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from discomy import repodata
 from discomy.repodata import RepodataError, load_graph
 from discomy.rpmtools import createrepo, rpmbuild
 
@@ -78,14 +79,17 @@ def fix_checksum(repo: Path, old: bytes, new: bytes) -> None:
     repomd.write_text(repomd.read_text().replace(f">{old_sum}<", f">{new_sum}<"))
 
 
-def load_damaged(pristine, damage) -> None:
-    """Copy the repositories, let ``damage(repos)`` break them, and load them: returns
-    normally or raises RepodataError with one clear line; anything else fails the test."""
+def load_damaged(pristine, damage, side_by_side=False) -> None:
+    """Copy the repositories, let ``damage(repos)`` break them, and load them (parsed
+    here, or ``side_by_side`` by helper processes): returns the error message, or None
+    when the load succeeded; any other exception fails the test."""
     with tempfile.TemporaryDirectory() as tmp:
         repos = {name: shutil.copytree(path, Path(tmp) / name) for name, path in pristine.items()}
         damage(repos)
         try:
-            load_graph([repos["source"], repos["binary"], repos["extra"]], use_cache=False)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(repodata, "PARALLEL_MIN_BYTES", 0 if side_by_side else 2**62)
+                load_graph([repos["source"], repos["binary"], repos["extra"]], use_cache=False)
         except RepodataError as exc:
             message = str(exc)
             assert message.strip() and "\n" not in message, repr(message)
@@ -160,9 +164,9 @@ def test_damaged_metadata_with_the_old_checksum_is_refused_as_not_matching(
 @PROPERTY
 @given(repo=st.sampled_from(["source", "binary"]), kind=st.sampled_from(["primary", "filelists"]),
        mutation=st.sampled_from(sorted(MUTATIONS)), layer=st.sampled_from(["compressed", "xml"]),
-       data=st.data())
+       side_by_side=st.booleans(), data=st.data())
 def test_damaged_metadata_that_repomd_vouches_for_never_escapes_as_another_error(
-        pristine, repo, kind, mutation, layer, data):
+        pristine, repo, kind, mutation, layer, side_by_side, data):
     # the checksum is made to match: the damage reaches libsolv's parser and the graph
     def damage(repos):
         path = metadata(repos[repo], kind)
@@ -174,15 +178,15 @@ def test_damaged_metadata_that_repomd_vouches_for_never_escapes_as_another_error
         path.write_bytes(new)
         fix_checksum(repos[repo], old, new)
 
-    message = load_damaged(pristine, damage)
+    message = load_damaged(pristine, damage, side_by_side)
     assert message is None or "checksum in repomd.xml" not in message
 
 
 @PROPERTY
 @given(repo=st.sampled_from(["source", "binary"]), kind=st.sampled_from(["primary", "filelists"]),
-       how=st.sampled_from(["plain", "xz-under-gz-name", "empty-gzip"]))
+       how=st.sampled_from(["plain", "xz-under-gz-name", "empty-gzip"]), side_by_side=st.booleans())
 def test_metadata_compressed_otherwise_than_its_name_says_is_one_clear_error(
-        pristine, repo, kind, how):
+        pristine, repo, kind, how, side_by_side):
     def damage(repos):
         path = metadata(repos[repo], kind)
         old = path.read_bytes()
@@ -190,7 +194,7 @@ def test_metadata_compressed_otherwise_than_its_name_says_is_one_clear_error(
         path.write_bytes(new)
         fix_checksum(repos[repo], old, new)
 
-    load_damaged(pristine, damage)
+    load_damaged(pristine, damage, side_by_side)
 
 
 @pytest.mark.parametrize("suffix", [".bz2", ".zst", ".xz", ".zck", ".lz4", ".rar"])

@@ -96,13 +96,47 @@ def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[o
 
 # -- libsolv ---------------------------------------------------------------
 
+# Below this much compressed primary to parse, a helper process costs more than it saves.
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+
+# A helper process: parse one primary with libsolv and write libsolv's own .solv. Exit
+# status 3 means the metadata is bad (the message says how); anything else is a helper
+# that could not run, and the repository is then parsed in-process.
+_PARSE_TO_SOLV = """
+import sys, solv
+arch, xml, out = sys.argv[1:]
+pool = solv.Pool()
+pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+pool.setarch(arch)
+repo = pool.add_repo(xml)
+f = solv.xfopen(xml)
+if f is None:
+    sys.stderr.write("cannot open (unsupported compression?)")
+    sys.exit(3)
+ok = repo.add_rpmmd(f, None, 0)
+f.close()
+if not ok:
+    sys.stderr.write("corrupt rpm-md metadata: " + pool.errstr)
+    sys.exit(3)
+w = solv.xfopen(out, "w")
+if w is None or not repo.write(w) or not w.close():
+    sys.exit("cannot write " + out)
+"""
+
+
 def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
               solv_cache: Optional[Path] = None):
     """A libsolv pool with every repository's primary loaded, and its filelists when a
-    file dependency needs them. With ``solv_cache`` (a trusted cache directory), a
-    repository parsed a second time is kept in libsolv's own ``.solv`` format and read
-    from there afterwards (writing it costs a tenth of a parse, worth it only for a
-    repository that comes back, e.g. one that did not change when another did)."""
+    file dependency needs them.
+
+    With ``solv_cache`` (a trusted cache directory) a repository is read from libsolv's
+    own ``.solv`` copy when there is one. When two or more repositories are to be parsed
+    from XML, the first is parsed here while helper processes parse the others at the
+    same time (libsolv holds the GIL while it parses), each writing a ``.solv`` that is
+    then loaded and kept in the cache. A repository parsed here is kept only the second
+    time it is parsed (writing costs a tenth of a parse, worth it only for a repository
+    that comes back, e.g. one that did not change when another did). Either way the
+    repositories enter the pool in the order given."""
     import solv
 
     pool = solv.Pool()
@@ -110,22 +144,32 @@ def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
     if not pool.setdisttype(solv.Pool.DISTTYPE_RPM):
         raise RepodataError("this libsolv was built without rpm support")
     pool.setarch(arch)
-    loaded = []
+    todo = []
     for repo_dir in repo_dirs:
         repomd = _repomd_path(repo_dir)
         entries = repomd_entries(repomd)
         if "primary" not in entries:
             raise RepodataError(f"{repomd} lists no primary metadata")
-        repo = pool.add_repo(str(repo_dir))
         copy = None
         if solv_cache is not None:
             digest = hashlib.sha256(f"{SOLV_FORMAT}:".encode() + repomd.read_bytes())
             copy = solv_cache / f"repo-{digest.hexdigest()[:32]}.solv"
-        if copy is None or not _add_solv_copy(repo, copy):
-            _add_rpmmd(pool, repo, repo_dir, entries["primary"], 0)
-            if copy is not None:
-                _write_solv_copy(repo, copy)
-        loaded.append((repo_dir, repo, entries))
+        todo.append((repo_dir, entries, copy, _has_solv_copy(copy)))
+    loaded = []
+    with _Helpers(arch, solv_cache) as helpers:
+        to_parse = [(i, d, e) for i, (d, e, _, has_copy) in enumerate(todo) if not has_copy]
+        if len(to_parse) > 1 and len(os.sched_getaffinity(0)) > 1 \
+                and sum(_size(d, e["primary"]) for _, d, e in to_parse) >= PARALLEL_MIN_BYTES:
+            # the first is parsed here meanwhile: it enters the pool first anyway
+            for i, repo_dir, entries in to_parse[1:]:
+                helpers.start(i, repo_dir, entries["primary"])
+        for i, (repo_dir, entries, copy, has_copy) in enumerate(todo):
+            repo = pool.add_repo(str(repo_dir))
+            if not (has_copy and _add_solv_copy(repo, copy)) and not helpers.add(i, repo, copy):
+                _add_rpmmd(pool, repo, repo_dir, entries["primary"], 0)
+                if copy is not None:
+                    _write_solv_copy(repo, copy)
+            loaded.append((repo_dir, repo, entries))
     # primary lists only some files (createrepo_c's cr_is_primary): the filelists, the
     # biggest part of a repository, are read only when a file dependency looks beyond
     # them, and only for repositories with binaries (a source package provides no file)
@@ -140,6 +184,78 @@ def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
     return pool
 
 
+def _size(repo_dir: Path, entry: tuple) -> int:
+    try:
+        return (repo_dir / entry[0]).stat().st_size
+    except OSError:
+        return 0
+
+
+class _Helpers:
+    """Helper processes parsing primaries into ``.solv`` files at the same time; ended
+    on the way out whatever happens."""
+
+    def __init__(self, arch: str, solv_cache: Optional[Path]):
+        self.arch, self.solv_cache = arch, solv_cache
+        self.running: dict = {}     # position -> (process, path of its metadata, its .solv)
+        self.scratch = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for proc, _, out in self.running.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            out.unlink(missing_ok=True)
+        if self.scratch is not None:
+            self.scratch.cleanup()
+
+    def start(self, position: int, repo_dir: Path, entry: tuple) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
+        path = repo_dir / entry[0]
+        _verified(repo_dir, entry)
+        # into the cache when there is one (kept there once it loads), else scratch space
+        if self.solv_cache is None and self.scratch is None:
+            self.scratch = tempfile.TemporaryDirectory(prefix="discomy-solv-")
+        fd, out = tempfile.mkstemp(dir=self.solv_cache or self.scratch.name,
+                                   prefix=".repo-", suffix=".solv")
+        os.close(fd)
+        proc = subprocess.Popen([sys.executable, "-c", _PARSE_TO_SOLV, self.arch, str(path), out],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        self.running[position] = (proc, path, Path(out))
+
+    def add(self, position: int, repo, copy: Optional[Path]) -> bool:
+        """Load what the helper for the repository at ``position`` wrote (keeping it as
+        ``copy``); False when there was no helper, or it could not run."""
+        if position not in self.running:
+            return False
+        proc, path, out = self.running.pop(position)
+        _, err = proc.communicate()
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        try:
+            if proc.returncode == 3:
+                raise RepodataError(f"{path}: {lines[-1] if lines else 'cannot be parsed'}")
+            fd = os.open(out, os.O_RDONLY) if proc.returncode == 0 else None
+            if fd is None or not _add_solv(repo, fd, None):
+                log.warning("parsing %s here: the helper failed (%s)", path,
+                            lines[-1] if lines else f"exit {proc.returncode}")
+                return False
+            if copy is not None:
+                from . import cache
+
+                os.replace(out, copy)
+                cache.prune(copy.parent, "repo-*.solv")
+            return True
+        finally:
+            out.unlink(missing_ok=True)
+
+
 def _listed_in_primary(path: str) -> bool:
     return path.startswith("/etc/") or "bin/" in path or path == "/usr/lib/sendmail"
 
@@ -148,28 +264,47 @@ def _holds_binaries(repo) -> bool:
     return any(s.arch not in SOURCE_ARCHES for s in repo.solvables_iter())
 
 
+def _has_solv_copy(path: Optional[Path]) -> bool:
+    from . import cache
+
+    fd = None if path is None else cache.open_trusted(path)
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
 def _add_solv_copy(repo, path: Path) -> bool:
-    """Load the repository from its cached ``.solv`` copy; False when there is none
-    to trust or it does not load (the repository is then read from its XML)."""
+    """Load the repository from its cached ``.solv`` copy; False when there is none to
+    trust any more, or it does not load."""
+    from . import cache
+
+    fd = cache.open_trusted(path)
+    return fd is not None and _add_solv(repo, fd, path)
+
+
+def _add_solv(repo, fd: int, path: Optional[Path]) -> bool:
+    """Load the repository from a ``.solv`` file (``fd``, closed here; ``path`` is the
+    cached copy, if it is one); False when it does not load (the repository is then
+    read from its XML)."""
     import solv
 
     from . import cache
 
-    fd = cache.open_trusted(path)
-    if fd is None:
-        return False
     try:
-        f = solv.xfopen_fd(str(path), fd)
+        f = solv.xfopen_fd(str(path or "repo.solv"), fd)
     finally:
         os.close(fd)
     ok = f is not None and repo.add_solv(f)
     if f is not None:
         f.close()
     if not ok:
-        log.warning("ignoring cached repository %s: %s", path, repo.pool.errstr)
+        if path is not None:
+            log.warning("ignoring cached repository %s: %s", path, repo.pool.errstr)
         repo.empty()
         return False
-    cache.touch(path)
+    if path is not None:
+        cache.touch(path)
     return True
 
 
@@ -252,9 +387,9 @@ def check_digest(what: str, data: bytes, algorithm: Optional[str],
                             "(damaged, or a repository caught mid-update?)")
 
 
-def _add_rpmmd(pool, repo, repo_dir: Path, entry: tuple, flags: int) -> None:
-    import solv
-
+def _verified(repo_dir: Path, entry: tuple) -> None:
+    """Raise unless the metadata ``entry`` of ``repomd.xml`` names is there and matches
+    its checksum."""
     location, algorithm, checksum = entry
     path = repo_dir / location
     try:
@@ -264,6 +399,13 @@ def _add_rpmmd(pool, repo, repo_dir: Path, entry: tuple, flags: int) -> None:
     except OSError as exc:
         raise RepodataError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     check_digest(str(path), data, algorithm, checksum)
+
+
+def _add_rpmmd(pool, repo, repo_dir: Path, entry: tuple, flags: int) -> None:
+    import solv
+
+    _verified(repo_dir, entry)
+    path = repo_dir / entry[0]
     f = solv.xfopen(str(path))
     if f is None:
         raise RepodataError(f"{path}: cannot open (unsupported compression?)")
@@ -396,6 +538,8 @@ def _direct_edges(pool, sources: list, node_of: np.ndarray):
     for k in np.flatnonzero(missing[which]).tolist():
         name = sources[owner[k]].name
         unresolved[name] = unresolved.get(name, ()) + (texts[which[k]],)
+    # sorted: a .solv file keeps dependencies in its own order, not the XML's
+    unresolved = {name: tuple(sorted(deps)) for name, deps in unresolved.items()}
     return src, dst, np.ones(len(src), dtype=np.int16), unresolved
 
 
@@ -490,7 +634,9 @@ def _buildroot_edges(pool, sources: list, src_of: dict):
     for node, source in enumerate(sources):
         name = source.name
         jobs, missing, direct, chosen = [], [], set(), set()
-        for dep, text in _build_requires(pool, source):
+        # in text order: a .solv file keeps dependencies in its own order, and the
+        # solver's problems follow the order of the jobs
+        for dep, text in sorted(_build_requires(pool, source), key=lambda pair: pair[1]):
             providers = [p for p in pool.whatprovides(dep) if p.id in src_of]
             if not providers:
                 missing.append(text)
@@ -499,13 +645,13 @@ def _buildroot_edges(pool, sources: list, src_of: dict):
             chosen.add(chooser.provider(dep))
             jobs.append(pool.Job(flags, dep.id))
         if missing:
-            unresolved[name] = tuple(missing)
+            unresolved[name] = tuple(sorted(missing))
         if not jobs:
             continue
         solver = pool.Solver()
         problems = solver.solve(jobs)
         if problems:
-            uninstallable[name] = tuple(str(p) for p in problems)
+            uninstallable[name] = tuple(sorted(str(p) for p in problems))
             distance = chooser.closure(chosen)
         else:
             installed = {s.id: s for s in solver.transaction().newsolvables()}
