@@ -127,8 +127,8 @@ MUTATIONS = {"truncated": truncated, "garbage": garbage, "flipped": flipped,
              "spliced": spliced}
 
 
-def recompressed(name: str, xml: bytes, how: str) -> bytes:
-    """``xml`` packed for a file called ``name``: rightly, not at all, or wrongly."""
+def recompressed(xml: bytes, how: str) -> bytes:
+    """``xml`` packed for a file named ``.gz``: rightly, not at all, or wrongly."""
     if how == "plain":
         return xml
     if how == "xz-under-gz-name":
@@ -190,7 +190,7 @@ def test_metadata_compressed_otherwise_than_its_name_says_is_one_clear_error(
     def damage(repos):
         path = metadata(repos[repo], kind)
         old = path.read_bytes()
-        new = recompressed(path.name, gzip.decompress(old) if how != "empty-gzip" else b"", how)
+        new = recompressed(gzip.decompress(old) if how != "empty-gzip" else b"", how)
         path.write_bytes(new)
         fix_checksum(repos[repo], old, new)
 
