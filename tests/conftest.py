@@ -35,8 +35,12 @@ def dataset():
 
 
 @pytest.fixture(scope="session")
-def dataset_graph(dataset, tmp_path_factory):
+def dataset_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("graph-cache")
+
+
+@pytest.fixture(scope="session")
+def dataset_graph(dataset, dataset_cache):
     from discomy.repodata import load_graph
 
-    return load_graph([dataset / "source", dataset / "binary"],
-                      cache_dir=tmp_path_factory.mktemp("graph-cache"))
+    return load_graph([dataset / "source", dataset / "binary"], cache_dir=dataset_cache)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from discomy.planner import make_plan
+from discomy.repodata import load_graph
 
 
 def test_whole_distribution_loads_with_every_source_and_edge(dataset_graph):
@@ -24,3 +27,11 @@ def test_mass_rebuild_tiers_cover_every_package_once(dataset_graph):
     flat = [name for tier in plan.tiers for name in tier]
     assert len(flat) == len(set(flat)) == 34288
     assert plan.critical_path_seconds > 0
+
+
+def test_the_graph_read_from_the_cache_is_the_derived_graph(dataset, dataset_cache, dataset_graph):
+    cached = load_graph([dataset / "source", dataset / "binary"], cache_dir=dataset_cache)
+    assert cached is not dataset_graph
+    ours, theirs = cached.to_arrays(), dataset_graph.to_arrays()
+    assert ours.keys() == theirs.keys()
+    assert [k for k in ours if not np.array_equal(ours[k], theirs[k])] == []

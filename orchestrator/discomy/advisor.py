@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .hostdata import HostData
+from .units import count
 
 CPUS_PER_JOB = 4
 MEMORY_MB_PER_JOB = 4 * 1024
@@ -60,8 +61,7 @@ def recommend(host: HostData) -> Advice:
     total_jobs = min(limits.values())
     binding = min(limits, key=limits.get)
     maxjobs = max(1, total_jobs // instances)
-    reasons = [f"{total_jobs} concurrent buildroot{'s' if total_jobs != 1 else ''} "
-               f"({binding} is the limit: "
+    reasons = [f"{count(total_jobs, 'concurrent buildroot')} ({binding} is the limit: "
                + ", ".join(f"{k} allows {v}" for k, v in sorted(limits.items())) + ")"]
     if instances > 1:
         reasons.append(f"{cpus} cpus: {instances} kojid instances of {maxjobs} jobs each")

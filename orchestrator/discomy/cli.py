@@ -48,7 +48,7 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def count(text: str) -> int:
+def positive_int(text: str) -> int:
     """An argparse type: a whole number from 1 to 2**63 - 1 (what the store's ids hold)."""
     try:
         value = int(text)

@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import CliError, count, positive_seconds
+from .cli import CliError, positive_int, positive_seconds
 from .paths import location_option, path_option, store_option
+from .units import count
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def register(subparsers) -> None:
     campaigns.set_defaults(func=run_campaigns)
 
     status = subparsers.add_parser("status", help="a campaign's progress per tier")
-    status.add_argument("campaign", type=count, help="the campaign's number (discomy campaigns)")
+    status.add_argument("campaign", type=positive_int, help="the campaign's number (discomy campaigns)")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.add_argument("--follow", action="store_true",
                         help="live progress bars until the campaign stops")
@@ -89,7 +90,7 @@ def register(subparsers) -> None:
                     "source package in the source repositories, which is built first (its "
                     "dependents wait for that build). Refused when the source repositories "
                     "hold no source package of NODE, or still the one that failed.")
-    resume.add_argument("campaign", type=count, help="the campaign's number (discomy campaigns)")
+    resume.add_argument("campaign", type=positive_int, help="the campaign's number (discomy campaigns)")
     resume.add_argument("name", nargs="?", metavar="NODE",
                         help="a failed package whose fix is in (see the description)")
     resume.add_argument("--repo", action="append", type=path_option, metavar="DIR",
@@ -109,14 +110,14 @@ def register(subparsers) -> None:
         "rejected", help="messages the daemon rejected, newest first",
         description="The koji messages discomy serve could not take: not koji events, or "
                     "their handling failed. The broker forgot them; the store keeps them.")
-    rejected.add_argument("--limit", type=count, default=20, help="how many (default 20)")
+    rejected.add_argument("--limit", type=positive_int, default=20, help="how many (default 20)")
     rejected.add_argument("--json", action="store_true",
                           help="JSON lines, with each message's body and properties")
     _common(rejected)
     rejected.set_defaults(func=run_rejected)
 
     cancel = subparsers.add_parser("cancel", help="stop a campaign: nothing more is submitted")
-    cancel.add_argument("campaign", type=count, help="the campaign's number (discomy campaigns)")
+    cancel.add_argument("campaign", type=positive_int, help="the campaign's number (discomy campaigns)")
     cancel.add_argument("--kill", action="store_true",
                         help="also cancel its running koji tasks (default: they finish)")
     _common(cancel)
@@ -292,8 +293,8 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
             "critical_path_hours": round(plan.critical_path_seconds / 3600, 2),
             "eta": eta, "eta_unavailable": why}))
         return 0
-    print(f"would rebuild {_count(len(plan.affected), 'package')} in "
-          f"{_count(len(plan.tiers), 'tier')} ({_count(len(plan.cycles), 'cycle')}), "
+    print(f"would rebuild {count(len(plan.affected), 'package')} in "
+          f"{count(len(plan.tiers), 'tier')} ({count(len(plan.cycles), 'cycle')}), "
           f"{plan.total_seconds / 3600:.1f} compute-hours, "
           f"critical path {plan.critical_path_seconds / 3600:.1f} h")
     for i, tier in enumerate(plan.tiers):
@@ -315,10 +316,6 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
     return 0
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
@@ -333,10 +330,10 @@ def _eta(args, config, plan, backend, target):
     try:
         if args.fleet:
             fleet = read_fleet_file(args.fleet)
-            where = f"{args.fleet} ({fleet.host_count} hosts)"
+            where = f"{args.fleet} ({count(fleet.host_count, 'host')})"
         elif backend == "koji":
             fleet, arches = _koji_fleet(config, target)
-            where = f"koji's fleet ({fleet.host_count} enabled hosts)"
+            where = f"koji's fleet ({count(fleet.host_count, 'enabled host')})"
         else:
             return None, "no fleet for local builds: pass --fleet FLEET.yaml"
     except FleetError as exc:
@@ -469,7 +466,7 @@ def run_rejected(args) -> int:
                               "size": row.size,
                               "body": row.body.decode("utf-8", "backslashreplace")}))
         return 0
-    print(f"{store.rejected_count()} rejected messages" + (f", the newest {len(rows)}:"
+    print(f"{count(store.rejected_count(), 'rejected message')}" + (f", the newest {len(rows)}:"
                                                              if rows else ""))
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.received_at))

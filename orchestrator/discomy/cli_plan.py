@@ -14,6 +14,7 @@ from typing import Optional
 
 from .cli import CliError
 from .paths import location_option, path_option
+from .units import count
 
 POLICY_CHOICES = ("koji-stock", "tiered", "critical-path", "all")
 
@@ -171,10 +172,8 @@ def run_plan(args) -> int:
     plan = _plan(args, graph, durations, changed)
     elapsed = time.perf_counter() - started
     if args.json:
-        out = plan.to_dict()
-        out["depth"] = args.depth
-        out["elapsed_seconds"] = round(elapsed, 4)
-        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.write(plan.to_json({"depth": args.depth,
+                                       "elapsed_seconds": round(elapsed, 4)}) + "\n")
         return 0
     print(format_plan(plan, args.max_names, elapsed))
     return 0
@@ -188,42 +187,48 @@ def _hms(seconds: float) -> str:
 
 
 def format_plan(plan, max_names: int, elapsed: float) -> str:
+    def more(total: int, what: str = "") -> list:
+        return [f"  ... (+{total - max_names} more{what})"] if total > max_names else []
+
     lines = [
         f"Changed: {', '.join(plan.changed)}"
         + (f"   excluded: {', '.join(plan.excluded)}" if plan.excluded else ""),
-        f"Affected: {len(plan.affected)} packages in {len(plan.tiers)} tiers, "
-        f"{len(plan.cycles)} build cycles; total build time {_hms(plan.total_seconds)}, "
+        f"Affected: {count(len(plan.affected), 'package')} in {count(len(plan.tiers), 'tier')}, "
+        f"{count(len(plan.cycles), 'build cycle')}; total build time {_hms(plan.total_seconds)}, "
         f"critical path {_hms(plan.critical_path_seconds)}",
         "",
         f"{'TIER':>4}  {'PKGS':>6}  PACKAGES",
     ]
     for i, tier in enumerate(plan.tiers):
         shown = ", ".join(tier[:max_names])
-        more = f" ... (+{len(tier) - max_names} more)" if len(tier) > max_names else ""
-        lines.append(f"{i:>4}  {len(tier):>6}  {shown}{more}")
+        extra = f" ... (+{len(tier) - max_names} more)" if len(tier) > max_names else ""
+        lines.append(f"{i:>4}  {len(tier):>6}  {shown}{extra}")
     if plan.cycles:
         lines += ["", "Build cycles (bootstrap order):"]
         for cycle in plan.cycles[:max_names]:
             shown = " -> ".join(cycle[:max_names])
-            more = f" ... (+{len(cycle) - max_names} more)" if len(cycle) > max_names else ""
-            lines.append(f"  {shown}{more}")
-        if len(plan.cycles) > max_names:
-            lines.append(f"  ... (+{len(plan.cycles) - max_names} more cycles)")
+            extra = f" ... (+{len(cycle) - max_names} more)" if len(cycle) > max_names else ""
+            lines.append(f"  {shown}{extra}")
+        lines += more(len(plan.cycles), " cycle" if len(plan.cycles) - max_names == 1 else " cycles")
     if plan.critical_path:
         lines += ["", "Critical path:"]
         for name in plan.critical_path:
             lines.append(f"  {name:<40} {_hms(plan.durations[plan.graph.index_of(name)]):>8}")
     unresolved = [n for n in plan.affected if n in plan.graph.unresolved]
     if unresolved:
-        lines += ["", f"Unresolvable BuildRequires in {len(unresolved)} affected packages:"]
+        lines += ["", f"Unresolvable BuildRequires in "
+                      f"{count(len(unresolved), 'affected package')}:"]
         for name in unresolved[:max_names]:
             lines.append(f"  {name}: {', '.join(plan.graph.unresolved[name])}")
+        lines += more(len(unresolved))
     broken = [n for n in plan.affected if n in plan.graph.uninstallable]
     if broken:
-        lines += ["", f"Buildroots libsolv cannot install for {len(broken)} affected packages "
+        lines += ["", f"Buildroots libsolv cannot install for "
+                      f"{count(len(broken), 'affected package')} "
                       "(approximated with one provider per requirement):"]
         for name in broken[:max_names]:
             lines.append(f"  {name}: {plan.graph.uninstallable[name][0]}")
+        lines += more(len(broken))
     lines += ["", f"Planned in {elapsed:.3f} s"]
     return "\n".join(lines)
 
@@ -313,8 +318,9 @@ def format_estimate(plan, fleet, config, results, elapsed) -> str:
     bounds = any_result.bounds
     what = "every package" if not plan.changed else ", ".join(plan.changed)
     lines = [
-        f"Campaign: {what}: {any_result.build_count} builds, {any_result.task_count} tasks; "
-        f"fleet: {fleet.host_count} hosts in {len(fleet.groups)} groups ({', '.join(fleet.arches)})",
+        f"Campaign: {what}: {count(any_result.build_count, 'build')}, "
+        f"{count(any_result.task_count, 'task')}; fleet: {count(fleet.host_count, 'host')} in "
+        f"{count(len(fleet.groups), 'group')} ({', '.join(fleet.arches)})",
         f"Lower bound {_hms(bounds.lower_bound_seconds)} = max(critical path on the fastest "
         f"hosts {_hms(bounds.critical_path_seconds)}, work / throughput "
         f"{_hms(bounds.work_seconds)}); repo regeneration {config.repo_regen_seconds:g} s "

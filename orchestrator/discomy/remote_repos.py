@@ -15,8 +15,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -29,11 +27,17 @@ def is_remote(location) -> bool:
 
 
 def mirror(url: str, cache_dir: os.PathLike, timeout: float = 60.0,
-           opener: Callable = urllib.request.urlopen) -> Path:
+           opener: Optional[Callable] = None) -> Path:
     """The local copy of the repository at ``url`` (refreshed if it changed)."""
-    from .repodata import RepodataError
+    # imported here: urllib.request is slow to import and local repos never need it
+    import urllib.request
+
+    from .repodata import check_digest
+
+    opener = opener or urllib.request.urlopen
 
     base = url.rstrip("/")
+    Path(cache_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     dest = Path(cache_dir) / "repos" / hashlib.sha256(base.encode()).hexdigest()[:16]
     repomd = _get(f"{base}/repodata/repomd.xml", timeout, opener)
     current = dest / "repodata" / "repomd.xml"
@@ -46,11 +50,7 @@ def mirror(url: str, cache_dir: os.PathLike, timeout: float = 60.0,
         (staging / "repodata").mkdir()
         for kind, (location, algorithm, checksum) in wanted.items():
             data = _get(f"{base}/{location}", timeout, opener)
-            if algorithm and checksum:
-                digest = hashlib.new(_hashlib_name(algorithm), data).hexdigest()
-                if digest != checksum:
-                    raise RepodataError(f"{url}: {location} does not match the {algorithm} "
-                                        f"checksum in repomd.xml (a mirror mid-sync?)")
+            check_digest(f"{url}: {location}", data, algorithm, checksum)
             target = staging / location
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -71,6 +71,8 @@ def mirror(url: str, cache_dir: os.PathLike, timeout: float = 60.0,
 
 
 def _get(url: str, timeout: float, opener: Callable) -> bytes:
+    import urllib.error
+
     from .repodata import RepodataError
 
     try:
@@ -86,37 +88,15 @@ def _get(url: str, timeout: float, opener: Callable) -> bytes:
 def _listed(repomd: bytes, url: str) -> dict:
     """``kind -> (location, checksum type, checksum)`` of the metadata the graph needs,
     read from ``repomd.xml`` with libsolv."""
-    import solv
+    from .repodata import RepodataError, repomd_entries
 
-    from .repodata import RepodataError, repomd_entry
-
-    pool = solv.Pool()
-    repo = pool.add_repo("remote")
     with tempfile.NamedTemporaryFile(suffix=".xml") as tmp:
         tmp.write(repomd)
         tmp.flush()
-        f = solv.xfopen(tmp.name)
-        ok = f is not None and repo.add_repomdxml(f, 0)
-        if f is not None:
-            f.close()
-    if not ok:
-        raise RepodataError(f"{url}: repodata/repomd.xml is not rpm-md metadata")
-    found = {}
-    for kind in METADATA:
-        location, checksum = repomd_entry(repo, kind)
-        if location:
-            found[kind] = (location, checksum.typestr() if checksum else None,
-                           checksum.hex() if checksum else None)
+        found = repomd_entries(Path(tmp.name), label=f"{url}: repodata/repomd.xml")
     if "primary" not in found:
         raise RepodataError(f"{url}: repomd.xml lists no primary metadata")
-    for location, _, _ in found.values():
-        if location.startswith("/") or ".." in Path(location).parts:
-            raise RepodataError(f"{url}: repomd.xml points outside the repository: {location}")
     return found
-
-
-def _hashlib_name(algorithm: str) -> str:
-    return {"sha": "sha1"}.get(algorithm, algorithm)
 
 
 def local_repos(locations, cache_dir: Optional[os.PathLike]) -> list:

@@ -1,9 +1,10 @@
 """Load rpm-md repositories with libsolv and derive the build-dependency graph (shell).
 
-Any number of repositories, binary and source, are read with libsolv
-(``primary`` compressed with gz, xz or zst as libsolv supports, and
-``filelists`` when present, so file BuildRequires resolve). An edge ``S -> T``
-means a BuildRequires of source package S is provided by a binary whose
+Any number of repositories, binary and source, are read with libsolv:
+``primary`` (compressed with gz, xz or zst as libsolv supports), checked against
+the checksum ``repomd.xml`` gives, and ``filelists`` only when a file dependency
+names a path ``primary`` does not list, so file BuildRequires resolve. An edge
+``S -> T`` means a BuildRequires of source package S is provided by a binary whose
 ``sourcerpm`` is T. Two depths:
 
 - ``direct``: the providers of each BuildRequires (every provider counts, so
@@ -15,17 +16,19 @@ means a BuildRequires of source package S is provided by a binary whose
   (1 = a direct provider).
 
 BuildRequires nobody provides are reported per package (``graph.unresolved``),
-not fatal; so are buildroots libsolv cannot install (``graph.uninstallable``). The derived graph is cached under ``cache_dir`` keyed by the
-checksums of every ``repomd.xml``, so a fresh process loads a whole
-distribution in a fraction of a second after the first time.
+not fatal; so are buildroots libsolv cannot install (``graph.uninstallable``).
+Repositories without binaries built from the sources are an error: every plan
+over them would be empty. The derived graph is cached under ``cache_dir`` (see
+:mod:`discomy.cache`) keyed by the checksums of every ``repomd.xml``, so a fresh
+process loads a whole distribution in a fraction of a second after the first time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
-import pickle
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -37,7 +40,8 @@ log = logging.getLogger(__name__)
 
 DEPTHS = ("direct", "buildroot")
 SOURCE_ARCHES = ("src", "nosrc")
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
+SOLV_FORMAT = 1
 
 
 class RepodataError(Exception):
@@ -73,40 +77,66 @@ def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[o
         raise RepodataError(f"unknown depth {depth!r}: use one of {', '.join(DEPTHS)}")
     if not repo_dirs:
         raise RepodataError("no repository given: pass at least one --repo DIR")
+    from . import cache
     from .remote_repos import local_repos
 
     dirs = local_repos(repo_dirs, cache_dir)
     key = cache_key(dirs, depth, arch)
-    cache_file = Path(cache_dir or default_cache_dir()) / f"graph-{key}.pickle"
-    if use_cache and cache_file.is_file():
-        try:
-            with open(cache_file, "rb") as f:
-                graph = pickle.load(f)
-            if isinstance(graph, BuildGraph):
-                return graph
-        except Exception as exc:  # a damaged cache is rebuilt, never fatal
-            log.warning("ignoring unreadable graph cache %s: %s", cache_file, exc)
-    graph = _build_graph(dirs, depth, arch)
-    if use_cache:
-        _write_cache(cache_file, graph)
+    directory = cache.usable_dir(cache_dir or default_cache_dir()) if use_cache else None
+    cache_file = directory / f"graph-{key}.npz" if directory else None
+    if cache_file:
+        graph = cache.read_graph(cache_file, key)
+        if graph is not None:
+            return graph
+    graph = _build_graph(dirs, depth, arch, directory)
+    if cache_file:
+        cache.write_graph(cache_file, key, graph)
     return graph
-
-
-def _write_cache(cache_file: Path, graph: BuildGraph) -> None:
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
-        with open(tmp, "wb") as f:
-            pickle.dump(graph, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache_file)
-    except OSError as exc:
-        log.warning("cannot write graph cache %s: %s", cache_file, exc)
 
 
 # -- libsolv ---------------------------------------------------------------
 
-def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64"):
-    """A libsolv pool with every repository's primary (and filelists) loaded."""
+# Below this much compressed primary to parse, a helper process costs more than it saves.
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+
+# A helper process: parse one primary with libsolv and write libsolv's own .solv. Exit
+# status 3 means the metadata is bad (the message says how); anything else is a helper
+# that could not run, and the repository is then parsed in-process.
+_PARSE_TO_SOLV = """
+import sys, solv
+arch, xml, out = sys.argv[1:]
+pool = solv.Pool()
+pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+pool.setarch(arch)
+repo = pool.add_repo(xml)
+f = solv.xfopen(xml)
+if f is None:
+    sys.stderr.write("cannot open (unsupported compression?)")
+    sys.exit(3)
+ok = repo.add_rpmmd(f, None, 0)
+f.close()
+if not ok:
+    sys.stderr.write("corrupt rpm-md metadata: " + pool.errstr)
+    sys.exit(3)
+w = solv.xfopen(out, "w")
+if w is None or not repo.write(w) or not w.close():
+    sys.exit("cannot write " + out)
+"""
+
+
+def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
+              solv_cache: Optional[Path] = None):
+    """A libsolv pool with every repository's primary loaded, and its filelists when a
+    file dependency needs them.
+
+    With ``solv_cache`` (a trusted cache directory) a repository is read from libsolv's
+    own ``.solv`` copy when there is one. When two or more repositories are to be parsed
+    from XML, the first is parsed here while helper processes parse the others at the
+    same time (libsolv holds the GIL while it parses), each writing a ``.solv`` that is
+    then loaded and kept in the cache. A repository parsed here is kept only the second
+    time it is parsed (writing costs a tenth of a parse, worth it only for a repository
+    that comes back, e.g. one that did not change when another did). Either way the
+    repositories enter the pool in the order given."""
     import solv
 
     pool = solv.Pool()
@@ -114,23 +144,218 @@ def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64"):
     if not pool.setdisttype(solv.Pool.DISTTYPE_RPM):
         raise RepodataError("this libsolv was built without rpm support")
     pool.setarch(arch)
+    todo = []
     for repo_dir in repo_dirs:
         repomd = _repomd_path(repo_dir)
-        repo = pool.add_repo(str(repo_dir))
-        f = solv.xfopen(str(repomd))
-        if f is None or not repo.add_repomdxml(f, 0):
-            raise RepodataError(f"{repomd}: cannot parse repomd.xml: {pool.errstr}")
-        f.close()
-        primary = _repomd_location(repo, "primary")
-        if primary is None:
+        entries = repomd_entries(repomd)
+        if "primary" not in entries:
             raise RepodataError(f"{repomd} lists no primary metadata")
-        _add_rpmmd(pool, repo, repo_dir, primary, 0)
-        filelists = _repomd_location(repo, "filelists")
-        if filelists is not None:
-            _add_rpmmd(pool, repo, repo_dir, filelists, solv.Repo.REPO_EXTEND_SOLVABLES)
-    pool.addfileprovides()
+        copy = None
+        if solv_cache is not None:
+            digest = hashlib.sha256(f"{SOLV_FORMAT}:".encode() + repomd.read_bytes())
+            copy = solv_cache / f"repo-{digest.hexdigest()[:32]}.solv"
+        todo.append((repo_dir, entries, copy, _has_solv_copy(copy)))
+    loaded = []
+    with _Helpers(arch, solv_cache) as helpers:
+        to_parse = [(i, d, e) for i, (d, e, _, has_copy) in enumerate(todo) if not has_copy]
+        if len(to_parse) > 1 and len(os.sched_getaffinity(0)) > 1 \
+                and sum(_size(d, e["primary"]) for _, d, e in to_parse) >= PARALLEL_MIN_BYTES:
+            # the first is parsed here meanwhile: it enters the pool first anyway
+            for i, repo_dir, entries in to_parse[1:]:
+                helpers.start(i, repo_dir, entries["primary"])
+        for i, (repo_dir, entries, copy, has_copy) in enumerate(todo):
+            repo = pool.add_repo(str(repo_dir))
+            if not (has_copy and _add_solv_copy(repo, copy)) and not helpers.add(i, repo, copy):
+                _add_rpmmd(pool, repo, repo_dir, entries["primary"], 0)
+                if copy is not None:
+                    _write_solv_copy(repo, copy)
+            loaded.append((repo_dir, repo, entries))
+    # primary lists only some files (createrepo_c's cr_is_primary): the filelists, the
+    # biggest part of a repository, are read only when a file dependency looks beyond
+    # them, and only for repositories with binaries (a source package provides no file)
+    wanted = (pool.id2str(i) for i in pool.addfileprovides_queue())
+    if not all(_listed_in_primary(path) for path in wanted):
+        for repo_dir, repo, entries in loaded:
+            if "filelists" in entries and _holds_binaries(repo):
+                _add_rpmmd(pool, repo, repo_dir, entries["filelists"],
+                           solv.Repo.REPO_EXTEND_SOLVABLES)
+        pool.addfileprovides()
     pool.createwhatprovides()
     return pool
+
+
+def _size(repo_dir: Path, entry: tuple) -> int:
+    try:
+        return (repo_dir / entry[0]).stat().st_size
+    except OSError:
+        return 0
+
+
+class _Helpers:
+    """Helper processes parsing primaries into ``.solv`` files at the same time; ended
+    on the way out whatever happens."""
+
+    def __init__(self, arch: str, solv_cache: Optional[Path]):
+        self.arch, self.solv_cache = arch, solv_cache
+        self.running: dict = {}     # position -> (process, path of its metadata, its .solv)
+        self.scratch = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for proc, _, out in self.running.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            out.unlink(missing_ok=True)
+        if self.scratch is not None:
+            self.scratch.cleanup()
+
+    def start(self, position: int, repo_dir: Path, entry: tuple) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
+        path = repo_dir / entry[0]
+        _verified(repo_dir, entry)
+        # into the cache when there is one (kept there once it loads), else scratch space
+        if self.solv_cache is None and self.scratch is None:
+            self.scratch = tempfile.TemporaryDirectory(prefix="discomy-solv-")
+        fd, out = tempfile.mkstemp(dir=self.solv_cache or self.scratch.name,
+                                   prefix=".repo-", suffix=".solv")
+        os.close(fd)
+        proc = subprocess.Popen([sys.executable, "-c", _PARSE_TO_SOLV, self.arch, str(path), out],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        self.running[position] = (proc, path, Path(out))
+
+    def add(self, position: int, repo, copy: Optional[Path]) -> bool:
+        """Load what the helper for the repository at ``position`` wrote (keeping it as
+        ``copy``); False when there was no helper, or it could not run."""
+        if position not in self.running:
+            return False
+        proc, path, out = self.running.pop(position)
+        _, err = proc.communicate()
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        try:
+            if proc.returncode == 3:
+                raise RepodataError(f"{path}: {lines[-1] if lines else 'cannot be parsed'}")
+            fd = os.open(out, os.O_RDONLY) if proc.returncode == 0 else None
+            if fd is None or not _add_solv(repo, fd, None):
+                log.warning("parsing %s here: the helper failed (%s)", path,
+                            lines[-1] if lines else f"exit {proc.returncode}")
+                return False
+            if copy is not None:
+                from . import cache
+
+                os.replace(out, copy)
+                cache.prune(copy.parent, "repo-*.solv")
+            return True
+        finally:
+            out.unlink(missing_ok=True)
+
+
+def _listed_in_primary(path: str) -> bool:
+    return path.startswith("/etc/") or "bin/" in path or path == "/usr/lib/sendmail"
+
+
+def _holds_binaries(repo) -> bool:
+    return any(s.arch not in SOURCE_ARCHES for s in repo.solvables_iter())
+
+
+def _has_solv_copy(path: Optional[Path]) -> bool:
+    from . import cache
+
+    fd = None if path is None else cache.open_trusted(path)
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
+
+
+def _add_solv_copy(repo, path: Path) -> bool:
+    """Load the repository from its cached ``.solv`` copy; False when there is none to
+    trust any more, or it does not load."""
+    from . import cache
+
+    fd = cache.open_trusted(path)
+    return fd is not None and _add_solv(repo, fd, path)
+
+
+def _add_solv(repo, fd: int, path: Optional[Path]) -> bool:
+    """Load the repository from a ``.solv`` file (``fd``, closed here; ``path`` is the
+    cached copy, if it is one); False when it does not load (the repository is then
+    read from its XML)."""
+    import solv
+
+    from . import cache
+
+    try:
+        f = solv.xfopen_fd(str(path or "repo.solv"), fd)
+    finally:
+        os.close(fd)
+    ok = f is not None and repo.add_solv(f)
+    if f is not None:
+        f.close()
+    if not ok:
+        if path is not None:
+            log.warning("ignoring cached repository %s: %s", path, repo.pool.errstr)
+        repo.empty()
+        return False
+    if path is not None:
+        cache.touch(path)
+    return True
+
+
+def _write_solv_copy(repo, path: Path) -> None:
+    """Keep the parsed repository at ``path``, the second time it is parsed: the first
+    time leaves only a mark."""
+    import solv
+
+    from . import cache
+
+    seen = path.with_suffix(".seen")
+    if not seen.exists():
+        if cache.write_atomic(seen, lambda fd: None):
+            cache.prune(path.parent, "repo-*.seen", keep=4 * cache.KEEP)
+        return
+
+    def write(fd):
+        f = solv.xfopen_fd(str(path), fd, "w")
+        if f is None or not repo.write(f) or not f.close():
+            raise OSError(f"libsolv could not write the repository: {repo.pool.errstr}")
+
+    if cache.write_atomic(path, write):
+        cache.prune(path.parent, "repo-*.solv")
+
+
+def repomd_entries(repomd: Path, label: Optional[str] = None) -> dict:
+    """``{kind: (location, checksum type, checksum)}`` of the primary and filelists
+    metadata a ``repomd.xml`` lists, read with libsolv; errors name ``label`` (default:
+    the path)."""
+    import solv
+
+    label = label or str(repomd)
+
+    pool = solv.Pool()
+    repo = pool.add_repo("repomd")
+    f = solv.xfopen(str(repomd))
+    ok = f is not None and repo.add_repomdxml(f, 0)
+    if f is not None:
+        f.close()
+    if not ok:
+        raise RepodataError(f"{label}: cannot parse repomd.xml: {pool.errstr or 'not rpm-md'}")
+    found = {}
+    for kind in ("primary", "filelists"):
+        location, checksum = repomd_entry(repo, kind)
+        if location:
+            if location.startswith("/") or ".." in Path(location).parts:
+                raise RepodataError(f"{label}: {kind} points outside the repository: "
+                                    f"{location}")
+            found[kind] = (location, checksum.typestr() if checksum else None,
+                           checksum.hex() if checksum else None)
+    return found
 
 
 def repomd_entry(repo, what: str) -> tuple:
@@ -147,16 +372,40 @@ def repomd_entry(repo, what: str) -> tuple:
     return None, None
 
 
-def _repomd_location(repo, what: str) -> Optional[str]:
-    return repomd_entry(repo, what)[0]
+def check_digest(what: str, data: bytes, algorithm: Optional[str],
+                 expected: Optional[str]) -> None:
+    """Raise when ``data`` does not match the checksum ``repomd.xml`` gives for it."""
+    if not (algorithm and expected):
+        return
+    name = {"sha": "sha1"}.get(algorithm, algorithm)
+    try:
+        digest = hashlib.new(name, data).hexdigest()
+    except ValueError:
+        raise RepodataError(f"{what}: unknown checksum type {algorithm!r} in repomd.xml") from None
+    if digest != expected.lower():
+        raise RepodataError(f"{what} does not match the {algorithm} checksum in repomd.xml "
+                            "(damaged, or a repository caught mid-update?)")
 
 
-def _add_rpmmd(pool, repo, repo_dir: Path, location: str, flags: int) -> None:
+def _verified(repo_dir: Path, entry: tuple) -> None:
+    """Raise unless the metadata ``entry`` of ``repomd.xml`` names is there and matches
+    its checksum."""
+    location, algorithm, checksum = entry
+    path = repo_dir / location
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RepodataError(f"{repo_dir}: {location} is listed in repomd.xml but missing") from None
+    except OSError as exc:
+        raise RepodataError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    check_digest(str(path), data, algorithm, checksum)
+
+
+def _add_rpmmd(pool, repo, repo_dir: Path, entry: tuple, flags: int) -> None:
     import solv
 
-    path = repo_dir / location
-    if not path.is_file():
-        raise RepodataError(f"{repo_dir}: {location} is listed in repomd.xml but missing")
+    _verified(repo_dir, entry)
+    path = repo_dir / entry[0]
     f = solv.xfopen(str(path))
     if f is None:
         raise RepodataError(f"{path}: cannot open (unsupported compression?)")
@@ -166,58 +415,83 @@ def _add_rpmmd(pool, repo, repo_dir: Path, location: str, flags: int) -> None:
         raise RepodataError(f"{path}: corrupt rpm-md metadata: {pool.errstr}")
 
 
-def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str) -> BuildGraph:
+def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str,
+                 solv_cache: Optional[Path] = None) -> BuildGraph:
     import solv
 
-    pool = open_pool(repo_dirs, arch)
-    sources: dict = {}          # name -> solvable (newest EVR wins)
-    binaries = []
-    for s in pool.solvables_iter():
-        if s.repo is None:
-            continue
-        if s.arch in SOURCE_ARCHES:
-            old = sources.get(s.name)
-            if old is None or s.evrcmp(old) > 0:
-                sources[s.name] = s
-        else:
-            binaries.append(s)
+    pool = open_pool(repo_dirs, arch, solv_cache)
+    # per-solvable attributes read by id, in bulk: no solvable objects for the binaries
+    lookup_id, lookup_num = pool.lookup_id, pool.lookup_num
+    ids = np.arange(2, len(pool.solvables))     # 0 and 1 are libsolv's own
+    arches = np.fromiter((lookup_id(i, solv.SOLVABLE_ARCH) for i in ids.tolist()),
+                         dtype=np.int64, count=ids.size)
+    is_source = np.zeros(ids.size, dtype=bool)
+    for source_arch in SOURCE_ARCHES:
+        is_source |= arches == (pool.str2id(source_arch, False) or -1)
+    sources: dict = {}          # name id -> solvable (newest EVR wins)
+    for sid in ids[is_source].tolist():
+        s = pool.id2solvable(sid)
+        old = sources.get(s.nameid)
+        if old is None or s.evrcmp(old) > 0:
+            sources[s.nameid] = s
     if not sources:
         raise RepodataError("the repositories hold no source packages (arch src): "
                             "pass the source repository too")
-    names = sorted(sources)
-    index = {name: i for i, name in enumerate(names)}
+    chosen = sorted(sources.values(), key=lambda s: s.name)
+    names = [s.name for s in chosen]
     n = len(names)
-    src_of: dict = {}           # binary solvable id -> source node
+
+    # binary -> the source node it is built from (its sourcerpm's name, else its own)
+    binary = ~is_source & (arches != 0)
+    bin_ids = ids[binary].tolist()
+    built_from = np.fromiter((lookup_id(i, solv.SOLVABLE_SOURCENAME)
+                              or lookup_id(i, solv.SOLVABLE_NAME) for i in bin_ids),
+                             dtype=np.int64, count=len(bin_ids))
+    name_ids = np.asarray([s.nameid for s in chosen], dtype=np.int64)
+    node_of_name = np.full(max(int(name_ids.max()), int(built_from.max(initial=0))) + 1, -1,
+                           dtype=np.int64)
+    node_of_name[name_ids] = np.arange(n)
+    nodes = node_of_name[built_from]
+    built = nodes >= 0
+    node_of = np.full(len(pool.solvables), -1, dtype=np.int64)    # solvable id -> node
+    node_of[np.asarray(bin_ids, dtype=np.int64)[built]] = nodes[built]
+    _require_binaries(repo_dirs, len(bin_ids), int(built.sum()))
+    sizes = np.fromiter((lookup_num(i, solv.SOLVABLE_DOWNLOADSIZE) for i in bin_ids),
+                        dtype=np.int64, count=len(bin_ids))
     artifact = np.zeros(n, dtype=np.int64)
-    has_arch = np.zeros(n, dtype=bool)
-    has_any = np.zeros(n, dtype=bool)
-    for b in binaries:
-        srcname_id = b.lookup_id(solv.SOLVABLE_SOURCENAME)
-        srcname = pool.id2str(srcname_id) if srcname_id else b.name
-        node = index.get(srcname)
-        if node is None:
-            continue
-        src_of[b.id] = node
-        artifact[node] += b.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
-        has_any[node] = True
-        if b.arch != "noarch":
-            has_arch[node] = True
+    np.add.at(artifact, nodes[built], sizes[built])
+    arch_built = (arches[binary] != pool.str2id("noarch", False))[built]
+    noarch = (np.bincount(nodes[built], minlength=n) > 0) & \
+        (np.bincount(nodes[built][arch_built], minlength=n) == 0)
 
     uninstallable: dict = {}
     if depth == "direct":
-        src, dst, dist, unresolved = _direct_edges(pool, sources, names, index, src_of)
+        src, dst, dist, unresolved = _direct_edges(pool, chosen, node_of)
     else:
-        src, dst, dist, unresolved, uninstallable = _buildroot_edges(
-            pool, sources, names, index, src_of)
+        src_of = {int(b): int(node_of[b]) for b in np.flatnonzero(node_of >= 0)}
+        src, dst, dist, unresolved, uninstallable = _buildroot_edges(pool, chosen, src_of)
     return BuildGraph.from_edges(
         names, src, dst, dist,
-        evrs=[sources[name].evr for name in names],
-        sizes=[sources[name].lookup_num(solv.SOLVABLE_DOWNLOADSIZE) for name in names],
+        evrs=[s.evr for s in chosen],
+        sizes=[s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE) for s in chosen],
         artifact_sizes=artifact,
-        noarch=has_any & ~has_arch,
+        noarch=noarch,
         unresolved=unresolved,
         uninstallable=uninstallable,
     )
+
+
+def _require_binaries(repo_dirs: Sequence[Path], binaries: int, built_here: int) -> None:
+    """Without binaries built from the sources no BuildRequires resolves, and every plan
+    would silently be empty: refuse, naming what is missing."""
+    where = ", ".join(str(d) for d in repo_dirs)
+    if not binaries:
+        raise RepodataError(f"no binary packages in {where}: pass the binary repository "
+                            "too, or no BuildRequires can be resolved")
+    if not built_here:
+        raise RepodataError(f"the {binaries} binary packages in {where} are built from none "
+                            "of these source packages: pass the binary repository built "
+                            "from them")
 
 
 def _is_rpmlib(dep_str: str) -> bool:
@@ -233,30 +507,63 @@ def _build_requires(pool, s):
             yield dep, text
 
 
-def _direct_edges(pool, sources, names, index, src_of):
-    src, dst, unresolved = [], [], {}
-    provider_cache: dict = {}
-    for name in names:
-        node = index[name]
-        missing = []
-        for dep, text in _build_requires(pool, sources[name]):
-            targets = provider_cache.get(dep.id)
-            if targets is None:
-                providers = pool.whatprovides(dep)
-                targets = {src_of[p.id] for p in providers if p.id in src_of}
-                if not providers:
-                    targets = None
-                provider_cache[dep.id] = targets
-            if targets is None:
-                missing.append(text)
-                continue
-            for t in targets:
-                src.append(node)
-                dst.append(t)
-        if missing:
-            unresolved[name] = tuple(missing)
-    return (np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64),
-            np.ones(len(src), dtype=np.int16), unresolved)
+def _direct_edges(pool, sources: list, node_of: np.ndarray):
+    """Edges from each source node to the nodes whose binaries provide one of its
+    BuildRequires (``node_of``: solvable id -> node, -1 for none), looked up once per
+    distinct dependency."""
+    import solv
+
+    requires = [s.lookup_idarray(solv.SOLVABLE_REQUIRES) for s in sources]
+    owner = np.repeat(np.arange(len(sources)), [len(r) for r in requires])
+    dep_ids = np.fromiter(itertools.chain.from_iterable(requires), dtype=np.int64,
+                          count=len(owner))
+    distinct, which = _distinct(dep_ids)
+    texts = [pool.dep2str(d) for d in distinct.tolist()]
+    # per distinct dependency its providers; none at all makes it unresolvable
+    providers = [() if _is_rpmlib(text) else [p.id for p in pool.whatprovides(dep)]
+                 for dep, text in zip(distinct.tolist(), texts)]
+    counts = np.asarray([len(p) for p in providers], dtype=np.int64)
+    missing = (counts == 0) & np.asarray([not _is_rpmlib(t) for t in texts], dtype=bool)
+    provider_nodes = node_of[np.fromiter(itertools.chain.from_iterable(providers),
+                                         dtype=np.int64, count=int(counts.sum()))]
+    # every (requirement, provider) pair, kept where the provider is built from a source
+    per_requirement = counts[which]
+    pair = np.repeat(np.cumsum(counts)[which] - per_requirement, per_requirement) \
+        + _ranges(per_requirement)
+    src = np.repeat(owner, per_requirement)
+    dst = provider_nodes[pair]
+    keep = dst >= 0
+    src, dst = src[keep], dst[keep]
+    unresolved: dict = {}
+    for k in np.flatnonzero(missing[which]).tolist():
+        name = sources[owner[k]].name
+        unresolved[name] = unresolved.get(name, ()) + (texts[which[k]],)
+    # sorted: a .solv file keeps dependencies in its own order, not the XML's
+    unresolved = {name: tuple(sorted(deps)) for name, deps in unresolved.items()}
+    return src, dst, np.ones(len(src), dtype=np.int16), unresolved
+
+
+def _distinct(values: np.ndarray) -> tuple:
+    """``(distinct, inverse)`` like ``np.unique(values, return_inverse=True)`` (in another
+    order), without sorting: libsolv ids are small numbers, or for a relation a small
+    number with the sign bit of a 32-bit Id set."""
+    if not values.size:
+        return values, values
+    relation = values < 0
+    key = (values & 0x7FFFFFFF) * 2 + relation
+    seen = np.zeros(int(key.max()) + 1, dtype=bool)
+    seen[key] = True
+    distinct_keys = np.flatnonzero(seen)
+    slot = np.empty(seen.size, dtype=np.int64)
+    slot[distinct_keys] = np.arange(distinct_keys.size)
+    return (distinct_keys >> 1) - (distinct_keys & 1) * 2**31, slot[key]
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """``0..len-1`` for each length, concatenated."""
+    total = int(lengths.sum())
+    starts = np.cumsum(lengths) - lengths
+    return np.arange(total) - np.repeat(starts, lengths)
 
 
 class _ProviderChoice:
@@ -313,7 +620,7 @@ def _hops(direct: Iterable[int], neighbours) -> dict:
     return distance
 
 
-def _buildroot_edges(pool, sources, names, index, src_of):
+def _buildroot_edges(pool, sources: list, src_of: dict):
     """Per source package, let libsolv's solver pick the buildroot, as Koschei does.
 
     A buildroot the solver cannot install is reported (``uninstallable``) and
@@ -324,10 +631,12 @@ def _buildroot_edges(pool, sources, names, index, src_of):
     src, dst, dist, unresolved, uninstallable = [], [], [], {}, {}
     flags = solv.Job.SOLVER_INSTALL | solv.Job.SOLVER_SOLVABLE_PROVIDES
     chooser = _ProviderChoice(pool, src_of)
-    for name in names:
-        node = index[name]
+    for node, source in enumerate(sources):
+        name = source.name
         jobs, missing, direct, chosen = [], [], set(), set()
-        for dep, text in _build_requires(pool, sources[name]):
+        # in text order: a .solv file keeps dependencies in its own order, and the
+        # solver's problems follow the order of the jobs
+        for dep, text in sorted(_build_requires(pool, source), key=lambda pair: pair[1]):
             providers = [p for p in pool.whatprovides(dep) if p.id in src_of]
             if not providers:
                 missing.append(text)
@@ -336,13 +645,13 @@ def _buildroot_edges(pool, sources, names, index, src_of):
             chosen.add(chooser.provider(dep))
             jobs.append(pool.Job(flags, dep.id))
         if missing:
-            unresolved[name] = tuple(missing)
+            unresolved[name] = tuple(sorted(missing))
         if not jobs:
             continue
         solver = pool.Solver()
         problems = solver.solve(jobs)
         if problems:
-            uninstallable[name] = tuple(str(p) for p in problems)
+            uninstallable[name] = tuple(sorted(str(p) for p in problems))
             distance = chooser.closure(chosen)
         else:
             installed = {s.id: s for s in solver.transaction().newsolvables()}

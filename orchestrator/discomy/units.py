@@ -1,4 +1,5 @@
-"""Size units: the one place that parses and prints sizes.
+"""Size units and counts: the one place that parses and prints sizes, and that puts a
+noun in agreement with its count.
 
 Sizes in Discomy's data are whole MiB. Human input takes a K, M, G or T suffix
 (binary multiples, as ``df -h`` and koji admins mean them); a bare number is MiB.
@@ -65,3 +66,9 @@ def format_size_mb(mb: "int | float | None") -> str:
             return f"{text} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def count(n: int, noun: str, plural: "str | None" = None) -> str:
+    """``n`` and its noun in agreement: ``count(1, "build cycle")`` -> ``"1 build cycle"``,
+    ``count(2, "build cycle")`` -> ``"2 build cycles"``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

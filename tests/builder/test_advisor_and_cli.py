@@ -30,6 +30,12 @@ def test_big_server_gets_tmpfs_and_several_instances():
     assert advice.tmpfs_gb and "tmpfs_enable" in advice.mock_site_defaults()
 
 
+def test_a_host_with_room_for_one_buildroot_says_so_in_the_singular():
+    advice = recommend(HostData(cpus=4, memory_mb=8 * 1024))
+    assert advice.reasons[0].startswith("1 concurrent buildroot (")
+    assert recommend(HostData(cpus=8)).reasons[0].startswith("2 concurrent buildroots (")
+
+
 def test_unknown_resources_do_not_limit():
     assert recommend(HostData(cpus=16)).maxjobs == 4
 

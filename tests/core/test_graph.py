@@ -185,3 +185,56 @@ def test_dependency_on_an_unknown_node_is_rejected():
 
     with pytest.raises(ValueError):
         BuildGraph.from_edges(["a"], [0], [3])
+
+
+def assert_same_graph(a: BuildGraph, b: BuildGraph) -> None:
+    for field in ("names", "evrs", "cycles", "unresolved", "uninstallable", "self_dependent"):
+        assert getattr(a, field) == getattr(b, field), field
+    for field in ("sizes", "artifact_sizes", "noarch", "dep_indptr", "dep_indices",
+                  "dep_distance", "dep_bootstrap", "rdep_indptr", "rdep_indices",
+                  "rdep_distance", "rdep_bootstrap", "scc", "cycle_of"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype and (x == y).all(), field
+    for field in ("level", "fwd_user", "fwd_dep", "fwd_bounds", "bwd_user", "bwd_dep",
+                  "bwd_bounds"):
+        x, y = getattr(a.build_order, field), getattr(b.build_order, field)
+        assert x.dtype == y.dtype and (x == y).all(), field
+    assert a.build_order.levels == b.build_order.levels
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs, st.data())
+def test_a_graph_read_back_from_its_arrays_is_the_same_graph(deps, data):
+    g = build(deps)
+    names = list(g.names)
+    text = st.text(min_size=1, max_size=8)
+    unresolved = data.draw(st.dictionaries(st.sampled_from(names), st.lists(text, max_size=3)))
+    g = BuildGraph.from_edges(names, np.repeat(np.arange(len(g)), np.diff(g.dep_indptr)),
+                              g.dep_indices, evrs=[f"1:{n}-é" for n in names],
+                              unresolved=unresolved, uninstallable={names[0]: ("nothing ∅",)})
+    assert_same_graph(BuildGraph.from_arrays(g.to_arrays()), g)
+
+
+def test_arrays_that_do_not_fit_together_are_refused():
+    import pytest
+
+    g = build({"app": ["lib"], "lib": ["base"], "base": ["lib"]})
+    damaged = [
+        ("dep_indices", lambda a: a + 7),                       # an unknown package
+        ("dep_indptr", lambda a: a[:-1]),                       # one row short
+        ("rdep_distance", lambda a: a[:1]),                     # not one per edge
+        ("names_ends", lambda a: a + 1),                        # past the end of the text
+        ("cycle_of", lambda a: a + 5),                          # an unknown cycle
+        ("fwd_user", lambda a: a[:0]),                          # edges missing from the order
+        ("sizes", lambda a: a.astype(np.float64)),              # not integers
+        ("noarch", lambda a: np.array([object()] * len(a))),    # not numbers at all
+    ]
+    for key, damage in damaged:
+        arrays = g.to_arrays()
+        arrays[key] = damage(arrays[key])
+        with pytest.raises(ValueError):
+            BuildGraph.from_arrays(arrays)
+    arrays = g.to_arrays()
+    del arrays["scc"]
+    with pytest.raises(ValueError, match="scc"):
+        BuildGraph.from_arrays(arrays)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from discomy.graph import graph_from_mapping
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from discomy.graph import BuildGraph, graph_from_mapping
 from discomy.planner import PlanError, make_plan, release_ready
 
 CHAIN = {
@@ -86,3 +90,26 @@ def test_json_object_has_the_documented_keys():
     out = make_plan(graph_from_mapping(CHAIN), ["corelib"]).to_dict()
     for key in ("affected", "tiers", "cycles", "critical_path", "critical_path_seconds", "nodes"):
         assert key in out
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 12).flatmap(lambda n: st.tuples(
+    st.permutations([f"p{i}" + ('"é\\' if i % 2 else "") for i in range(n)]),
+    st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=30),
+    st.lists(st.integers(0, n - 1), min_size=1, max_size=3))))
+def test_json_nodes_agree_with_each_node_whatever_the_name_order(case):
+    # and the JSON text written directly is the JSON of the dict
+    names, edges, changed = case
+    graph = BuildGraph.from_edges(names, np.array([a for a, _ in edges], dtype=np.int64),
+                                  np.array([b for _, b in edges], dtype=np.int64))
+    plan = make_plan(graph, [names[i] for i in changed])
+    assert json.loads(plan.to_json({"depth": "direct"})) == {**plan.to_dict(), "depth": "direct"}
+    nodes = plan.to_dict()["nodes"]
+    assert list(nodes) == list(plan.affected)
+    for name, out in nodes.items():
+        node = plan.node(name)
+        assert out["tier"] == node.tier
+        assert out["deps"] == list(node.deps)
+        assert out["bootstrap_deps"] == list(node.bootstrap_deps)
+        assert out["duration_seconds"] == round(node.duration_seconds, 3)
+        assert out["remaining_seconds"] == round(node.remaining_seconds, 3)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from discomy.backends.local import LocalBackend
 from discomy.engine import Engine, EngineSettings
 from discomy.local_campaign import start_local_campaign
+from discomy.repodata import RepodataError
 from discomy.runner import run_campaign
 from discomy.store import Store
 
@@ -65,3 +68,11 @@ def test_the_global_cap_counts_builds_of_every_running_campaign(example_repos, t
     assert store.builds_in_flight() == 0
     assert Engine(store, backend, second, EngineSettings(max_in_flight=1, max_in_flight_global=1)).run() == "done"
     assert sorted(backend.builds) == ["alpha", "appsuite", "beta", "parsekit"]
+
+
+def test_no_campaign_is_planned_from_source_packages_alone(example_repos, tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.sqlite'}")
+    with pytest.raises(RepodataError, match="no binary packages"):
+        start_local_campaign(store, [example_repos.source_repo], ["corelib"], "per-tier",
+                             cache_dir=tmp_path / "cache")
+    assert store.campaigns() == []
