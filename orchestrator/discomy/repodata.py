@@ -54,11 +54,14 @@ def default_cache_dir() -> Path:
 
 
 def _repomd_path(repo_dir: Path) -> Path:
-    if not repo_dir.exists():
-        raise RepodataError(f"repository {repo_dir} does not exist")
     repomd = repo_dir / "repodata" / "repomd.xml"
-    if not repomd.is_file():
-        raise RepodataError(f"{repo_dir} is not an rpm-md repository: no repodata/repomd.xml")
+    try:
+        if not repo_dir.exists():
+            raise RepodataError(f"repository {repo_dir} does not exist")
+        if not repomd.is_file():
+            raise RepodataError(f"{repo_dir} is not an rpm-md repository: no repodata/repomd.xml")
+    except OSError as exc:      # a name too long, a directory we may not enter
+        raise RepodataError(f"repository {repo_dir} cannot be read: {exc.strerror}") from None
     return repomd
 
 

@@ -1,0 +1,140 @@
+"""The ``discomy`` command line as a user meets it: help for everything, a version, and
+every subcommand answering bad input with exit status 2 and one line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from discomy import __version__
+from discomy.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _undocumented(parser: argparse.ArgumentParser, where: str) -> list:
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if not helps.get(name):
+                    missing.append(f"{where} {name}")
+                missing += _undocumented(sub, f"{where} {name}")
+        elif action.help != argparse.SUPPRESS and not action.help:
+            missing.append(f"{where} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_subcommand_and_option_says_what_it_does():
+    assert _undocumented(build_parser(), "discomy") == []
+
+
+def test_version_is_printed():
+    out = subprocess.run([sys.executable, "-m", "discomy", "--version"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"discomy {__version__}"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, example_repos):
+    """Files the bad inputs point at: a store, configs good and bad, a fleet, durations."""
+    d = tmp_path_factory.mktemp("cli-world")
+    store = f"sqlite:///{d / 'state.sqlite'}"
+    (d / "good.toml").write_text(f'[store]\nurl = "{store}"\n[plan]\ncache_dir = "{d / "cache"}"\n')
+    (d / "port.toml").write_text(f'[store]\nurl = "{store}"\n[metrics]\nport = 70000\n')
+    (d / "amqp.toml").write_text(f'[store]\nurl = "{store}"\n[messaging]\namqp_url = "not a url"\n')
+    (d / "mysql.toml").write_text('[store]\nurl = "mysql://u:secret@db.example.org/discomy"\n')
+    (d / "webhook.toml").write_text(f'[store]\nurl = "{store}"\n'
+                                    f'[notify]\nwebhook_url = "file:///etc/passwd"\n')
+    (d / "nan-fleet.yaml").write_text("- {name: a, count: 1, arches: [x86_64], speed: .nan, "
+                                      "capacity: 4, maxjobs: 2}\n")
+    (d / "latin1.yaml").write_bytes(b"- {name: \xe9t\xe9, count: 1}\n")
+    (d / "huge.json").write_text('{"corelib": 1e400}')
+    (d / "adir").mkdir()
+    return {"d": d, "src": str(example_repos.source_repo), "bin": str(example_repos.binary_repo),
+            "fleet": str(ROOT / "examples" / "fleet.yaml"), "store": store}
+
+
+def _repos(w):
+    return ["--repo", w["src"], "--repo", w["bin"], "--cache-dir", str(w["d"] / "cache")]
+
+
+# (name, argv from the world): each must exit 2 with one line on stderr
+BAD_INPUTS = [
+    ("no subcommand", lambda w: []),
+    ("unknown subcommand", lambda w: ["frobnicate"]),
+    ("unknown option", lambda w: ["plan", "--frobnicate"]),
+    ("plan without --changed", lambda w: ["plan", "--repo", w["src"]]),
+    ("plan of a missing repo", lambda w: ["plan", "--repo", "/nonexistent", "--changed", "x"]),
+    ("plan of a repo name too long", lambda w: ["plan", "--repo", "x" * 300, "--changed", "x"]),
+    ("plan without binaries", lambda w: ["plan", "--repo", w["src"], "--changed", "corelib",
+                                         "--no-cache"]),
+    ("plan of an empty change", lambda w: ["plan", *_repos(w), "--changed", ","]),
+    ("plan of an unknown package", lambda w: ["plan", *_repos(w), "--changed", "nosuch"]),
+    ("plan with a depth typo", lambda w: ["plan", *_repos(w), "--changed", "corelib",
+                                          "--depth", "deep"]),
+    ("durations naming a directory", lambda w: ["plan", *_repos(w), "--changed", "corelib",
+                                                "--durations", str(w["d"] / "adir")]),
+    ("durations of 1e400", lambda w: ["plan", *_repos(w), "--changed", "corelib",
+                                      "--durations", str(w["d"] / "huge.json")]),
+    ("estimate without a fleet", lambda w: ["estimate", *_repos(w), "--changed", "corelib"]),
+    ("estimate on a NaN fleet", lambda w: ["estimate", *_repos(w), "--changed", "corelib",
+                                           "--fleet", str(w["d"] / "nan-fleet.yaml")]),
+    ("estimate on a latin-1 fleet", lambda w: ["estimate", *_repos(w), "--changed", "corelib",
+                                               "--fleet", str(w["d"] / "latin1.yaml")]),
+    ("estimate with NaN regeneration", lambda w: ["estimate", *_repos(w), "--all", "--fleet",
+                                                  w["fleet"], "--regen-seconds", "nan"]),
+    ("estimate with negative regeneration", lambda w: ["estimate", *_repos(w), "--all",
+                                                       "--fleet", w["fleet"],
+                                                       "--regen-seconds", "-100"]),
+    ("estimate for an arch nobody builds", lambda w: ["estimate", *_repos(w), "--all",
+                                                      "--fleet", w["fleet"], "--arches", "mips"]),
+    ("estimate plot into a missing directory", lambda w: ["estimate", *_repos(w), "--all",
+                                                          "--fleet", w["fleet"], "--plot",
+                                                          "/nonexistent/dir/t.svg"]),
+    ("rebuild with a fleet but no dry run", lambda w: ["rebuild", "corelib", "--fleet",
+                                                       w["fleet"], "--store", w["store"]]),
+    ("koji rebuild without a target", lambda w: ["rebuild", "corelib", "--backend", "koji",
+                                                 "--config", str(w["d"] / "good.toml")]),
+    ("rebuild of an unknown package", lambda w: ["rebuild", "nosuch", *_repos(w)[:4],
+                                                 "--config", str(w["d"] / "good.toml")]),
+    ("campaigns with a metrics port of 70000", lambda w: ["campaigns", "--config",
+                                                          str(w["d"] / "port.toml")]),
+    ("campaigns with a file:// webhook", lambda w: ["campaigns", "--config",
+                                                    str(w["d"] / "webhook.toml")]),
+    ("campaigns on a mysql store", lambda w: ["campaigns", "--config", str(w["d"] / "mysql.toml")]),
+    ("campaigns with a missing config", lambda w: ["campaigns", "--config", "/nonexistent.toml"]),
+    ("status of a huge campaign number", lambda w: ["status", "99999999999999999999999",
+                                                    "--store", w["store"]]),
+    ("status of a campaign that is not there", lambda w: ["status", "4242", "--store",
+                                                          w["store"]]),
+    ("status of a negative campaign", lambda w: ["status", "-3", "--store", w["store"]]),
+    ("resume of a campaign that is not there", lambda w: ["resume", "4242", "--store",
+                                                          w["store"]]),
+    ("cancel of a word", lambda w: ["cancel", "all", "--store", w["store"]]),
+    ("serve that would spin", lambda w: ["serve", "--tick", "0", "--config",
+                                         str(w["d"] / "good.toml")]),
+    ("serve deaf to a bad broker URL", lambda w: ["serve", "--config", str(w["d"] / "amqp.toml")]),
+    ("rejected with a limit of zero", lambda w: ["rejected", "--limit", "0", "--store",
+                                                 w["store"]]),
+]
+
+
+@pytest.mark.parametrize("argv_of", [case[1] for case in BAD_INPUTS],
+                         ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_is_exit_status_2_and_one_line(world, argv_of):
+    argv = argv_of(world)
+    out = subprocess.run([sys.executable, "-m", "discomy", *argv], capture_output=True,
+                         text=True, timeout=120, cwd=world["d"],
+                         env={**os.environ, "XDG_CACHE_HOME": str(world["d"] / "xdg")})
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.returncode == 2, (out.returncode, out.stderr, out.stdout[-500:])
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("discomy"), lines[0]
