@@ -138,3 +138,69 @@ def test_bad_input_is_exit_status_2_and_one_line(world, argv_of):
     assert out.returncode == 2, (out.returncode, out.stderr, out.stdout[-500:])
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("discomy"), lines[0]
+
+
+# -- any command line -----------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+WORDS = st.sampled_from(["corelib", "nosuch", "0", "-1", "1", "99999999999999999999999",
+                         "nan", "inf", "-inf", "", "\udcff", "/nonexistent", "x" * 300,
+                         "koji", "local", "direct", "per-edge", "a,b,,c", "1e400", "-", "."])
+
+
+def _options(parser: argparse.ArgumentParser) -> dict:
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: [s for a in sub._actions for s in a.option_strings if s not in
+                   ("-h", "--help", "--follow")]
+            for name, sub in subs.choices.items() if name != "serve"}
+
+
+OPTIONS = _options(build_parser())
+
+
+@st.composite
+def command_lines(draw, world):
+    sub = draw(st.sampled_from(sorted(OPTIONS)))
+    argv = [sub]
+    if sub == "rebuild":
+        argv.append("--dry-run")            # a real rebuild would build with rpmbuild
+    if sub in ("plan", "estimate", "rebuild"):
+        argv += _repos(world)
+    if sub in ("status", "resume", "cancel"):
+        argv.append(draw(WORDS))
+    for _ in range(draw(st.integers(0, 4))):
+        argv.append(draw(st.sampled_from(OPTIONS[sub])))
+        if draw(st.booleans()):
+            argv.append(draw(WORDS | st.text(max_size=20)))
+    if sub in ("rebuild", "campaigns", "status", "resume", "cancel", "rejected"):
+        argv += ["--store", world["store"]]
+    return argv
+
+
+def test_any_command_line_runs_or_is_one_line_with_status_2(world, monkeypatch):
+    import contextlib
+    import io
+
+    from discomy import cli
+
+    monkeypatch.chdir(world["d"])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(world["d"] / "xdg"))
+
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(command_lines(world))
+    def check(argv):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            try:
+                rc = cli.main(argv)
+            except SystemExit as exc:      # argparse's own exit
+                rc = exc.code
+        lines = [line for line in err.getvalue().splitlines() if line.strip()]
+        assert rc in (0, 1, 2), (argv, rc, lines)
+        if rc == 2:
+            assert len(lines) == 1 and lines[0].startswith("discomy"), (argv, lines)
+
+    check()
