@@ -17,7 +17,8 @@ Adds to kojid (koji 1.34+), by wrapping ``koji.daemon.TaskManager`` and
   the cross-build package lists for foreign target arches.
 
 Config: /etc/kojid/plugins/discomy.conf (or $DISCOMY_BUILDER_CONFIG). A bad
-config logs one error and the defaults apply; kojid keeps running.
+value is logged with its key and keeps its default; the other keys apply and
+kojid keeps running.
 """
 
 import configparser
@@ -30,55 +31,50 @@ import koji
 import koji.daemon
 import yaml
 
-from discomy import buildopts, constraints, placement
+from discomy import buildopts, builder_config, constraints, placement
 from discomy.hostdata import merge_host_data
 from discomy.probe import CachedProbe
 
 CONFIG_FILE = os.environ.get("DISCOMY_BUILDER_CONFIG", "/etc/kojid/plugins/discomy.conf")
-DEFAULTS = {
-    "drain_flag": "/var/lib/discomy-builder/drain",
-    "state_file": "/var/lib/discomy-builder/state.json",
-    "bench_cache": "/var/cache/discomy-builder/speed.json",
-    "paths": "/var/lib/mock /var/lib/koji",
-    "probe_ttl": "30",
-    "refuse": "true",
-    "smp_min": "1",
-    "smp_max": "",
-    "reserve_cpus": "0",
-    "cross_config": "",
-}
 
 logger = logging.getLogger("koji.plugin.discomy_builder")
 
 
+def read_cross(path):
+    if not path:
+        return {}
+    try:
+        with open(path) as f:
+            return buildopts.parse_cross_config(yaml.safe_load(f), path)
+    except (OSError, yaml.YAMLError, buildopts.BuildoptsError) as exc:
+        logger.error("discomy builder plugin: cross_config %s: %s; no cross packages", path, exc)
+        return {}
+
+
 def read_config(path=CONFIG_FILE):
-    parser = configparser.ConfigParser(defaults=DEFAULTS, interpolation=None)
+    """The settings (bad keys keep their defaults, one error line each) and the cross lists."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read(path)
-        section = parser["discomy"] if parser.has_section("discomy") else parser.defaults()
-        conf = {key: section.get(key, DEFAULTS[key]) for key in DEFAULTS}
-        conf["probe_ttl"] = float(conf["probe_ttl"])
-        conf["refuse"] = conf["refuse"].strip().lower() in ("1", "yes", "true", "on")
-        conf["bounds"] = buildopts.SmpBounds(
-            int(conf["smp_min"]), int(conf["smp_max"]) if conf["smp_max"].strip() else None,
-            int(conf["reserve_cpus"]))
-        conf["cross"] = {}
-        if conf["cross_config"]:
-            with open(conf["cross_config"]) as f:
-                conf["cross"] = buildopts.parse_cross_config(yaml.safe_load(f), conf["cross_config"])
-        return conf
-    except (OSError, ValueError, configparser.Error, yaml.YAMLError) as exc:
-        logger.error("discomy builder plugin: bad config %s (%s); using defaults", path, exc)
-        return read_config(os.devnull) if path != os.devnull else None
+    except configparser.Error as exc:
+        logger.error("discomy builder plugin: %s cannot be read (%s); using the defaults",
+                     path, exc)
+        parser = configparser.ConfigParser()
+    values = dict(parser[builder_config.SECTION]) if parser.has_section(builder_config.SECTION) \
+        else {}
+    config, errors = builder_config.parse_builder_config(values)
+    for error in errors:
+        logger.error("discomy builder plugin: %s: %s", path, error)
+    return config, read_cross(config.cross_config)
 
 
-CONFIG = read_config()
-PROBE = CachedProbe(ttl=CONFIG["probe_ttl"], paths=tuple(CONFIG["paths"].split()),
-                    bench_cache=Path(CONFIG["bench_cache"]) if CONFIG["bench_cache"] else None)
+CONFIG, CROSS = read_config()
+PROBE = CachedProbe(ttl=CONFIG.probe_ttl, paths=CONFIG.paths,
+                    bench_cache=Path(CONFIG.bench_cache) if CONFIG.bench_cache else None)
 
 
 def draining():
-    return os.path.exists(CONFIG["drain_flag"])
+    return os.path.exists(CONFIG.drain_flag)
 
 
 def write_state(manager):
@@ -86,17 +82,17 @@ def write_state(manager):
     tasks = [{"id": tid, "weight": float(t.get("weight") or 0.0), "method": t.get("method")}
              for tid, t in manager.tasks.items()]
     try:
-        os.makedirs(os.path.dirname(CONFIG["state_file"]), exist_ok=True)
-        with open(CONFIG["state_file"] + ".tmp", "w") as f:
+        os.makedirs(os.path.dirname(CONFIG.state_file), exist_ok=True)
+        with open(CONFIG.state_file + ".tmp", "w") as f:
             json.dump({"tasks": tasks, "draining": draining()}, f)
-        os.replace(CONFIG["state_file"] + ".tmp", CONFIG["state_file"])
+        os.replace(CONFIG.state_file + ".tmp", CONFIG.state_file)
     except OSError as exc:
-        logger.warning("cannot write %s: %s", CONFIG["state_file"], exc)
+        logger.warning("cannot write %s: %s", CONFIG.state_file, exc)
 
 
 def running_weights():
     try:
-        with open(CONFIG["state_file"]) as f:
+        with open(CONFIG.state_file) as f:
             return [t["weight"] for t in json.load(f)["tasks"]]
     except (OSError, ValueError, KeyError, TypeError):
         return []
@@ -135,7 +131,7 @@ def _take_task(self, task):
     if draining():
         logger.info("draining: not taking task %s", task["id"])
         return False
-    if CONFIG["refuse"]:
+    if CONFIG.refuse:
         host = placement.HostCapabilities.from_data(os.uname().nodename, PROBE())
         reason = placement.refusal_reason(host, requirements(self.session, task))
         if reason:
@@ -158,12 +154,12 @@ def gen_mock_config(name, arch, managed=False, repoid=None, tag_name=None, **opt
     host = PROBE()
     tag_macros = dict(opts.get("tag_macros") or {})
     if host.cpus:
-        jobs = buildopts.smp_jobs(host.cpus, host.load1, running_weights(), 1.5, CONFIG["bounds"])
+        jobs = buildopts.smp_jobs(host.cpus, host.load1, running_weights(), 1.5, CONFIG.bounds)
         tag_macros.update(buildopts.smp_macros(tag_macros, jobs))
     opts["tag_macros"] = tag_macros
     output = _stock_gen_mock_config(name, arch, managed, repoid, tag_name, **opts)
     target = opts.get("target_arch") or arch
-    lists = buildopts.cross_lists(CONFIG["cross"], os.uname().machine, target)
+    lists = buildopts.cross_lists(CROSS, os.uname().machine, target)
     if lists:
         output += "\n# discomy: cross-build packages\n" + "\n".join(buildopts.mock_config_lines(lists)) + "\n"
     return output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 from types import SimpleNamespace
 
@@ -144,10 +145,27 @@ def test_foreign_target_gets_the_cross_packages(plugin, monkeypatch):
     assert opts["config_opts"]["chroot_additional_packages"] == ["qemu-user-static-aarch64"]
 
 
-def test_bad_config_falls_back_to_defaults(tmp_path):
-    import discomy_builder
-
+def test_one_bad_option_keeps_the_others_and_is_named_once(plugin, tmp_path, caplog):
     bad = tmp_path / "bad.conf"
-    bad.write_text("[discomy]\nprobe_ttl = soon\n")
-    conf = discomy_builder.read_config(str(bad))
-    assert conf["probe_ttl"] == 30.0
+    bad.write_text(f"[discomy]\nprobe_ttl = soon\nsmp_max = 8\nrefuse = ture\n"
+                   f"drain_flag = {tmp_path / 'drain'}\nsmp_maxx = 4\n")
+    with caplog.at_level(logging.ERROR, logger="koji.plugin.discomy_builder"):
+        conf, cross = plugin.read_config(str(bad))
+    assert conf.probe_ttl == 30.0 and conf.refuse is True
+    assert conf.bounds.max_jobs == 8 and conf.drain_flag == str(tmp_path / "drain")
+    assert len(caplog.messages) == 3
+    assert "probe_ttl = 'soon'" in caplog.messages[1]
+    assert "using the default 30" in caplog.messages[1]
+    assert "refuse = 'ture': must be true or false" in caplog.messages[2]
+    assert "unknown option 'smp_maxx'" in caplog.messages[0]
+
+
+def test_a_bad_cross_file_drops_only_the_cross_lists(plugin, tmp_path, caplog):
+    cross = tmp_path / "cross.yaml"
+    cross.write_text("x86_64:\n  x86_64:\n    add: [gcc]\n")
+    conf_file = tmp_path / "discomy.conf"
+    conf_file.write_text(f"[discomy]\ncross_config = {cross}\nsmp_max = 8\n")
+    with caplog.at_level(logging.ERROR, logger="koji.plugin.discomy_builder"):
+        conf, lists = plugin.read_config(str(conf_file))
+    assert lists == {} and conf.bounds.max_jobs == 8
+    assert "native builds take no cross packages" in caplog.text
