@@ -12,13 +12,15 @@ Adds to kojid (koji 1.34+), by wrapping ``koji.daemon.TaskManager`` and
 - refusals: a buildArch task whose package constraints (tag extra
   ``discomy.constraints``) this host definitely cannot meet is refused softly
   with the reason, a safety net for hubs without the Discomy hub plugin;
-- buildroots: ``%_smp_build_ncpus`` sized to the cpus, the load and the running
-  tasks' koji weights (a tag's own ``rpm.macro._smp_build_ncpus`` wins), and
-  the cross-build package lists for foreign target arches.
+- buildroots: ``%_smp_build_ncpus`` sized to the cpus, the load and the task's
+  own koji weight next to the other tasks kojid runs (a tag's own
+  ``rpm.macro._smp_build_ncpus`` wins), and the cross-build package lists for
+  foreign target arches.
 
 Config: /etc/kojid/plugins/discomy.conf (or $DISCOMY_BUILDER_CONFIG). A bad
 value is logged with its key and keeps its default; the other keys apply and
-kojid keeps running.
+kojid keeps running. $DISCOMY_PROBE_ROOT makes the probe read /proc and /sys
+from a recorded tree instead of / (tests, or reproducing another builder's numbers).
 """
 
 import configparser
@@ -31,11 +33,11 @@ import koji
 import koji.daemon
 import yaml
 
-from discomy import buildopts, builder_config, constraints, placement
+from discomy import buildopts, builder_config, constraints, placement, probe
 from discomy.hostdata import merge_host_data
-from discomy.probe import CachedProbe
 
 CONFIG_FILE = os.environ.get("DISCOMY_BUILDER_CONFIG", "/etc/kojid/plugins/discomy.conf")
+PROBE_ROOT = os.environ.get("DISCOMY_PROBE_ROOT", "/")
 
 logger = logging.getLogger("koji.plugin.discomy_builder")
 
@@ -69,8 +71,10 @@ def read_config(path=CONFIG_FILE):
 
 
 CONFIG, CROSS = read_config()
-PROBE = CachedProbe(ttl=CONFIG.probe_ttl, paths=CONFIG.paths,
-                    bench_cache=Path(CONFIG.bench_cache) if CONFIG.bench_cache else None)
+PROBE = probe.CachedProbe(ttl=CONFIG.probe_ttl, root=PROBE_ROOT, paths=CONFIG.paths,
+                          bench_cache=Path(CONFIG.bench_cache) if CONFIG.bench_cache else None)
+JOBS_DIR = os.path.join(os.path.dirname(CONFIG.state_file), "jobs")
+_current_task = []           # the handler kojid runs in this process (a forked task: one)
 
 
 def draining():
@@ -79,21 +83,46 @@ def draining():
 
 def write_state(manager):
     """Running tasks and their weights, for buildroots (forked) and discomy-builder."""
-    tasks = [{"id": tid, "weight": float(t.get("weight") or 0.0), "method": t.get("method")}
+    tasks = [{"id": tid, "weight": float(t.get("weight") or 0.0),
+              "waiting": bool(t.get("waiting")), "method": t.get("method")}
              for tid, t in manager.tasks.items()]
     try:
-        os.makedirs(os.path.dirname(CONFIG.state_file), exist_ok=True)
+        os.makedirs(JOBS_DIR, exist_ok=True)
         with open(CONFIG.state_file + ".tmp", "w") as f:
             json.dump({"tasks": tasks, "draining": draining()}, f)
         os.replace(CONFIG.state_file + ".tmp", CONFIG.state_file)
+        for name in os.listdir(JOBS_DIR):
+            if not name.isdigit() or int(name) not in manager.tasks:
+                os.unlink(os.path.join(JOBS_DIR, name))
     except OSError as exc:
         logger.warning("cannot write %s: %s", CONFIG.state_file, exc)
 
 
-def running_weights():
+def recorded_jobs():
+    """task id -> the -jN its buildroot got (written by the forked task)."""
+    jobs = {}
+    try:
+        for name in os.listdir(JOBS_DIR):
+            with open(os.path.join(JOBS_DIR, name)) as f:
+                jobs[int(name)] = int(f.read())
+    except (OSError, ValueError):
+        pass
+    return jobs
+
+
+def record_jobs(task_id, jobs):
+    try:
+        os.makedirs(JOBS_DIR, exist_ok=True)
+        with open(os.path.join(JOBS_DIR, str(task_id)), "w") as f:
+            f.write(str(jobs))
+    except OSError as exc:
+        logger.warning("cannot record -j%s of task %s: %s", jobs, task_id, exc)
+
+
+def state_file_tasks():
     try:
         with open(CONFIG.state_file) as f:
-            return [t["weight"] for t in json.load(f)["tasks"]]
+            return json.load(f)["tasks"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
 
@@ -102,6 +131,7 @@ def running_weights():
 
 _stock_get_host_data = koji.daemon.TaskManager._get_host_data
 _stock_take_task = koji.daemon.TaskManager.takeTask
+_stock_run_task = koji.daemon.TaskManager.runTask
 
 
 def _get_host_data(self):
@@ -141,8 +171,17 @@ def _take_task(self, task):
     return _stock_take_task(self, task)
 
 
+def _run_task(self, handler):
+    _current_task.append(handler)
+    try:
+        return _stock_run_task(self, handler)
+    finally:
+        _current_task.pop()
+
+
 koji.daemon.TaskManager._get_host_data = _get_host_data
 koji.daemon.TaskManager.takeTask = _take_task
+koji.daemon.TaskManager.runTask = _run_task
 
 
 # -- buildroots: -jN and cross packages ------------------------------------------
@@ -150,12 +189,41 @@ koji.daemon.TaskManager.takeTask = _take_task
 _stock_gen_mock_config = koji.genMockConfig
 
 
+def host_tasks():
+    """The tasks kojid runs, with current weights, and the -jN each buildroot got.
+
+    A forked task asks the hub (its weight was just raised by updateWeight);
+    elsewhere, or if the hub cannot answer, the state file kojid's loop writes.
+    """
+    rows = None
+    if _current_task:
+        try:
+            rows = _current_task[-1].session.host.getHostTasks()
+        except Exception as exc:  # sizing -jN must never fail the build
+            logger.warning("cannot read this host's tasks from the hub: %s", exc)
+    if rows is None:
+        rows = state_file_tasks()
+    jobs = recorded_jobs()
+    return [buildopts.RunningTask(int(r["id"]), float(r.get("weight") or 0.0),
+                                  bool(r.get("waiting")), jobs.get(int(r["id"])))
+            for r in rows]
+
+
 def gen_mock_config(name, arch, managed=False, repoid=None, tag_name=None, **opts):
-    host = PROBE()
     tag_macros = dict(opts.get("tag_macros") or {})
-    if host.cpus:
-        jobs = buildopts.smp_jobs(host.cpus, host.load1, running_weights(), 1.5, CONFIG.bounds)
-        tag_macros.update(buildopts.smp_macros(tag_macros, jobs))
+    view = probe.cpu_view(PROBE_ROOT)
+    if view is not None:
+        task_id = _current_task[-1].id if _current_task else None
+        decision = buildopts.task_jobs(view, host_tasks(), task_id, CONFIG.bounds)
+        macros = buildopts.smp_macros(tag_macros, decision.jobs)
+        if macros:
+            tag_macros.update(macros)
+            if task_id is not None:
+                record_jobs(task_id, decision.jobs)
+            logger.info("task %s, buildroot %s: %s", task_id, name, decision.describe())
+        else:
+            logger.info("task %s, buildroot %s: the tag sets %s", task_id, name,
+                        buildopts.SMP_MACRO)
     opts["tag_macros"] = tag_macros
     output = _stock_gen_mock_config(name, arch, managed, repoid, tag_name, **opts)
     target = opts.get("target_arch") or arch

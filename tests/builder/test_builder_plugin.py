@@ -1,4 +1,9 @@
-"""The kojid plugin driving koji's real TaskManager and genMockConfig."""
+"""The kojid plugin driving koji's real TaskManager and genMockConfig.
+
+The hub is a small in-memory object answering the calls TaskManager and the
+plugin make, shaped like kojihub's answers. The probe reads the recorded
+16-cpu builder tree (tests/data/hosts/builder16-idle).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import importlib
 import json
 import logging
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import koji
@@ -15,28 +21,50 @@ import pytest
 
 from discomy.hostdata import from_host_data
 
+HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
+
 
 class HostCalls:
     def __init__(self):
         self.refused = []
         self.opened = []
+        self.updates = []          # (task_load, ready, data)
+        self.assigned = []         # tasks host.getTasks returns
+        self.host_tasks = []       # host.getHostTasks rows
+        self.enabled = True
 
     def getID(self):
         return 7
 
+    def getHost(self):
+        return {"id": 7, "name": "b1", "enabled": self.enabled, "capacity": 16.0,
+                "arches": "x86_64"}
+
+    def updateHost(self, task_load, ready, data=None):
+        self.updates.append((task_load, ready, data))
+
+    def getTasks(self):
+        return list(self.assigned)
+
+    def getHostTasks(self):
+        return list(self.host_tasks)
+
     def refuseTask(self, task_id, soft=True, msg=""):
         self.refused.append((task_id, soft, msg))
+        self.assigned = [t for t in self.assigned if t["id"] != task_id]
 
     def openTask(self, task_id):
         self.opened.append(task_id)
         return None          # the stock path then stops: nothing is forked
 
+    def closeTask(self, task_id, response):
+        self.closed = (task_id, koji.xmlrpcplus.loads(response)[0][0])
+
 
 class Session:
     """The hub calls TaskManager and the plugin make, answering like kojihub does."""
 
-    def __init__(self, srpm="tasks/1/llvm-17.0.6-1.el9.src.rpm",
-                 constraints_extra=None):
+    def __init__(self, srpm="tasks/1/llvm-17.0.6-1.el9.src.rpm", constraints_extra=None):
         self.host = HostCalls()
         self.srpm = srpm
         self.extra = {"discomy.constraints": constraints_extra or {}}
@@ -51,6 +79,11 @@ class Session:
         return {"name": tag, "extra": self.extra}
 
 
+def assigned(task_id, method="buildArch"):
+    return {"id": task_id, "method": method, "state": koji.TASK_STATES["ASSIGNED"],
+            "host_id": 7}
+
+
 @pytest.fixture
 def plugin(tmp_path, monkeypatch):
     cross = tmp_path / "cross.yaml"
@@ -58,81 +91,123 @@ def plugin(tmp_path, monkeypatch):
     conf = tmp_path / "discomy.conf"
     conf.write_text(f"[discomy]\ndrain_flag = {tmp_path / 'drain'}\n"
                     f"state_file = {tmp_path / 'state.json'}\nbench_cache =\n"
-                    f"paths = {tmp_path}\ncross_config = {cross}\nsmp_max = 8\n")
+                    f"paths = {tmp_path}\ncross_config = {cross}\n")
     monkeypatch.setenv("DISCOMY_BUILDER_CONFIG", str(conf))
-    stock = (koji.daemon.TaskManager._get_host_data, koji.daemon.TaskManager.takeTask,
-             koji.genMockConfig)
+    monkeypatch.setenv("DISCOMY_PROBE_ROOT", str(HOSTS / "builder16-idle"))
+    tm_class = koji.daemon.TaskManager
+    names = ("_get_host_data", "takeTask", "runTask")
+    stock = {name: getattr(tm_class, name) for name in names}
+    stock_gen = koji.genMockConfig
     sys.modules.pop("discomy_builder", None)
     module = importlib.import_module("discomy_builder")
     module.TMP = tmp_path
     yield module
-    (koji.daemon.TaskManager._get_host_data, koji.daemon.TaskManager.takeTask,
-     koji.genMockConfig) = stock
+    for name, fn in stock.items():
+        setattr(tm_class, name, fn)
+    koji.genMockConfig = stock_gen
     sys.modules.pop("discomy_builder", None)
 
 
 class BuildArch(koji.tasks.BaseTaskHandler):
-    """A buildArch handler that does nothing: the stock takeTask only instantiates it."""
+    """A buildArch handler that writes a mock config the way kojid's BuildRoot does."""
 
     Methods = ["buildArch"]
     _taskWeight = 1.5
 
     def handler(self, *args):
-        return None
+        return koji.genMockConfig("el9-build-1-1", "x86_64", managed=True, repoid=1,
+                                  tag_name="el9-build", topurl="http://koji.example.org/kojifiles")
 
 
-def manager(session):
-    tm = koji.daemon.TaskManager(SimpleNamespace(maxjobs=4, workdir="/tmp"), session)
+def manager(session, tmp_path, maxjobs=4):
+    options = SimpleNamespace(maxjobs=maxjobs, workdir=str(tmp_path / "work"),
+                              mockdir=str(tmp_path), minspace=1)
+    tm = koji.daemon.TaskManager(options, session)
     tm.handlers = {"buildArch": BuildArch}
     return tm
 
 
-def test_host_data_keeps_kojis_keys_and_adds_the_probe(plugin):
-    tm = manager(Session())
+def mock_jobs(config):
+    opts = {"config_opts": {"macros": {}, "plugin_conf": {}}}
+    exec(config, opts)          # as mock reads it
+    return opts["config_opts"]["macros"].get("%_smp_build_ncpus")
+
+
+# -- host data -----------------------------------------------------------------------
+
+def test_host_data_keeps_kojis_keys_and_adds_the_probe(plugin, tmp_path):
+    tm = manager(Session(), tmp_path)
     data = tm._get_host_data()
     assert data["maxjobs"] == 4 and data["methods"] == ["buildArch"]
     host, warnings = from_host_data(data)
-    assert host.cpus >= 1 and host.memory_mb > 0 and not host.draining and warnings == []
+    assert host.cpus == 16 and host.memory_mb == 64000 and not host.draining and warnings == []
     assert json.loads((plugin.TMP / "state.json").read_text())["tasks"] == []
 
 
-def test_drain_flag_stops_new_tasks_and_is_published(plugin):
+def test_drain_flag_stops_new_tasks_and_is_published(plugin, tmp_path):
     (plugin.TMP / "drain").write_text("")
     session = Session()
-    tm = manager(session)
-    assert tm.takeTask({"id": 5, "method": "buildArch", "state": 1}) is False
+    tm = manager(session, tmp_path)
+    assert tm.takeTask(assigned(5)) is False
     assert session.host.opened == [] and session.host.refused == []
     assert from_host_data(tm._get_host_data())[0].draining
 
 
-def test_a_task_the_host_cannot_meet_is_refused_softly_with_the_reason(plugin):
+# -- refusals ------------------------------------------------------------------------
+
+def test_a_task_the_host_cannot_meet_is_refused_softly_with_the_reason(plugin, tmp_path):
     session = Session(constraints_extra={"llvm*": {"memory": "100T"}})
-    tm = manager(session)
-    assert tm.takeTask({"id": 6, "method": "buildArch", "state": 1}) is False
+    tm = manager(session, tmp_path)
+    assert tm.takeTask(assigned(6)) is False
     (task_id, soft, msg), = session.host.refused
     assert task_id == 6 and soft and "needs 100 TiB memory" in msg and "package llvm" in msg
 
 
-def test_a_task_that_fits_goes_to_koji_stock_path(plugin):
+def test_a_task_that_fits_goes_to_koji_stock_path(plugin, tmp_path):
     session = Session(constraints_extra={"llvm*": {"memory": "1M"}, "kernel": {"memory": "100T"}})
-    tm = manager(session)
-    tm.takeTask({"id": 7, "method": "buildArch", "state": 1})
+    tm = manager(session, tmp_path)
+    tm.takeTask(assigned(7))
     assert session.host.refused == [] and session.host.opened == [7]
+
+
+# -- buildroots ----------------------------------------------------------------------
+
+def test_a_heavy_buildarch_alone_gets_every_cpu_not_counted_against_itself(plugin, tmp_path,
+                                                                            caplog):
+    session = Session()
+    tm = manager(session, tmp_path)
+    # kojid's loop already lists the task (and its waiting parent) when the fork sizes it
+    session.host.host_tasks = [{"id": 9, "weight": 19.5, "waiting": False},
+                               {"id": 8, "weight": 0.2, "waiting": True}]
+    tm.tasks = {row["id"]: dict(row) for row in session.host.host_tasks}
+    tm._get_host_data()
+    handler = BuildArch(9, "buildArch", ["x.src.rpm", "el9-build", "x86_64", True, {}],
+                        session, tm.options)
+    with caplog.at_level(logging.INFO, logger="koji.plugin.discomy_builder"):
+        tm.runTask(handler)
+    task_id, config = session.host.closed
+    assert task_id == 9 and mock_jobs(config) == "16"
+    assert (plugin.TMP / "jobs" / "9").read_text() == "16"
+    assert ("task 9, buildroot el9-build-1-1: -j16: weight 19.5, 16 cpus of 16 online, "
+            "load 0.08, other tasks: none") in caplog.messages
+
+
+def test_the_jobs_record_of_a_finished_task_is_removed(plugin, tmp_path):
+    tm = manager(Session(), tmp_path)
+    (plugin.TMP / "jobs").mkdir()
+    (plugin.TMP / "jobs" / "9").write_text("16")
+    tm._get_host_data()
+    assert not (plugin.TMP / "jobs" / "9").exists()
 
 
 def test_mock_config_gets_jobs_unless_the_tag_sets_them(plugin):
     out = koji.genMockConfig("el9-build-1-1", "x86_64", managed=True, repoid=1, tag_name="el9",
                              topurl="http://koji.example.org/kojifiles")
-    opts = {"config_opts": {"macros": {}, "plugin_conf": {}}}
-    exec(out, opts)
-    jobs = int(opts["config_opts"]["macros"]["%_smp_build_ncpus"])
-    assert 1 <= jobs <= 8
+    assert mock_jobs(out) == "16"
     out = koji.genMockConfig("el9-build-1-1", "x86_64", managed=True, repoid=1, tag_name="el9",
                              topurl="http://koji.example.org/kojifiles",
                              tag_macros={"%_smp_build_ncpus": "3"})
-    opts = {"config_opts": {"macros": {}, "plugin_conf": {}}}
-    exec(out, opts)
-    assert opts["config_opts"]["macros"]["%_smp_build_ncpus"] == "3"
+    assert mock_jobs(out) == "3"
 
 
 def test_foreign_target_gets_the_cross_packages(plugin, monkeypatch):
@@ -144,6 +219,8 @@ def test_foreign_target_gets_the_cross_packages(plugin, monkeypatch):
     exec(out, opts)
     assert opts["config_opts"]["chroot_additional_packages"] == ["qemu-user-static-aarch64"]
 
+
+# -- config --------------------------------------------------------------------------
 
 def test_one_bad_option_keeps_the_others_and_is_named_once(plugin, tmp_path, caplog):
     bad = tmp_path / "bad.conf"
