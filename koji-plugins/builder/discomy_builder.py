@@ -7,8 +7,12 @@ Adds to kojid (koji 1.34+), by wrapping ``koji.daemon.TaskManager`` and
 - host data: the probe (cpus, memory, disk, speed, virtualization, native and
   emulated arches, load) merged under the ``"discomy"`` key of the scheduler
   host data kojid sends with ``host.updateHost``;
-- drain: while the flag file exists (``discomy-builder drain``) the builder
-  takes no new task, running ones finish, and the hub sees ``draining``;
+- drain (``discomy.drain``): while the builder's flag file exists
+  (``discomy-builder drain``, published as ``draining``) or the hub drains the
+  host (``koji drain-host``, read back with ``discomy.getDrainState``), kojid
+  reports itself not ready, so nothing new is assigned; a task still assigned
+  to it, or to a disabled host, is handed back at once with a soft refusal;
+  running tasks finish;
 - refusals: a buildArch task whose package constraints (tag extra
   ``discomy.constraints``) this host definitely cannot meet is refused softly
   with the reason, a safety net for hubs without the Discomy hub plugin;
@@ -27,17 +31,19 @@ import configparser
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import koji
 import koji.daemon
 import yaml
 
-from discomy import buildopts, builder_config, constraints, placement, probe
+from discomy import buildopts, builder_config, constraints, drain, placement, probe
 from discomy.hostdata import merge_host_data
 
 CONFIG_FILE = os.environ.get("DISCOMY_BUILDER_CONFIG", "/etc/kojid/plugins/discomy.conf")
 PROBE_ROOT = os.environ.get("DISCOMY_PROBE_ROOT", "/")
+HUB_DRAIN_RETRY_S = 600      # a hub without discomy.getDrainState is asked again this late
 
 logger = logging.getLogger("koji.plugin.discomy_builder")
 
@@ -74,22 +80,23 @@ CONFIG, CROSS = read_config()
 PROBE = probe.CachedProbe(ttl=CONFIG.probe_ttl, root=PROBE_ROOT, paths=CONFIG.paths,
                           bench_cache=Path(CONFIG.bench_cache) if CONFIG.bench_cache else None)
 JOBS_DIR = os.path.join(os.path.dirname(CONFIG.state_file), "jobs")
+_hub_drain_unknown_until = [0.0]
 _current_task = []           # the handler kojid runs in this process (a forked task: one)
 
 
-def draining():
-    return os.path.exists(CONFIG.drain_flag)
+# -- state shared with buildroots (forked) and discomy-builder --------------------
 
-
-def write_state(manager):
-    """Running tasks and their weights, for buildroots (forked) and discomy-builder."""
+def write_state(manager, state):
+    """Running tasks and the drain switches, for buildroots and ``discomy-builder``."""
     tasks = [{"id": tid, "weight": float(t.get("weight") or 0.0),
               "waiting": bool(t.get("waiting")), "method": t.get("method")}
              for tid, t in manager.tasks.items()]
     try:
         os.makedirs(JOBS_DIR, exist_ok=True)
         with open(CONFIG.state_file + ".tmp", "w") as f:
-            json.dump({"tasks": tasks, "draining": draining()}, f)
+            json.dump({"host": (manager.hostdata or {}).get("name"), "tasks": tasks,
+                       "draining": state.draining, "drain": state.sources,
+                       "disabled": state.disabled}, f)
         os.replace(CONFIG.state_file + ".tmp", CONFIG.state_file)
         for name in os.listdir(JOBS_DIR):
             if not name.isdigit() or int(name) not in manager.tasks:
@@ -130,14 +137,63 @@ def state_file_tasks():
 # -- TaskManager: host data, drain, refusals -----------------------------------
 
 _stock_get_host_data = koji.daemon.TaskManager._get_host_data
+_stock_ready_for_task = koji.daemon.TaskManager.readyForTask
+_stock_get_next_task = koji.daemon.TaskManager.getNextTask
 _stock_take_task = koji.daemon.TaskManager.takeTask
 _stock_run_task = koji.daemon.TaskManager.runTask
 
 
+def drain_flag():
+    return os.path.exists(CONFIG.drain_flag)
+
+
+def hub_drained(manager):
+    """``koji drain-host`` for this host, as the hub says (None: a hub that cannot say)."""
+    if time.time() < _hub_drain_unknown_until[0]:
+        return None
+    try:
+        return bool(manager.session.discomy.getDrainState(manager.host_id)["drained"])
+    except koji.GenericError as exc:
+        logger.info("the hub's drain state is unknown (%s); asking again in %d s",
+                    str(exc).strip(), HUB_DRAIN_RETRY_S)
+        _hub_drain_unknown_until[0] = time.time() + HUB_DRAIN_RETRY_S
+        return None
+
+
+def drain_state(manager):
+    return getattr(manager, "discomy_drain", None) or drain.DrainState(flag=drain_flag())
+
+
+def _ready_for_task(self):
+    ready = _stock_ready_for_task(self)
+    self.discomy_drain = drain.DrainState(
+        flag=drain_flag(), hub=hub_drained(self),
+        disabled=not (self.hostdata or {}).get("enabled", True))
+    if ready and self.discomy_drain.draining:
+        self.status = drain.describe(self.discomy_drain.sources)
+        logger.info("not ready for tasks: %s", self.status)
+        return False
+    return ready
+
+
+def _get_next_task(self):
+    taken = _stock_get_next_task(self)
+    reason = drain_state(self).hand_back_reason()
+    if not self.ready and reason:
+        # assigned before the hub heard we are not ready: hand back now, not at AssignTimeout
+        for task in self.session.host.getTasks():
+            if (task["host_id"] == self.host_id
+                    and task["state"] == koji.TASK_STATES["ASSIGNED"]):
+                logger.info("handing back task %s: %s", task["id"], reason)
+                self.session.host.refuseTask(task["id"], soft=True, msg=reason)
+    return taken
+
+
 def _get_host_data(self):
     data = _stock_get_host_data(self)
-    write_state(self)
-    return merge_host_data(data, PROBE(running_tasks=len(self.tasks), draining=draining()))
+    state = drain_state(self)
+    write_state(self, state)
+    return merge_host_data(data, PROBE(running_tasks=len(self.tasks), draining=state.flag))
 
 
 def requirements(session, task):
@@ -158,16 +214,15 @@ def requirements(session, task):
 
 
 def _take_task(self, task):
-    if draining():
-        logger.info("draining: not taking task %s", task["id"])
-        return False
-    if CONFIG.refuse:
+    # the flag may have appeared since this loop's readyForTask
+    reason = drain.DrainState(flag=drain_flag()).hand_back_reason()
+    if reason is None and CONFIG.refuse:
         host = placement.HostCapabilities.from_data(os.uname().nodename, PROBE())
         reason = placement.refusal_reason(host, requirements(self.session, task))
-        if reason:
-            logger.warning("refusing task %s: %s", task["id"], reason)
-            self.session.host.refuseTask(task["id"], soft=True, msg=reason)
-            return False
+    if reason:
+        logger.warning("refusing task %s: %s", task["id"], reason)
+        self.session.host.refuseTask(task["id"], soft=True, msg=reason)
+        return False
     return _stock_take_task(self, task)
 
 
@@ -180,6 +235,8 @@ def _run_task(self, handler):
 
 
 koji.daemon.TaskManager._get_host_data = _get_host_data
+koji.daemon.TaskManager.readyForTask = _ready_for_task
+koji.daemon.TaskManager.getNextTask = _get_next_task
 koji.daemon.TaskManager.takeTask = _take_task
 koji.daemon.TaskManager.runTask = _run_task
 

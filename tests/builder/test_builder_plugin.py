@@ -19,6 +19,7 @@ import koji.daemon
 import koji.tasks
 import pytest
 
+from discomy.builder_cli import main as builder_main
 from discomy.hostdata import from_host_data
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
@@ -61,11 +62,26 @@ class HostCalls:
         self.closed = (task_id, koji.xmlrpcplus.loads(response)[0][0])
 
 
+class DiscomyCalls:
+    def __init__(self):
+        self.drained = False
+        self.calls = 0
+        self.missing = False
+
+    def getDrainState(self, host):
+        self.calls += 1
+        if self.missing:
+            raise koji.GenericError("Invalid method: discomy.getDrainState")
+        return {"host_id": host, "name": "b1", "drained": self.drained,
+                "draining": False, "drain": ["hub"] if self.drained else []}
+
+
 class Session:
     """The hub calls TaskManager and the plugin make, answering like kojihub does."""
 
     def __init__(self, srpm="tasks/1/llvm-17.0.6-1.el9.src.rpm", constraints_extra=None):
         self.host = HostCalls()
+        self.discomy = DiscomyCalls()
         self.srpm = srpm
         self.extra = {"discomy.constraints": constraints_extra or {}}
 
@@ -94,8 +110,10 @@ def plugin(tmp_path, monkeypatch):
                     f"paths = {tmp_path}\ncross_config = {cross}\n")
     monkeypatch.setenv("DISCOMY_BUILDER_CONFIG", str(conf))
     monkeypatch.setenv("DISCOMY_PROBE_ROOT", str(HOSTS / "builder16-idle"))
+    # koji's own readyForTask checks the real load average; keep it out of these tests
+    monkeypatch.setattr(koji.daemon.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     tm_class = koji.daemon.TaskManager
-    names = ("_get_host_data", "takeTask", "runTask")
+    names = ("_get_host_data", "readyForTask", "getNextTask", "takeTask", "runTask")
     stock = {name: getattr(tm_class, name) for name in names}
     stock_gen = koji.genMockConfig
     sys.modules.pop("discomy_builder", None)
@@ -144,13 +162,74 @@ def test_host_data_keeps_kojis_keys_and_adds_the_probe(plugin, tmp_path):
     assert json.loads((plugin.TMP / "state.json").read_text())["tasks"] == []
 
 
-def test_drain_flag_stops_new_tasks_and_is_published(plugin, tmp_path):
+# -- drain ---------------------------------------------------------------------------
+
+def test_a_draining_builder_says_not_ready_and_hands_back_assigned_tasks_at_once(plugin, tmp_path):
     (plugin.TMP / "drain").write_text("")
     session = Session()
+    session.host.assigned = [assigned(5)]
     tm = manager(session, tmp_path)
-    assert tm.takeTask(assigned(5)) is False
-    assert session.host.opened == [] and session.host.refused == []
-    assert from_host_data(tm._get_host_data())[0].draining
+    assert tm.getNextTask() is False
+    load, ready, data = session.host.updates[-1]
+    assert ready is False and data["discomy"]["draining"] is True
+    assert session.host.refused == [(5, True, "draining (discomy-builder drain)")]
+    assert session.host.opened == []
+
+
+def test_the_hubs_drain_is_honoured_and_shown_by_discomy_builder(plugin, tmp_path, capsys):
+    session = Session()
+    session.discomy.drained = True
+    session.host.assigned = [assigned(5)]
+    tm = manager(session, tmp_path)
+    assert tm.getNextTask() is False
+    assert session.host.updates[-1][1] is False
+    assert session.host.refused == [(5, True, "draining (koji drain-host)")]
+    # the host data carries the builder's own flag only; the hub knows its own
+    assert session.host.updates[-1][2]["discomy"]["draining"] is False
+    state = ["--flag", str(plugin.TMP / "drain"), "--state", str(plugin.TMP / "state.json")]
+    builder_main(["status"] + state)
+    assert capsys.readouterr().out.startswith("draining (koji drain-host); 0 running")
+    builder_main(["undrain"] + state)
+    assert "b1 is still drained on the hub: run `koji undrain-host b1`" in capsys.readouterr().out
+
+
+def test_a_disabled_host_hands_back_what_was_assigned_before(plugin, tmp_path):
+    session = Session()
+    session.host.enabled = False
+    session.host.assigned = [assigned(5)]
+    tm = manager(session, tmp_path)
+    assert tm.getNextTask() is False
+    assert session.host.refused == [(5, True, "host disabled (koji disable-host)")]
+
+
+def test_a_full_builder_keeps_its_assigned_tasks_for_later(plugin, tmp_path):
+    session = Session()
+    session.host.assigned = [assigned(5)]
+    tm = manager(session, tmp_path, maxjobs=1)
+    tm.tasks = {3: {"id": 3, "weight": 1.5, "waiting": False}}
+    assert tm.getNextTask() is False
+    assert session.host.refused == [] and session.host.updates[-1][1] is False
+
+
+def test_a_hub_without_the_drain_call_is_asked_again_only_later(plugin, tmp_path):
+    session = Session()
+    session.discomy.missing = True
+    session.host.assigned = [assigned(5)]
+    tm = manager(session, tmp_path)
+    tm.getNextTask()
+    assert session.host.opened == [5] and session.host.refused == []
+    tm.getNextTask()
+    assert session.discomy.calls == 1
+
+
+def test_a_flag_set_after_the_ready_check_refuses_the_task_instead_of_sitting_on_it(plugin,
+                                                                                   tmp_path):
+    session = Session()
+    tm = manager(session, tmp_path)
+    (plugin.TMP / "drain").write_text("")
+    assert tm.takeTask(assigned(6)) is False
+    assert session.host.refused == [(6, True, "draining (discomy-builder drain)")]
+    assert session.host.opened == []
 
 
 # -- refusals ------------------------------------------------------------------------
