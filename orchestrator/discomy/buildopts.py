@@ -103,7 +103,8 @@ def smp_jobs(view: CpuView, others: Iterable[RunningTask], task_weight: float,
         machine = max(view.online or view.cpus, view.cpus)
         free = round(machine - foreign)
         share = min(share, max(1, min(usable, free)))
-    jobs = max(1, math.floor(share))
+    # 207 * w / w can come out a hair under 207: floor the share, not the rounding error
+    jobs = max(1, math.floor(share + 1e-9))
     jobs = max(jobs, bounds.min_jobs)
     if bounds.max_jobs is not None:
         jobs = min(jobs, bounds.max_jobs)

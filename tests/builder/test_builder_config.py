@@ -45,3 +45,13 @@ def test_smp_max_below_smp_min_is_dropped_with_both_named():
     config, errors = parse_builder_config({"smp_min": "8", "smp_max": "4"})
     assert config.bounds == SmpBounds(8, None, 0)
     assert errors == ["smp_max = 4 is below smp_min = 8; smp_max ignored"]
+
+
+def test_the_shipped_example_config_reads_without_a_complaint():
+    import configparser
+    from pathlib import Path
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(Path(__file__).resolve().parents[2] / "koji-plugins" / "builder" / "discomy.conf")
+    config, errors = parse_builder_config(dict(parser["discomy"]))
+    assert errors == [] and config.cross_config == "/etc/kojid/plugins/discomy-cross.yaml"

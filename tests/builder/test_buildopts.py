@@ -31,6 +31,11 @@ def test_cpus_are_shared_by_koji_task_weight():
     assert smp_jobs(CpuView(16), others(4.5), 1.5) == 4
 
 
+def test_a_lone_task_gets_every_cpu_whatever_its_weight():
+    # 207 * w / w is 206.99999999999997 in floating point for this weight
+    assert smp_jobs(CpuView(207), [], 2.8035118201268666) == 207
+
+
 def test_foreign_load_takes_cpus_away():
     assert smp_jobs(CpuView(16, 16, 12.0), [], 1.5) == 4
 
