@@ -25,6 +25,7 @@ import koji
 from koji.plugin import export_cli
 from koji_cli.lib import activate_session, ensure_connection, error
 
+from discomy.drain import HUB, still_held
 from discomy.units import format_size_mb
 
 HELP_TAIL = "\n(Specify the --help global option for a list of other help options)"
@@ -81,6 +82,13 @@ def _constraint_text(c):
     return " ".join(parts) or "-"
 
 
+def _drain_text(host):
+    """Who drains a host: hub (koji drain-host), builder (discomy-builder drain), both, or no."""
+    if host.get("drain"):
+        return "+".join(host["drain"])
+    return "yes" if host.get("draining") else "no"
+
+
 def _size_text(value):
     from discomy.units import parse_size_mb
     return format_size_mb(parse_size_mb(value))
@@ -107,7 +115,7 @@ def handle_discomy_hosts(goptions, session, args):
                      _num(h.get("speed")),
                      "%s/%s" % (_num(h.get("task_load"), "%.1f"), _num(h.get("capacity"))),
                      "%s/%s" % (h.get("running_tasks", 0), _num(h.get("maxjobs"))),
-                     "yes" if h.get("draining") else "no",
+                     _drain_text(h),
                      "yes" if h.get("ready") else "no"))
     _print_table(("Host", "Arches", "CPUs", "Memory", "Disk", "Speed", "Load",
                   "Tasks", "Draining", "Ready"), rows)
@@ -139,7 +147,7 @@ def handle_explain_task(goptions, session, args):
 
 @export_cli
 def handle_drain_host(goptions, session, args):
-    "[admin] Stop giving new tasks to a host"
+    "[admin] Stop giving new tasks to a host; its running tasks finish"
     parser = _parser("drain-host [options] <host>", json_option=False)
     parser.add_option("--wait", action="store_true",
                       help="Wait until the host's running tasks have finished")
@@ -173,7 +181,9 @@ def handle_undrain_host(goptions, session, args):
         parser.error("Please specify one host")
     activate_session(session, goptions)
     _call(session.discomy.undrainHost, args[0])
-    print("Host %s takes new tasks" % args[0])
+    state = _call(session.discomy.getDrainState, args[0])
+    held = still_held(state["drain"], HUB, state["name"])
+    print(held or "Host %s takes new tasks" % args[0])
 
 
 @export_cli

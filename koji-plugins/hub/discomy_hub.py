@@ -9,7 +9,7 @@ Adds to a koji hub (1.34+):
   reservation; draining). With no Discomy data it decides exactly as stock
   koji. Reasons go to the scheduler log (``koji scheduler-logs``);
 - API calls ``discomy.hostCapabilities``, ``discomy.explainTask``,
-  ``discomy.drainHost`` / ``discomy.undrainHost`` (admin),
+  ``discomy.drainHost`` / ``discomy.undrainHost`` (admin), ``discomy.getDrainState``,
   ``discomy.getPackageConstraints`` / ``discomy.setPackageConstraints`` (admin);
 - policy tests ``discomy_power`` and ``discomy_needs`` for koji's ``channel``
   policy.
@@ -19,8 +19,9 @@ logged as one error and the hub keeps stock scheduling.
 
 Package constraints live in tag extra ``discomy.constraints``. Hub-side drain
 state is kept in koji's ``scheduler_sys_data`` table under the name
-``discomy.drained`` (a JSON list of host ids); builders may also report
-``draining`` in their host data.
+``discomy.drained`` (a JSON list of host ids); builders read it back with
+``discomy.getDrainState`` and report their own flag as ``draining`` in their
+host data (see ``discomy.drain``).
 """
 
 import configparser
@@ -40,7 +41,8 @@ from kojihub import scheduler
 from kojihub.db import QueryProcessor, UpsertProcessor
 
 from discomy import constraints as cons
-from discomy import placement
+from discomy import drain, placement
+from discomy.hostdata import from_host_data
 
 # DISCOMY_HUB_CONFIG points a hub started by hand (tests, development) at another file.
 CONFIG_FILE = os.environ.get("DISCOMY_HUB_CONFIG", "/etc/koji-hub/plugins/discomy.conf")
@@ -314,6 +316,23 @@ def drainHost(host):
 def undrainHost(host):
     """Let a drained host take new tasks again (admin)."""
     return _set_drained(host, False)
+
+
+@export_in("discomy")
+def getDrainState(host):
+    """Both drain switches of a host: the hub's (drainHost) and the builder's own flag.
+
+    Builders read it back every loop to honour the hub's drain.
+
+    :returns dict: host_id, name, enabled, drained (hub), draining (builder flag), drain
+    """
+    info = kojihub.get_host(host, strict=True)
+    rows = scheduler.get_host_data(info["id"])
+    hostdata, _ = from_host_data(rows[0]["data"] if rows else None)
+    drained = info["id"] in drained_host_ids()
+    return {"host_id": info["id"], "name": info["name"], "enabled": info["enabled"],
+            "drained": drained, "draining": hostdata.draining,
+            "drain": drain.drain_sources(builder=hostdata.draining, hub=drained)}
 
 
 @export_in("discomy")

@@ -1,8 +1,11 @@
 """``discomy-builder drain|undrain|status``: take a builder out of rotation gently.
 
-Drain creates the flag file the kojid plugin honours: no new task is taken, the
-running ones finish, and the hub sees ``draining`` in the host data. ``--wait``
-blocks until kojid reports no running task.
+Drain creates the flag file the kojid plugin honours: kojid reports itself not
+ready, tasks still assigned to it go back to the hub at once, the running ones
+finish, and the hub sees ``draining`` in the host data. ``--wait`` blocks until
+kojid reports no running task. Status shows this flag and the hub's own drain
+(``koji drain-host``), which the plugin reads back from the hub (see
+``discomy.drain``).
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ import sys
 import time
 from pathlib import Path
 
+from .drain import BUILDER, HUB, describe, drain_sources, still_held
 from .paths import path_option
 
 DRAIN_FLAG = Path("/var/lib/discomy-builder/drain")
 STATE_FILE = Path("/var/lib/discomy-builder/state.json")
 
 
-def running_tasks(state_file: Path) -> list:
+def read_state(state_file: Path) -> dict:
     try:
-        return json.loads(state_file.read_text()).get("tasks", [])
-    except (OSError, ValueError, AttributeError):
-        return []
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def running_tasks(state_file: Path) -> list:
+    return read_state(state_file).get("tasks") or []
 
 
 def main(argv=None) -> int:
@@ -44,7 +53,7 @@ def main(argv=None) -> int:
     if args.action == "drain":
         args.flag.parent.mkdir(parents=True, exist_ok=True)
         args.flag.touch()
-        print("draining: no new tasks; running ones finish")
+        print("draining: no new tasks, assigned ones go back to the hub, running ones finish")
         started = time.monotonic()
         while args.wait and running_tasks(args.state):
             if args.timeout and time.monotonic() - started > args.timeout:
@@ -57,11 +66,20 @@ def main(argv=None) -> int:
             os.unlink(args.flag)
         except FileNotFoundError:
             pass
-        print("taking tasks again")
+        state = read_state(args.state)
+        held = still_held(state.get("drain") or [], BUILDER, state.get("host") or "this builder")
+        print(held or "taking tasks again")
         return 0
-    tasks = running_tasks(args.state)
-    print(f"{'draining' if args.flag.exists() else 'taking tasks'}; {len(tasks)} running"
-          + "".join(f"\n  task {t.get('id')} {t.get('method')} weight {t.get('weight')}" for t in tasks))
+    state = read_state(args.state)
+    tasks = state.get("tasks") or []
+    sources = drain_sources(builder=args.flag.exists(), hub=HUB in (state.get("drain") or []))
+    status = describe(sources) if sources else "taking tasks"
+    if state.get("disabled"):
+        status += "; host disabled (koji disable-host)"
+    print(f"{status}; {len(tasks)} running"
+          + "".join(f"\n  task {t.get('id')}{' ' + t['method'] if t.get('method') else ''} "
+                    f"weight {t.get('weight')}{' (waiting)' if t.get('waiting') else ''}"
+                    for t in tasks))
     return 0
 
 

@@ -1,9 +1,11 @@
 """Build options for a buildroot: -jN and cross-build package lists (pure core).
 
-**-jN.** ``smp_jobs`` gives the buildroot's ``%_smp_build_ncpus``: the task's
-share of the host's cpus by koji task weight (a 6.0-weight LibreOffice build
-next to a 1.5-weight one gets four times the cpus), reduced when the load
-average says the cpus are busy with something else, and clamped to the
+**-jN.** ``task_jobs`` gives a buildroot's ``%_smp_build_ncpus``: the task's
+share of the builder's cpus by koji task weight among the tasks kojid runs (a
+6.0-weight LibreOffice build next to a 1.5-weight one gets four times the cpus;
+alone it gets them all). Tasks waiting on subtasks use no cpu and do not count,
+and the task never counts against itself. The share is reduced when the load
+average shows cpus busy with work that is not ours, and clamped to the
 configured bounds. A tag that sets ``rpm.macro._smp_build_ncpus`` always wins:
 ``smp_macros`` then adds nothing.
 
@@ -35,6 +37,9 @@ class BuildoptsError(ValueError):
     """Bad build-option settings; the message names the key."""
 
 
+BUILDARCH_WEIGHT = 1.5                   # koji's base buildArch weight, before updateWeight
+
+
 @dataclass(frozen=True)
 class SmpBounds:
     min_jobs: int = 1
@@ -42,24 +47,82 @@ class SmpBounds:
     reserve_cpus: int = 0                # cpus kept for kojid and the system
 
 
-def smp_jobs(cpus: int, load1: Optional[float], running_weights: Iterable[float],
-             task_weight: float, bounds: SmpBounds = SmpBounds()) -> int:
-    """``%_smp_build_ncpus`` for a task of ``task_weight`` starting next to ``running_weights``."""
-    if cpus < 1:
+@dataclass(frozen=True)
+class CpuView:
+    """The cpus a builder sees when it sizes a buildroot."""
+
+    cpus: int                            # cpus kojid may use: online, affinity, cgroup quota
+    online: Optional[int] = None         # cpus of the whole machine, which the load average counts
+    load1: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    """A task kojid runs (``host.getHostTasks``), with the -jN its buildroot got, if any."""
+
+    task_id: int
+    weight: float
+    waiting: bool = False                # waiting on subtasks: it uses no cpu
+    jobs: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class JobsDecision:
+    jobs: int
+    task_weight: float
+    others: tuple                        # the RunningTasks it was sized against
+    view: CpuView
+
+    def describe(self) -> str:
+        busy = [t for t in self.others if not t.waiting]
+        others = ", ".join(f"{t.task_id} (weight {t.weight:g}"
+                           + (f", -j{t.jobs})" if t.jobs is not None else ")") for t in busy)
+        online = f" of {self.view.online} online" if self.view.online else ""
+        load = "unknown" if self.view.load1 is None else f"{self.view.load1:g}"
+        return (f"-j{self.jobs}: weight {self.task_weight:g}, {self.view.cpus} cpus{online}, "
+                f"load {load}, other tasks: {others or 'none'}")
+
+
+def smp_jobs(view: CpuView, others: Iterable[RunningTask], task_weight: float,
+             bounds: SmpBounds = SmpBounds()) -> int:
+    """``%_smp_build_ncpus`` for a task of ``task_weight`` starting next to ``others``."""
+    if view.cpus < 1:
         raise ValueError("cpus must be at least 1")
-    usable = max(1, cpus - bounds.reserve_cpus)
-    weights = [w for w in running_weights if w > 0]
+    usable = max(1, view.cpus - bounds.reserve_cpus)
     weight = max(task_weight, 0.1)
-    share = usable * weight / (sum(weights) + weight)
-    if load1 is not None:
-        # cpus the load average says are busy beyond what our running tasks should use
-        foreign = max(0.0, load1 - sum(usable * w / (sum(weights) + weight) for w in weights))
-        share = min(share, max(1.0, usable - foreign))
-    jobs = max(1, math.floor(share))
+    busy = [t for t in others if not t.waiting and t.weight > 0]
+    busy_weight = sum(t.weight for t in busy)
+    share = usable * weight / (busy_weight + weight)
+    if view.load1 is not None:
+        # Load our other tasks may cause is not foreign: the -jN each got (a task that
+        # started alone keeps all cpus), else its share of the cpus among them.
+        own = sum(min(t.jobs, usable) if t.jobs is not None else usable * t.weight / busy_weight
+                  for t in busy)
+        foreign = max(0.0, view.load1 - own)
+        # the load average counts the whole machine, a cgroup quota only us
+        machine = max(view.online or view.cpus, view.cpus)
+        free = round(machine - foreign)
+        share = min(share, max(1, min(usable, free)))
+    # 207 * w / w can come out a hair under 207: floor the share, not the rounding error
+    jobs = max(1, math.floor(share + 1e-9))
     jobs = max(jobs, bounds.min_jobs)
     if bounds.max_jobs is not None:
         jobs = min(jobs, bounds.max_jobs)
     return max(1, min(jobs, usable))
+
+
+def task_jobs(view: CpuView, host_tasks: Iterable[RunningTask], task_id: Optional[int],
+              bounds: SmpBounds = SmpBounds()) -> JobsDecision:
+    """-jN for task ``task_id`` among the tasks kojid runs, never counted against itself.
+
+    Its weight is its own entry's (koji raises a buildArch's weight with the
+    package's build history), else the base buildArch weight.
+    """
+    tasks = list(host_tasks)
+    own = [t.weight for t in tasks if t.task_id == task_id and t.weight > 0]
+    weight = own[0] if own else BUILDARCH_WEIGHT
+    others = tuple(t for t in tasks if t.task_id != task_id)
+    return JobsDecision(smp_jobs(view, others, weight, bounds), weight, others, view)
 
 
 def smp_macros(tag_macros: Mapping[str, str], jobs: int) -> dict:

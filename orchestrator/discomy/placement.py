@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from discomy import constraints as cons
+from discomy.drain import drain_sources
 from discomy.hostdata import HostData, from_host_data
 from discomy.units import format_size_mb
 
@@ -791,6 +792,7 @@ def host_summary(host: HostCapabilities, running: int = 0,
         "task_load": host.task_load, "ready": host.ready,
         "maxjobs": host.maxjobs or config.maxjobs, "running_tasks": running,
         "draining": host.draining, "drained": host.drained,
+        "drain": drain_sources(builder=host.data.draining, hub=host.drained),
         "cpus": d.cpus, "memory_mb": d.memory_mb, "memory_available_mb": d.memory_available_mb,
         "disk_free_mb": d.buildroot_free_mb(), "speed": d.speed, "virt": list(d.virt),
         "arches_emulated": list(d.arches_emulated), "features": list(d.features),

@@ -7,7 +7,8 @@ answer for a few seconds, and the calibrated speed benchmark is cached on disk
 and re-measured rarely.
 
 - cpus: the cpus kojid may use: online cpus, the process's affinity on a live
-  host, and the cgroup v2 ``cpu.max`` quota, whichever is smallest;
+  host, and the cpu quota of its cgroup and the cgroup's ancestors (v2
+  ``cpu.max``, v1 ``cpu.cfs_quota_us``), whichever is smallest;
 - memory: ``MemTotal`` / ``MemAvailable``, capped by the cgroup's ``memory.max``;
 - disk: free MiB of each buildroot path (statvfs);
 - speed: relative per-task throughput, 1.0 = the reference builder; from the
@@ -30,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+from .buildopts import CpuView
 from .hostdata import BUILDROOT_PATH, HostData
 
 REFERENCE_BOGOMIPS = 4000.0      # per cpu, a 2 GHz x86_64 core
@@ -63,19 +65,70 @@ def _cpu_list_count(text: str) -> int:
     return count
 
 
+def _cgroup_dirs(path: str) -> list:
+    """A cgroup path and its ancestors, the mount root first ("" is the root)."""
+    parts = [p for p in path.strip().split("/") if p]
+    return ["/" + "/".join(parts[:n]) if n else "" for n in range(len(parts) + 1)]
+
+
+def cgroup_cpu_quota(root: Path) -> Optional[int]:
+    """Whole cpus our cgroup may use: the tightest quota along its path, v2 or v1.
+
+    ``/proc/self/cgroup`` names our cgroup (a systemd ``CPUQuota=`` sits on
+    kojid.service, not on the mount root); in a container the mount root is our
+    own cgroup and the named path may not exist there: both are read.
+    """
+    limits = []
+    # without /proc/self/cgroup (a recorded container tree) the mount root is ours
+    for line in (_read(root, "/proc/self/cgroup") or "0::/").splitlines():
+        fields = line.split(":", 2)
+        if len(fields) != 3:
+            continue
+        hierarchy, controllers, path = fields
+        for d in _cgroup_dirs(path):
+            if hierarchy == "0" and not controllers:
+                text = (_read(root, f"/sys/fs/cgroup{d}/cpu.max") or "max").split()
+                quota, period = (text + ["100000"])[:2]
+            elif "cpu" in controllers.split(","):
+                quota = (_read(root, f"/sys/fs/cgroup/cpu{d}/cpu.cfs_quota_us") or "-1").strip()
+                period = (_read(root, f"/sys/fs/cgroup/cpu{d}/cpu.cfs_period_us") or "0").strip()
+            else:
+                break
+            if quota.isdigit() and period.isdigit() and int(quota) > 0 and int(period) > 0:
+                limits.append(int(quota) // int(period))
+    return max(1, min(limits)) if limits else None
+
+
+def online_cpus(root: Path) -> Optional[int]:
+    online = _read(root, "/sys/devices/system/cpu/online")
+    return _cpu_list_count(online) if online else None
+
+
 def probe_cpus(root: Path, live: bool) -> Optional[int]:
     counts = []
-    online = _read(root, "/sys/devices/system/cpu/online")
+    online = online_cpus(root)
     if online:
-        counts.append(_cpu_list_count(online))
+        counts.append(online)
     if live and hasattr(os, "sched_getaffinity"):
         counts.append(len(os.sched_getaffinity(0)))
-    quota = _read(root, "/sys/fs/cgroup/cpu.max")
+    quota = cgroup_cpu_quota(root)
     if quota:
-        limit, period = (quota.split() + ["100000"])[:2]
-        if limit != "max":
-            counts.append(max(1, int(int(limit) // int(period))))
+        counts.append(quota)
     return min(counts) if counts else None
+
+
+def load_average(root: Path) -> Optional[float]:
+    load = _read(root, "/proc/loadavg")
+    return float(load.split()[0]) if load else None
+
+
+def cpu_view(root: os.PathLike = "/") -> Optional[CpuView]:
+    """What -jN is sized from, read fresh: our cpus, the machine's, the load (None: unknown)."""
+    root = Path(root)
+    cpus = probe_cpus(root, root == Path("/"))
+    if not cpus:
+        return None
+    return CpuView(cpus=cpus, online=online_cpus(root), load1=load_average(root))
 
 
 def probe_memory(root: Path) -> tuple:
@@ -175,7 +228,6 @@ def probe(root: os.PathLike = "/", paths: Iterable[str] = DEFAULT_PATHS,
     emulated = tuple(a for a in emulated_arches(root) if a != arch)
     cross = tuple(sorted(a for a, triplet in CROSS_TRIPLETS.items()
                          if a != arch and which(f"{triplet}-gcc")))
-    load = _read(root, "/proc/loadavg")
     speed = benchmark_speed(bench_cache, now) if live else None
     if speed is None:
         speed = bogomips_speed(_read(root, "/proc/cpuinfo") or "", arch)
@@ -190,7 +242,7 @@ def probe(root: os.PathLike = "/", paths: Iterable[str] = DEFAULT_PATHS,
         arches_emulated=emulated,
         cross_toolchains=cross,
         draining=draining,
-        load1=float(load.split()[0]) if load else None,
+        load1=load_average(root),
         running_tasks=running_tasks,
         probed_at=now,
     )

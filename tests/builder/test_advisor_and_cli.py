@@ -59,8 +59,22 @@ def test_drain_wait_returns_when_the_last_task_finished(tmp_path, capsys):
     assert builder_main(["drain", "--wait", "--flag", str(flag), "--state", str(state)]) == 0
     assert flag.exists() and time.monotonic() - started >= 0.4
     builder_main(["status", "--flag", str(flag), "--state", str(state)])
-    assert "draining; 0 running" in capsys.readouterr().out
+    assert "draining (discomy-builder drain); 0 running" in capsys.readouterr().out
     assert builder_main(["undrain", "--flag", str(flag)]) == 0 and not flag.exists()
+    assert "taking tasks again" in capsys.readouterr().out
+
+
+def test_status_shows_both_switches_and_undrain_names_the_one_left(tmp_path, capsys):
+    flag, state = tmp_path / "drain", tmp_path / "state.json"
+    flag.touch()
+    state.write_text(json.dumps({"host": "b1", "drain": ["hub", "builder"], "tasks": [
+        {"id": 8, "weight": 0.2, "waiting": True}, {"id": 9, "weight": 19.5}]}))
+    builder_main(["status", "--flag", str(flag), "--state", str(state)])
+    out = capsys.readouterr().out
+    assert out.startswith("draining (koji drain-host and discomy-builder drain); 2 running")
+    assert "task 8 weight 0.2 (waiting)" in out and "task 9 weight 19.5" in out
+    builder_main(["undrain", "--flag", str(flag), "--state", str(state)])
+    assert "b1 is still drained on the hub: run `koji undrain-host b1`" in capsys.readouterr().out
 
 
 def test_drain_wait_gives_up_after_its_timeout(tmp_path):

@@ -38,6 +38,22 @@ def test_big_server_is_limited_by_its_cgroup_and_emulates_enabled_arches_only():
     assert host.speed == round(5589.54 / 4000, 2)
 
 
+def test_a_cpu_quota_on_kojid_service_is_found_through_proc_self_cgroup():
+    # CPUQuota=1200% sits on system.slice/kojid.service, not on the cgroup mount root
+    host = probe(HOSTS / "builder16-kojid-quota", statvfs=fake_statvfs(1), which=no_toolchains)
+    assert host.cpus == 12
+
+
+def test_a_cgroup_v1_quota_recorded_here_limits_the_cpus():
+    host = probe(HOSTS / "small-vm-v1-quota", statvfs=fake_statvfs(1), which=no_toolchains)
+    assert host.cpus == 1                        # 150000 / 100000 us, under 2 online
+
+
+def test_no_quota_leaves_every_online_cpu():
+    host = probe(HOSTS / "builder16-idle", statvfs=fake_statvfs(1), which=no_toolchains)
+    assert host.cpus == 16 and host.load1 == 0.08
+
+
 def test_arm_box_bogomips_are_not_taken_for_speed():
     host = probe(HOSTS / "arm-box", statvfs=fake_statvfs(100), which=no_toolchains)
     assert host.arches_native == ("aarch64",) and host.cpus == 8

@@ -123,8 +123,20 @@ def test_drain_and_undrain_host(world, session, capsys):
     assert world.sys_data["discomy.drained"] == [1]
     hosts = json.loads(run(discomy_cli.handle_discomy_hosts, session, ["--json"], capsys))
     assert {h["name"]: h["draining"] for h in hosts} == {"small": True, "big": False}
-    run(discomy_cli.handle_undrain_host, session, ["small"], capsys)
-    assert world.sys_data["discomy.drained"] == []
+    out = run(discomy_cli.handle_undrain_host, session, ["small"], capsys)
+    assert world.sys_data["discomy.drained"] == [] and "Host small takes new tasks" in out
+
+
+def test_the_draining_column_names_who_drains_and_undrain_names_what_still_holds(
+        world, session, capsys):
+    world.hosts[0]["data"]["discomy"]["draining"] = True      # discomy-builder drain on small
+    run(discomy_cli.handle_drain_host, session, ["small"], capsys)
+    run(discomy_cli.handle_drain_host, session, ["big"], capsys)
+    table = run(discomy_cli.handle_discomy_hosts, session, [], capsys).splitlines()
+    draining = {line.split()[0]: line.split()[-2] for line in table[2:]}
+    assert draining == {"small": "hub+builder", "big": "hub"}
+    out = run(discomy_cli.handle_undrain_host, session, ["small"], capsys)
+    assert "small is still draining by its own flag: run `discomy-builder undrain` on small" in out
 
 
 def test_drain_host_wait_returns_when_running_tasks_are_done(world, session, capsys):

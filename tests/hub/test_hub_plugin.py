@@ -128,6 +128,18 @@ def test_drained_host_takes_nothing_and_state_survives_in_sys_data(world):
     assert any("drained by kojiadmin" in m for m, _, _ in world.log)
 
 
+def test_drain_state_shows_both_switches_to_anyone(world):
+    world.hosts = [host_row(1, "b1", discomy={"draining": True}), host_row(2, "b2")]
+    discomy_hub.drainHost("b2")
+    world.perms = set()                  # a builder's own session reads it
+    assert discomy_hub.getDrainState("b1") == {
+        "host_id": 1, "name": "b1", "enabled": True, "drained": False, "draining": True,
+        "drain": ["builder"]}
+    assert discomy_hub.getDrainState(2)["drain"] == ["hub"]
+    caps = {h["name"]: h["drain"] for h in discomy_hub.hostCapabilities()}
+    assert caps == {"b1": ["builder"], "b2": ["hub"]}
+
+
 def test_drain_needs_admin(world):
     world.hosts = [host_row(1, "b1")]
     world.perms = set()

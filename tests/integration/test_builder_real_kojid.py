@@ -10,10 +10,31 @@ import pytest
 SCRIPT = Path(__file__).with_name("builder_real_kojid.py")
 
 
-@pytest.mark.timeout(900)
-def test_real_kojid_publishes_the_probe_and_drain_to_the_hub(koji_src):
+@pytest.fixture(scope="module")
+def run(koji_src):
     out = subprocess.run([sys.executable, str(SCRIPT), koji_src], capture_output=True,
                          text=True, timeout=850)
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-4000:]
     assert "RESULT: all checks passed" in out.stdout
-    assert '"discomy": {' in out.stdout and "draining = True" in out.stdout
+    return out.stdout
+
+
+@pytest.mark.timeout(900)
+def test_real_kojid_publishes_the_probe_to_the_hub(run):
+    assert '"discomy": {' in run and '"cpus": 16' in run
+
+
+@pytest.mark.timeout(900)
+def test_a_heavy_buildarch_alone_on_an_idle_16_cpu_builder_reaches_mock_with_j16(run):
+    assert "koji weighs buildArch" in run and "at 19.5" in run
+    assert "rpm --eval '%{?_smp_mflags}' = -j16" in run
+
+
+@pytest.mark.timeout(900)
+def test_every_drain_switch_hands_assigned_tasks_back_at_once(run):
+    back = [line for line in run.splitlines()
+            if line.startswith("  ok") and "came back after" in line]
+    for switch in ("discomy-builder drain", "koji drain-host", "koji disable-host"):
+        assert any(line.endswith(f"({switch})") for line in back), (switch, back)
+    assert "builder1 is still draining by its own flag" in run
+    assert "discomy-builder status\n    draining (koji drain-host)" in run

@@ -18,9 +18,11 @@ def convert_value(value, cast=None, message=None, exc_type=koji.ParameterError,
 
 
 def get_host(hostInfo, strict=False, event=None):
-    for row in kojihub_world.WORLD.hosts + kojihub_world.WORLD.disabled_hosts:
+    world = kojihub_world.WORLD
+    for row in world.hosts + world.disabled_hosts:
         if hostInfo in (row["id"], row["name"]):
-            return {"id": row["id"], "name": row["name"], "arches": row["arches"]}
+            return {"id": row["id"], "name": row["name"], "arches": row["arches"],
+                    "enabled": row not in world.disabled_hosts}
     if strict:
         raise koji.GenericError(f"Invalid hostInfo: {hostInfo}")
     return None

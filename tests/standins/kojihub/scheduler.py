@@ -1,6 +1,7 @@
 """Stand-in for ``kojihub.scheduler``: ``TaskScheduler`` (its constructor options,
 ``run``, ``get_tasks``, ``get_hosts``, ``get_refusals``, ``assign`` and a stock
-``do_schedule``), ``log_db``, ``log_both`` and ``get_task_refusals``, backed by
+``do_schedule``), ``log_db``, ``log_both``, ``get_task_refusals`` and
+``get_host_data``, backed by
 ``kojihub_world``."""
 
 import logging
@@ -28,6 +29,13 @@ def get_task_refusals(clauses=None, fields=None):
         assert op == "="
         rows = [r for r in rows if r[field] == value]
     return rows
+
+
+def get_host_data(hostID=None):
+    world = kojihub_world.WORLD
+    return [{"host_id": row["id"], "data": row.get("data")}
+            for row in world.hosts + world.disabled_hosts
+            if hostID is None or row["id"] == hostID]
 
 
 class TaskScheduler:
