@@ -26,7 +26,8 @@ recorded 16-cpu builder ``tests/data/hosts/builder16-idle``
    task runs again.
 
 kojid needs Debian's python3-dnf and python3-librepo and, from PyPI, CT3 and
-python-multilib in the hub's throwaway venv (added when missing). kojid scans
+python-multilib in the hub's throwaway venv (added when missing), plus what the
+Discomy builder plugin imports (PyYAML, as the discomy-builder RPM requires it). kojid scans
 ``/etc/mock/koji`` at start, so that directory is created if missing; the mock
 configs kojid writes there are removed at the end. Exit status 0 when every
 check passed; servers are stopped by pid.
@@ -48,7 +49,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-KOJID_PACKAGES = ["CT3", "python-multilib"]
+KOJID_PACKAGES = ["CT3", "python-multilib", "pyyaml"]
 HOST_TREE = ROOT / "tests" / "data" / "hosts" / "builder16-idle"
 PACKAGE = "corelib"
 HANDED_BACK_WITHIN_S = 30      # a stock hub's AssignTimeout is 300 s
@@ -285,7 +286,7 @@ def main(argv=None):
     hubmod = hub_module()
     koji_src = args.koji_src.resolve()
     python = hubmod.ensure_venv(args.venv)
-    if hubmod.run([str(python), "-c", "import Cheetah, multilib, dnf, librepo"], check=False,
+    if hubmod.run([str(python), "-c", "import Cheetah, multilib, dnf, librepo, yaml"], check=False,
                   stderr=subprocess.DEVNULL).returncode:
         hubmod.run([str(python), "-m", "pip", "install", "-q"] + KOJID_PACKAGES)
     sys.path[:0] = [str(koji_src), str(ROOT / "orchestrator")]
