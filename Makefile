@@ -8,7 +8,7 @@ deps:
 	@scripts/bootstrap.sh
 
 demo: deps
-	$(PY) -m discomy.demo --workdir $(DEMO_DIR)
+	$(PY) -m discomy.cli.demo --workdir $(DEMO_DIR)
 
 test: deps
 	$(PY) -m pytest -q -p no:cacheprovider tests

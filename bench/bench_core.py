@@ -124,9 +124,9 @@ def bench_cold(dataset: Path, cache: Path, rounds: int = 5) -> None:
 
 
 def bench_repeated(dataset: Path, cache: Path) -> None:
-    from discomy.graph import reverse_closure
-    from discomy.planner import make_plan
-    from discomy.repodata import load_graph
+    from discomy.planning.graph import reverse_closure
+    from discomy.planning.planner import make_plan
+    from discomy.planning.repodata import load_graph
 
     graph = load_graph([dataset / "source", dataset / "binary"], cache_dir=cache)
     import numpy as np
@@ -179,7 +179,7 @@ def dnf_closure(dataset: Path, changed: str, cachedir: str) -> tuple:
 
 
 def bench_dnf(dataset: Path, graph) -> None:
-    from discomy.planner import make_plan
+    from discomy.planning.planner import make_plan
 
     make_plan(graph, ["rpm"])      # warm: the first query is not a measurement
     with tempfile.TemporaryDirectory() as cachedir:
@@ -223,10 +223,10 @@ def bench_estimate(dataset: Path, cache: Path) -> None:
 def bench_rss(dataset: Path) -> None:
     code = (
         "import resource, sys\n"
-        "from discomy.repodata import load_graph\n"
-        "from discomy.planner import make_plan\n"
-        "from discomy.simulator import simulate, workload_from_plan\n"
-        "from discomy.fleet import fleet_from_data\n"
+        "from discomy.planning.repodata import load_graph\n"
+        "from discomy.planning.planner import make_plan\n"
+        "from discomy.planning.simulator import simulate, workload_from_plan\n"
+        "from discomy.planning.fleet import fleet_from_data\n"
         "import yaml\n"
         f"g = load_graph(['{dataset / 'source'}', '{dataset / 'binary'}'], use_cache=False)\n"
         "p = make_plan(g, [], rebuild_all=True)\n"

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "tests" / "messaging"))
 from conftest import Broker, free_port  # noqa: E402  (the tests' RabbitMQ launcher)
 from samples import fedora_build  # noqa: E402
 
-from discomy.config import DEFAULTS  # noqa: E402
-from discomy.service import Service  # noqa: E402
+from discomy.orchestration.config import DEFAULTS  # noqa: E402
+from discomy.orchestration.daemon import Service  # noqa: E402
 
 
 def start_broker(base: Path) -> tuple:

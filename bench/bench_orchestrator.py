@@ -32,7 +32,7 @@ class _InstantBackend:
         return {}
 
     def poll_all(self, tasks):
-        from discomy.backends import BuildOutcome
+        from discomy.orchestration.backends import BuildOutcome
 
         return {task: BuildOutcome(True, nvr=f"{task}-1-1.el9") for task in tasks}
 
@@ -50,12 +50,12 @@ class _InstantBackend:
 
 
 def main() -> int:
-    from discomy import campaign as cm
-    from discomy.runner import plan_nodes
-    from discomy.planner import make_plan
-    from discomy.repodata import load_graph
-    from discomy.engine import Engine, EngineSettings
-    from discomy.store import Store
+    from discomy.orchestration import campaign as cm
+    from discomy.orchestration.runner import plan_nodes
+    from discomy.planning.planner import make_plan
+    from discomy.planning.repodata import load_graph
+    from discomy.orchestration.engine import Engine, EngineSettings
+    from discomy.orchestration.store import Store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", type=Path,

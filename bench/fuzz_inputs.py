@@ -195,9 +195,9 @@ class FedoraMessages(Boundary):
     name = "messages (fedora-messaging)"
 
     def __init__(self, workdir: Path):
-        from discomy.config import merge_config
-        from discomy.events import MessageError
-        from discomy.service import Service
+        from discomy.orchestration.config import merge_config
+        from discomy.orchestration.events import MessageError
+        from discomy.orchestration.daemon import Service
 
         self.errors = (MessageError,)
         self.service = Service(merge_config({
@@ -216,7 +216,7 @@ class FedoraMessages(Boundary):
         return topic, text, msg_id, rng.random() < 0.7
 
     def run(self, item):
-        from discomy.events import parse_fedora_message
+        from discomy.orchestration.events import parse_fedora_message
 
         topic, body, msg_id, validate = item
         event = parse_fedora_message(topic, body, msg_id, validate=validate)
@@ -228,7 +228,7 @@ class ProtonMessages(Boundary):
     name = "messages (protonmsg)"
 
     def __init__(self, workdir: Path):
-        from discomy.events import MessageError
+        from discomy.orchestration.events import MessageError
 
         self.errors = (MessageError,)
 
@@ -256,7 +256,7 @@ class ProtonMessages(Boundary):
         return address, body, props
 
     def run(self, item):
-        from discomy.events import parse_protonmsg
+        from discomy.orchestration.events import parse_protonmsg
 
         parse_protonmsg(*item)
         return ACCEPTED
@@ -414,7 +414,7 @@ class Configs(Boundary):
     name = "orchestrator TOML"
 
     def __init__(self, workdir: Path):
-        from discomy.config import DEFAULTS, ConfigError
+        from discomy.orchestration.config import DEFAULTS, ConfigError
 
         self.errors = (ConfigError,)
         self.defaults = DEFAULTS
@@ -435,8 +435,8 @@ class Configs(Boundary):
         return text
 
     def run(self, item):
-        from discomy.config import load_config
-        from discomy.runner import engine_settings, side_services
+        from discomy.orchestration.config import load_config
+        from discomy.orchestration.runner import engine_settings, side_services
 
         self.path.write_bytes(item.encode("utf-8", "surrogatepass"))
         config = load_config(self.path, missing_ok=False)
@@ -452,7 +452,7 @@ def _listener_configs(config) -> None:
     """What ``Service.listeners`` builds from ``[messaging]``, without connecting."""
     from types import SimpleNamespace
 
-    from discomy.service import Service
+    from discomy.orchestration.daemon import Service
 
     shell = SimpleNamespace(config=config, handle=None, handle_batch=None,
                             request_reconcile=None)
@@ -493,8 +493,8 @@ class Repodata(Boundary):
     name = "rpm-md metadata"
 
     def __init__(self, workdir: Path, repos):
-        from discomy.planner import PlanError
-        from discomy.repodata import RepodataError
+        from discomy.planning.planner import PlanError
+        from discomy.planning.repodata import RepodataError
 
         self.errors = (RepodataError, PlanError)
         self.workdir = workdir
@@ -507,8 +507,8 @@ class Repodata(Boundary):
         return which, target, rng.random(), rng.randrange(2 ** 32)
 
     def run(self, item):
-        from discomy.planner import make_plan
-        from discomy.repodata import load_graph
+        from discomy.planning.planner import make_plan
+        from discomy.planning.repodata import load_graph
 
         which, target, r, seed = item
         rng = random.Random(seed)
@@ -585,7 +585,7 @@ def main(argv=None) -> int:
     logging.disable(logging.CRITICAL)           # the daemon's warnings would drown the table
     signal.signal(signal.SIGALRM, _on_alarm)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
-    from discomy.examples import build_examples
+    from discomy.cli.examples import build_examples
 
     workdir = Path(tempfile.mkdtemp(prefix="discomy-fuzz-"))
     home = os.getcwd()

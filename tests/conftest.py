@@ -22,7 +22,7 @@ for sub in ("koji-plugins/hub", "koji-plugins/builder", "koji-plugins/cli"):
 
 @pytest.fixture(scope="session")
 def example_repos(tmp_path_factory):
-    from discomy.examples import build_examples
+    from discomy.cli.examples import build_examples
 
     return build_examples(tmp_path_factory.mktemp("examples"))
 
@@ -41,6 +41,6 @@ def dataset_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def dataset_graph(dataset, dataset_cache):
-    from discomy.repodata import load_graph
+    from discomy.planning.repodata import load_graph
 
     return load_graph([dataset / "source", dataset / "binary"], cache_dir=dataset_cache)

@@ -56,8 +56,8 @@ def test_plan_table_names_tiers_cycles_and_critical_path(repo_args, tmp_path):
 
 
 def plan_of(deps, changed, unresolved=None, uninstallable=None):
-    from discomy.graph import BuildGraph
-    from discomy.planner import make_plan
+    from discomy.planning.graph import BuildGraph
+    from discomy.planning.planner import make_plan
 
     names = sorted(set(deps) | {d for ds in deps.values() for d in ds})
     index = {n: i for i, n in enumerate(names)}
@@ -68,7 +68,7 @@ def plan_of(deps, changed, unresolved=None, uninstallable=None):
 
 
 def test_plan_table_counts_agree_in_number():
-    from discomy.cli_plan import format_plan
+    from discomy.cli.plan import format_plan
 
     one = format_plan(plan_of({"app": ["lib"]}, ["lib"]), 12, 0.1)
     assert "Affected: 1 package in 1 tier, 0 build cycles;" in one
@@ -79,7 +79,7 @@ def test_plan_table_counts_agree_in_number():
 
 
 def test_plan_table_says_how_many_unresolvable_packages_it_leaves_out():
-    from discomy.cli_plan import format_plan
+    from discomy.cli.plan import format_plan
 
     users = {f"app{i}": ["lib"] for i in range(5)}
     table = format_plan(plan_of(users, ["lib"], unresolved={u: ("ghost",) for u in users},

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from discomy.planner import make_plan
-from discomy.repodata import load_graph
+from discomy.planning.planner import make_plan
+from discomy.planning.repodata import load_graph
 
 
 def test_whole_distribution_loads_with_every_source_and_edge(dataset_graph):

@@ -10,9 +10,9 @@ import stat
 import numpy as np
 import pytest
 
-from discomy import cache
-from discomy.graph import graph_from_mapping
-from discomy.repodata import cache_key, load_graph
+from discomy.planning import cache
+from discomy.planning.graph import graph_from_mapping
+from discomy.planning.repodata import cache_key, load_graph
 
 EXPECTED = {"parsekit": {"corelib"}, "appsuite": {"alpha", "beta", "parsekit"},
             "alpha": {"parsekit", "beta"}, "standalone": set()}

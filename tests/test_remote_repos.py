@@ -10,8 +10,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from discomy.planner import make_plan
-from discomy.repodata import RepodataError, load_graph
+from discomy.planning.planner import make_plan
+from discomy.planning.repodata import RepodataError, load_graph
 
 
 @pytest.fixture

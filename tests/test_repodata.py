@@ -9,10 +9,10 @@ import subprocess
 
 import pytest
 
-from discomy import repodata
-from discomy.planner import make_plan
-from discomy.repodata import RepodataError, load_graph
-from discomy.rpmtools import createrepo, rpmbuild
+from discomy.planning import repodata
+from discomy.planning.planner import make_plan
+from discomy.planning.repodata import RepodataError, load_graph
+from discomy.orchestration.rpmtools import createrepo, rpmbuild
 
 MISSING_BR_SPEC = """\
 Name:           needsghost

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from discomy import repodata
-from discomy.repodata import RepodataError, load_graph
-from discomy.rpmtools import createrepo, rpmbuild
+from discomy.planning import repodata
+from discomy.planning.repodata import RepodataError, load_graph
+from discomy.orchestration.rpmtools import createrepo, rpmbuild
 
 NEEDS_FILE_SPEC = """\
 Name:           needsfile

@@ -7,7 +7,7 @@ Adds to kojid (koji 1.34+), by wrapping ``koji.daemon.TaskManager`` and
 - host data: the probe (cpus, memory, disk, speed, virtualization, native and
   emulated arches, load) merged under the ``"discomy"`` key of the scheduler
   host data kojid sends with ``host.updateHost``;
-- drain (``discomy.drain``): while the builder's flag file exists
+- drain (``discomy.placement.drain``): while the builder's flag file exists
   (``discomy-builder drain``, published as ``draining``) or the hub drains the
   host (``koji drain-host``, read back with ``discomy.getDrainState``), kojid
   reports itself not ready, so nothing new is assigned; a task still assigned
@@ -38,8 +38,12 @@ import koji
 import koji.daemon
 import yaml
 
-from discomy import buildopts, builder_config, constraints, drain, placement, probe
-from discomy.hostdata import merge_host_data
+from discomy import placement
+
+from discomy.builder import buildopts, config as builder_config, probe
+
+from discomy.placement import constraints, drain
+from discomy.placement.hostdata import merge_host_data
 
 CONFIG_FILE = os.environ.get("DISCOMY_BUILDER_CONFIG", "/etc/kojid/plugins/discomy.conf")
 PROBE_ROOT = os.environ.get("DISCOMY_PROBE_ROOT", "/")

@@ -25,8 +25,8 @@ import koji
 from koji.plugin import export_cli
 from koji_cli.lib import activate_session, ensure_connection, error
 
-from discomy.drain import HUB, still_held
-from discomy.units import format_size_mb
+from discomy.placement.drain import HUB, still_held
+from discomy.common.units import format_size_mb
 
 HELP_TAIL = "\n(Specify the --help global option for a list of other help options)"
 
@@ -90,7 +90,7 @@ def _drain_text(host):
 
 
 def _size_text(value):
-    from discomy.units import parse_size_mb
+    from discomy.common.units import parse_size_mb
     return format_size_mb(parse_size_mb(value))
 
 

@@ -21,7 +21,7 @@ Package constraints live in tag extra ``discomy.constraints``. Hub-side drain
 state is kept in koji's ``scheduler_sys_data`` table under the name
 ``discomy.drained`` (a JSON list of host ids); builders read it back with
 ``discomy.getDrainState`` and report their own flag as ``draining`` in their
-host data (see ``discomy.drain``).
+host data (see ``discomy.placement.drain``).
 """
 
 import configparser
@@ -40,9 +40,10 @@ import kojihub
 from kojihub import scheduler
 from kojihub.db import QueryProcessor, UpsertProcessor
 
-from discomy import constraints as cons
-from discomy import drain, placement
-from discomy.hostdata import from_host_data
+from discomy.placement import constraints as cons
+from discomy import placement
+from discomy.placement import drain
+from discomy.placement.hostdata import from_host_data
 
 # DISCOMY_HUB_CONFIG points a hub started by hand (tests, development) at another file.
 CONFIG_FILE = os.environ.get("DISCOMY_HUB_CONFIG", "/etc/koji-hub/plugins/discomy.conf")

@@ -9,9 +9,9 @@ import threading
 import time
 from pathlib import Path
 
-from discomy.advisor import recommend
-from discomy.builder_cli import main as builder_main
-from discomy.hostdata import HostData
+from discomy.builder.advisor import recommend
+from discomy.builder.drain_cli import main as builder_main
+from discomy.placement.hostdata import HostData
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
 
@@ -42,7 +42,7 @@ def test_unknown_resources_do_not_limit():
 
 def test_setup_non_interactive_writes_the_snippets(tmp_path):
     out = tmp_path / "advice.txt"
-    proc = subprocess.run([sys.executable, "-m", "discomy.builder_setup", "--non-interactive",
+    proc = subprocess.run([sys.executable, "-m", "discomy.builder.setup_cli", "--non-interactive",
                            "--output", str(out), "--hostname", "b1.example.org",
                            "--root", str(HOSTS / "big-server")],
                           capture_output=True, text=True)
@@ -92,7 +92,7 @@ def test_small_builder_is_told_one_buildroot_never_zero():
 
 
 def test_setup_names_the_builder_by_hostname_when_the_resolver_says_localhost(monkeypatch):
-    from discomy import builder_setup
+    from discomy.builder import setup_cli as builder_setup
 
     monkeypatch.setattr(builder_setup.socket, "getfqdn", lambda: "localhost")
     monkeypatch.setattr(builder_setup.socket, "gethostname", lambda: "b7")

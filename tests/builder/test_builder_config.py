@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from discomy.buildopts import SmpBounds
-from discomy.builder_config import BuilderConfig, parse_builder_config
+from discomy.builder.buildopts import SmpBounds
+from discomy.builder.config import BuilderConfig, parse_builder_config
 
 
 def test_an_empty_section_gives_the_documented_defaults():
@@ -37,7 +37,7 @@ def test_a_bad_value_keeps_its_default_and_names_the_key(key, value, message):
 
 
 def parse_default(key):
-    from discomy.builder_config import DEFAULTS
+    from discomy.builder.config import DEFAULTS
     return DEFAULTS[key] or "(none)"
 
 

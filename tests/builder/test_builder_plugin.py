@@ -19,8 +19,8 @@ import koji.daemon
 import koji.tasks
 import pytest
 
-from discomy.builder_cli import main as builder_main
-from discomy.hostdata import from_host_data
+from discomy.builder.drain_cli import main as builder_main
+from discomy.placement.hostdata import from_host_data
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
 

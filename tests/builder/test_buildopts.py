@@ -8,7 +8,7 @@ import koji
 import pytest
 from hypothesis import given, strategies as st
 
-from discomy.buildopts import (BUILDARCH_WEIGHT, BuildoptsError, CpuView, CrossLists,
+from discomy.builder.buildopts import (BUILDARCH_WEIGHT, BuildoptsError, CpuView, CrossLists,
                                RunningTask, SmpBounds, cross_lists, mock_config_lines,
                                parse_cross_config, smp_jobs, smp_macros, task_jobs)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from discomy.buildopts import RunningTask, task_jobs
-from discomy.probe import cpu_view
+from discomy.builder.buildopts import RunningTask, task_jobs
+from discomy.builder.probe import cpu_view
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from discomy.hostdata import from_host_data, merge_host_data
-from discomy.probe import REFERENCE_BENCH_SECONDS, CachedProbe, benchmark_speed, probe
+from discomy.placement.hostdata import from_host_data, merge_host_data
+from discomy.builder.probe import REFERENCE_BENCH_SECONDS, CachedProbe, benchmark_speed, probe
 
 HOSTS = Path(__file__).resolve().parents[1] / "data" / "hosts"
 
@@ -92,7 +92,7 @@ def test_benchmark_speed_is_cached_and_measured_rarely(tmp_path):
 
 
 def test_cached_probe_rereads_after_its_ttl_but_keeps_drain_and_tasks_fresh(monkeypatch):
-    import discomy.probe as module
+    import discomy.builder.probe as module
 
     calls = []
     real = module.probe

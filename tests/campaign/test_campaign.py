@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from discomy.campaign import (BUILDING, DONE, FAILED, INFRASTRUCTURE, PACKAGE, PLANNED,
+from discomy.orchestration.campaign import (BUILDING, DONE, FAILED, INFRASTRUCTURE, PACKAGE, PLANNED,
                               QUARANTINED, Node, after_failure, after_resume, campaign_state,
                               koji_failure_class, koji_priority, releasable,
                               rpmbuild_failure_class)
@@ -121,7 +121,7 @@ def test_a_simulated_campaign_never_releases_early_and_finishes_what_it_can(deps
 
 
 def test_a_campaign_rebuild_is_told_by_its_release_suffix():
-    from discomy.campaign import made_by_a_campaign
+    from discomy.orchestration.campaign import made_by_a_campaign
 
     assert made_by_a_campaign("1.el9.discomy12", ".discomy{campaign}")
     assert not made_by_a_campaign("1.el9", ".discomy{campaign}")
@@ -131,7 +131,7 @@ def test_a_campaign_rebuild_is_told_by_its_release_suffix():
 
 
 def test_a_local_fix_needs_a_source_and_a_package_failure_needs_a_new_one():
-    from discomy.campaign import fix_refusal
+    from discomy.orchestration.campaign import fix_refusal
 
     failed = Node("alpha", 1, (), state=FAILED, failure_class=PACKAGE)
     assert "no source package of alpha" in fix_refusal(failed, None, None)

@@ -10,12 +10,12 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from discomy.durations import MAX_SECONDS, validate_durations
-from discomy.fleet import (MAX_CAPACITY, MAX_CPUS, MAX_GROUP_HOSTS, MAX_MAXJOBS, MAX_SPEED,
+from discomy.planning.durations import MAX_SECONDS, validate_durations
+from discomy.planning.fleet import (MAX_CAPACITY, MAX_CPUS, MAX_GROUP_HOSTS, MAX_MAXJOBS, MAX_SPEED,
                            MIN_SPEED, FleetError, HostGroup, fleet_from_data)
-from discomy.graph import graph_from_mapping
-from discomy.planner import make_plan
-from discomy.simulator import (MAX_REPO_REGEN_SECONDS, POLICIES, REGEN_MODES, SimConfig, simulate,
+from discomy.planning.graph import graph_from_mapping
+from discomy.planning.planner import make_plan
+from discomy.planning.simulator import (MAX_REPO_REGEN_SECONDS, POLICIES, REGEN_MODES, SimConfig, simulate,
                                workload_from_plan)
 
 # what YAML and JSON parsers hand over, and a few values that broke the estimator

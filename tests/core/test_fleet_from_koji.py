@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from discomy.fleet import KOJI_MAXJOBS, FleetError, fleet_from_koji_hosts, task_slots
-from discomy.hostdata import HostData, to_host_data
+from discomy.planning.fleet import KOJI_MAXJOBS, FleetError, fleet_from_koji_hosts, task_slots
+from discomy.placement.hostdata import HostData, to_host_data
 
 
 def host(i, arches="x86_64", capacity=8.0, enabled=True, name=None):

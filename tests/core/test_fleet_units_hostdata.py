@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from discomy.fleet import FleetError, fleet_from_data, task_slots
-from discomy.hostdata import HostData, from_host_data, merge_host_data, to_host_data
-from discomy.units import SizeError, format_size_mb, parse_size_mb
+from discomy.planning.fleet import FleetError, fleet_from_data, task_slots
+from discomy.placement.hostdata import HostData, from_host_data, merge_host_data, to_host_data
+from discomy.common.units import SizeError, format_size_mb, parse_size_mb
 
 GOOD = [{"name": "big", "count": 2, "arches": ["x86_64"], "cpus": 64, "speed": 2.0,
          "capacity": 16, "maxjobs": 8, "memory": "256G", "disk": "2T"}]

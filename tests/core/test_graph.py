@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from discomy.graph import (BuildGraph, critical_path, graph_from_mapping,
+from discomy.planning.graph import (BuildGraph, critical_path, graph_from_mapping,
                            reverse_closure, schedule)
 
 

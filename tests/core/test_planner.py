@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from discomy.graph import BuildGraph, graph_from_mapping
-from discomy.planner import PlanError, make_plan, release_ready
+from discomy.planning.graph import BuildGraph, graph_from_mapping
+from discomy.planning.planner import PlanError, make_plan, release_ready
 
 CHAIN = {
     "parsekit": ["corelib"],

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from discomy.fleet import KOJI_FREE_TASK_WEIGHT, Fleet, HostGroup
-from discomy.graph import graph_from_mapping
-from discomy.planner import make_plan
-from discomy.simulator import (NOARCH, POLICIES, SimConfig, build_arches, lower_bound, simulate,
+from discomy.planning.fleet import KOJI_FREE_TASK_WEIGHT, Fleet, HostGroup
+from discomy.planning.graph import graph_from_mapping
+from discomy.planning.planner import make_plan
+from discomy.planning.simulator import (NOARCH, POLICIES, SimConfig, build_arches, lower_bound, simulate,
                                task_weight, workload_from_plan)
 
 dags = st.integers(min_value=1, max_value=25).flatmap(

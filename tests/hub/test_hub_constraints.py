@@ -3,8 +3,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from discomy import constraints as cons
-from discomy.constraints import Constraints, ConstraintError
+from discomy.placement import constraints as cons
+from discomy.placement.constraints import Constraints, ConstraintError
 
 
 def test_sizes_cpus_power_virt_features_are_normalised():

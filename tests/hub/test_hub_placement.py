@@ -1,7 +1,7 @@
 """Placement core: hard fit, koji's rules, power ranking, reservation, draining, reasons."""
 
-from discomy import constraints as cons
-from discomy.hostdata import HostData
+from discomy.placement import constraints as cons
+from discomy.placement.hostdata import HostData
 from discomy.placement import (ActiveTask, FreeTask, HostCapabilities, NO_REQUIREMENTS,
                                PlacementConfig, TaskRequirements, ConfigError, explain,
                                fits, is_power_by_history, package_from_srpm, parse_config,

@@ -7,6 +7,7 @@ import kojihub_world
 from kojihub import scheduler
 
 import discomy_hub
+from discomy.placement.config import SCHEDULER_KEYS
 
 
 def host_row(hid, name, arches="x86_64", capacity=4.0, channels=(1,), discomy=None, maxjobs=None):
@@ -213,7 +214,7 @@ def test_example_config_file_is_valid_and_documents_every_option():
     config = discomy_hub.read_config(str(path))
     assert config is not None and config.enabled and config.power_after_s == 7200
     text = path.read_text()
-    for option in discomy_hub.placement._SCHEDULER_KEYS:
+    for option in SCHEDULER_KEYS:
         assert f"\n{option} = " in text
 
 

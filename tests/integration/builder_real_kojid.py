@@ -113,7 +113,7 @@ class Tools:
                          "--user", "kojiadmin", "--password", "kojiadmin"]
         self.koji_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [str(koji_src), str(koji_src / "cli"), str(ROOT / "orchestrator")]))
-        self.builder_cli = [sys.executable, "-m", "discomy.builder_cli",
+        self.builder_cli = [sys.executable, "-m", "discomy.builder.drain_cli",
                             "--flag", str(work / "state" / "drain"),
                             "--state", str(work / "state" / "state.json")]
         self.builder_env = dict(os.environ, PYTHONPATH=str(ROOT / "orchestrator"))
@@ -147,7 +147,7 @@ def setup_hub(admin, hubmod, pg_port):
 
 
 def make_srpm(work):
-    from discomy.rpmtools import rpmbuild
+    from discomy.orchestration.rpmtools import rpmbuild
 
     return rpmbuild(ROOT / "examples" / f"{PACKAGE}.spec", work / "rpmbuild").srpm
 

@@ -246,11 +246,11 @@ def campaign_session(koji, url, calls):
 
 def scenario(koji, url, pg_port, work, calls, out=print):
     """Both campaigns and the single-call checks; a list of problems (empty: all good)."""
-    from discomy.backends import LOST, READY
-    from discomy.backends.koji import KojiBackend
-    from discomy.campaign import Node
-    from discomy.engine import Engine, EngineSettings
-    from discomy.store import Store
+    from discomy.orchestration.backends import LOST, READY
+    from discomy.orchestration.backends.koji import KojiBackend
+    from discomy.orchestration.campaign import Node
+    from discomy.orchestration.engine import Engine, EngineSettings
+    from discomy.orchestration.store import Store
 
     problems = []
 
@@ -517,7 +517,7 @@ def standin():
 
 
 def standin_backend(hub):
-    from discomy.backends.koji import KojiBackend, session_for
+    from discomy.orchestration.backends.koji import KojiBackend, session_for
 
     b = KojiBackend(session_for(server=hub.url), 1, TARGET, "sidetag", scm_url=SCM,
                     retries=1, sleep=lambda s: None)
@@ -526,7 +526,7 @@ def standin_backend(hub):
 
 
 def test_a_repo_request_the_hub_has_cleaned_up_is_asked_again(standin):
-    from discomy.backends import LOST, READY
+    from discomy.orchestration.backends import LOST, READY
 
     b = standin_backend(standin)
     ref = b.request_repo(["x-1-1"])
@@ -537,7 +537,7 @@ def test_a_repo_request_the_hub_has_cleaned_up_is_asked_again(standin):
 
 
 def test_newrepo_without_the_regen_repo_permission_fails_the_campaign_clearly(standin):
-    from discomy.backends.koji import KojiBackendError
+    from discomy.orchestration.backends.koji import KojiBackendError
 
     b = standin_backend(standin)
     standin.legacy_repos, standin.regen_repo = True, False
@@ -546,7 +546,7 @@ def test_newrepo_without_the_regen_repo_permission_fails_the_campaign_clearly(st
 
 
 def test_a_base_tag_that_allows_no_dist_macro_fails_the_campaign_clearly(standin):
-    from discomy.backends.koji import KojiBackend, KojiBackendError, session_for
+    from discomy.orchestration.backends.koji import KojiBackend, KojiBackendError, session_for
 
     del standin.tags[BUILD_TAG]["extra"]["sidetag_rpm_macros_allowed"]
     b = KojiBackend(session_for(server=standin.url), 1, TARGET, "sidetag", scm_url=SCM,

@@ -12,8 +12,8 @@ from dataclasses import replace
 import pika
 import pytest
 
-from discomy.events import BuildStateChanged, RepoDone
-from discomy.listeners.amqp091 import (Amqp091Listener, ListenerConfig, ListenerConfigError,
+from discomy.orchestration.events import BuildStateChanged, RepoDone
+from discomy.orchestration.listeners.amqp091 import (Amqp091Listener, ListenerConfig, ListenerConfigError,
                                        connection_parameters)
 
 from samples import fedora_build, fedora_repo_done, wait_until
@@ -76,7 +76,7 @@ def test_koji_messages_arrive_as_typed_events_exactly_once(rabbitmq):
 
 
 def test_a_handler_that_cannot_store_now_gets_the_message_again_instead_of_losing_it(rabbitmq):
-    from discomy.listeners import TryLater
+    from discomy.orchestration.listeners import TryLater
 
     attempts = []
 

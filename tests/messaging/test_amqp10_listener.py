@@ -8,8 +8,8 @@ import time
 from proton import Message
 from proton.utils import BlockingConnection
 
-from discomy.events import BuildStateChanged, RepoDone
-from discomy.listeners.amqp10 import Amqp10Config, Amqp10Listener
+from discomy.orchestration.events import BuildStateChanged, RepoDone
+from discomy.orchestration.listeners.amqp10 import Amqp10Config, Amqp10Listener
 
 from samples import proton_build, wait_until
 
@@ -55,7 +55,7 @@ def test_protonmsg_build_and_repo_messages_arrive_as_events(rabbitmq):
 
 
 def test_a_handler_that_cannot_store_now_gets_the_protonmsg_message_again(rabbitmq):
-    from discomy.listeners import TryLater
+    from discomy.orchestration.listeners import TryLater
 
     seen, failures = [], []
 
@@ -93,8 +93,8 @@ def test_amqps_config_builds_a_verifying_tls_domain(tmp_path):
     import subprocess
 
     import pytest
-    from discomy.listeners.amqp091 import ListenerConfigError
-    from discomy.listeners.amqp10 import ssl_domain
+    from discomy.orchestration.listeners.amqp091 import ListenerConfigError
+    from discomy.orchestration.listeners.amqp10 import ssl_domain
 
     pem = tmp_path / "client.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",

@@ -35,9 +35,9 @@ import pika
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from discomy.config import DEFAULTS
-from discomy.service import Service
-from discomy.store import EventRow
+from discomy.orchestration.config import DEFAULTS
+from discomy.orchestration.daemon import Service
+from discomy.orchestration.store import EventRow
 
 from samples import fedora_build, wait_until
 from test_amqp091_listener import publish
@@ -284,7 +284,7 @@ def test_a_transition_whose_handler_failed_is_handled_when_it_comes_again(tmp_pa
                                                                           example_repos):
     """The listener gives a message whose handler raised back to the broker; its
     redelivery (or the reconciler's look) must not then count as a duplicate."""
-    from discomy.events import BuildStateChanged
+    from discomy.orchestration.events import BuildStateChanged
 
     config = copy.deepcopy(DEFAULTS)
     config["store"]["url"] = f"sqlite:///{tmp_path / 'serve.sqlite'}"
@@ -319,7 +319,7 @@ def test_a_late_tag_message_for_a_superseded_build_starts_nothing(tmp_path, exam
     the build that is still the latest in the watched tag gets a campaign."""
     from types import SimpleNamespace
 
-    from discomy.events import Tagged
+    from discomy.orchestration.events import Tagged
 
     hub = StandinKojiHub()
     try:
@@ -342,7 +342,7 @@ def test_the_reconciler_finds_new_builds_of_watched_packages_without_any_message
     is found with listBuilds; what was there at the first look starts nothing."""
     from types import SimpleNamespace
 
-    from discomy.events import BuildStateChanged
+    from discomy.orchestration.events import BuildStateChanged
 
     hub = StandinKojiHub()
     try:

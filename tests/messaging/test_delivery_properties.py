@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from proton import Message
 
-from discomy.config import DEFAULTS
-from discomy.events import MessageError, parse_fedora_message, parse_protonmsg
-from discomy.listeners.amqp091 import Amqp091Listener, ListenerConfig
-from discomy.listeners.amqp10 import Amqp10Config, Amqp10Listener
-from discomy.service import Service
+from discomy.orchestration.config import DEFAULTS
+from discomy.orchestration.events import MessageError, parse_fedora_message, parse_protonmsg
+from discomy.orchestration.listeners.amqp091 import Amqp091Listener, ListenerConfig
+from discomy.orchestration.listeners.amqp10 import Amqp10Config, Amqp10Listener
+from discomy.orchestration.daemon import Service
 
 from samples import fedora_build, proton_build
 
@@ -166,7 +166,7 @@ def stored_keys(service) -> set:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from discomy.store import EventRow
+    from discomy.orchestration.store import EventRow
 
     with Session(service.store.engine) as s:
         return set(s.scalars(select(EventRow.dedupe_key)))

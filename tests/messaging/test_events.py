@@ -7,7 +7,7 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from discomy.events import (BuildStateChanged, MessageError, RepoDone, Tagged, TaskStateChanged,
+from discomy.orchestration.events import (BuildStateChanged, MessageError, RepoDone, Tagged, TaskStateChanged,
                             parse_fedora_message, parse_protonmsg)
 
 from samples import fedora_build, fedora_repo_done, proton_build

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from hypothesis import given, strategies as st
 
-from discomy.gating import GateConfig, GateConfigError, ResultsDBGate, decide
+from discomy.orchestration.gating import GateConfig, GateConfigError, ResultsDBGate, decide
 
 NVR = "zlib-1.3-2.el9"
 

@@ -3,7 +3,7 @@
 import socket
 import urllib.request
 
-from discomy.metrics import Metrics
+from discomy.orchestration.metrics import Metrics
 
 
 def free_port():

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from hypothesis import given, strategies as st
 
-from discomy.notify import (Notification, NotifyConfig, NotifyConfigError, Notifier, TokenBucket,
+from discomy.orchestration.notify import (Notification, NotifyConfig, NotifyConfigError, Notifier, TokenBucket,
                             render)
 
 

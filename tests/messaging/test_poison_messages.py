@@ -16,10 +16,10 @@ import time
 import pika
 import pytest
 
-from discomy.config import DEFAULTS
-from discomy.events import Tagged
-from discomy.metrics import Metrics
-from discomy.service import HANDLERS, Service
+from discomy.orchestration.config import DEFAULTS
+from discomy.orchestration.events import Tagged
+from discomy.orchestration.metrics import Metrics
+from discomy.orchestration.daemon import HANDLERS, Service
 
 from samples import fedora_build, wait_until
 from test_amqp091_listener import publish
@@ -63,7 +63,7 @@ def stored_keys(service) -> set:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from discomy.store import EventRow
+    from discomy.orchestration.store import EventRow
 
     with Session(service.store.engine) as s:
         return set(s.scalars(select(EventRow.dedupe_key)))
@@ -160,7 +160,7 @@ def test_while_the_store_is_locked_messages_come_again_and_none_is_rejected(tmp_
 
 def test_a_listener_that_ends_stops_the_daemon_with_a_non_zero_status(tmp_path, rabbitmq,
                                                                       monkeypatch):
-    from discomy.listeners.amqp091 import Amqp091Listener
+    from discomy.orchestration.listeners.amqp091 import Amqp091Listener
 
     service = service_for(tmp_path, rabbitmq, "q-dies", 1)
 
@@ -182,8 +182,8 @@ def test_a_listener_that_ends_stops_the_daemon_with_a_non_zero_status(tmp_path, 
 
 def test_discomy_rejected_lists_what_the_daemon_rejected(tmp_path, capsys):
     from discomy.cli import main
-    from discomy.listeners import Rejected
-    from discomy.store import Store
+    from discomy.orchestration.listeners import Rejected
+    from discomy.orchestration.store import Store
 
     url = f"sqlite:///{tmp_path / 's.sqlite'}"
     store = Store(url)
@@ -204,7 +204,7 @@ def test_discomy_rejected_lists_what_the_daemon_rejected(tmp_path, capsys):
 
 def test_a_protonmsg_nested_too_deep_is_kept_as_rejected_and_the_receiver_goes_on(tmp_path,
                                                                                   rabbitmq):
-    from discomy.listeners.amqp10 import Amqp10Listener
+    from discomy.orchestration.listeners.amqp10 import Amqp10Listener
 
     from samples import proton_build
     from test_amqp10_listener import send

@@ -9,9 +9,9 @@ import json
 import threading
 import time
 
-from discomy.config import DEFAULTS
-from discomy.metrics import Metrics
-from discomy.service import Service
+from discomy.orchestration.config import DEFAULTS
+from discomy.orchestration.metrics import Metrics
+from discomy.orchestration.daemon import Service
 
 from samples import fedora_build, wait_until
 from test_amqp091_listener import publish
@@ -87,7 +87,7 @@ def test_a_fixed_build_resumes_the_local_campaign_it_failed_in_by_building_it_ag
         "alpha": replace(nodes["alpha"], state="failed", reason="%check failed"),
         "beta": replace(nodes["beta"], state="quarantined"),
         "appsuite": replace(nodes["appsuite"], state="quarantined")})
-    service.handle(__import__("discomy.events", fromlist=["x"]).BuildStateChanged(
+    service.handle(__import__("discomy.orchestration.events", fromlist=["x"]).BuildStateChanged(
         "m-fix", 77, "alpha", "0.9", "2.el9", 0, 1))
     # a local campaign sees only its own repo: alpha is built again from the source repos
     # (the fixed source is there) before its dependents go
@@ -105,8 +105,8 @@ def test_a_batch_is_stored_in_one_go_and_a_failing_handler_gives_the_rest_back(
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    from discomy.events import BuildStateChanged
-    from discomy.store import EventRow
+    from discomy.orchestration.events import BuildStateChanged
+    from discomy.orchestration.store import EventRow
 
     config = config_for(tmp_path, SimpleNamespace(url=""), example_repos, ["corelib"])
     service = Service(config)
@@ -137,7 +137,7 @@ def test_repos_that_are_missing_lose_nothing_and_our_own_rebuilds_start_nothing(
         tmp_path, example_repos):
     from types import SimpleNamespace
 
-    from discomy.events import Tagged
+    from discomy.orchestration.events import Tagged
 
     config = config_for(tmp_path, SimpleNamespace(url=""), example_repos, ["corelib"])
     config["watch"]["tags"] = ["el9"]
@@ -162,8 +162,8 @@ def test_repos_that_are_missing_lose_nothing_and_our_own_rebuilds_start_nothing(
 def test_the_messaging_section_configures_both_listeners(tmp_path, example_repos):
     from types import SimpleNamespace
 
-    from discomy.listeners.amqp091 import Amqp091Listener
-    from discomy.listeners.amqp10 import Amqp10Listener
+    from discomy.orchestration.listeners.amqp091 import Amqp091Listener
+    from discomy.orchestration.listeners.amqp10 import Amqp10Listener
 
     config = config_for(tmp_path, SimpleNamespace(url="amqps://broker.example.org/%2Fkoji"),
                         example_repos, [])

@@ -135,8 +135,8 @@ class SourceRepo:
     def put(self, name: str, edit, replace: bool = True) -> Path:
         """The SRPM of ``edit(<name>.spec text)``, into the repository; ``replace`` drops
         the package's other SRPMs first."""
-        from discomy.examples import EXAMPLES_DIR
-        from discomy.rpmtools import createrepo
+        from discomy.cli.examples import EXAMPLES_DIR
+        from discomy.orchestration.rpmtools import createrepo
 
         if replace:
             for old in self.path.glob(f"{name}-*.src.rpm"):

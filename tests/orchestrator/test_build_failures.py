@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from discomy.backends.local import LocalBackend
-from discomy.engine import Engine, EngineSettings
-from discomy.local_campaign import start_local_campaign
-from discomy.store import Store
+from discomy.orchestration.backends.local import LocalBackend
+from discomy.orchestration.engine import Engine, EngineSettings
+from discomy.orchestration.local_campaign import start_local_campaign
+from discomy.orchestration.store import Store
 
 
 def files_mistake(spec: str) -> str:

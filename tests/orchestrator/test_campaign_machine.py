@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from discomy import campaign as cm
-from discomy.campaign import Node
+from discomy.orchestration import campaign as cm
+from discomy.orchestration.campaign import Node
 
 
 def chain():

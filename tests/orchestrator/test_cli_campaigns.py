@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from discomy import cli
-from discomy.backends import BuildOutcome
-from discomy.backends.local import LocalBackend
-from discomy.engine import Engine
-from discomy.local_campaign import start_local_campaign
-from discomy.store import Store
+from discomy.orchestration.backends import BuildOutcome
+from discomy.orchestration.backends.local import LocalBackend
+from discomy.orchestration.engine import Engine
+from discomy.orchestration.local_campaign import start_local_campaign
+from discomy.orchestration.store import Store
 
 
 class FailingAlpha:
@@ -114,8 +114,8 @@ def test_a_foreground_rebuild_ends_with_each_failures_reason_and_log_for_people(
 
 
 def test_progress_bars_count_quarantined_and_failed_nodes_as_not_done():
-    from discomy.campaign import Node
-    from discomy.runner import Progress
+    from discomy.orchestration.campaign import Node
+    from discomy.orchestration.runner import Progress
 
     nodes = {"alpha": Node("alpha", 1, (), state="failed"),
              "beta": Node("beta", 2, ("alpha",), state="quarantined"),

@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
 
 from kojihub_xmlrpc import StandinKojiHub  # noqa: E402
 
-from discomy.hostdata import HostData, to_host_data  # noqa: E402
-from discomy.store import Store  # noqa: E402
+from discomy.placement.hostdata import HostData, to_host_data  # noqa: E402
+from discomy.orchestration.store import Store  # noqa: E402
 
 
 @pytest.fixture
@@ -125,8 +125,8 @@ def test_detach_records_for_the_daemon_one_live_campaign_per_package_and_cancel_
     again = run("rebuild", "corelib", "--detach")
     assert again.returncode == 2 and "campaign 1 is already rebuilding after corelib" in again.stderr
     # a foreground resume would wait for ever: drive one step through the engine instead
-    from discomy.config import load_config
-    from discomy.runner import backend_for, engine_for
+    from discomy.orchestration.config import load_config
+    from discomy.orchestration.runner import backend_for, engine_for
 
     config = load_config(Path(store.engine.url.database).parent / "orchestrator.toml")
     row = store.campaign(1)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from discomy.config import DEFAULTS, ConfigError, load_config, merge_config
+from discomy.orchestration.config import DEFAULTS, ConfigError, load_config, merge_config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "orchestrator" / "discomy" / "orchestrator.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "orchestrator" / "discomy" / "orchestration" / "orchestrator.example.toml"
 
 
 def test_a_missing_file_gives_every_default():

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "messaging"))
 from kojihub_xmlrpc import StandinKojiHub  # noqa: E402
 from samples import wait_until  # noqa: E402
 
-from discomy.campaign import Node  # noqa: E402
-from discomy.store import Store  # noqa: E402
+from discomy.orchestration.campaign import Node  # noqa: E402
+from discomy.orchestration.store import Store  # noqa: E402
 
 TARGET = "el9-candidate"
 PACKAGES = 300
@@ -321,7 +321,7 @@ def test_a_campaign_survives_sigkill_at_random_points(tmp_path, mode, release, s
 def test_a_merge_cut_short_is_finished_by_the_next_life():
     """Killed after tagging some builds and again after removing the side tag: the
     next lives finish the merge, whatever the tagging tasks still running do."""
-    from discomy.backends.koji import KojiBackend, session_for
+    from discomy.orchestration.backends.koji import KojiBackend, session_for
 
     hub = StandinKojiHub()
     try:

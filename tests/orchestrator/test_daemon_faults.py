@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from discomy.config import DEFAULTS
-from discomy.events import BuildStateChanged
-from discomy.service import Service
-from discomy.store import Store
+from discomy.orchestration.config import DEFAULTS
+from discomy.orchestration.events import BuildStateChanged
+from discomy.orchestration.daemon import Service
+from discomy.orchestration.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "messaging"))
 
@@ -219,7 +219,7 @@ def fill(directory: Path) -> Path:
 
 def test_a_full_disk_under_the_store_fails_the_step_whole_and_it_is_retried_once_there_is_room(
         tmp_path, example_repos, small_filesystem, caplog):
-    from discomy.listeners import TryLater
+    from discomy.orchestration.listeners import TryLater
 
     store_file = small_filesystem / "state.sqlite"
     service = Service(config_for(tmp_path, f"sqlite:///{store_file}", example_repos))
@@ -235,7 +235,7 @@ def test_a_full_disk_under_the_store_fails_the_step_whole_and_it_is_retried_once
     built = results(tmp_path, campaign)
     filler = fill(small_filesystem)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="discomy.service"):
+    with caplog.at_level(logging.WARNING, logger="discomy.orchestration.daemon"):
         for _ in range(3):
             tick()
     # every step failed as a whole: nothing of it is in the store, nothing more was built
@@ -263,7 +263,7 @@ def test_a_full_disk_under_the_store_fails_the_step_whole_and_it_is_retried_once
 
 def test_postgresql_restarted_mid_campaign_the_daemon_goes_on_and_builds_each_node_once(
         tmp_path, example_repos, postgres_server, monkeypatch, caplog):
-    from discomy.backends.local import LocalBackend
+    from discomy.orchestration.backends.local import LocalBackend
 
     service = Service(config_for(tmp_path, postgres_server.url, example_repos))
     campaign = service.start_campaign("corelib", "corelib-1.3-1.el9")
@@ -283,7 +283,7 @@ def test_postgresql_restarted_mid_campaign_the_daemon_goes_on_and_builds_each_no
     outcome = []
     thread = threading.Thread(target=lambda: outcome.append(service.serve(stop, 0.1)),
                               daemon=True)
-    with caplog.at_level(logging.WARNING, logger="discomy.service"):
+    with caplog.at_level(logging.WARNING, logger="discomy.orchestration.daemon"):
         thread.start()
         try:
             assert wait_until(lambda: restarts and postgres_server.pid is not None and

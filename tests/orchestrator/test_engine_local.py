@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from discomy.backends import BuildOutcome
-from discomy.backends.local import LocalBackend
-from discomy.engine import Engine
-from discomy.events import RepoDone
-from discomy.local_campaign import run_local_campaign, start_local_campaign
-from discomy.runner import run_campaign
-from discomy.store import Store
+from discomy.orchestration.backends import BuildOutcome
+from discomy.orchestration.backends.local import LocalBackend
+from discomy.orchestration.engine import Engine
+from discomy.orchestration.events import RepoDone
+from discomy.orchestration.local_campaign import run_local_campaign, start_local_campaign
+from discomy.orchestration.runner import run_campaign
+from discomy.orchestration.store import Store
 
 
 def test_demo_campaign_rebuilds_the_chain_tier_by_tier_into_a_repo(tmp_path):
@@ -171,8 +171,8 @@ def test_rebuild_command_dry_run_status_and_campaigns(tmp_path, example_repos):
 
 def test_a_repository_that_cannot_be_indexed_fails_the_campaign_with_a_note(campaign,
                                                                            monkeypatch):
-    import discomy.backends.local as local_backend
-    from discomy.rpmtools import ToolError
+    import discomy.orchestration.backends.local as local_backend
+    from discomy.orchestration.rpmtools import ToolError
 
     store, cid, tmp, repos = campaign
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from discomy.backends.local import LocalBackend
-from discomy.engine import Engine, EngineSettings
-from discomy.local_campaign import start_local_campaign
-from discomy.repodata import RepodataError
-from discomy.runner import run_campaign
-from discomy.store import Store
+from discomy.orchestration.backends.local import LocalBackend
+from discomy.orchestration.engine import Engine, EngineSettings
+from discomy.orchestration.local_campaign import start_local_campaign
+from discomy.planning.repodata import RepodataError
+from discomy.orchestration.runner import run_campaign
+from discomy.orchestration.store import Store
 
 
 class Recording:

@@ -12,11 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
 
 from kojihub_xmlrpc import StandinKojiHub  # noqa: E402
 
-from discomy.backends import BuildOutcome, HubUnavailable  # noqa: E402
-from discomy.backends.koji import KojiBackend, KojiBackendError, session_for  # noqa: E402
-from discomy.campaign import Node  # noqa: E402
-from discomy.engine import Engine, EngineSettings  # noqa: E402
-from discomy.store import Store  # noqa: E402
+from discomy.orchestration.backends import BuildOutcome, HubUnavailable  # noqa: E402
+from discomy.orchestration.backends.koji import KojiBackend, KojiBackendError, session_for  # noqa: E402
+from discomy.orchestration.campaign import Node  # noqa: E402
+from discomy.orchestration.engine import Engine, EngineSettings  # noqa: E402
+from discomy.orchestration.store import Store  # noqa: E402
 
 TEMPLATE = "git+https://src.example.org/rpms/{name}.git#main"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from discomy.backends.local import LocalBackend
-from discomy.config import load_config
-from discomy.paths import absolute_store_url
+from discomy.orchestration.backends.local import LocalBackend
+from discomy.orchestration.config import load_config
+from discomy.common.paths import absolute_store_url
 
 
 def discomy(*args, cwd):

@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
-from discomy import campaign as cm
-from discomy.migrations import current_revision
-from discomy.store import Base, Store
+from discomy.orchestration import campaign as cm
+from discomy.orchestration.migrations import current_revision
+from discomy.orchestration.store import Base, Store
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
@@ -122,7 +122,7 @@ def test_postgresql_claims_skip_rows_another_engine_holds(fresh_postgres_url):
 
 
 def test_a_database_of_the_first_schema_is_upgraded_with_its_campaigns_kept(store_url):
-    from discomy.migrations import upgrade
+    from discomy.orchestration.migrations import upgrade
 
     engine = create_engine(store_url)
     upgrade(engine, "0001")
@@ -138,8 +138,8 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_campaigns_kept(stor
 
 
 def test_a_rejected_message_is_kept_whatever_its_body_and_names_hold(store_url):
-    from discomy.listeners import Rejected
-    from discomy.store import MAX_BODY
+    from discomy.orchestration.listeners import Rejected
+    from discomy.orchestration.store import MAX_BODY
 
     store = Store(store_url)
     bodies = [b"\x00\xff not text", "a lone \udcff and a NUL \x00",
@@ -161,8 +161,8 @@ def test_a_rejected_message_is_kept_whatever_its_body_and_names_hold(store_url):
 
 def test_a_value_the_database_refuses_is_the_data_and_a_stopped_server_is_the_store(
         postgres_server):
-    from discomy.events import Tagged
-    from discomy.store import unavailable
+    from discomy.orchestration.events import Tagged
+    from discomy.orchestration.store import unavailable
 
     store = Store(postgres_server.url)
     too_long = Tagged("m-1", "el9", "x" * 300, "1", "1.el9", "tag")   # dedupe key > 255

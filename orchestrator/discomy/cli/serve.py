@@ -1,0 +1,65 @@
+"""``discomy serve``: run the orchestrator daemon (:mod:`discomy.orchestration.daemon`)
+until SIGTERM or SIGINT, which finish the step in hand; exit status 0 then, 1 when a
+listener could not go on (systemd restarts it), 2 for a config or store that cannot work.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from discomy.cli import CliError, positive_seconds, read_config
+from discomy.common.paths import path_option
+
+log = logging.getLogger("discomy.orchestration.daemon")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("serve", help="run the orchestrator daemon",
+                                   description="Run the orchestrator daemon: listen to koji's messages, start, "
+                                               "resume and advance campaigns (see docs/orchestrator.md).")
+    parser.add_argument("--config", type=path_option, default=None,
+                        help="TOML config (default /etc/discomy/orchestrator.toml)")
+    parser.add_argument("--tick", type=positive_seconds, default=2.0,
+                        help="seconds between campaign steps")
+    parser.set_defaults(func=run_serve)
+
+
+def run_serve(args) -> int:
+    from discomy.orchestration.daemon import open_service
+    from discomy.orchestration.metrics import Metrics
+    from discomy.orchestration.store import StoreError
+
+    if not args.verbose:
+        # a daemon's journal tells what it decided: campaigns started, resumed, paused;
+        # not how Alembic found the schema at every start
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    config = read_config(args)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: _stopping(stop, signum))
+    metrics = Metrics.create()
+    if config["metrics"]["port"]:
+        try:
+            metrics.serve(config["metrics"]["port"], config["metrics"]["address"])
+        except OSError as exc:
+            raise CliError(f"cannot serve metrics on {config['metrics']['address']}:"
+                           f"{config['metrics']['port']}: {exc.strerror or exc}") from None
+    try:
+        service = open_service(config, metrics, stop)
+    except StoreError as exc:
+        raise CliError(f"the store: {exc}") from None
+    if service is None:
+        return 0
+    log.info("discomy serve: store %s", service.store.url)
+    status = service.serve(stop, args.tick)
+    log.info("discomy serve: stopped")
+    return status
+
+
+def _stopping(stop: threading.Event, signum: int) -> None:
+    if not stop.is_set():
+        log.info("%s: stopping after the step in hand", signal.Signals(signum).name)
+    stop.set()

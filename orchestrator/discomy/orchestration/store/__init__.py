@@ -1,0 +1,473 @@
+"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, and
+the messages the listeners rejected.
+
+SQLAlchemy 2; SQLite by default (a file), PostgreSQL in production. Every node
+transition is committed before the side effect it leads to, and events are
+unique by their koji dedupe key, so replays and duplicates are absorbed.
+
+A store that cannot be opened raises :class:`StoreError` with one sentence
+(:class:`StoreUnavailable` when the database is only away for now), and
+:func:`unavailable` tells the daemon which errors of a running store mean "try
+again later" (server down or restarting, locked, disk full) rather than "this
+data is wrong".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import reprlib
+import time
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint, bindparam, create_engine, delete, func, insert,
+                        select, update)
+from sqlalchemy.exc import (ArgumentError, DBAPIError, DisconnectionError, OperationalError,
+                            SQLAlchemyError)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from discomy.orchestration.campaign import Node
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changed: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(String(200), default="local")
+    release: Mapped[str] = mapped_column(String(20))
+    backend: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default="running")
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    sources: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    workdir: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    mode: Mapped[str] = mapped_column(String(20), default="scratch", server_default="scratch")
+    dest_tag: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    sidetag: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    merged: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    start_event: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+
+    @property
+    def source_repos(self) -> list:
+        return json.loads(self.sources or "[]")
+
+
+class NodeRow(Base):
+    __tablename__ = "nodes"
+    __table_args__ = (UniqueConstraint("campaign_id", "name"),
+                      Index("ix_nodes_name_state", "name", "state"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    tier: Mapped[int] = mapped_column(Integer)
+    remaining_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    state: Mapped[str] = mapped_column(String(20), default="planned")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failure_class: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    submission: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)  # task ref
+    nvr: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    repo_wait: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    gate_since: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[float] = mapped_column(Float, default=time.time)
+    log: Mapped[Optional[str]] = mapped_column(Text, nullable=True)   # latest attempt's log
+
+
+class EdgeRow(Base):
+    __tablename__ = "edges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    node: Mapped[str] = mapped_column(String(255))
+    dep: Mapped[str] = mapped_column(String(255))
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    msg_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class NotificationRow(Base):
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    package: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class RejectedRow(Base):
+    __tablename__ = "rejected_messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[float] = mapped_column(Float, default=time.time)
+    source: Mapped[str] = mapped_column(String(20))          # amqp091 | amqp10
+    topic: Mapped[str] = mapped_column(Text)                 # routing key or address
+    msg_id: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    stage: Mapped[str] = mapped_column(String(20))           # malformed | unhandled
+    reason: Mapped[str] = mapped_column(Text)
+    properties: Mapped[str] = mapped_column(Text)            # JSON, or a repr when not JSON
+    body: Mapped[bytes] = mapped_column(LargeBinary)         # as received, up to MAX_BODY
+    size: Mapped[int] = mapped_column(Integer)               # the body's full size
+
+
+MAX_BODY = 1 << 20      # a flood of huge bad messages must not fill the store's disk
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be used: one sentence naming it (its password hidden)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database is away for now (down, restarting, locked, disk full)."""
+
+
+# SQLite's primary result codes that mean "not now" rather than "never": busy, locked,
+# out of memory, I/O error, full, protocol. A missing file or a read-only one is "never".
+_SQLITE_TRANSIENT = {5, 6, 7, 10, 13, 15}
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a store call, means the database is away for now, so
+    the same call succeeds later; anything else is about the data or the schema."""
+    if isinstance(exc, StoreUnavailable):
+        return True
+    if isinstance(exc, (DisconnectionError, PoolTimeout)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        return code is None or code & 0xFF in _SQLITE_TRANSIENT
+    return False
+
+
+def first_line(exc: BaseException) -> str:
+    """A store error in one line: the driver's own sentence, without SQLAlchemy's links."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def check_url(url: str):
+    """``url`` as a SQLAlchemy URL, once its dialect and driver are known to be installed."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        # not echoed: an unparsable URL may still hold a password
+        raise StoreError("not a SQLAlchemy database URL "
+                         "(dialect+driver://user:password@host/database)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect = parsed.get_dialect()
+    except ArgumentError:
+        raise StoreError(f"{shown}: SQLAlchemy has no database dialect "
+                         f"{parsed.drivername!r}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise StoreError(f"{shown}: the {parsed.drivername} driver is not installed "
+                         f"({exc})") from None
+    return parsed
+
+
+_FAILED_BY_NAME = (select(NodeRow.campaign_id, NodeRow.nvr)
+                   .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
+                   .where(NodeRow.name == bindparam("name"), NodeRow.state == "failed",
+                          CampaignRow.state.in_(("running", "failed")))
+                   .order_by(NodeRow.campaign_id))
+_LIVE_FOR_TARGET = (select(CampaignRow.id, CampaignRow.changed)
+                    .where(CampaignRow.state.in_(("running", "paused")),
+                           CampaignRow.target == bindparam("target"))
+                    .order_by(CampaignRow.id))
+
+
+class Store:
+    def __init__(self, url: str):
+        from alembic.util import CommandError
+
+        from discomy.orchestration.migrations import current_revision, upgrade
+
+        parsed = check_url(url)
+        self.url = parsed.render_as_string(hide_password=True)
+        # a server may restart under a running daemon: a pooled connection is tested
+        # before use, so the first query after it comes back does not fail
+        self.engine = create_engine(parsed, future=True,
+                                    pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        try:
+            upgrade(self.engine)     # the shipped Alembic migrations, at every start
+        except CommandError as exc:
+            self.engine.dispose()
+            try:
+                revision = current_revision(self.engine)
+            except SQLAlchemyError:
+                revision = None
+            if revision is None:
+                raise StoreError(f"{self.url}: cannot upgrade its schema: {exc}") from None
+            raise StoreError(f"{self.url}: its schema is at revision {revision}, which this "
+                             f"discomy does not know (written by a newer version?)") from None
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            kind = StoreUnavailable if unavailable(exc) else StoreError
+            raise kind(f"{self.url}: {first_line(exc)}") from None
+
+    # -- campaigns ---------------------------------------------------------------
+    def create_campaign(self, changed: Iterable[str], release: str, backend: str,
+                        nodes: Iterable[Node], target: str = "local",
+                        sources: Iterable = (), workdir: Optional[str] = None,
+                        mode: str = "scratch", dest_tag: Optional[str] = None) -> int:
+        with Session(self.engine) as s, s.begin():
+            row = CampaignRow(changed=",".join(changed), release=release, backend=backend,
+                              target=target, sources=json.dumps([str(p) for p in sources]),
+                              workdir=None if workdir is None else str(workdir),
+                              mode=mode, dest_tag=dest_tag, merged=False, note="")
+            s.add(row)
+            s.flush()
+            nodes = list(nodes)
+            # bulk inserts: a whole-distribution campaign is 34k nodes and 250k edges
+            now = time.time()
+            if nodes:
+                s.execute(insert(NodeRow), [
+                    {"campaign_id": row.id, "name": n.name, "tier": n.tier,
+                     "remaining_seconds": n.remaining_seconds, "state": n.state,
+                     "attempts": 0, "reason": "", "updated_at": now} for n in nodes])
+            edges = [{"campaign_id": row.id, "node": n.name, "dep": d} for n in nodes for d in n.deps]
+            if edges:
+                s.execute(insert(EdgeRow), edges)
+            return row.id
+
+    def campaign(self, campaign_id: int) -> CampaignRow:
+        with Session(self.engine) as s:
+            row = s.get(CampaignRow, campaign_id)
+            if row is None:
+                raise KeyError(f"no campaign {campaign_id}")
+            s.expunge(row)
+            return row
+
+    def campaigns(self) -> list:
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(CampaignRow).order_by(CampaignRow.id)))
+            for r in rows:
+                s.expunge(r)
+            return rows
+
+    def failed_names(self, campaign_id: int) -> list:
+        """The packages that failed in a campaign (without reading the whole campaign)."""
+        with self.engine.connect() as c:
+            return sorted(c.execute(select(NodeRow.name).where(
+                NodeRow.campaign_id == campaign_id, NodeRow.state == "failed")).scalars())
+
+    def failed_in_live_campaigns(self, name: str) -> list:
+        """``(campaign row, nvr)`` of each running or failed campaign where ``name`` failed."""
+        # asked for every koji event: a prepared statement on a plain connection
+        with self.engine.connect() as c:
+            hits = c.execute(_FAILED_BY_NAME, {"name": name}).all()
+        return [(self.campaign(campaign_id), nvr) for campaign_id, nvr in hits]
+
+    def live_campaign_for(self, name: str, target: str) -> Optional[int]:
+        """The running or paused campaign rebuilding after ``name`` for ``target``, if any:
+        at most one lives per (package, target), newer changes coalesce into it."""
+        with self.engine.connect() as c:
+            for campaign_id, changed in c.execute(_LIVE_FOR_TARGET, {"target": target}):
+                if name in changed.split(","):
+                    return campaign_id
+        return None
+
+    def set_campaign_state(self, campaign_id: int, state: str, note: Optional[str] = None) -> None:
+        self.update_campaign(campaign_id, state=state, **({} if note is None else {"note": note}))
+
+    def update_campaign(self, campaign_id: int, **fields) -> None:
+        with Session(self.engine) as s, s.begin():
+            row = s.get(CampaignRow, campaign_id)
+            if row is None:
+                raise KeyError(f"no campaign {campaign_id}")
+            for key, value in fields.items():
+                setattr(row, key, value)
+
+    # -- nodes -------------------------------------------------------------------
+    def deps(self, campaign_id: int) -> dict:
+        """``name -> sorted dependency names``: fixed by the plan, so callers may keep it."""
+        deps: dict = {}
+        with Session(self.engine) as s:
+            for node, dep in s.execute(select(EdgeRow.node, EdgeRow.dep)
+                                       .where(EdgeRow.campaign_id == campaign_id)):
+                deps.setdefault(node, []).append(dep)
+        return {name: tuple(sorted(d)) for name, d in deps.items()}
+
+    def nodes(self, campaign_id: int, deps: Optional[dict] = None) -> dict:
+        """The campaign's nodes; pass ``deps`` (from :meth:`deps`) to skip reading the edges."""
+        if deps is None:
+            deps = self.deps(campaign_id)
+        # plain column rows, not ORM objects: cheap for a whole-distribution campaign
+        with Session(self.engine) as s:
+            rows = s.execute(select(NodeRow.name, NodeRow.tier, NodeRow.remaining_seconds,
+                                    NodeRow.state, NodeRow.attempts, NodeRow.failure_class,
+                                    NodeRow.reason, NodeRow.submission, NodeRow.nvr,
+                                    NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log)
+                             .where(NodeRow.campaign_id == campaign_id))
+            return {row[0]: Node(row[0], row[1], deps.get(row[0], ()), *row[2:]) for row in rows}
+
+    def node_row(self, campaign_id: int, name: str) -> NodeRow:
+        with Session(self.engine) as s:
+            row = s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id,
+                                                  NodeRow.name == name)).one()
+            s.expunge(row)
+            return row
+
+    def update_nodes(self, campaign_id: int, changes: dict) -> None:
+        """Write node changes (``name -> Node``, every mutable field) in one transaction."""
+        if not changes:
+            return
+        now = time.time()
+        with Session(self.engine) as s, s.begin():
+            for name, node in changes.items():
+                s.execute(update(NodeRow)
+                          .where(NodeRow.campaign_id == campaign_id, NodeRow.name == name)
+                          .values(state=node.state, attempts=node.attempts,
+                                  failure_class=node.failure_class, reason=node.reason,
+                                  submission=node.task, nvr=node.nvr, repo_wait=node.repo_wait,
+                                  gate_since=node.gate_since, log=node.log, updated_at=now))
+
+    def claim(self, campaign_id: int, names: Iterable[str]) -> list:
+        """Mark released nodes ``building`` (attempt + 1, no task yet: the intent) in one
+        transaction; returns the names this caller won. Rows another engine holds
+        are skipped (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and a node that is
+        no longer planned is left alone, so two engines never submit the same node."""
+        won = []
+        with Session(self.engine) as s, s.begin():
+            rows = s.scalars(select(NodeRow).where(NodeRow.campaign_id == campaign_id,
+                                                   NodeRow.name.in_(list(names)),
+                                                   NodeRow.state.in_(("planned", "waiting-deps")))
+                             .order_by(NodeRow.id).with_for_update(skip_locked=True))
+            for row in rows:
+                row.state, row.attempts = "building", row.attempts + 1
+                row.submission, row.nvr, row.repo_wait, row.gate_since = None, None, None, None
+                row.updated_at = time.time()
+                won.append(row.name)
+        return won
+
+    def builds_in_flight(self) -> int:
+        """Builds submitted and not finished, over every running campaign (the global cap)."""
+        return self.node_states().get("building", 0)
+
+    def node_states(self) -> dict:
+        """``state -> count`` of the nodes of every running campaign (queue depth, in flight)."""
+        with Session(self.engine) as s:
+            rows = s.execute(select(NodeRow.state, func.count()).select_from(NodeRow)
+                             .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
+                             .where(CampaignRow.state == "running").group_by(NodeRow.state))
+            return {state: count for state, count in rows}
+
+    # -- events ------------------------------------------------------------------
+    def record_event(self, event) -> bool:
+        """Store a koji event once; False when its dedupe key was already stored."""
+        return event.dedupe_key in self.record_events([event])
+
+    def record_events(self, events: list) -> set:
+        """Store many events in one transaction; the dedupe keys that were new."""
+        rows, seen = [], set()
+        now = time.time()
+        for event in events:
+            if event.dedupe_key in seen:
+                continue
+            seen.add(event.dedupe_key)
+            payload = dataclasses.asdict(event) if dataclasses.is_dataclass(event) else {}
+            rows.append({"dedupe_key": event.dedupe_key, "kind": type(event).__name__,
+                         "msg_id": event.msg_id, "payload": json.loads(json.dumps(payload)),
+                         "received_at": now})
+        if not rows:
+            return set()
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        # executemany with RETURNING (SQLAlchemy's insertmanyvalues): compiled once, cached
+        statement = upsert(EventRow.__table__).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]).returning(EventRow.__table__.c.dedupe_key)
+        with self.engine.begin() as c:
+            return set(c.execute(statement, rows).scalars())
+
+    def forget_event(self, dedupe_key: str) -> None:
+        """Drop a stored event whose handling failed, so it counts as new when it comes again."""
+        with Session(self.engine) as s, s.begin():
+            s.execute(delete(EventRow).where(EventRow.dedupe_key == dedupe_key))
+
+    def add_notification(self, campaign_id: int, kind: str, package: str, reason: str) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.add(NotificationRow(campaign_id=campaign_id, kind=kind, package=package,
+                                  reason=reason))
+
+    def notifications(self, campaign_id: int) -> list:
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(NotificationRow)
+                                  .where(NotificationRow.campaign_id == campaign_id)
+                                  .order_by(NotificationRow.id)))
+            for r in rows:
+                s.expunge(r)
+            return rows
+
+    # -- rejected messages -------------------------------------------------------------
+    def record_rejected(self, rejected) -> int:
+        """Keep a message a listener rejected (a :class:`discomy.orchestration.listeners.Rejected`),
+        whatever its body holds; its id."""
+        body = _as_bytes(rejected.body)
+        with Session(self.engine) as s, s.begin():
+            row = RejectedRow(received_at=time.time(), source=_text(rejected.source)[:20],
+                              topic=_text(rejected.topic),
+                              msg_id=None if rejected.msg_id is None else _text(rejected.msg_id),
+                              stage=_text(rejected.stage)[:20], reason=_text(rejected.reason),
+                              properties=_text(_as_json(rejected.properties)),
+                              body=body[:MAX_BODY], size=len(body))
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def rejected(self, limit: int = 50) -> list:
+        """The newest rejected messages, newest first."""
+        with Session(self.engine) as s:
+            rows = list(s.scalars(select(RejectedRow).order_by(RejectedRow.id.desc())
+                                  .limit(limit)))
+            for r in rows:
+                s.expunge(r)
+            return rows
+
+    def rejected_count(self) -> int:
+        with Session(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(RejectedRow))
+
+
+_shown = reprlib.Repr()
+_shown.maxstring, _shown.maxother, _shown.maxlevel = 2000, 2000, 6
+
+
+def _text(value: Any) -> str:
+    """Any value as text every database takes: no lone surrogate, no NUL."""
+    text = value if isinstance(value, str) else _shown.repr(value)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _as_bytes(body: Any) -> bytes:
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8", "surrogatepass")     # what came, lone surrogates too
+    return _as_json(body).encode("utf-8", "backslashreplace")
+
+
+def _as_json(value: Any) -> str:
+    try:
+        return json.dumps(value, default=repr)
+    except (ValueError, TypeError, RecursionError):
+        return _shown.repr(value)

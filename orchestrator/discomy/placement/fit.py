@@ -1,0 +1,102 @@
+"""Does a host meet a task's hard constraints, and how does Discomy rank it?
+
+Pure. :func:`fits` checks memory, disk, cpus, virtualization and features; a
+value the host has not published is *unknown*, not a violation. The same
+verdict decides on both sides: the hub's pass (:mod:`discomy.placement.schedule`)
+and the builder's refusal (:func:`refusal_reason`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from discomy.common.units import format_size_mb
+from discomy.placement.config import PlacementConfig
+from discomy.placement.hostdata import HostData
+from discomy.placement.hosts import HostCapabilities
+from discomy.placement.requirements import TaskRequirements
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Hard-constraint verdict. ``reasons`` name violations (``ok`` false) or unknowns."""
+
+    ok: bool
+    reasons: tuple = ()
+    unknown: int = 0
+
+
+def fits(host: HostCapabilities, req: TaskRequirements) -> Fit:
+    """Does ``host`` meet ``req``'s hard constraints? Reasons read "builder3: needs ..., has ..."."""
+    if req.is_hard_free():
+        return _FIT_FREE
+    data = host.data
+    known = data != HostData()
+    bad: list = []
+    unknown: list = []
+
+    def size(what, need, have):
+        if need is None:
+            return
+        if have is None:
+            unknown.append(f"{host.name}: {what} unknown (needs {format_size_mb(need)})")
+        elif have < need:
+            bad.append(f"{host.name}: needs {format_size_mb(need)} {what}, has {format_size_mb(have)}")
+
+    size("memory", req.memory_mb, data.memory_mb)
+    size("disk", req.disk_mb, data.buildroot_free_mb())
+    if req.cpus is not None:
+        if data.cpus is None:
+            unknown.append(f"{host.name}: cpus unknown (needs {req.cpus})")
+        elif data.cpus < req.cpus:
+            bad.append(f"{host.name}: needs {req.cpus} cpus, has {data.cpus}")
+    if req.virt:
+        if not data.virt and not known:
+            unknown.append(f"{host.name}: virtualization unknown (needs {'|'.join(req.virt)})")
+        elif not set(req.virt) & set(data.virt):
+            have = ",".join(data.virt) or "none"
+            bad.append(f"{host.name}: needs virtualization {'|'.join(req.virt)}, has {have}")
+    if req.features:
+        if not data.features and not known:
+            unknown.append(f"{host.name}: features unknown (needs {','.join(req.features)})")
+        else:
+            missing = sorted(set(req.features) - set(data.features))
+            if missing:
+                bad.append(f"{host.name}: needs features {','.join(missing)}, lacks them")
+    if bad:
+        return Fit(False, tuple(bad), len(unknown))
+    return Fit(True, tuple(unknown), len(unknown))
+
+
+_FIT_FREE = Fit(True)
+
+
+def is_strong(host: HostCapabilities, config: PlacementConfig) -> bool:
+    return (config.strong_speed is not None and host.speed is not None
+            and host.speed >= config.strong_speed)
+
+
+def effective_speed(host: HostCapabilities) -> float:
+    return host.speed if host.speed is not None else 1.0
+
+
+def preference(host: HostCapabilities, req: TaskRequirements, fit: Fit,
+               power_waiting: bool, config: PlacementConfig) -> tuple:
+    """Discomy's sort key in front of koji's rank; all zeros when there is no Discomy data."""
+    if req.power:
+        return (fit.unknown, -effective_speed(host))
+    keep_off = 1 if power_waiting and is_strong(host, config) else 0
+    return (fit.unknown, keep_off)
+
+
+def refusal_reason(host: HostCapabilities, req: TaskRequirements) -> Optional[str]:
+    """Why a builder should refuse a task it cannot meet (None: take it).
+
+    The builder plugin's safety net for hubs without the hub plugin: only a
+    definite violation refuses; an unknown value does not.
+    """
+    verdict = fits(host, req)
+    if verdict.ok:
+        return None
+    return "; ".join(verdict.reasons) + (f" ({req.why})" if req.why else "")

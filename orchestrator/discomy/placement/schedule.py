@@ -1,0 +1,355 @@
+"""One pass of koji's hub scheduler, with Discomy's preference in front of its rank.
+
+Pure. :func:`schedule` keeps ``kojihub/scheduler.py``'s ``do_schedule`` rules
+exactly (see the package docstring) and adds fit, power jobs and reservations;
+with no Discomy data every host's preference is equal and the pass decides
+what stock koji decides. The pass's pieces (:class:`PassState`,
+:func:`pass_state`, :func:`host_bins`, :func:`reservations`, :func:`exclusion`)
+are shared with :mod:`discomy.placement.explain`.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import operator
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from discomy.placement.config import PlacementConfig
+from discomy.placement.fit import _FIT_FREE, Fit, effective_speed, fits, is_strong, preference
+from discomy.placement.hosts import HostCapabilities
+from discomy.placement.requirements import NO_REQUIREMENTS, TaskRequirements
+
+
+@dataclass(frozen=True)
+class FreeTask:
+    """A FREE koji task, in the scheduler's order."""
+
+    task_id: int
+    channel_id: int
+    arch: str
+    weight: float = 1.0
+    priority: int = 20
+    create_ts: float = 0.0
+    method: str = ""
+    req: TaskRequirements = NO_REQUIREMENTS
+
+
+@dataclass(frozen=True)
+class ActiveTask:
+    """An OPEN or ASSIGNED task: it loads its host."""
+
+    task_id: int
+    host_id: Optional[int]
+    weight: float = 1.0
+    waiting: bool = False
+
+
+@dataclass(frozen=True)
+class Assignment:
+    task_id: int
+    host_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Result of one pass: assignments in order, and reasons per task."""
+
+    assignments: tuple
+    reasons: Mapping[int, str]        # task_id -> why it went where it went, or waits
+    reserved: Mapping[int, int]       # host_id -> power task_id it is kept for
+
+
+@dataclass
+class PassState:
+    """Mutable per-pass totals, indexed by host position (internal)."""
+
+    hosts: Sequence[HostCapabilities]
+    load: list
+    ntasks: list
+    maxjobs: list
+    capacity: list
+
+
+def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
+            config: PlacementConfig) -> PassState:
+    index = {h.host_id: i for i, h in enumerate(hosts)}
+    load = [0.0] * len(hosts)
+    ntasks = [0] * len(hosts)
+    for task in active:
+        i = index.get(task.host_id)
+        if i is None:
+            continue
+        if not task.waiting:
+            load[i] += task.weight
+        ntasks[i] += 1
+    return PassState(hosts, load, ntasks,
+                 [h.maxjobs or config.maxjobs for h in hosts],
+                 [h.capacity for h in hosts])
+
+
+def host_bins(hosts: Sequence[HostCapabilities]) -> dict:
+    bins: dict = {}
+    for i, host in enumerate(hosts):
+        for chan in host.channels:
+            for arch in list(host.arches) + ["noarch"]:
+                bins.setdefault((chan, arch), []).append(i)
+    return bins
+
+
+def min_available(weight: float, config: PlacementConfig) -> float:
+    return max(0, weight - config.capacity_overcommit)
+
+
+def has_room(p: PassState, i: int, min_avail: float) -> bool:
+    return p.capacity[i] - p.load[i] > min_avail and p.ntasks[i] < p.maxjobs[i]
+
+
+def _hard(req: TaskRequirements) -> tuple:
+    """The part of a requirement that ``fits`` reads; tasks alike in it see the same hosts."""
+    return (req.memory_mb, req.disk_mb, req.cpus, req.virt, req.features)
+
+
+class FitCache:
+    """``fits`` memoised per (host index, requirements) for one pass."""
+
+    def __init__(self, hosts: Sequence[HostCapabilities]):
+        self.hosts = hosts
+        self.cache: dict = {}
+
+    def __call__(self, i: int, req: TaskRequirements) -> Fit:
+        if req.is_hard_free():
+            return _FIT_FREE
+        key = (i, _hard(req))
+        fit = self.cache.get(key)
+        if fit is None:
+            fit = self.cache[key] = fits(self.hosts[i], req)
+        return fit
+
+
+def _fit_counts(fit: Fit, config: PlacementConfig) -> bool:
+    return fit.ok and (config.unknown_fits or not fit.unknown)
+
+
+def reservations(tasks: Sequence[FreeTask], p: PassState, bins: Mapping, refusals: Mapping,
+             config: PlacementConfig, now: float, fit_of: FitCache) -> dict:
+    """host index -> power task id, for long-waiting power jobs whose fitting hosts are all busy."""
+    reserved: dict = {}
+    if config.reserve_after_s is None or config.reserve_max_hosts <= 0:
+        return reserved
+    capable_by_kind: dict = {}
+    for task in tasks:
+        if len(reserved) >= config.reserve_max_hosts:
+            break
+        if not task.req.power:
+            continue
+        waited = now - task.create_ts
+        if not config.reserve_after_s <= waited < config.reserve_after_s + config.reserve_max_s:
+            continue
+        kind = ((task.channel_id, task.arch), _hard(task.req))
+        capable = capable_by_kind.get(kind)
+        if capable is None:
+            capable = capable_by_kind[kind] = [
+                i for i in bins.get(kind[0], ())
+                if p.hosts[i].ready and not p.hosts[i].draining
+                and _fit_counts(fit_of(i, task.req), config)]
+        refused = refusals.get(task.task_id)
+        if refused:
+            capable = [i for i in capable if p.hosts[i].host_id not in refused]
+        min_avail = min_available(task.weight, config)
+        if not capable or any(has_room(p, i, min_avail) for i in capable):
+            continue
+        free = [i for i in capable if i not in reserved]
+        if not free:
+            continue
+        best = min(free, key=lambda i: (-effective_speed(p.hosts[i]),
+                                        p.load[i] + p.ntasks[i], i))
+        reserved[best] = task.task_id
+    return reserved
+
+
+def exclusion(p: PassState, i: int, task: FreeTask, min_avail: float, refused,
+               reserved: Mapping, fit_of: FitCache,
+               unknown_fits: bool = True) -> Optional[str]:
+    """Why host ``i`` cannot take ``task`` now (None if it can); koji's reasons first."""
+    host = p.hosts[i]
+    if not host.ready:
+        return f"{host.name}: not ready"
+    if not p.ntasks[i] < p.maxjobs[i]:
+        return f"{host.name}: at maxjobs ({p.ntasks[i]}/{p.maxjobs[i]})"
+    if not p.capacity[i] - p.load[i] > min_avail:
+        return (f"{host.name}: not enough capacity (capacity {p.capacity[i]:g}, "
+                f"load {p.load[i]:g}, task weight {task.weight:g})")
+    if host.host_id in refused:
+        return f"{host.name}: refused the task"
+    if host.draining:
+        return f"{host.name}: draining"
+    fit = fit_of(i, task.req)
+    if not fit.ok or (fit.unknown and not unknown_fits):
+        # with unknown_fits off, an unpublished value counts as a violation
+        return "; ".join(fit.reasons)
+    if i in reserved and not task.req.power:
+        return f"{host.name}: reserved for power task {reserved[i]}"
+    return None
+
+
+def _summary(excluded: Sequence[str], limit: int = 3) -> str:
+    if not excluded:
+        return ""
+    shown = "; ".join(excluded[:limit])
+    more = len(excluded) - limit
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
+             hosts: Sequence[HostCapabilities], refusals: Mapping[int, Any],
+             config: PlacementConfig, now: float) -> Schedule:
+    """One scheduler pass: which free task goes to which host, and why.
+
+    ``free_tasks`` must already be in koji's order (``priority, create_ts``) and
+    ``hosts`` in the order koji read them; ``refusals`` maps task id to the host
+    ids that refused it (unexpired). Work is grouped by tasks that see the same
+    hosts, so a pass costs about (distinct task kinds x hosts) + tasks x log(hosts).
+    """
+    p = pass_state(hosts, active_tasks, config)
+    bins = host_bins(hosts)
+    fit_of = FitCache(hosts)
+    reserved = reservations(free_tasks, p, bins, refusals, config, now, fit_of)
+    power_waiting = any(t.req.power for t in free_tasks)
+
+    # 1. options per task (koji: task['_hosts']), computed once per kind of task
+    base_options: dict = {}   # (bin, min_avail, hard req, power) -> (options, excluded reasons)
+    groups: dict = {}         # (base key, refused) -> group id
+    group_options: list = []  # group id -> [host index, ...] in bin order
+    group_base: list = []
+    task_group: list = []
+    for task in free_tasks:
+        min_avail = min_available(task.weight, config)
+        bin_key = (task.channel_id, task.arch)
+        key = (bin_key, min_avail, _hard(task.req), task.req.power)
+        if key not in base_options:
+            options, excluded = [], []
+            for i in bins.get(bin_key, ()):
+                why = exclusion(p, i, task, min_avail, (), reserved, fit_of,
+                                 config.unknown_fits)
+                if why is None:
+                    options.append(i)
+                else:
+                    excluded.append(why)
+            base_options[key] = (options, excluded)
+        refused = refusals.get(task.task_id)
+        refused_here = frozenset()
+        if refused:
+            refused_here = frozenset(i for i in base_options[key][0]
+                                     if hosts[i].host_id in refused)
+        gkey = (key, refused_here)
+        gid = groups.get(gkey)
+        if gid is None:
+            gid = groups[gkey] = len(group_options)
+            options = base_options[key][0]
+            if refused_here:
+                options = [i for i in options if i not in refused_here]
+            group_options.append(options)
+            group_base.append(key)
+        task_group.append(gid)
+
+    # 2. demand, summed per host in task order exactly as koji does, once per
+    #    set of hosts that share the same option lists
+    membership: list = [dict() for _ in hosts]
+    for gid, options in enumerate(group_options):
+        for i in options:
+            membership[i][gid] = membership[i].get(gid, 0) + 1
+    tasks_in_group: dict = {}
+    for n, gid in enumerate(task_group):
+        if group_options[gid]:
+            tasks_in_group.setdefault(gid, []).append(n)
+    contribution = [free_tasks[n].weight / len(group_options[gid]) if group_options[gid] else 0.0
+                    for n, gid in enumerate(task_group)]
+    demand_by_sig: dict = {}
+    demand = [0.0] * len(hosts)
+    for i, member in enumerate(membership):
+        if not member:
+            continue
+        sig = tuple(sorted(member.items()))
+        value = demand_by_sig.get(sig)
+        if value is None:
+            order = sorted(n for gid, count in sig for n in tasks_in_group.get(gid, ())
+                           for _ in range(count))
+            value = functools.reduce(operator.add, (contribution[n] for n in order), 0.0)
+            demand_by_sig[sig] = value
+        demand[i] = value
+    total = sum(demand)
+    if total > 0.0:
+        demand = [d / total for d in demand]
+    rank = [p.load[i] + p.ntasks[i] + demand[i] for i in range(len(hosts))]
+
+    # 3. assign in task order: best (preference, rank, host order) with room
+    heaps: dict = {}
+    assignments = []
+    reasons: dict = {}
+    for n, task in enumerate(free_tasks):
+        gid = task_group[n]
+        min_avail = group_base[gid][1]
+        heap = heaps.get(gid)
+        if heap is None:
+            heap = []
+            for i in group_options[gid]:
+                pref = preference(hosts[i], task.req, fit_of(i, task.req), power_waiting, config)
+                heap.append((pref, rank[i], i))
+            heapq.heapify(heap)
+            heaps[gid] = heap
+        chosen = None
+        while heap:
+            pref, r, i = heap[0]
+            if r != rank[i]:
+                heapq.heapreplace(heap, (pref, rank[i], i))
+                continue
+            if has_room(p, i, min_avail):
+                chosen = i
+                break
+            heapq.heappop(heap)  # load only grows in a pass: never room for this group again
+        if chosen is None:
+            reasons[task.task_id] = _waiting_reason(task, group_options[gid],
+                                                    base_options[group_base[gid]][1])
+            continue
+        host = hosts[chosen]
+        p.load[chosen] += task.weight
+        p.ntasks[chosen] += 1
+        rank[chosen] = p.load[chosen] + p.ntasks[chosen] + demand[chosen]
+        reason = _assigned_reason(task, host, config, power_waiting,
+                                  base_options[group_base[gid]][1], fit_of(chosen, task.req))
+        reasons[task.task_id] = reason
+        assignments.append(Assignment(task.task_id, host.host_id, reason))
+    return Schedule(tuple(assignments), reasons,
+                    {hosts[i].host_id: t for i, t in reserved.items()})
+
+
+def _assigned_reason(task: FreeTask, host: HostCapabilities, config: PlacementConfig,
+                     power_waiting: bool, excluded: Sequence[str], fit: Fit) -> str:
+    parts = [f"placed on {host.name}"]
+    if task.req.why:
+        parts.append(f"needs {task.req.describe()} ({task.req.why})")
+    if task.req.power:
+        parts.append(f"power job: fastest fitting host with room, speed "
+                     f"{host.speed if host.speed is not None else 'unknown'}")
+    elif power_waiting and is_strong(host, config) and task.req.is_hard_free():
+        parts.append("strong host taken by a small job: no other fitting host had room")
+    if fit.reasons:
+        parts.append("; ".join(fit.reasons))
+    if excluded:
+        parts.append("not eligible: " + _summary(excluded))
+    return "; ".join(parts)
+
+
+def _waiting_reason(task: FreeTask, options: Sequence[int], excluded: Sequence[str]) -> str:
+    if options:
+        head = f"waits: {len(options)} fitting host(s), none with room now"
+    else:
+        head = "waits: no host fits"
+    if task.req.why:
+        head += f"; needs {task.req.describe()} ({task.req.why})"
+    if excluded:
+        head += "; " + _summary(excluded)
+    return head

@@ -1,0 +1,263 @@
+"""Fleets of koji builders as the estimator sees them (pure core).
+
+A fleet file (YAML) is a list of host groups::
+
+    - name: strong          # group name (hosts are strong-1 .. strong-N)
+      count: 4
+      arches: [x86_64]
+      cpus: 64
+      speed: 2.0            # relative throughput per task, 1.0 = reference builder
+      capacity: 16          # koji host capacity (koji edit-host --capacity)
+      maxjobs: 8            # kojid.conf maxjobs
+      memory: 256G
+      disk: 2T
+
+``count``, ``arches``, ``speed``, ``capacity`` and ``maxjobs`` are required;
+``cpus``, ``memory`` and ``disk`` are optional (unknown when absent).
+
+Every number is finite and within bounds wide enough for any real koji
+deployment, so that a typo (or a ``.nan``) is an error, not a simulation that
+never ends: ``count`` 1..10,000 hosts per group and 100,000 in the fleet,
+``speed`` 0.01..100, ``capacity`` above 0 up to 1,000, ``maxjobs`` 1..1,000,
+``cpus`` 1..4,096, ``memory`` and ``disk`` up to 1 EiB.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from discomy.common.units import SizeError, parse_size_mb, short_repr
+
+# koji's hub defaults (kojihub/kojixmlrpc.py): MaxJobs 15, CapacityOvercommit 5
+KOJI_MAXJOBS = 15
+KOJI_CAPACITY_OVERCOMMIT = 5.0
+# A free task still has the task table's default weight (koji's schema.sql): kojid
+# sets the real one only once it has taken the task (TaskManager.takeTask, then
+# BuildArchTask.updateWeight), so the hub admits every free task at this weight.
+KOJI_FREE_TASK_WEIGHT = 1.0
+
+MAX_GROUP_HOSTS = 10_000
+MAX_FLEET_HOSTS = 100_000
+MIN_SPEED, MAX_SPEED = 0.01, 100.0
+MAX_CAPACITY = 1000.0
+MAX_MAXJOBS = 1000
+MAX_CPUS = 4096
+NOARCH = "noarch"
+
+
+class FleetError(ValueError):
+    """A fleet description that cannot be used; the message names the group and key."""
+
+
+@dataclass(frozen=True)
+class HostGroup:
+    name: str
+    count: int
+    arches: tuple
+    speed: float
+    capacity: float
+    maxjobs: int
+    cpus: Optional[int] = None
+    memory_mb: Optional[int] = None
+    disk_mb: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Fleet:
+    groups: tuple
+
+    @property
+    def arches(self) -> tuple:
+        return tuple(sorted({a for g in self.groups for a in g.arches}))
+
+    @property
+    def host_count(self) -> int:
+        return sum(g.count for g in self.groups)
+
+    def fastest_speed(self, arch: Optional[str] = None) -> float:
+        speeds = [g.speed for g in self.groups if arch is None or arch in g.arches]
+        return max(speeds) if speeds else 0.0
+
+
+_KEYS = {"name", "count", "arches", "cpus", "speed", "capacity", "maxjobs", "memory", "disk"}
+
+# key -> (kind, lowest, highest, lowest allowed itself)
+_BOUNDS = {
+    "count": (int, 1, MAX_GROUP_HOSTS, True),
+    "speed": (float, MIN_SPEED, MAX_SPEED, True),
+    "capacity": (float, 0, MAX_CAPACITY, False),
+    "maxjobs": (int, 1, MAX_MAXJOBS, True),
+    "cpus": (int, 1, MAX_CPUS, True),
+}
+
+
+def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
+    """Validate a parsed fleet file; raises :class:`FleetError` naming the bad entry."""
+    if isinstance(data, dict) and "groups" in data:
+        data = data["groups"]
+    if not isinstance(data, list) or not data:
+        raise FleetError(f"{source}: expected a non-empty list of host groups")
+    groups, seen = [], set()
+    for i, raw in enumerate(data):
+        where = f"{source}: group {i + 1}"
+        if not isinstance(raw, dict):
+            raise FleetError(f"{where}: expected a mapping")
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise FleetError(f"{where}: 'name' must be a non-empty string")
+        where = f"{source}: group {short_repr(name)}"
+        if name in seen:
+            raise FleetError(f"{where}: duplicate group name")
+        seen.add(name)
+        unknown = sorted(short_repr(k) for k in set(raw) - _KEYS)
+        if unknown:
+            raise FleetError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        for key in ("count", "arches", "speed", "capacity", "maxjobs"):
+            if key not in raw:
+                raise FleetError(f"{where}: missing required key {key!r}")
+        arches = raw["arches"]
+        if isinstance(arches, str):
+            arches = arches.split()
+        if not isinstance(arches, list) or not arches or not all(
+                isinstance(a, str) and a.split() == [a] for a in arches):
+            raise FleetError(f"{where}: 'arches' must be a non-empty list of arch names")
+        numbers = {key: check_number(raw[key], key, where) for key in _BOUNDS if key in raw}
+        sizes = {}
+        for key in ("memory", "disk"):
+            if key in raw:
+                try:
+                    sizes[key] = parse_size_mb(raw[key])
+                except SizeError as exc:
+                    raise FleetError(f"{where}: {key}: {exc}") from None
+        groups.append(HostGroup(name, numbers["count"], tuple(dict.fromkeys(arches)),
+                                numbers["speed"], numbers["capacity"], numbers["maxjobs"],
+                                numbers.get("cpus"), sizes.get("memory"), sizes.get("disk")))
+    return _checked_fleet(groups, source)
+
+
+def check_number(value: Any, key: str, where: str = "fleet"):
+    """``value`` as the fleet key ``key`` takes it; :class:`FleetError` if out of bounds."""
+    kind, low, high, low_included = _BOUNDS[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FleetError(f"{where}: {key!r} must be a number, got {short_repr(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise FleetError(f"{where}: {key!r} must be a finite number, got {short_repr(value)}")
+    if kind is int and value != int(value):
+        raise FleetError(f"{where}: {key!r} must be a whole number, got {short_repr(value)}")
+    if value > high or value < low or (value == low and not low_included):
+        lowest = f"at least {low:g}" if low_included else f"above {low:g}"
+        raise FleetError(f"{where}: {key!r} must be {lowest} and at most {high:g}, "
+                         f"got {short_repr(value)}")
+    return kind(value)
+
+
+def _checked_fleet(groups: list, source: str) -> Fleet:
+    fleet = Fleet(tuple(groups))
+    if fleet.host_count > MAX_FLEET_HOSTS:
+        raise FleetError(f"{source}: 'count' adds up to {fleet.host_count} hosts, more than "
+                         f"{MAX_FLEET_HOSTS}")
+    if not any(a != NOARCH for a in fleet.arches):
+        raise FleetError(f"{source}: 'arches': no group builds an arch other than {NOARCH}")
+    return fleet
+
+
+def admits(capacity: float, load: float, ntasks: int, maxjobs: int,
+           overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> bool:
+    """Whether koji's scheduler puts one more free task on a host (``do_schedule``)."""
+    return ntasks < maxjobs and capacity - load > max(0.0, KOJI_FREE_TASK_WEIGHT - overcommit)
+
+
+def task_slots(group: HostGroup, weight: float = 1.5,
+               overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> int:
+    """How many running tasks of ``weight`` koji's scheduler puts on one host of ``group``."""
+    slots, load = 0, 0.0
+    while admits(group.capacity, load, slots, group.maxjobs, overcommit):
+        slots += 1
+        load += weight
+    return slots
+
+
+def fleet_from_koji_hosts(hosts: list, host_data: Optional[list] = None,
+                          default_speed: float = 1.0) -> tuple:
+    """The fleet koji knows, and warnings about what it says: from
+    ``listHosts(enabled=True)`` rows and, where the hub has them (koji 1.34+),
+    ``scheduler.getHostData()`` rows.
+
+    Disabled, draining and zero-capacity hosts are left out: they take no new
+    work. A builder that publishes no Discomy host data counts at ``default_speed``
+    with koji's hub ``MaxJobs``; identical hosts are grouped so the simulator
+    stays fast on large fleets.
+
+    Hub and builders are outside input too: a value that is not a number, or is
+    out of the fleet file's bounds, is ignored with a warning, as if unknown. A
+    capacity that is not a number leaves the host out (koji's scheduler never
+    gives it a task); one above the bound counts as the bound.
+    """
+    from discomy.placement.hostdata import from_host_data
+
+    data_by_host = {row.get("host_id"): row.get("data") for row in host_data or []
+                    if isinstance(row, Mapping) and isinstance(row.get("host_id"), int)}
+    shapes: dict = {}
+    notes: dict = {}
+    for host in hosts:
+        if not isinstance(host, Mapping):
+            continue
+        name = host.get("name")
+        name = name if isinstance(name, str) and name else short_repr(host.get("id"))
+
+        def warn(text: str, name: str = name) -> None:
+            notes.setdefault(text, []).append(name)
+
+        arches = host.get("arches")
+        arches = tuple(sorted(set(arches.split()))) if isinstance(arches, str) else ()
+        if not host.get("enabled", True) or not arches:
+            continue
+        capacity = host.get("capacity")
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, float)) \
+                or capacity != capacity:
+            warn(f"capacity {short_repr(capacity)} is not a number; the host is left out")
+            continue
+        if capacity <= 0:
+            continue
+        if capacity > MAX_CAPACITY:
+            warn(f"capacity {short_repr(capacity)} counts as {MAX_CAPACITY:g}")
+            capacity = MAX_CAPACITY
+        data = data_by_host.get(host.get("id"))
+        parsed, warnings = from_host_data(data)
+        for text in warnings:
+            warn(text)
+        if parsed.draining:
+            continue
+        maxjobs = data.get("maxjobs") if isinstance(data, Mapping) else None
+        # koji's hub reads a missing or zero maxjobs as its own MaxJobs
+        maxjobs = (_bounded(maxjobs, "maxjobs", warn) if maxjobs else None) or KOJI_MAXJOBS
+        shape = (arches, _bounded(parsed.speed, "speed", warn) or default_speed,
+                 float(capacity), maxjobs, _bounded(parsed.cpus, "cpus", warn),
+                 parsed.memory_mb, parsed.buildroot_free_mb())
+        shapes.setdefault(shape, []).append(name)
+    if not shapes:
+        raise FleetError("koji knows no enabled host with arches and capacity")
+    groups = []
+    for (arches, speed, capacity, maxjobs, cpus, memory, disk), names in sorted(
+            shapes.items(), key=lambda item: sorted(item[1])[0]):
+        groups.append(HostGroup(_group_name(names), len(names), arches, speed, capacity,
+                                maxjobs, cpus, memory, disk))
+    warnings = sorted(f"{_group_name(names)}: {text}" for text, names in notes.items())
+    return _checked_fleet(groups, "koji's hosts"), warnings
+
+
+def _bounded(value: Any, key: str, warn) -> Any:
+    if value is None:
+        return None
+    try:
+        return check_number(value, key, "host data")
+    except FleetError as exc:
+        warn(f"{exc}; treated as unknown")
+        return None
+
+
+def _group_name(names: list) -> str:
+    names.sort()
+    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1})"
