@@ -39,9 +39,8 @@ import koji.daemon
 import yaml
 
 from discomy import placement
-
-from discomy.builder import buildopts, config as builder_config, probe
-
+from discomy.builder import buildopts, probe
+from discomy.builder import config as builder_config
 from discomy.placement import constraints, drain
 from discomy.placement.hostdata import merge_host_data
 

@@ -40,8 +40,8 @@ import kojihub
 from kojihub import scheduler
 from kojihub.db import QueryProcessor, UpsertProcessor
 
-from discomy.placement import constraints as cons
 from discomy import placement
+from discomy.placement import constraints as cons
 from discomy.placement import drain
 from discomy.placement.hostdata import from_host_data
 

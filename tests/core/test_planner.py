@@ -113,3 +113,15 @@ def test_json_nodes_agree_with_each_node_whatever_the_name_order(case):
         assert out["bootstrap_deps"] == list(node.bootstrap_deps)
         assert out["duration_seconds"] == round(node.duration_seconds, 3)
         assert out["remaining_seconds"] == round(node.remaining_seconds, 3)
+
+
+def test_changed_packages_named_by_nvr_are_read_with_kojis_parser(dataset_graph):
+    from discomy.common.nvr import name_of_nvr, name_of_srpm
+    from discomy.planning.planner import make_plan
+
+    assert name_of_nvr("zlib-1.3-2.el9") == "zlib" and name_of_nvr("zlib") is None
+    assert name_of_nvr("-1-2") is None
+    assert name_of_srpm("llvm-17.0.6-1.el9.src.rpm") == "llvm"
+    assert name_of_srpm("llvm-17.0.6-1.el9.x86_64.rpm") is None
+    name = dataset_graph.names[0]
+    assert make_plan(dataset_graph, [f"{name}-9.9-1.el9"]).changed == (name,)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from discomy.orchestration.backends.local import LocalBackend
 from discomy.orchestration.engine import Engine, EngineSettings
-from discomy.orchestration.local_campaign import start_local_campaign
+from discomy.cli.local_campaign import start_local_campaign
 from discomy.orchestration.store import Store
 
 

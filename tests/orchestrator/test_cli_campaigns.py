@@ -8,7 +8,7 @@ from discomy import cli
 from discomy.orchestration.backends import BuildOutcome
 from discomy.orchestration.backends.local import LocalBackend
 from discomy.orchestration.engine import Engine
-from discomy.orchestration.local_campaign import start_local_campaign
+from discomy.cli.local_campaign import start_local_campaign
 from discomy.orchestration.store import Store
 
 

@@ -12,7 +12,7 @@ from discomy.orchestration.backends import BuildOutcome
 from discomy.orchestration.backends.local import LocalBackend
 from discomy.orchestration.engine import Engine
 from discomy.orchestration.events import RepoDone
-from discomy.orchestration.local_campaign import run_local_campaign, start_local_campaign
+from discomy.cli.local_campaign import run_local_campaign, start_local_campaign
 from discomy.orchestration.runner import run_campaign
 from discomy.orchestration.store import Store
 

@@ -8,7 +8,7 @@ import pytest
 
 from discomy.orchestration.backends.local import LocalBackend
 from discomy.orchestration.engine import Engine, EngineSettings
-from discomy.orchestration.local_campaign import start_local_campaign
+from discomy.cli.local_campaign import start_local_campaign
 from discomy.planning.repodata import RepodataError
 from discomy.orchestration.runner import run_campaign
 from discomy.orchestration.store import Store

@@ -13,7 +13,7 @@ import pytest
 
 from discomy.orchestration.backends.local import LocalBackend
 from discomy.orchestration.config import load_config
-from discomy.common.paths import absolute_store_url
+from discomy.orchestration.store import absolute_store_url
 
 
 def discomy(*args, cwd):

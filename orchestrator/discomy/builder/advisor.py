@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from discomy.placement.hostdata import HostData
 from discomy.common.units import count
+from discomy.placement.hostdata import HostData
 
 CPUS_PER_JOB = 4
 MEMORY_MB_PER_JOB = 4 * 1024

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from discomy.placement.drain import BUILDER, HUB, describe, drain_sources, still_held
 from discomy.common.paths import path_option
+from discomy.placement.drain import BUILDER, HUB, describe, drain_sources, still_held
 
 DRAIN_FLAG = Path("/var/lib/discomy-builder/drain")
 STATE_FILE = Path("/var/lib/discomy-builder/state.json")

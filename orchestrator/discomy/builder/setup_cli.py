@@ -15,8 +15,8 @@ import sys
 from dataclasses import asdict, replace
 
 from discomy.builder.advisor import Advice, recommend
-from discomy.common.paths import path_option
 from discomy.builder.probe import probe
+from discomy.common.paths import path_option
 from discomy.common.units import format_size_mb
 
 

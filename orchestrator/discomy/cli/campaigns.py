@@ -15,10 +15,17 @@ import time
 from pathlib import Path
 
 from discomy.cli import CliError, positive_int, positive_seconds, read_config
-from discomy.common.paths import location_option, path_option, store_option
+from discomy.common.paths import location_option, path_option
 from discomy.common.units import count
 
 log = logging.getLogger(__name__)
+
+
+def store_option(value: str) -> str:
+    """argparse type of ``--store``: an SQLite file made absolute as it is parsed."""
+    from discomy.orchestration.store import absolute_store_url
+
+    return absolute_store_url(value)
 
 
 def _common(parser, store: bool = True) -> None:
@@ -218,9 +225,9 @@ def _failure_line(name: str, failure_class, reason: str, attempts: int) -> str:
 
 # -- rebuild -----------------------------------------------------------------------
 def run_rebuild(args) -> int:
+    from discomy.orchestration.runner import plan_repos, start_campaign
     from discomy.planning.planner import PlanError
     from discomy.planning.repodata import RepodataError
-    from discomy.orchestration.runner import plan_repos, start_campaign
 
     if args.fleet and not args.dry_run:
         raise CliError("--fleet goes with --dry-run: it is the fleet the ETA is estimated "
@@ -508,9 +515,8 @@ def run_cancel(args) -> int:
     running = {n: x.task for n, x in store.nodes(args.campaign).items()
                if x.state == "building" and x.task}
     if args.kill and running and row.backend == "koji":
-        from discomy.orchestration.backends.koji import KojiBackend
-
         from discomy.orchestration.backends import HubUnavailable
+        from discomy.orchestration.backends.koji import KojiBackend
 
         backend = KojiBackend(_koji_session(config), row.id, row.target, row.mode,
                               retries=config["koji"]["retries"])

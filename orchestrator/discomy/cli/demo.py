@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     if rc:
         return rc
     try:
-        from discomy.orchestration.local_campaign import run_local_campaign
+        from discomy.cli.local_campaign import run_local_campaign
     except ImportError:
         return 0
     print(f"\n==> Local rebuild campaign for a change in {args.changed}")

@@ -16,9 +16,10 @@ log = logging.getLogger("discomy.orchestration.daemon")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("serve", help="run the orchestrator daemon",
-                                   description="Run the orchestrator daemon: listen to koji's messages, start, "
-                                               "resume and advance campaigns (see docs/orchestrator.md).")
+    parser = subparsers.add_parser(
+        "serve", help="run the orchestrator daemon",
+        description="Run the orchestrator daemon: listen to koji's messages, start, resume "
+                    "and advance campaigns (see docs/orchestrator.md).")
     parser.add_argument("--config", type=path_option, default=None,
                         help="TOML config (default /etc/discomy/orchestrator.toml)")
     parser.add_argument("--tick", type=positive_seconds, default=2.0,

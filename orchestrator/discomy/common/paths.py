@@ -34,24 +34,6 @@ def absolute_location(value: str, base=None) -> str:
     return value if is_url(value) else str(absolute(value, base))
 
 
-def absolute_store_url(url: str, base=None) -> str:
-    """An SQLAlchemy URL whose SQLite file is relative (``sqlite:///state.sqlite``) made
-    absolute; every other URL, and an in-memory database, left alone."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return url              # not a URL: opening it says so
-    database = parsed.database
-    if not parsed.drivername.startswith("sqlite") or not database or database == ":memory:" \
-            or database.startswith("file:") or os.path.isabs(database):
-        return url
-    return parsed.set(database=str(absolute(database, base))).render_as_string(
-        hide_password=False)
-
-
 # argparse types: options are absolute from the moment they are parsed
 def path_option(value: str) -> Path:
     return absolute(value)
@@ -59,7 +41,3 @@ def path_option(value: str) -> Path:
 
 def location_option(value: str) -> str:
     return absolute_location(value)
-
-
-def store_option(value: str) -> str:
-    return absolute_store_url(value)

@@ -8,7 +8,7 @@
   (the service behind ``discomy serve``), ``config`` (orchestrator.toml),
   ``backends`` (koji, local rpmbuild), ``listeners`` (AMQP 0-9-1 and 1.0),
   ``store`` and ``migrations`` (SQLAlchemy, Alembic), ``notify``, ``gating``,
-  ``metrics``, ``rpmtools``, ``local_campaign``.
+  ``metrics``, ``rpmtools``.
 
 It may import :mod:`discomy.common`, :mod:`discomy.placement` and
 :mod:`discomy.planning`; never :mod:`discomy.cli` or :mod:`discomy.web`.

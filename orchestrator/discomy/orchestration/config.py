@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+
 try:
     import tomllib
 except ImportError:     # Python < 3.11 (EL9): the same parser as a package
@@ -28,8 +29,8 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
+from discomy.common.paths import absolute, absolute_location
 from discomy.orchestration.notify import DEFAULT_SUBJECT, DEFAULT_TEXT
-from discomy.common.paths import absolute, absolute_location, absolute_store_url
 
 DEFAULT_PATH = Path("/etc/discomy/orchestrator.toml")
 
@@ -358,6 +359,8 @@ def absolute_paths(config: dict, base: Path) -> dict:
     for section, key in PATH_KEYS:
         value = config[section][key]
         if (section, key) == ("store", "url"):
+            from discomy.orchestration.store import absolute_store_url
+
             config[section][key] = absolute_store_url(value, base)
         elif isinstance(value, list):
             config[section][key] = [absolute_location(v, base) for v in value]

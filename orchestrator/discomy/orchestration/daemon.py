@@ -187,8 +187,8 @@ class Service:
 
     def start_campaign(self, name: str, nvr: str,
                        event_key: Optional[str] = None) -> Optional[int]:
-        from discomy.planning.planner import PlanError
         from discomy.orchestration.runner import plan_repos, start_campaign
+        from discomy.planning.planner import PlanError
         from discomy.planning.repodata import RepodataError
 
         c = self.config["campaign"]
@@ -356,7 +356,11 @@ class Service:
         out = []
         tls = {k: m[k] or None for k in ("tls_ca_cert", "tls_certfile", "tls_keyfile")}
         if m["amqp_url"]:
-            from discomy.orchestration.listeners.amqp091 import DEFAULT_TOPICS, Amqp091Listener, ListenerConfig
+            from discomy.orchestration.listeners.amqp091 import (
+                DEFAULT_TOPICS,
+                Amqp091Listener,
+                ListenerConfig,
+            )
 
             prefix = m["topic_prefix"]
             topics = tuple(m["topics"]) or (

@@ -16,10 +16,10 @@ from typing import Callable, Optional, Sequence
 from discomy.orchestration.campaign import Node
 from discomy.orchestration.config import DEFAULTS
 from discomy.orchestration.engine import Engine, EngineSettings
+from discomy.orchestration.store import Store
 from discomy.planning.planner import make_plan
 from discomy.planning.remote_repos import is_remote
 from discomy.planning.repodata import load_graph
-from discomy.orchestration.store import Store
 
 
 def plan_nodes(plan) -> list:

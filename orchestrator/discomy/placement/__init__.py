@@ -57,9 +57,15 @@ from discomy.placement.config import ConfigError, PlacementConfig, parse_config,
 from discomy.placement.explain import HostVerdict, explain, host_summary, requirements_summary
 from discomy.placement.fit import Fit, fits, is_strong, preference, refusal_reason
 from discomy.placement.hosts import HostCapabilities
-from discomy.placement.requirements import (NO_REQUIREMENTS, POWER_METHODS, TaskRequirements,
-                                            is_power_by_history, last_build_durations,
-                                            package_from_srpm, requirements_for)
+from discomy.placement.requirements import (
+                                            NO_REQUIREMENTS,
+                                            POWER_METHODS,
+                                            TaskRequirements,
+                                            is_power_by_history,
+                                            last_build_durations,
+                                            package_from_srpm,
+                                            requirements_for,
+)
 from discomy.placement.schedule import ActiveTask, Assignment, FreeTask, Schedule, schedule
 
 __all__ = [

@@ -33,8 +33,9 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional
 
-from discomy.placement.hostdata import VIRT_KINDS
+from discomy.common.nvr import name_of_srpm
 from discomy.common.units import SizeError, format_size_mb, parse_size_mb
+from discomy.placement.hostdata import VIRT_KINDS
 
 TAG_EXTRA_KEY = "discomy.constraints"
 CONSTRAINT_KEYS = ("memory", "disk", "cpus", "power", "virt", "features")
@@ -334,8 +335,7 @@ def package_from_source(source: Optional[str]) -> Optional[str]:
     text = str(source).split("#", 1)[0].split("?", 1)[0].rstrip("/")
     base = text.rsplit("/", 1)[-1]
     if base.endswith(".src.rpm"):
-        parts = base[: -len(".src.rpm")].rsplit("-", 2)
-        return parts[0] if len(parts) == 3 and parts[0] else None
+        return name_of_srpm(base)
     if base.endswith(".git"):
         base = base[:-4]
     if ":" in base or not base:

@@ -16,8 +16,16 @@ from discomy.placement.drain import drain_sources
 from discomy.placement.fit import is_strong
 from discomy.placement.hosts import HostCapabilities
 from discomy.placement.requirements import TaskRequirements
-from discomy.placement.schedule import (ActiveTask, FitCache, FreeTask, exclusion, host_bins,
-                                        min_available, pass_state, reservations)
+from discomy.placement.schedule import (
+    ActiveTask,
+    FitCache,
+    FreeTask,
+    exclusion,
+    host_bins,
+    min_available,
+    pass_state,
+    reservations,
+)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from typing import Iterable, Mapping, Optional
 
 from discomy.placement import constraints as cons
 
-
 POWER_METHODS = frozenset({"buildArch"})
 
 

@@ -20,8 +20,16 @@ from typing import Iterable, Iterator, Mapping, Optional, Union
 
 import numpy as np
 
+from discomy.common.nvr import name_of_nvr
 from discomy.planning.durations import durations_array
-from discomy.planning.graph import BuildGraph, Schedule, critical_path, gather, reverse_closure, schedule
+from discomy.planning.graph import (
+    BuildGraph,
+    Schedule,
+    critical_path,
+    gather,
+    reverse_closure,
+    schedule,
+)
 
 
 class PlanError(ValueError):
@@ -49,7 +57,7 @@ def resolve_changed(graph: BuildGraph, changed: Iterable[str]) -> list:
         if entry in graph:
             ids.append(graph.index_of(entry))
             continue
-        name = _name_from_nvr(entry)
+        name = name_of_nvr(entry)
         if name is not None and name in graph:
             ids.append(graph.index_of(name))
             continue
@@ -59,11 +67,6 @@ def resolve_changed(graph: BuildGraph, changed: Iterable[str]) -> list:
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise PlanError(f"unknown source package {entry!r}{hint}")
     return sorted(set(ids))
-
-
-def _name_from_nvr(entry: str) -> Optional[str]:
-    parts = entry.rsplit("-", 2)
-    return parts[0] if len(parts) == 3 and parts[0] else None
 
 
 @dataclass(frozen=True, eq=False)

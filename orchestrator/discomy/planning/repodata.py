@@ -35,8 +35,13 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from discomy.planning.graph import BuildGraph
-from discomy.planning.rpmmd import (RepodataError, default_cache_dir, repomd_entries,
-                                    repomd_path, verified)
+from discomy.planning.rpmmd import (
+    RepodataError,
+    default_cache_dir,
+    repomd_entries,
+    repomd_path,
+    verified,
+)
 
 log = logging.getLogger(__name__)
 

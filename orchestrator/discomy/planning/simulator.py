@@ -46,9 +46,16 @@ from typing import Optional
 
 import numpy as np
 
-from discomy.planning.fleet import (KOJI_CAPACITY_OVERCOMMIT, KOJI_FREE_TASK_WEIGHT, MAX_CAPACITY, NOARCH,
-                    Fleet, admits, task_slots)
 from discomy.common.units import short_repr
+from discomy.planning.fleet import (
+    KOJI_CAPACITY_OVERCOMMIT,
+    KOJI_FREE_TASK_WEIGHT,
+    MAX_CAPACITY,
+    NOARCH,
+    Fleet,
+    admits,
+    task_slots,
+)
 
 POLICIES = ("koji-stock", "tiered", "critical-path")
 REGEN_MODES = ("pipelined", "serial")

@@ -45,7 +45,14 @@ from typing import Callable, Optional
 import koji
 
 from discomy.orchestration import campaign as cm
-from discomy.orchestration.backends import LOST, READY, WAITING, BackendError, BuildOutcome, HubUnavailable
+from discomy.orchestration.backends import (
+    LOST,
+    READY,
+    WAITING,
+    BackendError,
+    BuildOutcome,
+    HubUnavailable,
+)
 
 log = logging.getLogger(__name__)
 

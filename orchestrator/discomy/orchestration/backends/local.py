@@ -32,8 +32,8 @@ import koji
 import rpm
 
 from discomy.orchestration import campaign as cm
-from discomy.orchestration.rpmtools import DEFAULT_DIST, ToolError, createrepo, rpmbuild_failure
 from discomy.orchestration.backends import READY, BackendError, BuildOutcome
+from discomy.orchestration.rpmtools import DEFAULT_DIST, ToolError, createrepo, rpmbuild_failure
 
 # below this much free space after a failed build, the disk is taken as the cause
 LOW_DISK_BYTES = 64 * 1024 * 1024

@@ -26,8 +26,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from discomy.orchestration.events import KojiEvent, parse_fedora_message
 from discomy.common.settings import check_keys
+from discomy.orchestration.events import KojiEvent, parse_fedora_message
 from discomy.orchestration.listeners import Delivery, Incoming, Rejected, TryLater
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
-from discomy.orchestration.events import KojiEvent, parse_protonmsg
 from discomy.common.settings import check_keys
+from discomy.orchestration.events import KojiEvent, parse_protonmsg
 from discomy.orchestration.listeners import Delivery, Incoming, Rejected
 from discomy.orchestration.listeners.amqp091 import ListenerConfigError
 

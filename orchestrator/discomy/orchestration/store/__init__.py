@@ -16,18 +16,42 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import reprlib
 import time
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, UniqueConstraint, bindparam, create_engine, delete, func, insert,
-                        select, update)
-from sqlalchemy.exc import (ArgumentError, DBAPIError, DisconnectionError, OperationalError,
-                            SQLAlchemyError)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    create_engine,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from discomy.common.paths import absolute
 from discomy.orchestration.campaign import Node
 
 
@@ -160,8 +184,6 @@ def first_line(exc: BaseException) -> str:
 
 def check_url(url: str):
     """``url`` as a SQLAlchemy URL, once its dialect and driver are known to be installed."""
-    from sqlalchemy.engine import make_url
-
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError, TypeError):
@@ -471,3 +493,18 @@ def _as_json(value: Any) -> str:
         return json.dumps(value, default=repr)
     except (ValueError, TypeError, RecursionError):
         return _shown.repr(value)
+
+
+def absolute_store_url(url: str, base=None) -> str:
+    """An SQLAlchemy URL whose SQLite file is relative (``sqlite:///state.sqlite``) made
+    absolute; every other URL, and an in-memory database, left alone."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url              # not a URL: opening it says so
+    database = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not database or database == ":memory:" \
+            or database.startswith("file:") or os.path.isabs(database):
+        return url
+    return parsed.set(database=str(absolute(database, base))).render_as_string(
+        hide_password=False)
