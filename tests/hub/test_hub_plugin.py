@@ -7,7 +7,7 @@ import kojihub_world
 from kojihub import scheduler
 
 import discomy_hub
-from discomy.placement.config import SCHEDULER_KEYS
+from discomy.placement.config import SCHEDULER_KEYS, TRUST_KEYS, TrustConfig
 
 
 def host_row(hid, name, arches="x86_64", capacity=4.0, channels=(1,), discomy=None, maxjobs=None):
@@ -215,8 +215,9 @@ def test_example_config_file_is_valid_and_documents_every_option():
     path = Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf"
     config = discomy_hub.read_config(str(path))
     assert config is not None and config.enabled and config.power_after_s == 7200
+    assert config.trust == TrustConfig()        # the file shows the defaults
     text = path.read_text()
-    for option in SCHEDULER_KEYS:
+    for option in list(SCHEDULER_KEYS) + list(TRUST_KEYS):
         assert f"\n{option} = " in text
 
 
