@@ -69,9 +69,11 @@ def test_learned_speed_replaces_a_claim_only_beyond_the_tolerance():
     assert "speed learned 0.8 from 4 packages" in far.notes[0]
 
 
-def test_a_host_that_claims_nothing_gets_its_learned_speed():
-    t = trust.in_force(host(), learned=trust.LearnedSpeed(1.7, 4, 4), config=TRUST)
+def test_a_host_that_publishes_no_speed_gets_its_learned_one_but_a_stock_host_stays_stock():
+    t = trust.in_force(host(cpus=8), learned=trust.LearnedSpeed(1.7, 4, 4), config=TRUST)
     assert t.host.data.speed == 1.7 and t.speed_source == trust.LEARNED
+    stock = trust.in_force(host(), learned=trust.LearnedSpeed(1.7, 4, 4), config=TRUST)
+    assert stock.host == host() and stock.learned.speed == 1.7 and stock.notes == ()
 
 
 def test_no_policy_and_no_learning_change_nothing():

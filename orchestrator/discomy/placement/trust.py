@@ -19,7 +19,9 @@ what was claimed, learned and used, and why.
 
 Speed in force: a pinned speed wins; otherwise the claim, unless the learned
 speed differs from it by more than ``learn_tolerance`` (or there is no usable
-claim), in which case the learned one; then ``max_speed`` caps it.
+claim from a host that publishes Discomy data), in which case the learned one;
+then ``max_speed`` caps it. A host without Discomy data (no builder plugin) keeps
+an unknown speed, so placement treats it as stock koji does.
 
 Learning. A buildArch duration is modelled as ``work(package, arch) /
 speed(host)``. From the hosts' durations (per host and package, the median of
@@ -243,13 +245,14 @@ def learn_speeds(samples: Iterable[BuildSample], claimed: Mapping[int, Optional[
     for host, item in logd:
         items_of.setdefault(host, []).append(item)
     hosts = sorted(items_of)
-    by_item = {item: [(h, d) for h in hosts_of[item] for d in (logd[h, item],)]
+    by_item = {item: [(h, logd[h, item]) for h in hosts_of[item]]
                for item in {i for h in hosts for i in items_of[h]}}
     by_host = {h: [(i, logd[h, i]) for i in items_of[h]] for h in hosts}
     b = {h: 0.0 for h in hosts}            # log speed
     for _ in range(500):
-        a = {item: statistics.fmean(d + b[h] for h, d in pairs) for item, pairs in by_item.items()}
-        new = {h: statistics.fmean(a[i] - d for i, d in pairs) for h, pairs in by_host.items()}
+        a = {item: sum(d + b[h] for h, d in pairs) / len(pairs)
+             for item, pairs in by_item.items()}
+        new = {h: sum(a[i] - d for i, d in pairs) / len(pairs) for h, pairs in by_host.items()}
         change = max(abs(new[h] - b[h]) for h in hosts)
         b = new
         if change < 1e-9:
@@ -350,8 +353,10 @@ def in_force(host: HostCapabilities, policy: HostPolicy = NO_POLICY,
     if policy.speed is not None:
         speed, source = policy.speed, PINNED
         notes.append(f"{name}: speed pinned to {speed:g} by policy")
-    elif learned is not None and (speed is None
-                                  or disagree(speed, learned.speed, config.learn_tolerance)):
+    elif learned is not None and (
+            disagree(speed, learned.speed, config.learn_tolerance) if speed is not None
+            # a host without Discomy data stays as stock koji sees it
+            else claimed != HostData()):
         notes.append(f"{name}: speed learned {learned.speed:g} from {learned.packages} "
                      f"packages built on other hosts too, claimed "
                      f"{'?' if speed is None else format(speed, 'g')}; using learned")
