@@ -1,8 +1,9 @@
 """The ``discomy`` command line: one module per group of subcommands.
 
 ``plan`` (plan, estimate), ``campaigns`` (rebuild, campaigns, status, resume,
-cancel, rejected), ``serve`` (the daemon) and ``demo`` (``make demo``, with
-``examples`` and ``local_campaign``: the example packages rebuilt here); each
+cancel, rejected), ``serve`` (the daemon), ``modules`` (module-build) and
+``demo`` (``make demo``, with ``examples`` and ``local_campaign``: the example
+packages rebuilt here, and the example module); each
 exposes ``register(subparsers)`` and sets ``func`` on its parser. Errors a user
 can act on are raised as :class:`CliError` and printed as one line, with exit
 status 2. The command line may import every package of Discomy; none imports it.
@@ -25,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "discomy.cli.plan",
     "discomy.cli.campaigns",
     "discomy.cli.serve",
+    "discomy.cli.modules",
 )
 
 
