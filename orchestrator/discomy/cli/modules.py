@@ -145,7 +145,8 @@ def _build_here(store, config: dict, builds: list, args) -> int:
         for build in builds:
             row = store.modules.get(build["id"])
             display = None if args.no_progress or args.json else \
-                Progress(store.nodes(row.campaign_id), label="batch")
+                Progress(store.nodes(row.campaign_id), first=1,
+                         label="batch" if row.order_kind == "batches" else "tier")
             if display:
                 driver.on_change = display.update
             try:

@@ -168,7 +168,7 @@ class Progress:
     fills with the nodes that are done; failed and quarantined ones are named beside it
     and leave it short, so a tier that cannot finish never looks finished."""
 
-    def __init__(self, nodes: dict, label: str = "tier"):
+    def __init__(self, nodes: dict, label: str = "tier", first: int = 0):
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
         from rich.progress import Progress as Bars
 
@@ -177,9 +177,8 @@ class Progress:
         self.bars = {}
         for tier in sorted({n.tier for n in nodes.values()}):
             size = sum(1 for n in nodes.values() if n.tier == tier)
-            # module batches count from 1, as buildorder does
-            number = tier + 1 if label == "batch" else tier
-            self.bars[tier] = self.progress.add_task(f"{label} {number}", total=size, note="")
+            self.bars[tier] = self.progress.add_task(f"{label} {tier + first}", total=size,
+                                                     note="")
         self.progress.start()
 
     def update(self, nodes: dict) -> None:

@@ -311,3 +311,35 @@ def read_index(text: str, what: str = "modules.yaml") -> ModulesIndex:
                                       s.get_context() or "", tuple(s.get_rpm_artifacts()),
                                       requires))
     return ModulesIndex(tuple(streams), dict(index.get_default_streams() or {}))
+
+
+def index_text(streams: Sequence[StreamInfo], defaults: Mapping[str, str] = {},
+               license: str = "MIT") -> str:
+    """A ``modules.yaml`` of ``streams`` and the ``defaults`` (module -> default stream),
+    as a repository carries it (what repo2module makes of a repository)."""
+    Modulemd, GLib = _modulemd()
+    index = Modulemd.ModuleIndex.new()
+    try:
+        for s in streams:
+            stream = Modulemd.ModuleStreamV2.new(s.name, s.stream)
+            stream.set_version(int(s.version))
+            stream.set_context(s.context)
+            stream.set_summary(f"{s.name} {s.stream}")
+            stream.set_description(f"The {s.stream} stream of {s.name}.")
+            stream.add_module_license(license)
+            if s.requires:
+                deps = Modulemd.Dependencies.new()
+                for module, wanted in sorted(s.requires.items()):
+                    for w in wanted:
+                        deps.add_runtime_stream(module, w)
+                stream.add_dependencies(deps)
+            for nevra in s.artifacts:
+                stream.add_rpm_artifact(nevra)
+            index.add_module_stream(stream)
+        for module, default in sorted(defaults.items()):
+            d = Modulemd.DefaultsV1.new(module)
+            d.set_default_stream(default)
+            index.add_defaults(d)
+        return index.dump_to_string()
+    except GLib.Error as exc:
+        raise _error(exc, "", "modules.yaml") from None
