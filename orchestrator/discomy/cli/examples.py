@@ -70,25 +70,30 @@ def _git(argv: list, cwd: Path) -> str:
     return proc.stdout
 
 
-def commit_spec(repo: Path, spec_text: str, name: str, message: str) -> str:
-    """Commit ``spec_text`` as ``<name>.spec`` on ``main`` of the bare repository ``repo``
-    (made when missing); the new commit's id."""
+def commit_file(repo: Path, filename: str, text: str, message: str,
+                branch: str = "main") -> str:
+    """Commit ``text`` as ``filename`` on ``branch`` of the bare repository ``repo`` (made
+    when missing); the new commit's id."""
     repo = Path(repo)
     if not repo.exists():
         repo.parent.mkdir(parents=True, exist_ok=True)
         _git(["init", "--quiet", "--bare", "--initial-branch=main", str(repo)], repo.parent)
-    with tempfile.TemporaryDirectory(prefix=f"discomy-{name}-") as work:
+    with tempfile.TemporaryDirectory(prefix="discomy-git-") as work:
         work = Path(work)
-        _git(["init", "--quiet", "--initial-branch=main"], work)
-        has_main = bool(_git(["ls-remote", str(repo), "refs/heads/main"], work).strip())
-        if has_main:
-            _git(["fetch", "--quiet", str(repo), "main"], work)
-            _git(["checkout", "--quiet", "-B", "main", "FETCH_HEAD"], work)
-        (work / f"{name}.spec").write_text(spec_text)
-        _git(["add", f"{name}.spec"], work)
+        _git(["init", "--quiet", f"--initial-branch={branch}"], work)
+        if _git(["ls-remote", str(repo), f"refs/heads/{branch}"], work).strip():
+            _git(["fetch", "--quiet", str(repo), branch], work)
+            _git(["checkout", "--quiet", "-B", branch, "FETCH_HEAD"], work)
+        (work / filename).write_text(text)
+        _git(["add", filename], work)
         _git(["commit", "--quiet", "--allow-empty", "-m", message], work)
-        _git(["push", "--quiet", str(repo), "main"], work)
+        _git(["push", "--quiet", str(repo), branch], work)
         return _git(["rev-parse", "HEAD"], work).strip()
+
+
+def commit_spec(repo: Path, spec_text: str, name: str, message: str) -> str:
+    """Commit ``spec_text`` as ``<name>.spec`` on ``main`` of ``repo``; the commit's id."""
+    return commit_file(repo, f"{name}.spec", spec_text, message)
 
 
 def make_git_repos(git_dir: Path, specs_dir: Optional[Path] = None) -> Path:
