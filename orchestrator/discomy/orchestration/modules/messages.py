@@ -134,7 +134,18 @@ class Publisher:
             finally:
                 connection.close()
         except (AMQPError, OSError) as exc:
-            raise PublishError(f"{self.url}: {exc.__class__.__name__}: {exc}") from None
+            raise PublishError(f"{_shown(self.url)}: {exc.__class__.__name__}: {exc}") \
+                from None
         log.info("announced %s: module build %s is %s", self.routing_key(msg), body["id"],
                  body["state"])
         return msg
+
+
+def _shown(url: str) -> str:
+    """``url`` without its password, for logs."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
