@@ -37,7 +37,6 @@ from discomy.orchestration import campaign as cm
 from discomy.orchestration.backends import BackendError, HubUnavailable
 from discomy.orchestration.engine import FINISHED, PROGRESS, WAITING, Engine
 from discomy.orchestration.modules import core
-from discomy.orchestration.modules.messages import PublishError, Publisher
 from discomy.orchestration.rpmtools import ToolError
 from discomy.planning import modulemd
 from discomy.planning.modules import ModuleError
@@ -45,10 +44,14 @@ from discomy.planning.modules import ModuleError
 log = logging.getLogger(__name__)
 
 
-def publisher_for(config: dict) -> Optional[Publisher]:
+def publisher_for(config: dict):
+    """The publisher of ``[modules] amqp_url`` (None: nothing is announced)."""
     m = config["modules"]
     if not m["amqp_url"]:
         return None
+    # here, not above: fedora-messaging is needed only where messages are sent
+    from discomy.orchestration.modules.messages import Publisher
+
     return Publisher(m["amqp_url"], m["exchange"], m["topic_prefix"])
 
 
@@ -251,6 +254,7 @@ class ModuleDriver:
         if self.publisher is None:
             self.modules.update(row.id, published_state=row.state)
             return
+        from discomy.orchestration.modules.messages import PublishError
         from discomy.orchestration.modules.service import message_body
 
         try:
