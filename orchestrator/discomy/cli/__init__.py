@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    """An error as one line whatever it quotes: a name with a newline or a carriage
+    return in it is shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -107,7 +113,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"discomy {args.command}: error: {exc}", file=sys.stderr)
+        print(f"discomy {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"discomy {args.command}: interrupted", file=sys.stderr)

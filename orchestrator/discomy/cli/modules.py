@@ -93,6 +93,14 @@ def run_module_build(args) -> int:
         raise CliError("give either --file MODULEMD.yaml or SCMURL BRANCH")
     if args.scmurl is not None and args.branch is None:
         raise CliError("SCMURL needs a BRANCH")
+    if args.scmurl is not None:
+        from discomy.orchestration.modules.scm import ScmError, check_ref, parse_scmurl
+
+        try:         # before any store is opened: a bad request leaves nothing behind
+            parse_scmurl(args.scmurl)
+            check_ref(args.branch)
+        except ScmError as exc:
+            raise CliError(str(exc)) from None
     config = read_config(args)
     text = stamp = None
     if args.file is not None:

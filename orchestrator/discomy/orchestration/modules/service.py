@@ -176,19 +176,37 @@ def _available_streams(store, config: dict, backend: str) -> dict:
     return available
 
 
+RESOLVERS = 8       # git ls-remote calls at once: a module may have hundreds of components
+
+
 def _components(source, template: str) -> dict:
     """``name -> (repository, ref as written, commit, scmurl)`` of every component."""
-    out = {}
+    from concurrent.futures import ThreadPoolExecutor
+
+    wanted = {}
     for c in source.components:
         repository = c.repository or (template.replace("{name}", c.name) if template else None)
         if not repository:
             raise ModuleError(f"component {c.name} names no repository, and no default "
                               f"([modules] rpms_repository) is set")
-        ref = c.ref or source.stream          # MBS's default: the branch named as the stream
-        commit = scm.resolve(repository, ref)
-        out[c.name] = (scm.check_repository(repository), ref, commit,
-                       scm.scmurl_of(repository, commit))
+        # MBS's default ref: the branch named as the module's stream
+        wanted[c.name] = (scm.check_repository(repository), c.ref or source.stream)
+    with ThreadPoolExecutor(max_workers=RESOLVERS) as pool:
+        commits = dict(zip(wanted, pool.map(lambda pair: _resolved(*pair), wanted.values())))
+    out = {}
+    for name, (repository, ref) in wanted.items():      # the first failure, in name order
+        commit = commits[name]
+        if isinstance(commit, ModuleError):
+            raise commit
+        out[name] = (repository, ref, commit, scm.scmurl_of(repository, commit))
     return out
+
+
+def _resolved(repository: str, ref: str):
+    try:
+        return scm.resolve(repository, ref)
+    except ModuleError as exc:
+        return exc
 
 
 def _submit_one(store, config: dict, source, text: str, expansion, version: int, order,
