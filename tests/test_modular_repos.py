@@ -220,3 +220,15 @@ def test_a_module_with_no_default_and_nothing_enabled_shows_none_of_its_packages
     assert f.active == {}
     assert f.hides("tool", "tool-0:1-1.noarch")
     assert not f.hides("tool", "tool-0:0.9-1.noarch")     # nothing masks the non-modular one
+
+
+def test_a_campaign_is_planned_with_the_configured_module_streams(world, tmp_path):
+    from discomy.orchestration.runner import start_campaign
+    from discomy.orchestration.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    default = start_campaign(store, world["modular"], ["corelib"], "per-tier",
+                             cache_dir=tmp_path / "cache")
+    three = start_campaign(store, world["modular"], ["corelib"], "per-tier",
+                           cache_dir=tmp_path / "cache", module_streams=["corelib:3"])
+    assert "newapp" not in store.nodes(default) and "newapp" in store.nodes(three)

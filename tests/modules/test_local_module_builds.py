@@ -241,3 +241,45 @@ def test_bad_module_input_is_one_line_and_exit_status_2(git_repos, tmp_path, edi
     assert out.returncode == 2 and len(lines) == 1, out.stderr
     assert lines[0].startswith("discomy module-build: error: ")
     assert all(w in lines[0] for w in words), lines[0]
+
+
+class _Gate:
+    """A CI gate whose verdicts the test gives: per component name, pending until set."""
+
+    def __init__(self):
+        self.verdicts, self.asked = {}, []
+
+    def check(self, nvr, waited_seconds=0.0):
+        from discomy.orchestration.gating import GateVerdict
+
+        name = nvr.rsplit("-", 2)[0]
+        self.asked.append(name)
+        return GateVerdict(*self.verdicts.get(name, ("pending", f"{nvr}: waiting")))
+
+
+def test_the_ci_gate_holds_each_batch_until_it_passes(git_repos, tmp_path):
+    from discomy.orchestration.config import DEFAULTS
+    from discomy.orchestration.modules.driver import ModuleDriver
+    from discomy.orchestration.modules.service import submit_module_build
+
+    config = json.loads(json.dumps(DEFAULTS))
+    config["modules"].update(workdir=str(tmp_path / "w"), gate=True,
+                             rpms_repository=f"file://{git_repos}/{{name}}.git")
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    text = EXAMPLE_MODULE.read_text().replace("buildafter: [corelib]", "buildorder: 2") \
+        .replace("buildafter: [parsekit]", "buildorder: 3")
+    (build,) = submit_module_build(store, config, modulemd=text)
+    gate = _Gate()
+    driver = ModuleDriver(store, config, gate=gate)
+    for _ in range(12):
+        driver.step(build["id"])
+    nodes = store.nodes(build["campaign"])
+    # batch 1 (corelib, standalone) is built and at the gate; batch 2 has not started
+    assert {nodes[n].state for n in ("corelib", "standalone")} == {"gating"}
+    assert nodes["parsekit"].state in ("planned", "waiting-deps") and nodes["parsekit"].task is None
+    gate.verdicts.update(corelib=("pass", "ok"), standalone=("pass", "ok"),
+                         parsekit=("pass", "ok"), appsuite=("fail", "appsuite: smoke FAILED"))
+    row = driver.run(build["id"], poll_seconds=0)
+    assert (row.state, row.failure_class) == ("failed", "package")
+    assert row.state_reason == "component appsuite failed: gate failed: appsuite: smoke FAILED"
+    assert gate.asked.index("parsekit") > gate.asked.index("corelib")

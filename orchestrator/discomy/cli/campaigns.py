@@ -262,8 +262,8 @@ def run_rebuild(args) -> int:
     try:
         campaign_id = start_campaign(store, repos, args.names, release, backend=backend,
                                      target=target, mode=mode, depth=depth,
-                                     cache_dir=cache_dir,
-                                     workdir=workdir)
+                                     cache_dir=cache_dir, workdir=workdir,
+                                     module_streams=config["plan"]["module_streams"])
     except (PlanError, RepodataError) as exc:
         raise CliError(str(exc)) from None
     if args.detach:
@@ -279,7 +279,9 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
 
     try:
         plan = make_plan(load_graph(repos, depth=depth,
-                                    cache_dir=Path(config["plan"]["cache_dir"])), args.names)
+                                    cache_dir=Path(config["plan"]["cache_dir"]),
+                                    module_streams=config["plan"]["module_streams"]),
+                         args.names)
     except (PlanError, RepodataError) as exc:
         raise CliError(str(exc)) from None
     eta, why = _eta(args, config, plan, backend, target)

@@ -54,6 +54,8 @@ DEFAULTS: dict = {
     "plan": {
         "repos": [],                     # rpm-md repos (directories or URLs) the plan is made from
         "cache_dir": "/var/cache/discomy",
+        "module_streams": [],            # "NAME:STREAM": module streams seen in modular
+                                         # repos instead of their defaults
     },
     "watch": {
         "packages": [],                  # a COMPLETE build of one of these starts a campaign
@@ -264,6 +266,11 @@ def merge_config(data: Mapping, path: str = "<config>", base: Optional[Path] = N
 
 
 def _check_modules(config: dict, path: str) -> None:
+    for entry in config["plan"]["module_streams"]:
+        name, _, stream = entry.partition(":")
+        if not name or not stream or ":" in stream:
+            raise ConfigError(f"{path}: [plan] module_streams: {entry!r} is not NAME:STREAM "
+                              f"(e.g. \"nodejs:20\")")
     m = config["modules"]
     for entry in m["platforms"]:
         stream, _, tag = entry.partition(":")

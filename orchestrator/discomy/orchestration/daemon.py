@@ -213,7 +213,8 @@ class Service:
                 self.store, plan_repos(self.config, c["backend"]), [name], c["release"],
                 backend=c["backend"],
                 target=target, mode=c["mode"] if koji_backend else "local", depth=c["depth"],
-                cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]))
+                cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]),
+                module_streams=self.config["plan"]["module_streams"])
         except PlanError as exc:
             # the event is stored; the campaign cannot be planned: say so, lose nothing
             log.error("no campaign for %s (%s): %s", name, nvr, exc)

@@ -29,11 +29,11 @@ def plan_nodes(plan) -> list:
 def start_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str], release: str,
                    backend: str = "local", target: str = "local", mode: str = "scratch",
                    depth: str = "direct", cache_dir: Optional[Path] = None,
-                   workdir: Optional[Path] = None) -> int:
+                   workdir: Optional[Path] = None, module_streams: Sequence[str] = ()) -> int:
     """Plan the rebuild of what ``changed`` affects and record the campaign (nothing is
     submitted yet); the source repos among ``repos`` (holding ``*.src.rpm``) are
     remembered for local builds."""
-    graph = load_graph(repos, depth=depth, cache_dir=cache_dir)
+    graph = load_graph(repos, depth=depth, cache_dir=cache_dir, module_streams=module_streams)
     plan = make_plan(graph, changed)
     sources = [Path(r).resolve() for r in repos
                if not is_remote(str(r)) and any(Path(r).glob("*.src.rpm"))]
