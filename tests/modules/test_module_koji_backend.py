@@ -166,3 +166,21 @@ def test_a_hub_that_is_away_keeps_the_module_where_it_is(world):
     assert row.state == "wait" and row.note.startswith("hub: koji hub unavailable")
     hub.offline = 0
     assert driver.run(build["id"], poll_seconds=0).state == "ready"
+
+
+def test_a_cancel_stops_the_component_builds_still_running(world):
+    from discomy.orchestration.modules.service import cancel_module_build
+
+    hub = world["hub"]
+    hub.polls_to_finish = 10 ** 6          # builds that never finish by themselves
+    build = _submit(world)
+    driver = _driver(world)
+    while not [t for t in hub.tasks.values() if t["method"] == "build"]:
+        driver.step(build["id"])
+    cancel_module_build(world["store"], build["id"], owner="jdoe")
+    assert driver.step(build["id"]) == "finished"
+    running = [t for t in hub.tasks.values() if t["method"] == "build"]
+    assert running and all(t["state"] == 3 for t in running)        # koji's CANCELED
+    nodes = world["store"].nodes(build["campaign"])
+    assert {n.reason for n in nodes.values() if n.task} == {"the module build was canceled"}
+    assert world["store"].modules.get(build["id"]).published_state == "canceled"

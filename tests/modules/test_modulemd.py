@@ -91,6 +91,10 @@ def test_v3_contexts_are_the_ones_the_document_gives_and_can_be_narrowed():
     ("document: modulemd-defaults\nversion: 1\ndata:\n  module: x\n  stream: y\n",
      ["Expected `document: modulemd[-stream] or modulemd-packager`"]),
     (V2 + "---\n" + V2, ["more than a single subdocument"]),
+    (V2.replace("name: demo", "name: ../../etc"), ["module name '../../etc' is not a name"]),
+    (V2.replace('stream: "1.0"', 'stream: "1 0"'), ["stream '1 0' is not a name"]),
+    (V2.replace("      corelib:\n", "      -corelib:\n").replace("[corelib]", "[-corelib]"),
+     ["component '-corelib' is not a name"]),
 ])
 def test_a_bad_document_is_refused_with_libmodulemds_sentence_on_one_line(text, words):
     with pytest.raises(ModuleError) as err:

@@ -23,7 +23,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from discomy.planning.modules import Component, Expansion, ModuleError, ModuleSource, Requirements
+from discomy.planning.modules import (
+    Component,
+    Expansion,
+    ModuleError,
+    ModuleSource,
+    Requirements,
+    check_names,
+)
 
 MAX_LINE = 300
 
@@ -159,16 +166,17 @@ def parse(text: str, name: Optional[str] = None, stream: Optional[str] = None,
                    for m in config.get_runtime_modules_as_strv()}
             build["platform"] = run["platform"] = (config.get_platform(),)
             requirements.append(Requirements(build, run, ctx))
-        return ModuleSource(module, branch, 3, first.get_summary() or "", components,
-                            tuple(requirements))
+        return check_names(ModuleSource(module, branch, 3, first.get_summary() or "",
+                                        components, tuple(requirements)), what)
     static = bool(obj.is_static_context())
     requirements = tuple(
         Requirements({m: tuple(d.get_buildtime_streams(m)) for m in d.get_buildtime_modules()},
                      {m: tuple(d.get_runtime_streams(m)) for m in d.get_runtime_modules()},
                      obj.get_context() if static else None)
         for d in obj.get_dependencies())
-    return ModuleSource(module, branch, 2, obj.get_summary() or "", components, requirements,
-                        version=int(obj.get_version() or 0), static_context=static)
+    return check_names(ModuleSource(module, branch, 2, obj.get_summary() or "", components,
+                                    requirements, version=int(obj.get_version() or 0),
+                                    static_context=static), what)
 
 
 def render(text: str, source: ModuleSource, expansion: Expansion, version: int,

@@ -90,6 +90,21 @@ class Expansion:
         return self.buildrequires.get(PLATFORM)
 
 
+# names become koji tags, rpm names and file names: what RPM and koji allow in names
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+
+
+def check_names(source: ModuleSource, what: str = "modulemd") -> ModuleSource:
+    """``source`` once its module name, stream and component names are names a koji tag,
+    an rpm and a file may carry (no ``/``, no spaces, nothing leading with ``.`` or ``-``)."""
+    for kind, value in [("module name", source.name), ("stream", source.stream)] + \
+            [("component", c.name) for c in source.components]:
+        if not _NAME.match(value or "") or ".." in value:
+            raise ModuleError(f"{what}: {kind} {value!r} is not a name a module may use "
+                              f"(letters, digits and . _ + -, not first)")
+    return source
+
+
 # ---- stream expansion -----------------------------------------------------------------------
 
 def _streams_of(module: str, named: Sequence[str], available: Mapping[str, Sequence[str]],

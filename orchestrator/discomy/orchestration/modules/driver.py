@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -225,11 +226,9 @@ class ModuleDriver:
         if not running:
             return
         backend = self.backend(row)
-        for name, node in sorted(running.items()):
+        for node in running.values():
             if node.task:
                 backend.cancel(node.task)
-        from dataclasses import replace
-
         self.store.update_nodes(row.campaign_id, {
             n: replace(node, state=cm.FAILED, failure_class=cm.INFRASTRUCTURE,
                        reason="the module build was canceled") for n, node in running.items()})
