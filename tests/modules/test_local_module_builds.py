@@ -283,3 +283,15 @@ def test_the_ci_gate_holds_each_batch_until_it_passes(git_repos, tmp_path):
     assert (row.state, row.failure_class) == ("failed", "package")
     assert row.state_reason == "component appsuite failed: gate failed: appsuite: smoke FAILED"
     assert gate.asked.index("parsekit") > gate.asked.index("corelib")
+
+
+def test_a_module_builds_campaign_is_not_resumed_as_a_campaign(fresh_git, tmp_path, capsys):
+    spec = (EXAMPLES_DIR / "parsekit.spec").read_text().replace("%build\n", "%build\nexit 1\n")
+    commit_spec(fresh_git / "parsekit.git", spec, "parsekit", "parsekit: broken")
+    assert _build(_module_file(tmp_path), fresh_git, tmp_path / "w", capsys=capsys)[0] == 1
+    store = f"sqlite:///{tmp_path / 'w' / 'discomy.sqlite'}"
+    assert cli.main(["resume", "1", "--store", store, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "campaign 1 builds the components of a module build" in err
+    assert len(err.strip().splitlines()) == 1
+    assert _store(tmp_path / "w").campaign(1).state == "failed"       # nothing changed

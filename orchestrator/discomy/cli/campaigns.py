@@ -484,6 +484,9 @@ def run_resume(args) -> int:
     config = read_config(args)
     store = _store(args, config)
     row = _campaign_row(store, args.campaign)
+    if row.mode == "module":        # resumed by submitting the module build again
+        raise CliError(f"campaign {args.campaign} builds the components of a module build "
+                       f"({row.changed}): submit that module build again to resume it")
     if row.state == cm.CANCELLED:
         raise CliError(f"campaign {args.campaign} was cancelled; start a new one")
     if row.state == cm.DONE:

@@ -59,6 +59,9 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
                 workdir: Optional[Path] = None, source_repos: Optional[Sequence[Path]] = None):
     """The backend of a recorded campaign. ``session`` returns the koji session (called
     only for koji campaigns); directories default to what the campaign recorded."""
+    if row.mode == "module":
+        raise ValueError(f"campaign {row.id} builds the components of a module build, "
+                         f"which drives it ({row.changed}): see discomy module-build")
     if row.backend == "koji":
         from discomy.orchestration.backends.koji import KojiBackend, profile_urls, session_for
 
