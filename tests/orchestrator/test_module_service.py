@@ -212,3 +212,13 @@ def test_scratch_builds_never_clash_and_are_named_apart_in_koji(store, config):
     assert a["dist"].startswith(f".module+el9+{a['id']}+")
     row = store.modules.get(a["id"])
     assert json.loads(row.parents) == ["el9-build"] and row.nsvc_key is None
+
+
+def test_a_cancel_that_races_the_driver_stands(store, config):
+    (build,) = submit_module_build(store, config, modulemd=EXAMPLE_MODULE.read_text())
+    driver = ModuleDriver(store, config)
+    stale = store.modules.get(build["id"])          # what the driver read: init
+    cancel_module_build(store, build["id"])         # the API, meanwhile
+    driver._set_state(stale, "wait", "making the buildroot")
+    row = store.modules.get(build["id"])
+    assert (row.state, row.state_reason) == ("canceled", "canceled")

@@ -239,7 +239,11 @@ class ModuleDriver:
                    **fields) -> None:
         if not core.may_follow(row.state, state):
             raise ValueError(f"module build {row.id}: {row.state} cannot become {state}")
-        self.modules.set_state(row.id, state, reason, failure, **fields)
+        if not self.modules.set_state(row.id, state, reason, failure, expected=row.state,
+                                      **fields):
+            # moved meanwhile by someone else (a cancel through the API): theirs stands
+            log.info("module build %s: no longer %s, not made %s", row.id, row.state, state)
+            return
         log.info("module build %s (%s): %s -> %s: %s", row.id, row.nsvc, row.state, state,
                  reason)
         old = row.state
@@ -307,8 +311,14 @@ class ModuleDriver:
             with guard:
                 try:
                     outcome = self.step(module_id)
-                except Exception:       # one broken module build must not stop the others
-                    log.exception("module build %s: step failed", module_id)
+                except Exception as exc:    # one broken module build must not stop the others
+                    from discomy.orchestration.store import first_line, unavailable
+
+                    if unavailable(exc):    # its writes are transactions: tried again whole
+                        log.warning("module build %s: step failed, the store is unavailable "
+                                    "(%s)", module_id, first_line(exc))
+                    else:
+                        log.exception("module build %s: step failed", module_id)
                     outcome = None
                 row = self.modules.get(module_id)
             if outcome == FINISHED:

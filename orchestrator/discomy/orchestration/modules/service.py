@@ -335,7 +335,8 @@ def _resubmitted(store, row) -> dict:
     store.set_campaign_state(row.campaign_id, cm.RUNNING, note="")
     kept = sum(1 for node in nodes.values() if node.state == cm.DONE)
     store.modules.set_state(row.id, core.WAIT, f"resubmitted: {kept} of {len(nodes)} "
-                                               f"components kept", repo_task=None, note="")
+                                               f"components kept", repo_task=None, note="",
+                            expected=row.state)
     return module_build_dict(store, store.modules.get(row.id))
 
 
@@ -459,8 +460,9 @@ def cancel_module_build(store, module_id: int, owner: str = "") -> dict:
         raise ModuleRequestError(f"module build {row.id} is {row.state}: only a build that has "
                                  f"not finished can be canceled", status=409)
     reason = f"canceled by {owner}" if owner else "canceled"
+    if not store.modules.set_state(row.id, core.CANCELED, reason, expected=row.state):
+        return cancel_module_build(store, module_id, owner)     # it moved on meanwhile
     store.set_campaign_state(row.campaign_id, cm.CANCELLED, note=reason)
-    store.modules.set_state(row.id, core.CANCELED, reason)
     return module_build_dict(store, store.modules.get(row.id))
 
 

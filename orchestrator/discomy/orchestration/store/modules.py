@@ -187,16 +187,23 @@ class ModuleStore:
                  "artifacts": json.dumps(list(c.reused_artifacts))} for c in components])
             return row.id
 
-    def update(self, module_id: int, **fields) -> None:
+    def update(self, module_id: int, expected: Optional[str] = None, **fields) -> bool:
+        """Write ``fields``; with ``expected``, only while the build is in that state (False
+        when it no longer is: another process moved it, e.g. a cancel)."""
         fields.setdefault("updated_at", time.time())
+        query = update(ModuleBuildRow).where(ModuleBuildRow.id == module_id)
+        if expected is not None:
+            query = query.where(ModuleBuildRow.state == expected)
         with Session(self.engine) as s, s.begin():
-            done = s.execute(update(ModuleBuildRow).where(ModuleBuildRow.id == module_id)
-                             .values(**fields)).rowcount
-        if not done:
+            done = s.execute(query.values(**fields)).rowcount
+        if not done and expected is None:
             raise KeyError(f"no module build {module_id}")
+        return bool(done)
 
     def set_state(self, module_id: int, state: str, reason: Optional[str] = None,
-                  failure_class: Optional[str] = None, **fields) -> None:
+                  failure_class: Optional[str] = None, expected: Optional[str] = None,
+                  **fields) -> bool:
+        """Move a build to ``state`` (from ``expected`` only, when given); whether it moved."""
         values = {"state": state, **fields}
         if reason is not None:
             values["state_reason"] = reason[:2000]
@@ -206,7 +213,7 @@ class ModuleStore:
             values["failure_class"] = None
         if state in TERMINAL:
             values["completed_at"] = time.time()
-        self.update(module_id, **values)
+        return self.update(module_id, expected=expected, **values)
 
     def set_artifacts(self, module_id: int, artifacts: Mapping[str, Sequence[str]]) -> None:
         with Session(self.engine) as s, s.begin():
