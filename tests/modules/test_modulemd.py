@@ -225,3 +225,28 @@ def _reaches(components, start, goal):
             seen.add(node)
             stack.extend(after.get(node, ()))
     return False
+
+
+def test_text_libmodulemd_cannot_take_is_refused_before_it_gets_there():
+    # a JSON body ("\ud800") gives Python a lone surrogate, which UTF-8 cannot carry
+    with pytest.raises(ModuleError, match=r"not UTF-8 text \(a lone surrogate at character"):
+        mmd.parse(V2.replace("bottom", "\ud800"))
+    with pytest.raises(ModuleError, match="contains a NUL character"):
+        mmd.parse(V2.replace("bottom", "\x00"))
+    with pytest.raises(ModuleError, match="not text"):
+        mmd.parse(b"document: modulemd")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([V2, V3]), st.data())
+def test_any_damaged_document_is_a_module_or_one_line_of_error(text, data):
+    cut = data.draw(st.integers(0, len(text)))
+    junk = data.draw(st.text(max_size=20))
+    damaged = text[:cut] + junk + text[cut + data.draw(st.integers(0, 30)):]
+    try:
+        source = mmd.parse(damaged)
+        expand(source, {"platform": ["el8", "el9"], "llvm": ["rolling"]})
+        if source.components:
+            order_components(source.components)
+    except ModuleError as exc:
+        assert str(exc).strip() and "\n" not in str(exc)

@@ -47,6 +47,20 @@ def _modulemd():
     return Modulemd, GLib
 
 
+def _check_text(text, what: str) -> None:
+    """What libmodulemd can be handed: text, valid UTF-8, without NUL (a JSON body may
+    carry a lone surrogate, which Python holds and UTF-8 cannot)."""
+    if not isinstance(text, str):
+        raise ModuleError(f"{what}: not text")
+    if "\x00" in text:
+        raise ModuleError(f"{what}: contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ModuleError(f"{what}: not UTF-8 text (a lone surrogate at character "
+                          f"{exc.start})") from None
+
+
 def _one_line(text: str) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= MAX_LINE else line[:MAX_LINE - 3] + "..."
@@ -82,10 +96,7 @@ def _read(text: str, name: Optional[str], stream: Optional[str], what: str):
     stream filled in from ``name`` and ``stream`` where it gives none, and checked
     against them where it does."""
     Modulemd, GLib = _modulemd()
-    if not isinstance(text, str):
-        raise ModuleError(f"{what}: not text")
-    if "\x00" in text:
-        raise ModuleError(f"{what}: contains a NUL character")
+    _check_text(text, what)
     try:
         obj = Modulemd.read_packager_string(text, None, None)
     except GLib.Error as exc:
@@ -244,6 +255,7 @@ def _variant_ready(value):
 
 def _one_stream(document: str):
     Modulemd, GLib = _modulemd()
+    _check_text(document, "modulemd")
     index = Modulemd.ModuleIndex.new()
     try:
         ok, failures = index.update_from_string(document, True)
@@ -300,6 +312,7 @@ def read_index(text: str, what: str = "modules.yaml") -> ModulesIndex:
     """A repository's ``modules.yaml`` (streams, defaults); a document libmodulemd cannot
     read is a :class:`ModuleError` naming ``what``."""
     Modulemd, GLib = _modulemd()
+    _check_text(text, what)
     index = Modulemd.ModuleIndex.new()
     try:
         ok, failures = index.update_from_string(text, False)
