@@ -119,7 +119,9 @@ def test_lists_are_filtered_and_paged_newest_first(store, config):
     ({"state": "building"}, ["unknown state 'building'", "init, wait, build"]),
     ({"colour": "red"}, ["unknown filter 'colour'"]),
     ({"scratch": "yes"}, ["scratch must be true or false"]),
-    ({"name": "x" * 700}, ["name must be text of at most 600"]),
+    ({"name": "x" * 700}, ["name must be printable text of at most 600"]),
+    ({"owner": "a\x00b"}, ["owner must be printable text"]),
+    ({"state": 7}, ["state must be a state or a list"]),
     ({"page": 2 ** 62, "per_page": 100}, ["beyond any list"]),
 ])
 def test_a_bad_list_query_is_a_400(store, query, words):
@@ -185,6 +187,13 @@ def test_a_canceled_build_submitted_again_resumes(store, config, git):
     (dict(modulemd="x" * (5 << 20)), ["at most 4 MiB"]),
     (dict(modulemd=EXAMPLE_MODULE.read_text(), rpms_repository=""),
      ["component appsuite names no repository"]),
+    (dict(modulemd=EXAMPLE_MODULE.read_text(), owner="j\x00doe"), ["owner must be printable"]),
+    (dict(scmurl="file:///x\ud800.git", branch="1"), ["scmurl must be printable text"]),
+    (dict(modulemd=EXAMPLE_MODULE.read_text(), filename="x\ny.yaml"),
+     ["filename must be printable"]),
+    (dict(modulemd=EXAMPLE_MODULE.read_text(), contexts="el9demo"), ["contexts must be a list"]),
+    (dict(modulemd=EXAMPLE_MODULE.read_text().replace("Discomy's", "\ud800")),
+     ["not UTF-8 text"]),
 ])
 def test_a_bad_submission_is_a_400_of_one_line_and_records_nothing(store, config, git, kwargs,
                                                                    words, tmp_path):

@@ -107,6 +107,20 @@ class ModuleNotFound(LookupError):
 
 # ---- submit ----------------------------------------------------------------------------------
 
+def _plain(value, what: str, limit: int = 600) -> str:
+    """A text field of a request: printable text a database and git can carry."""
+    ok = isinstance(value, str) and len(value) <= limit and value.isprintable()
+    if ok:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            ok = False
+    if not ok:
+        raise ModuleRequestError(f"{what} must be printable text of at most {limit} "
+                                 f"characters")
+    return value
+
+
 def submit_module_build(store, config: dict, *, scmurl: Optional[str] = None,
                         branch: Optional[str] = None, modulemd: Optional[str] = None,
                         filename: Optional[str] = None, scratch: bool = False, owner: str = "",
@@ -124,8 +138,13 @@ def submit_module_build(store, config: dict, *, scmurl: Optional[str] = None,
                                  f"not {reuse!r}")
     if (scmurl is None) == (modulemd is None):
         raise ModuleRequestError("give either an SCM URL and a branch, or a modulemd")
-    if not isinstance(owner, str) or len(owner) > 255:
-        raise ModuleRequestError("owner must be a name of at most 255 characters")
+    _plain(owner, "owner", 255)
+    for what, value in (("scmurl", scmurl), ("branch", branch), ("filename", filename),
+                        ("rpms_repository", rpms_repository)):
+        if value is not None:
+            _plain(value, what, 4096)
+    if isinstance(contexts, str) or not all(isinstance(c, str) for c in contexts):
+        raise ModuleRequestError("contexts must be a list of context names")
     try:
         if scmurl is not None:
             if not branch:
@@ -385,9 +404,11 @@ def list_module_builds(store, *, state=None, page: int = 1, per_page: int = 20,
         if key == "scratch":
             if not isinstance(value, bool):
                 raise ModuleRequestError(f"scratch must be true or false, not {value!r}")
-        elif not isinstance(value, str) or len(value) > 600:
-            raise ModuleRequestError(f"{key} must be text of at most 600 characters")
+        else:
+            _plain(value, key)
     if state is not None:
+        if not isinstance(state, (str, list, tuple)):
+            raise ModuleRequestError("state must be a state or a list of states")
         states = [state] if isinstance(state, str) else list(state)
         bad = sorted(s for s in states if s not in core.STATES)
         if bad or not states:
