@@ -262,8 +262,8 @@ def run_rebuild(args) -> int:
     try:
         campaign_id = start_campaign(store, repos, args.names, release, backend=backend,
                                      target=target, mode=mode, depth=depth,
-                                     cache_dir=cache_dir,
-                                     workdir=workdir)
+                                     cache_dir=cache_dir, workdir=workdir,
+                                     module_streams=config["plan"]["module_streams"])
     except (PlanError, RepodataError) as exc:
         raise CliError(str(exc)) from None
     if args.detach:
@@ -279,7 +279,9 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
 
     try:
         plan = make_plan(load_graph(repos, depth=depth,
-                                    cache_dir=Path(config["plan"]["cache_dir"])), args.names)
+                                    cache_dir=Path(config["plan"]["cache_dir"]),
+                                    module_streams=config["plan"]["module_streams"]),
+                         args.names)
     except (PlanError, RepodataError) as exc:
         raise CliError(str(exc)) from None
     eta, why = _eta(args, config, plan, backend, target)
@@ -482,6 +484,9 @@ def run_resume(args) -> int:
     config = read_config(args)
     store = _store(args, config)
     row = _campaign_row(store, args.campaign)
+    if row.mode == "module":        # resumed by submitting the module build again
+        raise CliError(f"campaign {args.campaign} builds the components of a module build "
+                       f"({row.changed}): submit that module build again to resume it")
     if row.state == cm.CANCELLED:
         raise CliError(f"campaign {args.campaign} was cancelled; start a new one")
     if row.state == cm.DONE:

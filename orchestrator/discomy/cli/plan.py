@@ -70,6 +70,9 @@ def _repo_options(parser) -> None:
                         help="package -> reference build seconds (default: a model from size)")
     parser.add_argument("--exclude", metavar="NAME[,NAME...]",
                         help="packages to leave out of the plan (not rebuilt, not looked through)")
+    parser.add_argument("--module-stream", action="append", default=[], metavar="NAME:STREAM",
+                        help="in modular repositories, see this stream of module NAME instead "
+                             "of its default (repeatable), as dnf module enable does")
     parser.add_argument("--cache-dir", type=path_option, metavar="DIR",
                         help="where the derived graph is cached (default ~/.cache/discomy)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
@@ -134,7 +137,7 @@ def _load(args):
     try:
         with _status("Loading repositories", quiet=args.json):
             graph = load_graph(args.repo, depth=args.depth, cache_dir=args.cache_dir,
-                               use_cache=not args.no_cache)
+                               use_cache=not args.no_cache, module_streams=args.module_stream)
     except RepodataError as exc:
         raise CliError(str(exc)) from None
     return graph, durations

@@ -54,6 +54,8 @@ DEFAULTS: dict = {
     "plan": {
         "repos": [],                     # rpm-md repos (directories or URLs) the plan is made from
         "cache_dir": "/var/cache/discomy",
+        "module_streams": [],            # "NAME:STREAM": module streams seen in modular
+                                         # repos instead of their defaults
     },
     "watch": {
         "packages": [],                  # a COMPLETE build of one of these starts a campaign
@@ -117,6 +119,22 @@ DEFAULTS: dict = {
         "port": 0,                       # 0: no metrics endpoint
         "address": "127.0.0.1",
     },
+    "modules": {
+        "backend": "local",              # local | koji: where module builds run
+        "workdir": "/var/lib/discomy/modules",
+        "rpms_repository": "",           # a component's git repository when the modulemd
+                                         # names none, "{name}" replaced
+        "platforms": [],                 # "STREAM:TAG": the koji tag a platform stream's
+                                         # builds inherit, e.g. "el9:el9-build"
+        "arches": [],                    # koji module tags' arches; empty: the platform tag's
+        "dist_prefix": "module+",        # %dist = .<prefix><platform>+<id>+<hash>
+        "reuse": "changed-and-after",    # changed-and-after | only-changed | all
+        "gate": False,                   # the [gate] CI gate on each batch before the next
+        "koji_topdir": "/mnt/koji",      # koji's topdir as this host sees it (dist repos)
+        "amqp_url": "",                  # discomy.module.state.change goes to this broker
+        "exchange": "amq.topic",
+        "topic_prefix": "",
+    },
 }
 
 CHOICES = {
@@ -125,6 +143,8 @@ CHOICES = {
     ("campaign", "release"): ("per-tier", "per-edge"),
     ("campaign", "depth"): ("direct", "buildroot"),
     ("gate", "kind"): ("none", "resultsdb"),
+    ("modules", "backend"): ("local", "koji"),
+    ("modules", "reuse"): ("changed-and-after", "only-changed", "all"),
 }
 POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
             ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),
@@ -136,10 +156,12 @@ POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
 # may be relative, and [plan] repos may also hold URLs
 PATH_KEYS = {("campaign", "workdir"), ("plan", "cache_dir"), ("plan", "repos"),
              ("local", "source_repos"), ("messaging", "tls_ca_cert"),
-             ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url")}
+             ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url"),
+             ("modules", "workdir"), ("modules", "koji_topdir")}
 URLS = {        # keys holding a URL (when set): the schemes they take
     ("messaging", "amqp_url"): ("amqp", "amqps"),
     ("messaging", "amqp10_url"): ("amqp", "amqps"),
+    ("modules", "amqp_url"): ("amqp", "amqps"),
     ("notify", "webhook_url"): ("http", "https"),
     ("gate", "url"): ("http", "https"),
     ("koji", "server"): ("http", "https"),
@@ -238,8 +260,36 @@ def merge_config(data: Mapping, path: str = "<config>", base: Optional[Path] = N
                           f"made of the messages the broker has handed over)")
     if c["backend"] == "koji" and not c["target"]:
         raise ConfigError(f"{path}: [campaign] backend koji needs a target")
+    _check_modules(config, path)
     _check_connections(config, path)
     return config
+
+
+def _check_modules(config: dict, path: str) -> None:
+    for entry in config["plan"]["module_streams"]:
+        name, _, stream = entry.partition(":")
+        if not name or not stream or ":" in stream:
+            raise ConfigError(f"{path}: [plan] module_streams: {entry!r} is not NAME:STREAM "
+                              f"(e.g. \"nodejs:20\")")
+    m = config["modules"]
+    for entry in m["platforms"]:
+        stream, _, tag = entry.partition(":")
+        if not stream or not tag or ":" in tag or any(c.isspace() for c in entry):
+            raise ConfigError(f"{path}: [modules] platforms: {entry!r} is not STREAM:TAG "
+                              f"(e.g. \"el9:el9-build\")")
+    if len({e.partition(":")[0] for e in m["platforms"]}) != len(m["platforms"]):
+        raise ConfigError(f"{path}: [modules] platforms names a stream twice")
+    if m["rpms_repository"] and "{name}" not in m["rpms_repository"]:
+        raise ConfigError(f"{path}: [modules] rpms_repository: {m['rpms_repository']!r} "
+                          f"must hold {{name}}, where each component's name goes")
+    if m["backend"] == "koji" and not m["platforms"]:
+        raise ConfigError(f"{path}: [modules] backend koji needs platforms (the koji tag "
+                          f"each platform stream's module builds inherit)")
+
+
+def platform_tags(config: dict) -> dict:
+    """``[modules] platforms`` as ``stream -> koji tag``."""
+    return dict(entry.split(":", 1) for entry in config["modules"]["platforms"])
 
 
 def _check_connections(config: dict, path: str) -> None:

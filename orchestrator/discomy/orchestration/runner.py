@@ -29,11 +29,11 @@ def plan_nodes(plan) -> list:
 def start_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str], release: str,
                    backend: str = "local", target: str = "local", mode: str = "scratch",
                    depth: str = "direct", cache_dir: Optional[Path] = None,
-                   workdir: Optional[Path] = None) -> int:
+                   workdir: Optional[Path] = None, module_streams: Sequence[str] = ()) -> int:
     """Plan the rebuild of what ``changed`` affects and record the campaign (nothing is
     submitted yet); the source repos among ``repos`` (holding ``*.src.rpm``) are
     remembered for local builds."""
-    graph = load_graph(repos, depth=depth, cache_dir=cache_dir)
+    graph = load_graph(repos, depth=depth, cache_dir=cache_dir, module_streams=module_streams)
     plan = make_plan(graph, changed)
     sources = [Path(r).resolve() for r in repos
                if not is_remote(str(r)) and any(Path(r).glob("*.src.rpm"))]
@@ -59,6 +59,9 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
                 workdir: Optional[Path] = None, source_repos: Optional[Sequence[Path]] = None):
     """The backend of a recorded campaign. ``session`` returns the koji session (called
     only for koji campaigns); directories default to what the campaign recorded."""
+    if row.mode == "module":
+        raise ValueError(f"campaign {row.id} builds the components of a module build, "
+                         f"which drives it ({row.changed}): see discomy module-build")
     if row.backend == "koji":
         from discomy.orchestration.backends.koji import KojiBackend, profile_urls, session_for
 
@@ -168,7 +171,7 @@ class Progress:
     fills with the nodes that are done; failed and quarantined ones are named beside it
     and leave it short, so a tier that cannot finish never looks finished."""
 
-    def __init__(self, nodes: dict):
+    def __init__(self, nodes: dict, label: str = "tier", first: int = 0):
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
         from rich.progress import Progress as Bars
 
@@ -177,7 +180,8 @@ class Progress:
         self.bars = {}
         for tier in sorted({n.tier for n in nodes.values()}):
             size = sum(1 for n in nodes.values() if n.tier == tier)
-            self.bars[tier] = self.progress.add_task(f"tier {tier}", total=size, note="")
+            self.bars[tier] = self.progress.add_task(f"{label} {tier + first}", total=size,
+                                                     note="")
         self.progress.start()
 
     def update(self, nodes: dict) -> None:

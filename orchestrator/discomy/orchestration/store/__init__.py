@@ -1,5 +1,6 @@
-"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, and
-the messages the listeners rejected.
+"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, the
+messages the listeners rejected, and module builds (:mod:`.modules`, reached as
+``Store.modules``).
 
 SQLAlchemy 2; SQLite by default (a file), PostgreSQL in production. Every node
 transition is committed before the side effect it leads to, and events are
@@ -243,6 +244,13 @@ class Store:
             self.engine.dispose()
             kind = StoreUnavailable if unavailable(exc) else StoreError
             raise kind(f"{self.url}: {first_line(exc)}") from None
+
+    @property
+    def modules(self):
+        """The module builds in this database (:class:`.modules.ModuleStore`)."""
+        from discomy.orchestration.store.modules import ModuleStore
+
+        return ModuleStore(self)
 
     # -- campaigns ---------------------------------------------------------------
     def create_campaign(self, changed: Iterable[str], release: str, backend: str,
@@ -508,3 +516,7 @@ def absolute_store_url(url: str, base=None) -> str:
         return url
     return parsed.set(database=str(absolute(database, base))).render_as_string(
         hide_password=False)
+
+
+# the module-build tables belong to the same schema (Base.metadata, the migrations)
+from discomy.orchestration.store import modules as _modules  # noqa: E402,F401
