@@ -1,5 +1,5 @@
-"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, and
-the messages the listeners rejected.
+"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, the
+messages the listeners rejected, and the REST API's tokens (kept hashed).
 
 SQLAlchemy 2; SQLite by default (a file), PostgreSQL in production. Every node
 transition is committed before the side effect it leads to, and events are
@@ -37,6 +37,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -53,6 +54,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from discomy.common.paths import absolute
 from discomy.orchestration.campaign import Node
+from discomy.orchestration.progress import Tally
 
 
 class Base(DeclarativeBase):
@@ -145,6 +147,17 @@ class RejectedRow(Base):
     size: Mapped[int] = mapped_column(Integer)               # the body's full size
 
 
+class ApiTokenRow(Base):
+    """An API token: only its SHA-256 digest is kept, the token itself is shown once."""
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)      # hex SHA-256
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    last_used_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    revoked_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+
+
 MAX_BODY = 1 << 20      # a flood of huge bad messages must not fill the store's disk
 
 
@@ -215,6 +228,13 @@ _LIVE_FOR_TARGET = (select(CampaignRow.id, CampaignRow.changed)
                     .order_by(CampaignRow.id))
 
 
+# a node as the API shows it: every column but the campaign's id
+_NODE_COLUMNS = (NodeRow.name, NodeRow.tier, NodeRow.state, NodeRow.attempts,
+                 NodeRow.failure_class, NodeRow.reason, NodeRow.submission.label("task"),
+                 NodeRow.nvr, NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log,
+                 NodeRow.remaining_seconds, NodeRow.updated_at)
+
+
 class Store:
     def __init__(self, url: str):
         from alembic.util import CommandError
@@ -283,6 +303,89 @@ class Store:
             for r in rows:
                 s.expunge(r)
             return rows
+
+    def campaign_page(self, limit: int, offset: int = 0, state: Optional[str] = None,
+                      backend: Optional[str] = None, target: Optional[str] = None,
+                      package: Optional[str] = None) -> tuple:
+        """``(rows, total)``: campaigns newest first, ``limit`` of them from ``offset``, of
+        those matching every filter given (``package``: among the changed packages)."""
+        where = []
+        if state is not None:
+            where.append(CampaignRow.state == state)
+        if backend is not None:
+            where.append(CampaignRow.backend == backend)
+        if target is not None:
+            where.append(CampaignRow.target == target)
+        if package is not None:
+            # changed is a comma-joined list: match a whole name, wildcards escaped
+            where.append((literal(",") + CampaignRow.changed + literal(","))
+                         .contains(f",{package},", autoescape=True))
+        with Session(self.engine) as s:
+            total = s.scalar(select(func.count()).select_from(CampaignRow).where(*where))
+            rows = list(s.scalars(select(CampaignRow).where(*where)
+                                  .order_by(CampaignRow.id.desc()).limit(limit).offset(offset)))
+            for r in rows:
+                s.expunge(r)
+            return rows, total
+
+    def tallies(self, campaign_ids: Iterable[int], by_tier: bool = False) -> dict:
+        """``campaign id -> [Tally]``: each campaign's nodes counted by state and failure
+        class (and tier, ``by_tier``), each group with its longest remaining chain and
+        its latest change. Counts, tiers and an ETA are made of these
+        (:mod:`discomy.orchestration.progress`) without reading every node; one query
+        for a page of campaigns."""
+        ids = list(campaign_ids)
+        out: dict = {i: [] for i in ids}
+        if not ids:
+            return out
+        groups = [NodeRow.campaign_id, NodeRow.state, NodeRow.failure_class]
+        if by_tier:
+            groups.append(NodeRow.tier)
+        with self.engine.connect() as c:
+            rows = c.execute(select(*groups, func.count(), func.max(NodeRow.remaining_seconds),
+                                    func.max(NodeRow.updated_at))
+                             .where(NodeRow.campaign_id.in_(ids)).group_by(*groups))
+            for row in rows:
+                tier = row[3] if by_tier else None
+                n, remaining, updated = row[-3:]
+                out[row[0]].append(Tally(tier, row[1], row[2], n, remaining or 0.0,
+                                         updated or 0.0))
+        return out
+
+    def node_page(self, campaign_id: int, limit: int, offset: int = 0,
+                  state: Optional[str] = None, tier: Optional[int] = None,
+                  name: Optional[str] = None, failure_class: Optional[str] = None) -> tuple:
+        """``(rows, total)``: the campaign's nodes in tier and name order, ``limit`` of them
+        from ``offset``, of those matching every filter (``name``: a name prefix). Each
+        row is a mapping of the node's columns, ``task`` for its submission."""
+        where = [NodeRow.campaign_id == campaign_id]
+        if state is not None:
+            where.append(NodeRow.state == state)
+        if tier is not None:
+            where.append(NodeRow.tier == tier)
+        if name is not None:
+            where.append(NodeRow.name.startswith(name, autoescape=True))
+        if failure_class is not None:
+            where.append(NodeRow.failure_class == failure_class)
+        with self.engine.connect() as c:
+            total = c.execute(select(func.count()).select_from(NodeRow).where(*where)).scalar()
+            rows = c.execute(select(*_NODE_COLUMNS).where(*where)
+                             .order_by(NodeRow.tier, NodeRow.name).limit(limit).offset(offset))
+            return [dict(row._mapping) for row in rows], total
+
+    def node_links(self, campaign_id: int, name: str) -> Optional[tuple]:
+        """``(node, deps, dependents)`` of one node (its columns as in :meth:`node_page`,
+        the names it waits for, the names waiting for it), or None if it is not there."""
+        with self.engine.connect() as c:
+            row = c.execute(select(*_NODE_COLUMNS).where(NodeRow.campaign_id == campaign_id,
+                                                         NodeRow.name == name)).first()
+            if row is None:
+                return None
+            deps = c.execute(select(EdgeRow.dep).where(EdgeRow.campaign_id == campaign_id,
+                                                       EdgeRow.node == name)).scalars()
+            users = c.execute(select(EdgeRow.node).where(EdgeRow.campaign_id == campaign_id,
+                                                         EdgeRow.dep == name)).scalars()
+            return dict(row._mapping), sorted(deps), sorted(users)
 
     def failed_names(self, campaign_id: int) -> list:
         """The packages that failed in a campaign (without reading the whole campaign)."""
@@ -439,6 +542,53 @@ class Store:
             for r in rows:
                 s.expunge(r)
             return rows
+
+    # -- API tokens --------------------------------------------------------------------
+    def add_token(self, name: str, digest: str) -> int:
+        """Keep a new token's digest under ``name``; ValueError if a token that is not
+        revoked has that name already."""
+        with Session(self.engine) as s, s.begin():
+            if s.scalar(select(func.count()).select_from(ApiTokenRow)
+                        .where(ApiTokenRow.name == name, ApiTokenRow.revoked_at.is_(None))):
+                raise ValueError(f"there is already a token named {name}; revoke it first")
+            row = ApiTokenRow(name=name, digest=digest, created_at=time.time())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def tokens(self, revoked: bool = False) -> list:
+        """The tokens by name (their digests, never the tokens); ``revoked`` ones too."""
+        with Session(self.engine) as s:
+            query = select(ApiTokenRow).order_by(ApiTokenRow.name, ApiTokenRow.id)
+            if not revoked:
+                query = query.where(ApiTokenRow.revoked_at.is_(None))
+            rows = list(s.scalars(query))
+            for r in rows:
+                s.expunge(r)
+            return rows
+
+    def token_by_digest(self, digest: str) -> Optional[tuple]:
+        """``(id, name)`` of the token that is not revoked with this digest, or None."""
+        with self.engine.connect() as c:
+            row = c.execute(select(ApiTokenRow.id, ApiTokenRow.name)
+                            .where(ApiTokenRow.digest == digest,
+                                   ApiTokenRow.revoked_at.is_(None))).first()
+            return None if row is None else (row[0], row[1])
+
+    def revoke_token(self, name: str) -> int:
+        """Revoke the token named ``name``; its id. KeyError when no live token has it."""
+        with Session(self.engine) as s, s.begin():
+            row = s.scalars(select(ApiTokenRow).where(ApiTokenRow.name == name,
+                                                      ApiTokenRow.revoked_at.is_(None))).first()
+            if row is None:
+                raise KeyError(f"no token named {name}")
+            row.revoked_at = time.time()
+            return row.id
+
+    def token_used(self, token_id: int, when: float) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id)
+                      .values(last_used_at=when))
 
     # -- rejected messages -------------------------------------------------------------
     def record_rejected(self, rejected) -> int:
