@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from api_world import make_api, make_config
 
 TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS / "standins") not in sys.path:
@@ -25,11 +25,15 @@ _spec = importlib.util.spec_from_file_location("orchestrator_fixtures",
 _fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_fixtures)
 postgres_url = _fixtures.postgres_url
+postgres_server = _fixtures.postgres_server
 fresh_postgres_url = _fixtures.fresh_postgres_url
 sources = _fixtures.sources
 
-# Starlette's test client asks for the httpx2 fork; httpx does the same job here
-warnings.filterwarnings("ignore", message=".*httpx2.*")
+
+
+def pytest_configure(config):
+    # Starlette's test client asks for the httpx2 fork; httpx does the same job here
+    config.addinivalue_line("filterwarnings", "ignore:.*install `httpx2`")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,48 +56,6 @@ def koji_hub():
         "features": ["ssd"], "draining": False, "load1": 2.5, "probed_at": 1700000000}}
     yield hub
     hub.stop()
-
-
-def make_config(tmp_path: Path, example_repos, hub_url: str = "", **api) -> dict:
-    """The orchestrator config of a test: plans from the example repositories, local
-    builds under ``tmp_path``, koji at ``hub_url``; ``api`` overrides ``[api]``."""
-    from discomy.orchestration.config import merge_config
-
-    data = {"plan": {"repos": [str(example_repos.source_repo), str(example_repos.binary_repo)],
-                     "cache_dir": str(tmp_path / "cache")},
-            "campaign": {"workdir": str(tmp_path / "work")},
-            "local": {"source_repos": [str(example_repos.source_repo)]},
-            "api": api}
-    if hub_url:
-        data["koji"] = {"server": hub_url}
-    return merge_config(data)
-
-
-@dataclass
-class Api:
-    store: object
-    config: dict
-    app: object
-    client: object
-    token: str
-
-    @property
-    def auth(self) -> dict:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def make_api(store_url: str, config: dict, **kwargs) -> Api:
-    from fastapi.testclient import TestClient
-
-    from discomy.orchestration.store import Store
-    from discomy.web import tokens
-    from discomy.web.app import create_app
-
-    store = Store(store_url)
-    token, digest = tokens.new_token()
-    store.add_token("tester", digest)
-    app = create_app(store, config, **kwargs)
-    return Api(store, config, app, TestClient(app, raise_server_exceptions=False), token)
 
 
 @pytest.fixture
