@@ -95,16 +95,16 @@ def principal(request: Request, ctx: ApiContext = Depends(context)) -> Principal
     return ANONYMOUS
 
 
-def reader(ctx: ApiContext = Depends(context),
-           who: Principal = Depends(principal)) -> Principal:
+async def reader(ctx: ApiContext = Depends(context),
+                 who: Principal = Depends(principal)) -> Principal:
     """A read: anyone when reads are public, else a principal."""
     if who is ANONYMOUS and not ctx.settings.reads_public:
         raise _refuse(ctx, "anonymous", "reading needs a token (Authorization: Bearer TOKEN)")
     return who
 
 
-def writer(request: Request, ctx: ApiContext = Depends(context),
-           who: Principal = Depends(principal)) -> Principal:
+async def writer(request: Request, ctx: ApiContext = Depends(context),
+                 who: Principal = Depends(principal)) -> Principal:
     """A write: a principal, and a JSON request when its credential is ambient."""
     if who is ANONYMOUS:
         raise _refuse(ctx, "anonymous", "this needs a token (Authorization: Bearer TOKEN)")

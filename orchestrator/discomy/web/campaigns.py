@@ -12,6 +12,7 @@ whole-distribution campaign is as quick to look at as a small one.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -60,11 +61,56 @@ def _next(request: Request, offset: int, limit: int, total: int) -> Optional[str
     return f"{request.url.path}?{urlencode(query)}"
 
 
-def _row(ctx: ApiContext, campaign_id: int):
+TALLIES_KEPT_SECONDS = 5.0      # bounds what a clock stepped back could leave stale
+TALLIES_KEPT = 256              # campaigns
+
+
+def _tallies(ctx: ApiContext, campaign_ids: list) -> dict:
+    """``campaign id -> [Tally]`` by tier. Counting a whole-distribution campaign takes
+    ~15 ms, so the counts are kept until a node of the campaign changes (the store's
+    node version, read from an index), and a few seconds at most. One reader counts
+    again; the others meanwhile take the counts it is replacing, a moment old, rather
+    than queue behind it."""
+    cache = ctx.caches.setdefault("tallies", {})
+    lock = ctx.caches.setdefault("tallies lock", threading.Lock())
+    now = time.monotonic()
+    out, missing = {}, []
+    for campaign_id in campaign_ids:
+        version = ctx.store.node_version(campaign_id)
+        held = cache.get(campaign_id)
+        if held and held[0] == version and now - held[1] < TALLIES_KEPT_SECONDS:
+            out[campaign_id] = held[2]
+        else:
+            missing.append((campaign_id, version))
+    if not missing:
+        return out
+    if not lock.acquire(blocking=False):
+        if all(i in cache for i, _ in missing):
+            return {**out, **{i: cache[i][2] for i, _ in missing}}
+        lock.acquire()
     try:
-        return ctx.store.campaign(campaign_id)
-    except KeyError:
-        raise not_found(f"no campaign {campaign_id}") from None
+        fresh = ctx.store.tallies([i for i, _ in missing], by_tier=True)
+        for campaign_id, version in missing:
+            cache[campaign_id] = (version, now, fresh[campaign_id])
+            out[campaign_id] = fresh[campaign_id]
+        while len(cache) > TALLIES_KEPT:
+            cache.pop(next(iter(cache)))
+    finally:
+        lock.release()
+    return out
+
+
+def _matching(tallies: list, state=None, tier=None, failure_class=None) -> int:
+    return sum(t.count for t in tallies if (state is None or t.state == state)
+               and (tier is None or t.tier == tier)
+               and (failure_class is None or t.failure_class == failure_class))
+
+
+def _row(ctx: ApiContext, campaign_id: int):
+    row = ctx.store.campaign_view(campaign_id)
+    if row is None:
+        raise not_found(f"no campaign {campaign_id}")
+    return row
 
 
 # -- reads -------------------------------------------------------------------------------
@@ -78,7 +124,7 @@ def list_campaigns(request: Request, limit: Limit = 50, offset: Offset = 0,
                    ctx: ApiContext = Depends(context), who: Principal = Depends(reader)):
     rows, total = ctx.store.campaign_page(limit, offset, state=state, backend=backend,
                                           target=target, package=package)
-    tallies = ctx.store.tallies([r.id for r in rows])
+    tallies = _tallies(ctx, [r.id for r in rows])
     now = time.time()
     return {"total": total, "limit": limit, "offset": offset,
             "items": [_summary(r, tallies[r.id], now) for r in rows],
@@ -90,8 +136,8 @@ def list_campaigns(request: Request, limit: Limit = 50, offset: Offset = 0,
 def get_campaign(campaign_id: Id, ctx: ApiContext = Depends(context),
                  who: Principal = Depends(reader)):
     row = _row(ctx, campaign_id)
-    tallies = ctx.store.tallies([campaign_id], by_tier=True)[campaign_id]
-    failed, _ = ctx.store.node_page(campaign_id, FAILURES_SHOWN, state=cm.FAILED)
+    tallies = _tallies(ctx, [campaign_id])[campaign_id]
+    failed, _ = ctx.store.node_page(campaign_id, FAILURES_SHOWN, state=cm.FAILED, count=False)
     counts = progress.state_counts(tallies)
     return {**_summary(row, tallies, time.time()),
             "dest_tag": row.dest_tag, "sidetag": row.sidetag, "merged": bool(row.merged),
@@ -110,8 +156,13 @@ def list_nodes(request: Request, campaign_id: Id, limit: Limit = 100, offset: Of
                failure_class: Optional[s.FailureClass] = None,
                ctx: ApiContext = Depends(context), who: Principal = Depends(reader)):
     _row(ctx, campaign_id)
+    # the total is in the kept counts, unless a name prefix narrows the nodes
     items, total = ctx.store.node_page(campaign_id, limit, offset, state=state, tier=tier,
-                                       name=name, failure_class=failure_class)
+                                       name=name, failure_class=failure_class,
+                                       count=name is not None)
+    if total is None:
+        total = _matching(_tallies(ctx, [campaign_id])[campaign_id], state, tier,
+                          failure_class)
     return {"total": total, "limit": limit, "offset": offset, "items": items,
             "next": _next(request, offset, limit, total)}
 
@@ -229,8 +280,8 @@ def start(request: s.StartRequest, ctx: ApiContext = Depends(context),
             raise _planning_errors(exc) from None
     log.info("campaign %s: started for %s by %s", campaign_id, ", ".join(names), who)
     ctx.wake(campaign_id)
-    row = ctx.store.campaign(campaign_id)
-    return _summary(row, ctx.store.tallies([campaign_id])[campaign_id], time.time())
+    return _summary(ctx.store.campaign_view(campaign_id),
+                    _tallies(ctx, [campaign_id])[campaign_id], time.time())
 
 
 @router.patch("/{campaign_id}", response_model=s.ChangeResult, openapi_extra=WRITE,
@@ -252,7 +303,8 @@ def _resume(ctx: ApiContext, row, fixed: Optional[str], who: Principal) -> dict:
 
     def local_backend():
         nonlocal backend
-        backend = backend_for(row, ctx.config)       # the recorded sources and workdir
+        # the recorded sources and workdir
+        backend = backend_for(ctx.store.campaign(row.id), ctx.config)
         return backend
 
     with ctx.write_lock:
@@ -268,7 +320,7 @@ def _resume(ctx: ApiContext, row, fixed: Optional[str], who: Principal) -> dict:
     else:
         message = f"campaign {row.id}: the fixed {fixed} counts as built; its dependents go on"
     log.info("%s (by %s)", message, who)
-    return {"campaign": row.id, "state": ctx.store.campaign(row.id).state, "action": how,
+    return {"campaign": row.id, "state": ctx.store.campaign_view(row.id).state, "action": how,
             "nodes": names, "builds_running": 0, "tasks_cancelled": 0, "message": message}
 
 
@@ -300,7 +352,7 @@ def _kill(ctx: ApiContext, row, running: dict) -> int:
     from discomy.orchestration.runner import backend_for
 
     try:
-        backend = backend_for(row, ctx.config, ctx.koji_session)
+        backend = backend_for(ctx.store.campaign(row.id), ctx.config, ctx.koji_session)
         for task in running.values():
             backend.cancel(task)
     except (HubUnavailable, BackendError, koji.GenericError) + NETWORK_FAULTS as exc:

@@ -80,5 +80,6 @@ class ApiContext:
         return session
 
 
-def context(request: Request) -> ApiContext:
+async def context(request: Request) -> ApiContext:
+    # async: FastAPI runs a plain function on a worker thread, for nothing here
     return request.app.state.context

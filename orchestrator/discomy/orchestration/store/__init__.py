@@ -35,6 +35,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     delete,
+    event,
     func,
     insert,
     literal,
@@ -87,9 +88,14 @@ class CampaignRow(Base):
 class NodeRow(Base):
     __tablename__ = "nodes"
     __table_args__ = (UniqueConstraint("campaign_id", "name"),
-                      Index("ix_nodes_name_state", "name", "state"))
+                      Index("ix_nodes_name_state", "name", "state"),
+                      # a campaign's nodes in the order people read them, all or by state,
+                      # and its latest change (pages of a 34k-node campaign, cached counts)
+                      Index("ix_nodes_campaign_tier", "campaign_id", "tier", "name"),
+                      Index("ix_nodes_campaign_state", "campaign_id", "state", "tier", "name"),
+                      Index("ix_nodes_campaign_updated", "campaign_id", "updated_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     name: Mapped[str] = mapped_column(String(255))
     tier: Mapped[int] = mapped_column(Integer)
     remaining_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -107,8 +113,11 @@ class NodeRow(Base):
 
 class EdgeRow(Base):
     __tablename__ = "edges"
+    # what one node waits for, and what waits for it
+    __table_args__ = (Index("ix_edges_campaign_node", "campaign_id", "node"),
+                      Index("ix_edges_campaign_dep", "campaign_id", "dep"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     node: Mapped[str] = mapped_column(String(255))
     dep: Mapped[str] = mapped_column(String(255))
 
@@ -228,11 +237,71 @@ _LIVE_FOR_TARGET = (select(CampaignRow.id, CampaignRow.changed)
                     .order_by(CampaignRow.id))
 
 
+# -- what readers (the API) ask many times a second: statements built once ----------------
 # a node as the API shows it: every column but the campaign's id
 _NODE_COLUMNS = (NodeRow.name, NodeRow.tier, NodeRow.state, NodeRow.attempts,
                  NodeRow.failure_class, NodeRow.reason, NodeRow.submission.label("task"),
                  NodeRow.nvr, NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log,
                  NodeRow.remaining_seconds, NodeRow.updated_at)
+_CAMPAIGN = select(CampaignRow.__table__).where(CampaignRow.id == bindparam("id"))
+_NODE_VERSION = select(func.max(NodeRow.updated_at)).where(
+    NodeRow.campaign_id == bindparam("id"))
+_TALLY_GROUPS = (NodeRow.campaign_id, NodeRow.state, NodeRow.failure_class)
+_TALLY_VALUES = (func.count(), func.max(NodeRow.remaining_seconds), func.max(NodeRow.updated_at))
+_TALLIES, _TALLIES_BY_TIER = (
+    select(*groups, *_TALLY_VALUES)
+    .where(NodeRow.campaign_id.in_(bindparam("ids", expanding=True))).group_by(*groups)
+    for groups in (_TALLY_GROUPS, (*_TALLY_GROUPS, NodeRow.tier)))
+_NODE = select(*_NODE_COLUMNS).where(NodeRow.campaign_id == bindparam("id"),
+                                     NodeRow.name == bindparam("name"))
+_DEPS = select(EdgeRow.dep).where(EdgeRow.campaign_id == bindparam("id"),
+                                  EdgeRow.node == bindparam("name"))
+_DEPENDENTS = select(EdgeRow.node).where(EdgeRow.campaign_id == bindparam("id"),
+                                         EdgeRow.dep == bindparam("name"))
+_CAMPAIGN_FILTERS = {
+    "state": CampaignRow.state == bindparam("state"),
+    "backend": CampaignRow.backend == bindparam("backend"),
+    "target": CampaignRow.target == bindparam("target"),
+    # changed is a comma-joined list: a whole name matches
+    "package": (literal(",") + CampaignRow.changed + literal(",")).like(
+        bindparam("package"), escape="/"),
+}
+_NODE_FILTERS = {
+    "state": NodeRow.state == bindparam("state"),
+    "tier": NodeRow.tier == bindparam("tier"),
+    "failure_class": NodeRow.failure_class == bindparam("failure_class"),
+    "name": NodeRow.name.like(bindparam("name"), escape="/"),
+}
+_queries: dict = {}
+
+
+def _campaign_queries(given: tuple) -> tuple:
+    """(page, total) statements of the campaigns matching the filters named in ``given``."""
+    key = ("campaigns", given)
+    if key not in _queries:
+        where = [_CAMPAIGN_FILTERS[k] for k in given]
+        _queries[key] = (select(CampaignRow.__table__).where(*where)
+                         .order_by(CampaignRow.id.desc())
+                         .limit(bindparam("limit")).offset(bindparam("offset")),
+                         select(func.count()).select_from(CampaignRow).where(*where))
+    return _queries[key]
+
+
+def _node_queries(given: tuple) -> tuple:
+    """(page, total) statements of a campaign's nodes matching the filters in ``given``."""
+    key = ("nodes", given)
+    if key not in _queries:
+        where = [NodeRow.campaign_id == bindparam("id"), *(_NODE_FILTERS[k] for k in given)]
+        _queries[key] = (select(*_NODE_COLUMNS).where(*where)
+                         .order_by(NodeRow.tier, NodeRow.name)
+                         .limit(bindparam("limit")).offset(bindparam("offset")),
+                         select(func.count()).select_from(NodeRow).where(*where))
+    return _queries[key]
+
+
+def _like(text: str) -> str:
+    """``text`` matched as it is by SQL's LIKE (escape character ``/``)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 class Store:
@@ -247,6 +316,8 @@ class Store:
         # before use, so the first query after it comes back does not fail
         self.engine = create_engine(parsed, future=True,
                                     pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            event.listen(self.engine, "connect", _write_ahead_log)
         try:
             upgrade(self.engine)     # the shipped Alembic migrations, at every start
         except CommandError as exc:
@@ -304,29 +375,25 @@ class Store:
                 s.expunge(r)
             return rows
 
+    def campaign_view(self, campaign_id: int):
+        """A campaign's columns as a read-only row (attributes as :class:`CampaignRow`'s),
+        or None: what a reader asks many times a second, without the ORM."""
+        with self.engine.connect() as c:
+            return c.execute(_CAMPAIGN, {"id": campaign_id}).first()
+
     def campaign_page(self, limit: int, offset: int = 0, state: Optional[str] = None,
                       backend: Optional[str] = None, target: Optional[str] = None,
                       package: Optional[str] = None) -> tuple:
-        """``(rows, total)``: campaigns newest first, ``limit`` of them from ``offset``, of
-        those matching every filter given (``package``: among the changed packages)."""
-        where = []
-        if state is not None:
-            where.append(CampaignRow.state == state)
-        if backend is not None:
-            where.append(CampaignRow.backend == backend)
-        if target is not None:
-            where.append(CampaignRow.target == target)
-        if package is not None:
-            # changed is a comma-joined list: match a whole name, wildcards escaped
-            where.append((literal(",") + CampaignRow.changed + literal(","))
-                         .contains(f",{package},", autoescape=True))
-        with Session(self.engine) as s:
-            total = s.scalar(select(func.count()).select_from(CampaignRow).where(*where))
-            rows = list(s.scalars(select(CampaignRow).where(*where)
-                                  .order_by(CampaignRow.id.desc()).limit(limit).offset(offset)))
-            for r in rows:
-                s.expunge(r)
-            return rows, total
+        """``(rows, total)``: campaigns newest first (read-only rows, as
+        :meth:`campaign_view`), ``limit`` of them from ``offset``, of those matching every
+        filter given (``package``: among the changed packages, a whole name)."""
+        values = {"state": state, "backend": backend, "target": target,
+                  "package": None if package is None else f"%,{_like(package)},%"}
+        given = tuple(k for k, v in values.items() if v is not None)
+        page, total = _campaign_queries(given)
+        values.update(limit=limit, offset=offset)
+        with self.engine.connect() as c:
+            return c.execute(page, values).all(), c.execute(total, values).scalar()
 
     def tallies(self, campaign_ids: Iterable[int], by_tier: bool = False) -> dict:
         """``campaign id -> [Tally]``: each campaign's nodes counted by state and failure
@@ -338,54 +405,47 @@ class Store:
         out: dict = {i: [] for i in ids}
         if not ids:
             return out
-        groups = [NodeRow.campaign_id, NodeRow.state, NodeRow.failure_class]
-        if by_tier:
-            groups.append(NodeRow.tier)
         with self.engine.connect() as c:
-            rows = c.execute(select(*groups, func.count(), func.max(NodeRow.remaining_seconds),
-                                    func.max(NodeRow.updated_at))
-                             .where(NodeRow.campaign_id.in_(ids)).group_by(*groups))
-            for row in rows:
+            for row in c.execute(_TALLIES_BY_TIER if by_tier else _TALLIES, {"ids": ids}):
                 tier = row[3] if by_tier else None
                 n, remaining, updated = row[-3:]
                 out[row[0]].append(Tally(tier, row[1], row[2], n, remaining or 0.0,
                                          updated or 0.0))
         return out
 
+    def node_version(self, campaign_id: int) -> Optional[float]:
+        """When a node of the campaign last changed (every node write sets it): what
+        counts made of its nodes can be kept against. None for no nodes."""
+        with self.engine.connect() as c:
+            return c.execute(_NODE_VERSION, {"id": campaign_id}).scalar()
+
     def node_page(self, campaign_id: int, limit: int, offset: int = 0,
                   state: Optional[str] = None, tier: Optional[int] = None,
-                  name: Optional[str] = None, failure_class: Optional[str] = None) -> tuple:
+                  name: Optional[str] = None, failure_class: Optional[str] = None,
+                  count: bool = True) -> tuple:
         """``(rows, total)``: the campaign's nodes in tier and name order, ``limit`` of them
         from ``offset``, of those matching every filter (``name``: a name prefix). Each
-        row is a mapping of the node's columns, ``task`` for its submission."""
-        where = [NodeRow.campaign_id == campaign_id]
-        if state is not None:
-            where.append(NodeRow.state == state)
-        if tier is not None:
-            where.append(NodeRow.tier == tier)
-        if name is not None:
-            where.append(NodeRow.name.startswith(name, autoescape=True))
-        if failure_class is not None:
-            where.append(NodeRow.failure_class == failure_class)
+        row is a mapping of the node's columns, ``task`` for its submission. ``count``
+        False leaves ``total`` None (the caller knows it from :meth:`tallies`)."""
+        values = {"state": state, "tier": tier, "failure_class": failure_class,
+                  "name": None if name is None else _like(name) + "%"}
+        given = tuple(k for k, v in values.items() if v is not None)
+        page, total = _node_queries(given)
+        values.update(id=campaign_id, limit=limit, offset=offset)
         with self.engine.connect() as c:
-            total = c.execute(select(func.count()).select_from(NodeRow).where(*where)).scalar()
-            rows = c.execute(select(*_NODE_COLUMNS).where(*where)
-                             .order_by(NodeRow.tier, NodeRow.name).limit(limit).offset(offset))
-            return [dict(row._mapping) for row in rows], total
+            rows = [row._asdict() for row in c.execute(page, values)]
+            return rows, c.execute(total, values).scalar() if count else None
 
     def node_links(self, campaign_id: int, name: str) -> Optional[tuple]:
         """``(node, deps, dependents)`` of one node (its columns as in :meth:`node_page`,
         the names it waits for, the names waiting for it), or None if it is not there."""
+        values = {"id": campaign_id, "name": name}
         with self.engine.connect() as c:
-            row = c.execute(select(*_NODE_COLUMNS).where(NodeRow.campaign_id == campaign_id,
-                                                         NodeRow.name == name)).first()
+            row = c.execute(_NODE, values).first()
             if row is None:
                 return None
-            deps = c.execute(select(EdgeRow.dep).where(EdgeRow.campaign_id == campaign_id,
-                                                       EdgeRow.node == name)).scalars()
-            users = c.execute(select(EdgeRow.node).where(EdgeRow.campaign_id == campaign_id,
-                                                         EdgeRow.dep == name)).scalars()
-            return dict(row._mapping), sorted(deps), sorted(users)
+            return (row._asdict(), sorted(c.execute(_DEPS, values).scalars()),
+                    sorted(c.execute(_DEPENDENTS, values).scalars()))
 
     def failed_names(self, campaign_id: int) -> list:
         """The packages that failed in a campaign (without reading the whole campaign)."""
@@ -643,6 +703,19 @@ def _as_json(value: Any) -> str:
         return json.dumps(value, default=repr)
     except (ValueError, TypeError, RecursionError):
         return _shown.repr(value)
+
+
+def _write_ahead_log(connection, record) -> None:
+    """An SQLite file in WAL mode: readers (the API, discomy status) go on while the
+    daemon commits, instead of waiting out each commit's fsync. Kept by the file; a
+    file that cannot change mode (read-only) stays as it is."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception:      # the driver's own error class: the mode stays as it was
+        pass
+    finally:
+        cursor.close()
 
 
 def absolute_store_url(url: str, base=None) -> str:
