@@ -202,3 +202,18 @@ def test_a_cancel_stops_submitting_and_kill_cancels_the_koji_tasks(
                              headers=api.auth)
     assert mixed.status_code == 422 and mixed.json()["problems"][0]["message"] == \
         "kill goes with state cancelled"
+
+
+def test_kept_counts_follow_every_node_change_at_once(api):
+    from dataclasses import replace
+
+    assert api.client.post("/api/v1/campaigns", json={"names": ["corelib"]},
+                           headers=api.auth).status_code == 201
+    before = api.client.get("/api/v1/campaigns/1").json()["counts"]
+    assert (before["planned"], before["done"]) == (4, 0)
+    node = api.store.nodes(1)["parsekit"]
+    api.store.update_nodes(1, {"parsekit": replace(node, state="done")})
+    after = api.client.get("/api/v1/campaigns/1").json()
+    assert (after["counts"]["planned"], after["counts"]["done"]) == (3, 1)
+    assert api.client.get("/api/v1/campaigns").json()["items"][0]["counts"]["done"] == 1
+    assert api.client.get("/api/v1/campaigns/1/nodes?state=done").json()["total"] == 1

@@ -108,6 +108,16 @@ def test_discomy_api_serves_over_http_refuses_a_streamed_oversized_body_and_stop
             answer = read_answer(conn)
         assert answer.startswith("HTTP/1.1 413 ") and \
             '"error":"the request body is larger than 4096 bytes"' in answer
+        # answers on a kept-alive connection do not wait for the client's delayed ACK
+        # (40 ms each when the server's socket leaves Nagle's algorithm on)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            took = []
+            for _ in range(9):
+                asked = time.perf_counter()
+                conn.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_answer(conn).startswith("HTTP/1.1 200 ")
+                took.append(time.perf_counter() - asked)
+        assert sorted(took)[4] < 0.030, took
         metrics = requests.get(f"{base}/metrics", timeout=10).text
         assert 'discomy_api_requests_total{method="POST",route="/api/v1/campaigns",' \
                'status="201"} 1.0' in metrics

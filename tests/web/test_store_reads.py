@@ -79,3 +79,21 @@ def test_node_pages_go_in_tier_and_name_order_and_a_node_knows_its_links(any_sto
     node, deps, dependents = store.node_links(cid, "app")
     assert (node["name"], deps, dependents) == ("app", ["lib"], ["suite"])
     assert store.node_links(cid, "nosuch") is None
+
+
+def test_an_sqlite_reader_goes_on_while_the_daemon_holds_a_write(tmp_path):
+    import sqlite3
+    import time
+
+    url = f"sqlite:///{tmp_path / 'state.sqlite'}"
+    store = Store(url)
+    cid = store.create_campaign(["zlib"], "per-tier", "local", CHAIN)
+    daemon = sqlite3.connect(tmp_path / "state.sqlite", timeout=0)
+    daemon.execute("BEGIN EXCLUSIVE")               # what a commit holds
+    daemon.execute("UPDATE nodes SET state = 'building' WHERE name = 'lib'")
+    started = time.monotonic()
+    page, total = Store(url).node_page(cid, 10)      # as another process would read
+    assert time.monotonic() - started < 2.0 and total == 4
+    assert page[0]["state"] == "planned"                # the write is not committed yet
+    daemon.commit()
+    assert store.node_page(cid, 1)[0][0]["state"] == "building"
