@@ -13,6 +13,8 @@ Failures are collected, not raised, so a run counts every case.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,6 +42,28 @@ class Seeds:
     campaign_ids: list
     node_names: list
     bodies: dict = field(default_factory=dict)      # operation label -> request bodies
+
+
+def seed(post: Callable[[str, dict], int]) -> Seeds:
+    """Campaigns to find, started with ``post(url, body) -> status``: a local one and a
+    koji one over the example packages; and bodies that name real packages."""
+    for body in ({"names": ["corelib"]},
+                 {"names": ["corelib"], "backend": "koji", "target": "el9-candidate"}):
+        status = post("/api/v1/campaigns", body)
+        assert status == 201, status
+    starts = [{"names": ["corelib"], "release": "per-edge"}, {"names": ["parsekit"]},
+              {"names": ["alpha-0.9-1.el9"], "backend": "koji", "target": "el9-candidate",
+               "mode": "sidetag"}, {"names": ["standalone"], "depth": "buildroot"}]
+    previews = [{"names": ["corelib"]}, {"names": ["beta"], "backend": "koji",
+                                         "target": "el9-candidate"},
+                {"names": ["corelib"], "fleet": [{"name": "a", "count": 3,
+                                                  "arches": ["x86_64"], "speed": 1.0,
+                                                  "capacity": 8, "maxjobs": 4}]}]
+    changes = [{"state": "running"}, {"state": "running", "fixed": "alpha"},
+               {"state": "cancelled"}, {"state": "cancelled", "kill": True}]
+    return Seeds([1, 2], ["alpha", "beta", "parsekit", "appsuite", "corelib"], {
+        "POST /api/v1/campaigns": starts, "POST /api/v1/campaigns/preview": previews,
+        "PATCH /api/v1/campaigns/{campaign_id}": changes})
 
 
 @dataclass
@@ -97,6 +121,7 @@ def _run(label, strategy, callers, max_examples, call, outcome: Outcome) -> None
             outcome.failed(label, response.status_code, str(exc))
 
     try:
-        check()
+        with contextlib.redirect_stdout(io.StringIO()):    # Hypothesis's "reproduce with"
+            check()
     except Unsatisfiable:          # nothing to negate (an operation with no input)
         pass
