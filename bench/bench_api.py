@@ -8,11 +8,12 @@ failed with their dependents quarantined, beside 30 small campaigns. A real
 ``discomy api`` serves it on 127.0.0.1; while a writer changes 50 nodes a second (as
 a running engine does, so the API's kept counts go stale all the time), READERS
 clients on keep-alive connections ask what a dashboard asks: the campaign list, the
-campaign, pages of its nodes anywhere in it, single nodes, small campaigns. Each
-reader waits THINK seconds between requests (0: back to back, the harshest case).
+campaign, pages of its nodes anywhere in it (by offset and by next link), nodes by
+state, single nodes, small campaigns. Each reader waits THINK seconds on average
+between requests (0: back to back, the harshest case).
 
 Usage: .venv/bin/python bench/bench_api.py [--readers 50] [--seconds 20] [--think 0]
-           [--store URL] [--dataset DIR]
+           [--store URL] [--dataset DIR] [--no-writes]
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ def choose(rng: random.Random, names: list) -> tuple:
         return "campaign", "/api/v1/campaigns/1"
     if roll < 0.5:
         return "list", "/api/v1/campaigns?limit=20"
-    if roll < 0.7:
+    if roll < 0.6:       # a jump anywhere: the deepest offsets cost the most
         return "nodes page", f"/api/v1/campaigns/1/nodes?limit=100&offset={rng.randrange(0, 34000, 100)}"
+    if roll < 0.7:       # a next link, anywhere
+        return "next page", f"/api/v1/campaigns/1/nodes?limit=100&after={rng.choice(names)}"
     if roll < 0.8:
         return "nodes by state", (f"/api/v1/campaigns/1/nodes?state="
                                   f"{rng.choice(['planned', 'done', 'failed', 'quarantined'])}"

@@ -217,3 +217,18 @@ def test_kept_counts_follow_every_node_change_at_once(api):
     assert (after["counts"]["planned"], after["counts"]["done"]) == (3, 1)
     assert api.client.get("/api/v1/campaigns").json()["items"][0]["counts"]["done"] == 1
     assert api.client.get("/api/v1/campaigns/1/nodes?state=done").json()["total"] == 1
+
+
+def test_following_next_links_visits_every_node_once(api):
+    assert api.client.post("/api/v1/campaigns", json={"names": ["corelib"]},
+                           headers=api.auth).status_code == 201
+    seen, url = [], "/api/v1/campaigns/1/nodes?limit=3"
+    while url:
+        page = api.client.get(url).json()
+        assert page["total"] == 4
+        seen += [n["name"] for n in page["items"]]
+        url = page["next"]
+    assert seen == ["parsekit", "alpha", "beta", "appsuite"]
+    unknown = api.client.get("/api/v1/campaigns/1/nodes?after=nosuch")
+    assert unknown.status_code == 400 and unknown.json()["error"] == \
+        "after: nosuch is not part of campaign 1"

@@ -97,3 +97,13 @@ def test_an_sqlite_reader_goes_on_while_the_daemon_holds_a_write(tmp_path):
     assert page[0]["state"] == "planned"                # the write is not committed yet
     daemon.commit()
     assert store.node_page(cid, 1)[0][0]["state"] == "building"
+
+
+def test_a_page_past_a_node_continues_in_tier_and_name_order(any_store_url):
+    store = Store(any_store_url)
+    cid = store.create_campaign(["zlib"], "per-tier", "local", CHAIN)
+    page, total = store.node_page(cid, 2, after="app")
+    assert [n["name"] for n in page] == ["tool", "suite"] and total == 4
+    assert [n["name"] for n in store.node_page(cid, 10, tier=1, after="app")[0]] == ["tool"]
+    with pytest.raises(KeyError, match="nosuch is not part of campaign"):
+        store.node_page(cid, 2, after="nosuch")

@@ -147,8 +147,9 @@ class BodyLimit:
 
 # -- the OpenAPI document --------------------------------------------------------------------
 def _openapi(app: FastAPI) -> dict:
-    """FastAPI's document, saying what every route may answer: the error body for 401,
-    404, 413, 422 (instead of FastAPI's own shape), 503; the bearer token on writes."""
+    """FastAPI's document, saying what every route may answer: the error body for 400,
+    401, 404, 413, 422 (instead of FastAPI's own shape), 503; the bearer token on
+    writes."""
     if app.openapi_schema:
         return app.openapi_schema
     doc = get_openapi(title=app.title, version=app.version, description=app.description,
@@ -169,11 +170,11 @@ def _openapi(app: FastAPI) -> dict:
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             answers = op.setdefault("responses", {})
-            codes = ["401", "422", "503"]
+            codes = ["400", "401", "422", "503"]
             if "{" in path:
                 codes.append("404")
             if "requestBody" in op:
-                codes += ["400", "413"]
+                codes.append("413")
             if method in ("post", "patch") and "security" in op:
                 codes += ["409", "415"]
             for code in codes:

@@ -37,6 +37,8 @@ Offset = Annotated[int, Query(ge=0, le=2 ** 31 - 1, description="items to skip")
 # the store's ids are 32-bit integers on PostgreSQL
 Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="the campaign's number")]
 FAILURES_SHOWN = 20
+TALLIES_KEPT_SECONDS = 5.0      # bounds what a clock stepped back could leave stale
+TALLIES_KEPT = 256              # campaigns
 
 
 # -- views -------------------------------------------------------------------------------
@@ -53,30 +55,33 @@ def _summary(row, tallies: list, now: float) -> dict:
     }
 
 
-def _next(request: Request, offset: int, limit: int, total: int) -> Optional[str]:
-    if offset + limit >= total:
-        return None
+def _next(request: Request, offset: int, limit: int, total: int,
+          after: Optional[str] = None) -> Optional[str]:
+    """The next page's path: by ``after`` (the last node shown) where it is given, as it
+    is found in an index however deep; else by offset. None on the last page."""
     query = dict(request.query_params)
-    query["offset"] = str(offset + limit)
+    if after is not None:
+        query.pop("offset", None)
+        query["after"] = after
+    elif offset + limit < total:
+        query["offset"] = str(offset + limit)
+    else:
+        return None
     return f"{request.url.path}?{urlencode(query)}"
 
 
-TALLIES_KEPT_SECONDS = 5.0      # bounds what a clock stepped back could leave stale
-TALLIES_KEPT = 256              # campaigns
-
-
-def _tallies(ctx: ApiContext, campaign_ids: list) -> dict:
-    """``campaign id -> [Tally]`` by tier. Counting a whole-distribution campaign takes
-    ~15 ms, so the counts are kept until a node of the campaign changes (the store's
-    node version, read from an index), and a few seconds at most. One reader counts
-    again; the others meanwhile take the counts it is replacing, a moment old, rather
-    than queue behind it."""
+def _tallies(ctx: ApiContext, rows: list) -> dict:
+    """``campaign id -> [Tally]`` by tier, for campaign rows read with their
+    ``node_version``. Counting a whole-distribution campaign takes ~15 ms, so the
+    counts are kept until a node of the campaign changes (its node version moves), and
+    a few seconds at most. One reader counts again; the others meanwhile take the
+    counts it is replacing, a moment old, rather than queue behind it."""
     cache = ctx.caches.setdefault("tallies", {})
     lock = ctx.caches.setdefault("tallies lock", threading.Lock())
     now = time.monotonic()
     out, missing = {}, []
-    for campaign_id in campaign_ids:
-        version = ctx.store.node_version(campaign_id)
+    for row in rows:
+        campaign_id, version = row.id, row.node_version
         held = cache.get(campaign_id)
         if held and held[0] == version and now - held[1] < TALLIES_KEPT_SECONDS:
             out[campaign_id] = held[2]
@@ -85,8 +90,9 @@ def _tallies(ctx: ApiContext, campaign_ids: list) -> dict:
     if not missing:
         return out
     if not lock.acquire(blocking=False):
-        if all(i in cache for i, _ in missing):
-            return {**out, **{i: cache[i][2] for i, _ in missing}}
+        last = {i: cache.get(i) for i, _ in missing}
+        if all(last.values()):
+            return {**out, **{i: held[2] for i, held in last.items()}}
         lock.acquire()
     try:
         fresh = ctx.store.tallies([i for i, _ in missing], by_tier=True)
@@ -124,7 +130,7 @@ def list_campaigns(request: Request, limit: Limit = 50, offset: Offset = 0,
                    ctx: ApiContext = Depends(context), who: Principal = Depends(reader)):
     rows, total = ctx.store.campaign_page(limit, offset, state=state, backend=backend,
                                           target=target, package=package)
-    tallies = _tallies(ctx, [r.id for r in rows])
+    tallies = _tallies(ctx, rows)
     now = time.time()
     return {"total": total, "limit": limit, "offset": offset,
             "items": [_summary(r, tallies[r.id], now) for r in rows],
@@ -136,7 +142,7 @@ def list_campaigns(request: Request, limit: Limit = 50, offset: Offset = 0,
 def get_campaign(campaign_id: Id, ctx: ApiContext = Depends(context),
                  who: Principal = Depends(reader)):
     row = _row(ctx, campaign_id)
-    tallies = _tallies(ctx, [campaign_id])[campaign_id]
+    tallies = _tallies(ctx, [row])[campaign_id]
     failed, _ = ctx.store.node_page(campaign_id, FAILURES_SHOWN, state=cm.FAILED, count=False)
     counts = progress.state_counts(tallies)
     return {**_summary(row, tallies, time.time()),
@@ -154,17 +160,22 @@ def list_nodes(request: Request, campaign_id: Id, limit: Limit = 100, offset: Of
                tier: Annotated[Optional[int], Query(ge=0, le=2 ** 31 - 1)] = None,
                name: Annotated[Optional[s.Name], Query(description="a name prefix")] = None,
                failure_class: Optional[s.FailureClass] = None,
+               after: Annotated[Optional[s.Name], Query(
+                   description="start past this node (the next link gives it)")] = None,
                ctx: ApiContext = Depends(context), who: Principal = Depends(reader)):
-    _row(ctx, campaign_id)
+    row = _row(ctx, campaign_id)
     # the total is in the kept counts, unless a name prefix narrows the nodes
-    items, total = ctx.store.node_page(campaign_id, limit, offset, state=state, tier=tier,
-                                       name=name, failure_class=failure_class,
-                                       count=name is not None)
+    try:
+        items, total = ctx.store.node_page(campaign_id, limit, offset, state=state,
+                                           tier=tier, name=name, failure_class=failure_class,
+                                           after=after, count=name is not None)
+    except KeyError as exc:
+        raise bad_request(f"after: {str(exc).strip(chr(39))}") from None
     if total is None:
-        total = _matching(_tallies(ctx, [campaign_id])[campaign_id], state, tier,
-                          failure_class)
+        total = _matching(_tallies(ctx, [row])[campaign_id], state, tier, failure_class)
+    last = items[-1]["name"] if len(items) == limit else None
     return {"total": total, "limit": limit, "offset": offset, "items": items,
-            "next": _next(request, offset, limit, total)}
+            "next": _next(request, offset, limit, total, last)}
 
 
 @router.get("/{campaign_id}/nodes/{name}", response_model=s.NodeDetail,
@@ -280,8 +291,8 @@ def start(request: s.StartRequest, ctx: ApiContext = Depends(context),
             raise _planning_errors(exc) from None
     log.info("campaign %s: started for %s by %s", campaign_id, ", ".join(names), who)
     ctx.wake(campaign_id)
-    return _summary(ctx.store.campaign_view(campaign_id),
-                    _tallies(ctx, [campaign_id])[campaign_id], time.time())
+    row = ctx.store.campaign_view(campaign_id)
+    return _summary(row, _tallies(ctx, [row])[campaign_id], time.time())
 
 
 @router.patch("/{campaign_id}", response_model=s.ChangeResult, openapi_extra=WRITE,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import reprlib
 import time
@@ -40,6 +41,8 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -56,6 +59,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from discomy.common.paths import absolute
 from discomy.orchestration.campaign import Node
 from discomy.orchestration.progress import Tally
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -167,6 +172,7 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
 
 
+ANALYZE_AFTER = 1000    # nodes recorded at once that PostgreSQL's statistics are told of
 MAX_BODY = 1 << 20      # a flood of huge bad messages must not fill the store's disk
 
 
@@ -243,9 +249,13 @@ _NODE_COLUMNS = (NodeRow.name, NodeRow.tier, NodeRow.state, NodeRow.attempts,
                  NodeRow.failure_class, NodeRow.reason, NodeRow.submission.label("task"),
                  NodeRow.nvr, NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log,
                  NodeRow.remaining_seconds, NodeRow.updated_at)
-_CAMPAIGN = select(CampaignRow.__table__).where(CampaignRow.id == bindparam("id"))
-_NODE_VERSION = select(func.max(NodeRow.updated_at)).where(
-    NodeRow.campaign_id == bindparam("id"))
+# a campaign's latest node change, beside its columns: what counts of its nodes are
+# kept against (one index lookup, in the same round trip)
+_NODE_VERSION_COLUMN = (select(func.max(NodeRow.updated_at))
+                        .where(NodeRow.campaign_id == CampaignRow.id)
+                        .correlate(CampaignRow).scalar_subquery().label("node_version"))
+_CAMPAIGN = select(CampaignRow.__table__, _NODE_VERSION_COLUMN).where(
+    CampaignRow.id == bindparam("id"))
 _TALLY_GROUPS = (NodeRow.campaign_id, NodeRow.state, NodeRow.failure_class)
 _TALLY_VALUES = (func.count(), func.max(NodeRow.remaining_seconds), func.max(NodeRow.updated_at))
 _TALLIES, _TALLIES_BY_TIER = (
@@ -280,19 +290,23 @@ def _campaign_queries(given: tuple) -> tuple:
     key = ("campaigns", given)
     if key not in _queries:
         where = [_CAMPAIGN_FILTERS[k] for k in given]
-        _queries[key] = (select(CampaignRow.__table__).where(*where)
+        _queries[key] = (select(CampaignRow.__table__, _NODE_VERSION_COLUMN).where(*where)
                          .order_by(CampaignRow.id.desc())
                          .limit(bindparam("limit")).offset(bindparam("offset")),
                          select(func.count()).select_from(CampaignRow).where(*where))
     return _queries[key]
 
 
-def _node_queries(given: tuple) -> tuple:
-    """(page, total) statements of a campaign's nodes matching the filters in ``given``."""
-    key = ("nodes", given)
+def _node_queries(given: tuple, after: bool) -> tuple:
+    """(page, total) statements of a campaign's nodes matching the filters in ``given``;
+    the page starts past a node given by its tier and name (``after``)."""
+    key = ("nodes", given, after)
     if key not in _queries:
         where = [NodeRow.campaign_id == bindparam("id"), *(_NODE_FILTERS[k] for k in given)]
-        _queries[key] = (select(*_NODE_COLUMNS).where(*where)
+        # a page further on is found in the (campaign, tier, name) index, not counted to
+        past = [tuple_(NodeRow.tier, NodeRow.name) >
+                tuple_(bindparam("after_tier"), bindparam("after_name"))] if after else []
+        _queries[key] = (select(*_NODE_COLUMNS).where(*where, *past)
                          .order_by(NodeRow.tier, NodeRow.name)
                          .limit(bindparam("limit")).offset(bindparam("offset")),
                          select(func.count()).select_from(NodeRow).where(*where))
@@ -358,7 +372,18 @@ class Store:
             edges = [{"campaign_id": row.id, "node": n.name, "dep": d} for n in nodes for d in n.deps]
             if edges:
                 s.execute(insert(EdgeRow), edges)
-            return row.id
+            campaign_id = row.id
+        if len(nodes) >= ANALYZE_AFTER and self.engine.dialect.name == "postgresql":
+            # PostgreSQL's statistics would not know the new rows until autovacuum comes
+            # round: until then it plans a page of nodes as a sort of the whole campaign
+            try:
+                with self.engine.connect() as c:
+                    c.execute(text("ANALYZE nodes, edges"))
+                    c.commit()
+            except SQLAlchemyError as exc:     # recorded all the same; autovacuum will do
+                log.warning("campaign %s: ANALYZE after recording it failed: %s",
+                            campaign_id, first_line(exc))
+        return campaign_id
 
     def campaign(self, campaign_id: int) -> CampaignRow:
         with Session(self.engine) as s:
@@ -377,15 +402,17 @@ class Store:
 
     def campaign_view(self, campaign_id: int):
         """A campaign's columns as a read-only row (attributes as :class:`CampaignRow`'s),
-        or None: what a reader asks many times a second, without the ORM."""
+        or None: what a reader asks many times a second, without the ORM. Its
+        ``node_version`` is when a node of it last changed (every node write sets
+        ``updated_at``): what counts of its nodes can be kept against."""
         with self.engine.connect() as c:
             return c.execute(_CAMPAIGN, {"id": campaign_id}).first()
 
     def campaign_page(self, limit: int, offset: int = 0, state: Optional[str] = None,
                       backend: Optional[str] = None, target: Optional[str] = None,
                       package: Optional[str] = None) -> tuple:
-        """``(rows, total)``: campaigns newest first (read-only rows, as
-        :meth:`campaign_view`), ``limit`` of them from ``offset``, of those matching every
+        """``(rows, total)``: campaigns newest first (read-only rows with their node
+        version, as :meth:`campaign_view`), ``limit`` of them from ``offset``, of those matching every
         filter given (``package``: among the changed packages, a whole name)."""
         values = {"state": state, "backend": backend, "target": target,
                   "package": None if package is None else f"%,{_like(package)},%"}
@@ -413,26 +440,27 @@ class Store:
                                          updated or 0.0))
         return out
 
-    def node_version(self, campaign_id: int) -> Optional[float]:
-        """When a node of the campaign last changed (every node write sets it): what
-        counts made of its nodes can be kept against. None for no nodes."""
-        with self.engine.connect() as c:
-            return c.execute(_NODE_VERSION, {"id": campaign_id}).scalar()
-
     def node_page(self, campaign_id: int, limit: int, offset: int = 0,
                   state: Optional[str] = None, tier: Optional[int] = None,
                   name: Optional[str] = None, failure_class: Optional[str] = None,
-                  count: bool = True) -> tuple:
+                  after: Optional[str] = None, count: bool = True) -> tuple:
         """``(rows, total)``: the campaign's nodes in tier and name order, ``limit`` of them
-        from ``offset``, of those matching every filter (``name``: a name prefix). Each
+        from ``offset`` (counted past the node named ``after``, if given), of those
+        matching every filter (``name``: a name prefix); ``total`` counts them all. Each
         row is a mapping of the node's columns, ``task`` for its submission. ``count``
-        False leaves ``total`` None (the caller knows it from :meth:`tallies`)."""
+        False leaves ``total`` None (the caller knows it from :meth:`tallies`).
+        KeyError when ``after`` is not a node of the campaign."""
         values = {"state": state, "tier": tier, "failure_class": failure_class,
                   "name": None if name is None else _like(name) + "%"}
         given = tuple(k for k, v in values.items() if v is not None)
-        page, total = _node_queries(given)
+        page, total = _node_queries(given, after is not None)
         values.update(id=campaign_id, limit=limit, offset=offset)
         with self.engine.connect() as c:
+            if after is not None:
+                found = c.execute(_NODE, {"id": campaign_id, "name": after}).first()
+                if found is None:
+                    raise KeyError(f"{after} is not part of campaign {campaign_id}")
+                values.update(after_tier=found.tier, after_name=after)
             rows = [row._asdict() for row in c.execute(page, values)]
             return rows, c.execute(total, values).scalar() if count else None
 
