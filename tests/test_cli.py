@@ -139,6 +139,16 @@ BAD_INPUTS = [
                                                               "--", "--upload-pack=id"]),
     ("module-build with a reuse typo", lambda w: ["module-build", "--local", "--file",
                                                   "x.yaml", "--reuse", "some"]),
+    ("api on a listen address without a port", lambda w: ["api", "--listen", "127.0.0.1",
+                                                          "--store", w["store"]]),
+    ("api on an IPv6 address without brackets", lambda w: ["api", "--listen", "::1:8080",
+                                                           "--store", w["store"]]),
+    ("api on a mysql store", lambda w: ["api", "--config", str(w["d"] / "mysql.toml")]),
+    ("token without an action", lambda w: ["token"]),
+    ("token named with a space", lambda w: ["token", "create", "a b", "--store", w["store"]]),
+    ("token named too long", lambda w: ["token", "create", "x" * 65, "--store", w["store"]]),
+    ("revoke of a token that is not there", lambda w: ["token", "revoke", "nosuch", "--store",
+                                                       w["store"]]),
 ]
 
 
@@ -168,9 +178,10 @@ WORDS = st.sampled_from(["corelib", "nosuch", "0", "-1", "1", "99999999999999999
 
 def _options(parser: argparse.ArgumentParser) -> dict:
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    # servers run until stopped; token has only actions (its bad inputs are listed above)
     return {name: [s for a in sub._actions for s in a.option_strings if s not in
                    ("-h", "--help", "--follow")]
-            for name, sub in subs.choices.items() if name != "serve"}
+            for name, sub in subs.choices.items() if name not in ("serve", "api", "token")}
 
 
 OPTIONS = _options(build_parser())

@@ -1,9 +1,9 @@
 """The ``discomy`` command line: one module per group of subcommands.
 
 ``plan`` (plan, estimate), ``campaigns`` (rebuild, campaigns, status, resume,
-cancel, rejected), ``serve`` (the daemon), ``modules`` (module-build) and
-``demo`` (``make demo``, with ``examples`` and ``local_campaign``: the example
-packages rebuilt here, and the example module); each
+cancel, rejected), ``serve`` (the daemon), ``api`` (the REST API, and its tokens),
+``modules`` (module-build) and ``demo`` (``make demo``, with ``examples`` and
+``local_campaign``: the example packages rebuilt here, and the example module); each
 exposes ``register(subparsers)`` and sets ``func`` on its parser. Errors a user
 can act on are raised as :class:`CliError` and printed as one line, with exit
 status 2. The command line may import every package of Discomy; none imports it.
@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "discomy.cli.campaigns",
     "discomy.cli.serve",
     "discomy.cli.modules",
+    "discomy.cli.api",
 )
 
 
@@ -39,6 +40,8 @@ class ArgumentParser(argparse.ArgumentParser):
     like every other error of the command; exit status 2, as argparse's."""
 
     def error(self, message: str):
+        # an argument may hold a line break or other control character: shown escaped
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -12,14 +12,17 @@ means the same from any working directory. The documented example is
 :func:`merge_config` checks the whole file, for every command alike: what
 ``discomy campaigns`` accepts, ``discomy serve`` can run on. URLs are parsed
 (the store's by SQLAlchemy, with its driver installed), ports are in range,
-TLS files exist, notification templates and the gate are well-formed.
+TLS files exist, notification templates and the gate are well-formed, the API's
+listen address, proxy header and trusted proxies parse.
 """
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import math
 import os
+import re
 
 try:
     import tomllib
@@ -135,6 +138,18 @@ DEFAULTS: dict = {
         "exchange": "amq.topic",
         "topic_prefix": "",
     },
+    "api": {
+        "serve": False,                  # discomy serve also serves the REST API
+        "listen": "127.0.0.1:8080",      # HOST:PORT, [V6ADDR]:PORT
+        "reads_public": True,            # false: reads need a token or the proxy header too
+        "proxy_user_header": "",         # e.g. "X-Remote-User", set by a trusted front end
+        "trusted_proxies": [],           # addresses or networks the header is believed from
+        "max_body_bytes": 1048576,
+        "planning_slots": 2,             # plans (start, preview) made at once
+        "koji_timeout_seconds": 15.0,    # the fleet view's calls to koji
+        "hosts_cache_seconds": 10.0,     # the fleet view is read from koji this often at most
+        "metrics": True,                 # Prometheus /metrics on the API's own address
+    },
 }
 
 CHOICES = {
@@ -149,7 +164,8 @@ CHOICES = {
 POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
             ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),
             ("messaging", "prefetch"), ("messaging", "batch"),
-            ("messaging", "reconnect_max_seconds")}
+            ("messaging", "reconnect_max_seconds"), ("api", "max_body_bytes"),
+            ("api", "planning_slots"), ("api", "koji_timeout_seconds")}
 
 
 # keys naming files or directories; [store] url is an SQLAlchemy URL whose SQLite file
@@ -322,6 +338,64 @@ def _check_connections(config: dict, path: str) -> None:
                               f"http(s) URL")
     _check_store(config, path)
     _check_side_services(config, path)
+    _check_api(config, path)
+
+
+# an HTTP header name (RFC 9110 token)
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+# what the front end must never be trusted to say: the credentials and the framing
+RESERVED_HEADERS = {"authorization", "cookie", "host", "content-length", "content-type",
+                    "transfer-encoding", "connection"}
+MAX_PLANNING_SLOTS = 64
+
+
+def parse_listen(text: str) -> tuple:
+    """``(host, port)`` of ``HOST:PORT`` or ``[IPV6]:PORT``; ValueError with the reason."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError(f"{text!r}: an IPv6 address goes in brackets, [::1]:8080")
+    elif not HOST_NAME.fullmatch(host):
+        raise ValueError(f"{text!r}: {host!r} is not a host name or address")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    return host, int(port)
+
+
+HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def _check_api(config: dict, path: str) -> None:
+    a = config["api"]
+    try:
+        parse_listen(a["listen"])
+    except ValueError as exc:
+        raise ConfigError(f"{path}: [api] listen: {exc}") from None
+    header = a["proxy_user_header"]
+    if header and (not HEADER_NAME.fullmatch(header) or header.lower() in RESERVED_HEADERS):
+        raise ConfigError(f"{path}: [api] proxy_user_header: {header!r} is not a header name "
+                          f"a front end may set for the user")
+    for entry in a["trusted_proxies"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{path}: [api] trusted_proxies: {entry!r} is not an address "
+                              f"or network (10.0.0.5, 10.0.0.0/24, ::1)") from None
+    if header and not a["trusted_proxies"]:
+        raise ConfigError(f"{path}: [api] proxy_user_header needs trusted_proxies: the "
+                          f"addresses of the front ends that set it")
+    if a["trusted_proxies"] and not header:
+        raise ConfigError(f"{path}: [api] trusted_proxies needs proxy_user_header: the "
+                          f"header those front ends name the user in")
+    if a["planning_slots"] > MAX_PLANNING_SLOTS:
+        raise ConfigError(f"{path}: [api] planning_slots must be at most {MAX_PLANNING_SLOTS}")
 
 
 def _check_url(where: str, url: str, schemes: tuple) -> None:

@@ -237,6 +237,10 @@ class Service:
         k = self.config["koji"]
         return session_for(k["profile"], k["server"])
 
+    def wake(self, campaign_id: int) -> None:
+        """Step this campaign at the next tick (it was started or resumed elsewhere)."""
+        self.due[campaign_id] = 0.0
+
     def session(self):
         if self._session is None:
             self._session = self.session_factory()
