@@ -143,6 +143,7 @@ def test_orchestrator_package_ships_command_unit_and_config(built):
     assert "/usr/bin/discomy\n" in files
     assert "/etc/discomy/orchestrator.toml" in files
     assert "discomy-orchestrator.service" in files
+    assert "discomy-api.service" in files
     # the unit runs as User=discomy: the package makes that user before its files land
     scripts = subprocess.run(["rpm", "-qp", "--scripts", str(rpm)], capture_output=True,
                              text=True).stdout
