@@ -1,0 +1,618 @@
+"""The web dashboard: server-rendered pages at ``/`` over the same store and reads as
+the REST API.
+
+Pages (Jinja2, autoescaped; charts from :mod:`discomy.web.charts`; one CSS and one
+small script under ``/static``): the campaigns and module builds (``/``), a
+campaign (``/campaigns/{id}``: its tiers, critical path, planned against actual
+timeline, a page of its nodes with why each waits), the fleet (``/fleet``), the
+failures by class (``/failures``) and the statistics (``/stats``). A page holds
+at most a page of nodes, whatever the size of the campaign: tiers and states are
+counted in groups (:mod:`discomy.orchestration.progress`).
+
+Live updates come over server-sent events (``/events``, :mod:`discomy.web.live`).
+Actions (cancel, resume) are forms that need a login (``/login``: an API token,
+kept as a signed session cookie, or the trusted front end's user header) and a
+CSRF token (:mod:`discomy.web.session`); they go through the same functions as
+``PATCH /api/v1/campaigns/{id}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from markupsafe import Markup
+
+from discomy.orchestration import campaign as cm
+from discomy.orchestration import progress
+from discomy.web import campaigns as api
+from discomy.web import charts, session, tokens, views
+from discomy.web.auth import ANONYMOUS, Principal, principal
+from discomy.web.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+router = APIRouter(include_in_schema=False)
+NODES_PER_PAGE = 50
+CAMPAIGNS_PER_PAGE = 25
+TIERS_SHOWN = 400
+CRITICAL_SHOWN = 200
+FAILURES_SHOWN = 200
+MAX_ID = 2 ** 31 - 1
+SECURITY_HEADERS = {
+    # no inline script or style anywhere: an injected tag could not run
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class PageError(Exception):
+    """A page that cannot be shown: its status and one sentence."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+# -- the dashboard's own state: templates, session secret, live hub -------------------------
+class Dashboard:
+    def __init__(self, ctx):
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        self.ctx = ctx
+        self.secret = session.load_secret(ctx.config["api"].get("session_secret_file", ""))
+        self.env = Environment(loader=FileSystemLoader(str(HERE / "templates")),
+                               autoescape=select_autoescape(default=True, default_for_string=True),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["duration"] = charts.duration
+        self.env.filters["when"] = _when
+        self.env.filters["pct"] = lambda v: f"{100 * float(v):.0f}%"
+        self.critical: dict = {}        # campaign id -> [(name, tier)]: fixed by the plan
+        self.kept: dict = {}            # (what, key) -> (version, value)
+        from discomy.web.live import LiveHub
+
+        self.live = LiveHub(ctx, self)
+
+
+def install(app, ctx) -> None:
+    """Mount the dashboard on ``app``: its pages, static files and error pages."""
+    from fastapi.staticfiles import StaticFiles
+
+    ctx.dashboard = Dashboard(ctx)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.exception_handler(PageError)
+    async def page_error(request: Request, exc: PageError):
+        return _render(request, "error.html", {"status": exc.status, "message": exc.message},
+                       status=exc.status, viewer=ANONYMOUS)
+
+
+def _ctx(request: Request):
+    return request.app.state.context
+
+
+def _when(epoch: Optional[float]) -> str:
+    if not epoch:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+# -- who is looking ------------------------------------------------------------------------------
+def viewer(request: Request) -> Principal:
+    """The principal of a page's request: a session cookie, else a token or the proxy
+    header (:func:`discomy.web.auth.principal`); a wrong credential is a 401 page."""
+    ctx = _ctx(request)
+    found = session.read_cookie(ctx.dashboard.secret, request.cookies.get(session.COOKIE))
+    if found is not None:
+        token = ctx.store.token_by_digest(found.digest)
+        if token is not None:
+            return Principal(token[1], "session")
+    try:
+        return principal(request, ctx)
+    except ApiError as exc:
+        raise PageError(exc.status, exc.message) from None
+
+
+def reading(request: Request) -> Principal:
+    """A page's reader: anyone when ``[api] reads_public``, else someone logged in."""
+    who = viewer(request)
+    if who is ANONYMOUS and not _ctx(request).settings.reads_public:
+        raise PageError(401, "this dashboard needs a login: see /login")
+    return who
+
+
+def csrf_token(request: Request, who: Principal) -> str:
+    ctx = _ctx(request)
+    if who.via == "session":
+        found = session.read_cookie(ctx.dashboard.secret, request.cookies.get(session.COOKIE))
+        return found.csrf if found else ""
+    if who.via == "proxy":
+        return session.proxy_csrf(ctx.dashboard.secret, who.name)
+    return ""
+
+
+async def acting(request: Request) -> Principal:
+    """The principal of an action (a form POST): logged in, from a page of this server,
+    with the form's CSRF token."""
+    if not session.same_origin(request.headers.get("origin"), request.headers.get("referer"),
+                               request.headers.get("host")):
+        raise PageError(403, "this action must come from a page of this dashboard")
+    who = viewer(request)
+    if who is ANONYMOUS:
+        raise PageError(401, "this action needs a login")
+    form = await _form(request)
+    expected = csrf_token(request, who)
+    import hmac
+
+    if not expected or not hmac.compare_digest(str(form.get("csrf", "")), expected):
+        raise PageError(403, "the form's CSRF token is missing or wrong; reload the page")
+    return who
+
+
+async def _form(request: Request) -> dict:
+    """A form's fields (``application/x-www-form-urlencoded``, the only kind the pages
+    send); the body is bounded by ``[api] max_body_bytes``."""
+    from urllib.parse import parse_qsl
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise PageError(415, "a form of this dashboard is sent as "
+                             "application/x-www-form-urlencoded")
+    try:
+        text = (await request.body()).decode("utf-8")
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=20))
+    except (UnicodeDecodeError, ValueError):
+        raise PageError(400, "the form cannot be read") from None
+
+
+def _render(request: Request, template: str, data: dict, status: int = 200,
+            viewer: Optional[Principal] = None) -> HTMLResponse:
+    ctx = _ctx(request)
+    who = viewer if viewer is not None else ANONYMOUS
+    page = ctx.dashboard.env.get_template(template).render(
+        **data, viewer=who, csrf=csrf_token(request, who) if who is not ANONYMOUS else "",
+        path=request.url.path)
+    return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _campaign_id(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+        raise PageError(404, f"no campaign {value[:40]}")
+    return int(value)
+
+
+def _int_arg(request: Request, key: str, default: int, high: int = MAX_ID) -> int:
+    value = request.query_params.get(key)
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or int(value) > high:
+        raise PageError(400, f"{key} must be a whole number from 0 to {high}")
+    return int(value)
+
+
+def _summary(ctx, row, tallies, now: float) -> dict:
+    """A campaign as its list row and header show it."""
+    s = api._summary(row, tallies, now)
+    grouped = views.groups(s["counts"])
+    eta = s["eta"]
+    return {**s, "groups": grouped, "bar": Markup(charts.progress_bar(grouped)),
+            "eta_text": charts.duration(eta["seconds"]) if eta["seconds"] is not None
+            else eta["basis"], "eta_basis": eta["basis"],
+            "label": ", ".join(s["changed"][:3]) + (" ..." if len(s["changed"]) > 3 else "")}
+
+
+# -- pages ---------------------------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+def campaigns_page(request: Request):
+    who = reading(request)
+    ctx = _ctx(request)
+    page = _int_arg(request, "page", 1) or 1
+    state = request.query_params.get("state") or None
+    if state is not None and state not in cm.CAMPAIGN_STATES:
+        raise PageError(400, f"state must be one of {', '.join(cm.CAMPAIGN_STATES)}")
+    rows, total = ctx.store.campaign_page(CAMPAIGNS_PER_PAGE, (page - 1) * CAMPAIGNS_PER_PAGE,
+                                          state=state)
+    tallies = api._tallies(ctx, rows)
+    now = time.time()
+    items = [_summary(ctx, r, tallies[r.id], now) for r in rows]
+    modules, modules_error = _module_builds(ctx)
+    return _render(request, "campaigns.html", {
+        "items": items, "total": total, "page": page, "state": state,
+        "pages": max(1, -(-total // CAMPAIGNS_PER_PAGE)), "states": cm.CAMPAIGN_STATES,
+        "modules": modules, "modules_error": modules_error, "live": True}, viewer=who)
+
+
+def _module_builds(ctx) -> tuple:
+    """The latest module builds with their components' progress, or why not."""
+    try:
+        from discomy.orchestration.modules.service import list_module_builds
+
+        found = list_module_builds(ctx.store, page=1, per_page=10)
+    except Exception as exc:       # module builds are a part of their own: never the page
+        log.warning("dashboard: module builds not read: %s", exc)
+        return [], f"module builds cannot be read: {str(exc).splitlines()[0][:200]}"
+    out = []
+    for m in found["items"]:
+        grouped = views.groups(m["component_states"])
+        out.append({**m, "groups": grouped, "bar": Markup(charts.progress_bar(grouped))})
+    return out, None
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(request: Request, campaign_id: str):
+    who = reading(request)
+    ctx = _ctx(request)
+    cid = _campaign_id(campaign_id)
+    row = ctx.store.campaign_view(cid)
+    if row is None:
+        raise PageError(404, f"no campaign {cid}")
+    now = time.time()
+    tallies = api._tallies(ctx, [row])[cid]
+    summary = _summary(ctx, row, tallies, now)
+    filters = _node_filters(request)
+    tiers = progress.tier_counts(tallies)
+    critical = critical_path(ctx, cid)
+    critical_names = {n["name"] for n in critical}
+    critical_tiers = {n["tier"] for n in critical}
+    tier_rows = []
+    for t in tiers[:TIERS_SHOWN]:
+        grouped = views.groups(t["counts"])
+        tier_rows.append({**t, "groups": grouped, "bar": Markup(charts.progress_bar(grouped, 200)),
+                          "critical": t["tier"] in critical_tiers})
+    timeline = Markup(timeline_svg(ctx, row, tallies, critical_tiers, now))
+    nodes, next_after = node_rows(ctx, row, filters, critical_names, now)
+    failed = progress.failure_counts(tallies)
+    return _render(request, "campaign.html", {
+        "c": summary, "row": row, "tiers": tier_rows, "tiers_hidden": max(0, len(tiers) - TIERS_SHOWN),
+        "critical": critical[:CRITICAL_SHOWN], "critical_hidden": max(0, len(critical) - CRITICAL_SHOWN),
+        "critical_seconds": critical[0]["remaining_seconds"] if critical else 0.0,
+        "timeline": timeline, "nodes": nodes, "filters": filters, "next_after": next_after,
+        "node_states": cm.NODE_STATES, "failed": failed, "live": True, "campaign_id": cid,
+        "can_cancel": row.state in (cm.RUNNING, cm.PAUSED),
+        "can_resume": row.state in (cm.RUNNING, cm.PAUSED, cm.FAILED) and summary["counts"][cm.FAILED] > 0
+        or row.state == cm.PAUSED,
+        "matching": api._matching(tallies, filters["state"], filters["tier"])},
+        viewer=who)
+
+
+def timeline_svg(ctx, row, tallies: list, critical_tiers: set, now: float) -> str:
+    """The campaign's planned-against-actual chart, per tier."""
+    tiers = progress.tier_counts(tallies)
+    tier_remaining: dict = {}
+    for t in tallies:
+        tier_remaining[t.tier] = max(tier_remaining.get(t.tier, 0.0), t.max_remaining_seconds)
+    times = _kept(ctx, "tier times", row.id, row.node_version,
+                  lambda: ctx.store.tier_times(row.id))
+    totals = {t["tier"]: t["total"] for t in tiers}
+    settled = {t["tier"]: sum(n for s, n in t["counts"].items() if s in cm.SETTLED)
+               for t in tiers}
+    rows = views.timeline_rows(tier_remaining, times, totals, settled, row.created_at,
+                               critical_tiers)
+    ended = row.state in (cm.DONE, cm.CANCELLED, cm.FAILED)
+    last = max((t.last_update for t in tallies), default=row.created_at)
+    return charts.timeline("Planned (critical path, fleet with room) against actual, per tier",
+                           rows[:TIERS_SHOWN],
+                           now_offset=(last if ended else now) - row.created_at)
+
+
+def _node_filters(request: Request) -> dict:
+    state = request.query_params.get("state") or None
+    if state is not None and state not in cm.NODE_STATES:
+        raise PageError(400, f"state must be one of {', '.join(cm.NODE_STATES)}")
+    tier = request.query_params.get("tier")
+    tier = _int_arg(request, "tier", -1) if tier not in (None, "") else None
+    after = request.query_params.get("after") or None
+    if after is not None and (len(after) > 255 or not after.isprintable()):
+        raise PageError(400, "after must be a node's name")
+    return {"state": state, "tier": tier, "after": after}
+
+
+def critical_path(ctx, cid: int) -> list:
+    """The campaign's critical path with each node's state now: the chain is fixed by
+    the plan and kept; the states are read again (one query on the chain's names)."""
+    held = ctx.dashboard.critical.get(cid)
+    if held is None:
+        held = [(n["name"], n["tier"]) for n in ctx.store.critical_path(cid)]
+        ctx.dashboard.critical[cid] = held
+        while len(ctx.dashboard.critical) > 64:
+            ctx.dashboard.critical.pop(next(iter(ctx.dashboard.critical)))
+    chain = [name for name, _ in held]
+    rows = ctx.store.nodes_named(cid, chain)
+    later = {}
+    out = []
+    for name in reversed(chain):                 # own time: less the next one's chain
+        node = rows.get(name)
+        if node is None:
+            continue
+        node = dict(node)
+        node["own_seconds"] = views.own_seconds(node["remaining_seconds"], later.get("r"))
+        later["r"] = node["remaining_seconds"]
+        out.append(node)
+    return list(reversed(out))
+
+
+def node_rows(ctx, row, filters: dict, critical: set, now: float) -> tuple:
+    """A page of the campaign's nodes as the table shows them; the name to continue
+    after (None on the last page)."""
+    try:
+        items, _ = ctx.store.node_page(row.id, NODES_PER_PAGE + 1, state=filters["state"],
+                                       tier=filters["tier"], after=filters["after"],
+                                       count=False)
+    except KeyError as exc:
+        raise PageError(400, str(exc).strip("'")) from None
+    more = len(items) > NODES_PER_PAGE
+    items = items[:NODES_PER_PAGE]
+    return decorate(ctx, row, items, critical, now), (items[-1]["name"] if more else None)
+
+
+def decorate(ctx, row, items: list, critical: set, now: float) -> list:
+    """Nodes (mappings of their columns) with what the table shows: the group, why it
+    waits, its planned time, how long in its state, its task and log links."""
+    names = [n["name"] for n in items]
+    waiting = [n["name"] for n in items if n["state"] == cm.WAITING_DEPS]
+    open_deps = ctx.store.open_deps(row.id, waiting)
+    later = ctx.store.dependents_remaining(row.id, names)
+    weburl = (ctx.config["koji"].get("weburl") or "").rstrip("/")
+    out = []
+    for n in items:
+        task = n.get("task") or ""
+        out.append({**n, "group": views.GROUPS.get(n["state"], "waiting"),
+                    "why": views.why_waiting(n, open_deps.get(n["name"], ()), row.state,
+                                             row.backend, row.release),
+                    "planned": charts.duration(views.own_seconds(n["remaining_seconds"],
+                                                                 later.get(n["name"]))),
+                    "age": charts.duration(now - n["updated_at"]) if n["updated_at"] else "-",
+                    # a local task's reference is the work directory's, of no use to a reader
+                    "host": "this machine" if row.backend == "local" else "",
+                    "task": task if row.backend != "local" else "",
+                    "task_url": f"{weburl}/taskinfo?taskID={task}" if weburl and task.isdigit()
+                    else "",
+                    "log_url": log_url(row.id, n), "critical": n["name"] in critical})
+    return out
+
+
+def log_url(cid: int, node: dict) -> str:
+    where = node.get("log") or ""
+    if not where:
+        return ""
+    if where.startswith(("http://", "https://")):
+        return where
+    from urllib.parse import urlencode
+
+    return f"/campaigns/{cid}/log?{urlencode({'node': node['name']})}"
+
+
+def _kept(ctx, what: str, key, version, read):
+    """``read()``, kept while ``version`` (a campaign's node version) stays."""
+    held = ctx.dashboard.kept.get((what, key))
+    if held is not None and held[0] == version:
+        return held[1]
+    value = read()
+    ctx.dashboard.kept[(what, key)] = (version, value)
+    while len(ctx.dashboard.kept) > 256:
+        ctx.dashboard.kept.pop(next(iter(ctx.dashboard.kept)))
+    return value
+
+
+@router.get("/campaigns/{campaign_id}/log")
+def node_log(request: Request, campaign_id: str):
+    """A local build's log, as plain text: only a file under the campaign's work
+    directory (or the configured work directories), never another path."""
+    reading(request)
+    ctx = _ctx(request)
+    cid = _campaign_id(campaign_id)
+    row = ctx.store.campaign_view(cid)
+    if row is None:
+        raise PageError(404, f"no campaign {cid}")
+    name = request.query_params.get("node", "")
+    found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
+    if found is None:
+        raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
+    where = found.get("log") or ""
+    if not where or where.startswith(("http://", "https://")):
+        raise PageError(404, f"{name} has no local log")
+    path = Path(os.path.realpath(where))
+    roots = [r for r in (row.workdir, ctx.config["campaign"].get("workdir"),
+                         ctx.config.get("modules", {}).get("workdir")) if r]
+    if not any(path.is_relative_to(Path(os.path.realpath(r))) for r in roots):
+        raise PageError(403, f"the log of {name} is outside the work directories")
+    if not path.is_file():
+        raise PageError(404, f"the log of {name} is gone ({path.name})")
+    return FileResponse(path, media_type="text/plain; charset=utf-8",
+                        headers={**SECURITY_HEADERS, "Content-Disposition": "inline"})
+
+
+@router.get("/fleet", response_class=HTMLResponse)
+def fleet_page(request: Request):
+    who = reading(request)
+    view, problem = fleet_view(_ctx(request))
+    return _render(request, "fleet.html", {"view": view, "problem": problem}, viewer=who)
+
+
+def fleet_view(ctx) -> tuple:
+    """koji's hosts as ``/api/v1/hosts`` reads them, or None and why not."""
+    from discomy.web.hosts import _cached
+
+    if not ctx.config["koji"].get("server") and ctx.session_factory is None:
+        return None, "koji is not configured here ([koji] server is empty)"
+    try:
+        view = _cached(ctx)
+    except ApiError as exc:
+        return None, exc.message
+    hosts = []
+    for h in view["hosts"]:
+        capacity = h.get("capacity") or 0
+        load = h.get("task_load") or 0
+        hosts.append({**h, "bar": Markup(charts.load_bar(load, capacity))})
+    return {**view, "hosts": hosts}, None
+
+
+@router.get("/failures", response_class=HTMLResponse)
+def failures_page(request: Request):
+    who = reading(request)
+    ctx = _ctx(request)
+    wanted = request.query_params.get("class") or None
+    if wanted is not None and wanted not in (cm.PACKAGE, cm.INFRASTRUCTURE):
+        raise PageError(400, f"class must be {cm.PACKAGE} or {cm.INFRASTRUCTURE}")
+    rows, _ = ctx.store.campaign_page(50)
+    tallies = api._tallies(ctx, rows)
+    by_class: dict = {}
+    for r in rows:
+        for k, n in progress.failure_counts(tallies[r.id]).items():
+            by_class[k] = by_class.get(k, 0) + n
+    failed = ctx.store.failed_nodes([r.id for r in rows], wanted, FAILURES_SHOWN)
+    grouped: dict = {}
+    for n in failed:
+        n["log_url"] = log_url(n["campaign_id"], n)
+        grouped.setdefault(n["failure_class"] or cm.PACKAGE, []).append(n)
+    return _render(request, "failures.html", {
+        "by_class": dict(sorted(by_class.items())), "grouped": dict(sorted(grouped.items())),
+        "wanted": wanted, "shown": FAILURES_SHOWN}, viewer=who)
+
+
+@router.get("/stats", response_class=HTMLResponse)
+def stats_page(request: Request):
+    who = reading(request)
+    ctx = _ctx(request)
+    now = time.time()
+    hour_now = int(now // 3600)
+    rows = _kept(ctx, "hourly", None, int(now // 10),
+                 lambda: ctx.store.settled_by_hour((hour_now - 23) * 3600))
+    hours, builds, classes = views.hourly_series(rows, hour_now - 23, hour_now)
+    labels = [charts.hour_label(h) for h in hours]
+    states = ctx.store.node_states()
+    ctx.dashboard.live.sample(now, states)
+    campaigns, _ = ctx.store.campaign_page(15)
+    tallies = api._tallies(ctx, campaigns)
+    estimates, compute = [], []
+    for r in campaigns:
+        t = tallies[r.id]
+        summary = api._summary(r, t, now)
+        label = ", ".join(summary["changed"][:2])
+        estimates.append({"id": r.id, "label": label, "state": r.state,
+                          "created_at": r.created_at,
+                          "planned_seconds": max((x.max_remaining_seconds for x in t), default=0.0),
+                          "last_update": max((x.last_update for x in t), default=r.created_at),
+                          "eta_seconds": summary["eta"]["seconds"]})
+        done, everything = _kept(ctx, "compute", r.id, r.node_version,
+                                 lambda: ctx.store.planned_seconds_done(r.id))
+        compute.append((f"#{r.id} {label}", everything / 3600, done / 3600))
+    view, problem = fleet_view(ctx)
+    hosts = [(h["name"], h.get("capacity") or 0, h.get("task_load") or 0)
+             for h in (view or {}).get("hosts", [])][:40]
+    svg = {
+        "builds": charts.stacked_columns("Builds per hour (UTC), last 24 h", labels, builds),
+        "failures": charts.stacked_columns("Failures per hour by class", labels, classes or
+                                           {"package": [0] * len(labels)}),
+        "queue": charts.line_chart("Queue depth: nodes released and waiting for a build slot",
+                                   ctx.dashboard.live.samples(), now=now),
+        "hosts": charts.horizontal_bars("Host utilisation: task load against capacity", hosts,
+                                        names=("capacity", "task load")) if hosts else "",
+        "compute": charts.horizontal_bars("Compute-hours (planned build time): all against done",
+                                          compute, " h", names=("all", "done")),
+        "estimate": charts.horizontal_bars(
+            "Estimate (longest planned chain) against actual (so far + ETA)",
+            views.estimate_against_actual(estimates, now), " h",
+            names=("estimate", "actual")),
+    }
+    return _render(request, "stats.html", {
+        "svg": {k: Markup(v) for k, v in svg.items()}, "states": states,
+        "in_flight": sum(states.get(s, 0) for s in cm.IN_FLIGHT),
+        "hosts_problem": problem}, viewer=who)
+
+
+# -- login and actions -------------------------------------------------------------------------
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request):
+    return _render(request, "login.html", {"error": None}, viewer=viewer(request))
+
+
+@router.post("/login")
+async def login(request: Request):
+    ctx = _ctx(request)
+    if not session.same_origin(request.headers.get("origin"), request.headers.get("referer"),
+                               request.headers.get("host")):
+        raise PageError(403, "a login must come from this dashboard's login page")
+    form = await _form(request)
+    token = str(form.get("token", "")).strip()
+    found = ctx.store.token_by_digest(tokens.digest(token)) \
+        if tokens.SHAPE.fullmatch(token) else None
+    if found is None:
+        if ctx.metrics:
+            ctx.metrics.auth_failures.labels(reason="unknown-token").inc()
+        return _render(request, "login.html", {"error": "that token is not known or was "
+                                                        "revoked"}, status=401)
+    value, _ = session.make_cookie(ctx.dashboard.secret, tokens.digest(token), found[1])
+    log.info("dashboard: token %s logged in", found[1])
+    response = RedirectResponse("/", status_code=303, headers=SECURITY_HEADERS)
+    response.set_cookie(session.COOKIE, value, max_age=session.LIFETIME_SECONDS, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    await acting(request)
+    response = RedirectResponse("/", status_code=303, headers=SECURITY_HEADERS)
+    response.delete_cookie(session.COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/campaigns/{campaign_id}/cancel")
+async def cancel(request: Request, campaign_id: str):
+    who = await acting(request)
+    return await _act(request, campaign_id, who, "cancel")
+
+
+@router.post("/campaigns/{campaign_id}/resume")
+async def resume(request: Request, campaign_id: str):
+    who = await acting(request)
+    return await _act(request, campaign_id, who, "resume")
+
+
+async def _act(request: Request, campaign_id: str, who: Principal, action: str):
+    from starlette.concurrency import run_in_threadpool
+
+    ctx = _ctx(request)
+    cid = _campaign_id(campaign_id)
+    row = ctx.store.campaign_view(cid)
+    if row is None:
+        raise PageError(404, f"no campaign {cid}")
+    try:
+        if action == "cancel":
+            result = await run_in_threadpool(api._cancel, ctx, row, False, who)
+        else:
+            result = await run_in_threadpool(api._resume, ctx, row, None, who)
+    except ApiError as exc:
+        raise PageError(exc.status, exc.message) from None
+    log.info("dashboard: %s", result["message"])
+    return RedirectResponse(f"/campaigns/{cid}", status_code=303, headers=SECURITY_HEADERS)
+
+
+# -- live updates ------------------------------------------------------------------------------
+@router.get("/events")
+async def events(request: Request):
+    """Server-sent events: every campaign's summary, or with ``campaign=N`` that
+    campaign's summary, tiers and changed nodes (:mod:`discomy.web.live`)."""
+    from fastapi.responses import StreamingResponse
+    from starlette.concurrency import run_in_threadpool
+
+    from discomy.web.live import stream
+
+    await run_in_threadpool(reading, request)
+    wanted = request.query_params.get("campaign")
+    campaign_id = _campaign_id(wanted) if wanted else None
+    return StreamingResponse(stream(request, _ctx(request).dashboard.live, campaign_id),
+                             media_type="text/event-stream",
+                             headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"})
