@@ -31,7 +31,7 @@ from markupsafe import Markup
 from discomy.orchestration import campaign as cm
 from discomy.orchestration import progress
 from discomy.web import campaigns as api
-from discomy.web import charts, session, tokens, views
+from discomy.web import charts, render, session, tokens, views
 from discomy.web.auth import ANONYMOUS, Principal, principal
 from discomy.web.errors import ApiError
 
@@ -201,17 +201,6 @@ def _int_arg(request: Request, key: str, default: int, high: int = MAX_ID) -> in
     return int(value)
 
 
-def _summary(ctx, row, tallies, now: float) -> dict:
-    """A campaign as its list row and header show it."""
-    s = api._summary(row, tallies, now)
-    grouped = views.groups(s["counts"])
-    eta = s["eta"]
-    return {**s, "groups": grouped, "bar": Markup(charts.progress_bar(grouped)),
-            "eta_text": charts.duration(eta["seconds"]) if eta["seconds"] is not None
-            else eta["basis"], "eta_basis": eta["basis"],
-            "label": ", ".join(s["changed"][:3]) + (" ..." if len(s["changed"]) > 3 else "")}
-
-
 # -- pages ---------------------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse)
 def campaigns_page(request: Request):
@@ -225,7 +214,7 @@ def campaigns_page(request: Request):
                                           state=state)
     tallies = api._tallies(ctx, rows)
     now = time.time()
-    items = [_summary(ctx, r, tallies[r.id], now) for r in rows]
+    items = [render.summary(ctx, r, tallies[r.id], now) for r in rows]
     modules, modules_error = _module_builds(ctx)
     return _render(request, "campaigns.html", {
         "items": items, "total": total, "page": page, "state": state,
@@ -259,10 +248,10 @@ def campaign_page(request: Request, campaign_id: str):
         raise PageError(404, f"no campaign {cid}")
     now = time.time()
     tallies = api._tallies(ctx, [row])[cid]
-    summary = _summary(ctx, row, tallies, now)
+    summary = render.summary(ctx, row, tallies, now)
     filters = _node_filters(request)
     tiers = progress.tier_counts(tallies)
-    critical = critical_path(ctx, cid)
+    critical = render.critical_path(ctx, cid)
     critical_names = {n["name"] for n in critical}
     critical_tiers = {n["tier"] for n in critical}
     tier_rows = []
@@ -270,7 +259,7 @@ def campaign_page(request: Request, campaign_id: str):
         grouped = views.groups(t["counts"])
         tier_rows.append({**t, "groups": grouped, "bar": Markup(charts.progress_bar(grouped, 200)),
                           "critical": t["tier"] in critical_tiers})
-    timeline = Markup(timeline_svg(ctx, row, tallies, critical_tiers, now))
+    timeline = Markup(render.timeline_svg(ctx, row, tallies, critical_tiers, now))
     nodes, next_after = node_rows(ctx, row, filters, critical_names, now)
     failed = progress.failure_counts(tallies)
     return _render(request, "campaign.html", {
@@ -286,26 +275,6 @@ def campaign_page(request: Request, campaign_id: str):
         viewer=who)
 
 
-def timeline_svg(ctx, row, tallies: list, critical_tiers: set, now: float) -> str:
-    """The campaign's planned-against-actual chart, per tier."""
-    tiers = progress.tier_counts(tallies)
-    tier_remaining: dict = {}
-    for t in tallies:
-        tier_remaining[t.tier] = max(tier_remaining.get(t.tier, 0.0), t.max_remaining_seconds)
-    times = _kept(ctx, "tier times", row.id, row.node_version,
-                  lambda: ctx.store.tier_times(row.id))
-    totals = {t["tier"]: t["total"] for t in tiers}
-    settled = {t["tier"]: sum(n for s, n in t["counts"].items() if s in cm.SETTLED)
-               for t in tiers}
-    rows = views.timeline_rows(tier_remaining, times, totals, settled, row.created_at,
-                               critical_tiers)
-    ended = row.state in (cm.DONE, cm.CANCELLED, cm.FAILED)
-    last = max((t.last_update for t in tallies), default=row.created_at)
-    return charts.timeline("Planned (critical path, fleet with room) against actual, per tier",
-                           rows[:TIERS_SHOWN],
-                           now_offset=(last if ended else now) - row.created_at)
-
-
 def _node_filters(request: Request) -> dict:
     state = request.query_params.get("state") or None
     if state is not None and state not in cm.NODE_STATES:
@@ -316,30 +285,6 @@ def _node_filters(request: Request) -> dict:
     if after is not None and (len(after) > 255 or not after.isprintable()):
         raise PageError(400, "after must be a node's name")
     return {"state": state, "tier": tier, "after": after}
-
-
-def critical_path(ctx, cid: int) -> list:
-    """The campaign's critical path with each node's state now: the chain is fixed by
-    the plan and kept; the states are read again (one query on the chain's names)."""
-    held = ctx.dashboard.critical.get(cid)
-    if held is None:
-        held = [(n["name"], n["tier"]) for n in ctx.store.critical_path(cid)]
-        ctx.dashboard.critical[cid] = held
-        while len(ctx.dashboard.critical) > 64:
-            ctx.dashboard.critical.pop(next(iter(ctx.dashboard.critical)))
-    chain = [name for name, _ in held]
-    rows = ctx.store.nodes_named(cid, chain)
-    later = {}
-    out = []
-    for name in reversed(chain):                 # own time: less the next one's chain
-        node = rows.get(name)
-        if node is None:
-            continue
-        node = dict(node)
-        node["own_seconds"] = views.own_seconds(node["remaining_seconds"], later.get("r"))
-        later["r"] = node["remaining_seconds"]
-        out.append(node)
-    return list(reversed(out))
 
 
 def node_rows(ctx, row, filters: dict, critical: set, now: float) -> tuple:
@@ -353,56 +298,7 @@ def node_rows(ctx, row, filters: dict, critical: set, now: float) -> tuple:
         raise PageError(400, str(exc).strip("'")) from None
     more = len(items) > NODES_PER_PAGE
     items = items[:NODES_PER_PAGE]
-    return decorate(ctx, row, items, critical, now), (items[-1]["name"] if more else None)
-
-
-def decorate(ctx, row, items: list, critical: set, now: float) -> list:
-    """Nodes (mappings of their columns) with what the table shows: the group, why it
-    waits, its planned time, how long in its state, its task and log links."""
-    names = [n["name"] for n in items]
-    waiting = [n["name"] for n in items if n["state"] == cm.WAITING_DEPS]
-    open_deps = ctx.store.open_deps(row.id, waiting)
-    later = ctx.store.dependents_remaining(row.id, names)
-    weburl = (ctx.config["koji"].get("weburl") or "").rstrip("/")
-    out = []
-    for n in items:
-        task = n.get("task") or ""
-        out.append({**n, "group": views.GROUPS.get(n["state"], "waiting"),
-                    "why": views.why_waiting(n, open_deps.get(n["name"], ()), row.state,
-                                             row.backend, row.release),
-                    "planned": charts.duration(views.own_seconds(n["remaining_seconds"],
-                                                                 later.get(n["name"]))),
-                    "age": charts.duration(now - n["updated_at"]) if n["updated_at"] else "-",
-                    # a local task's reference is the work directory's, of no use to a reader
-                    "host": "this machine" if row.backend == "local" else "",
-                    "task": task if row.backend != "local" else "",
-                    "task_url": f"{weburl}/taskinfo?taskID={task}" if weburl and task.isdigit()
-                    else "",
-                    "log_url": log_url(row.id, n), "critical": n["name"] in critical})
-    return out
-
-
-def log_url(cid: int, node: dict) -> str:
-    where = node.get("log") or ""
-    if not where:
-        return ""
-    if where.startswith(("http://", "https://")):
-        return where
-    from urllib.parse import urlencode
-
-    return f"/campaigns/{cid}/log?{urlencode({'node': node['name']})}"
-
-
-def _kept(ctx, what: str, key, version, read):
-    """``read()``, kept while ``version`` (a campaign's node version) stays."""
-    held = ctx.dashboard.kept.get((what, key))
-    if held is not None and held[0] == version:
-        return held[1]
-    value = read()
-    ctx.dashboard.kept[(what, key)] = (version, value)
-    while len(ctx.dashboard.kept) > 256:
-        ctx.dashboard.kept.pop(next(iter(ctx.dashboard.kept)))
-    return value
+    return render.decorate(ctx, row, items, critical, now), (items[-1]["name"] if more else None)
 
 
 @router.get("/campaigns/{campaign_id}/log")
@@ -474,7 +370,7 @@ def failures_page(request: Request):
     failed = ctx.store.failed_nodes([r.id for r in rows], wanted, FAILURES_SHOWN)
     grouped: dict = {}
     for n in failed:
-        n["log_url"] = log_url(n["campaign_id"], n)
+        n["log_url"] = render.log_url(n["campaign_id"], n)
         grouped.setdefault(n["failure_class"] or cm.PACKAGE, []).append(n)
     return _render(request, "failures.html", {
         "by_class": dict(sorted(by_class.items())), "grouped": dict(sorted(grouped.items())),
@@ -487,7 +383,7 @@ def stats_page(request: Request):
     ctx = _ctx(request)
     now = time.time()
     hour_now = int(now // 3600)
-    rows = _kept(ctx, "hourly", None, int(now // 10),
+    rows = render.kept(ctx, "hourly", None, int(now // 10),
                  lambda: ctx.store.settled_by_hour((hour_now - 23) * 3600))
     hours, builds, classes = views.hourly_series(rows, hour_now - 23, hour_now)
     labels = [charts.hour_label(h) for h in hours]
@@ -505,7 +401,7 @@ def stats_page(request: Request):
                           "planned_seconds": max((x.max_remaining_seconds for x in t), default=0.0),
                           "last_update": max((x.last_update for x in t), default=r.created_at),
                           "eta_seconds": summary["eta"]["seconds"]})
-        done, everything = _kept(ctx, "compute", r.id, r.node_version,
+        done, everything = render.kept(ctx, "compute", r.id, r.node_version,
                                  lambda: ctx.store.planned_seconds_done(r.id))
         compute.append((f"#{r.id} {label}", everything / 3600, done / 3600))
     view, problem = fleet_view(ctx)

@@ -88,7 +88,7 @@ class LiveHub:
         """``(campaign id, summary event, detail event)`` for each campaign that moved
         since the last poll (nothing on the first, which only takes the marks)."""
         from discomy.web import campaigns as api
-        from discomy.web import dashboard
+        from discomy.web import render
 
         store = self.ctx.store
         rows, _ = store.campaign_page(WATCHED)
@@ -114,7 +114,7 @@ class LiveHub:
         out = []
         for row, before in moved:
             t = tallies[row.id]
-            s = dashboard._summary(self.ctx, row, t, now)
+            s = render.summary(self.ctx, row, t, now)
             summary = {"id": row.id, "state": row.state, "groups": s["groups"],
                        "bar": str(s["bar"]), "eta": s["eta_text"], "eta_basis": s["eta_basis"],
                        "progress": f"{100 * s['progress']:.0f}%",
@@ -127,7 +127,7 @@ class LiveHub:
 
     def _detail(self, row, tallies, before, now: float) -> dict:
         from discomy.orchestration import progress
-        from discomy.web import dashboard
+        from discomy.web import render
 
         tiers = []
         for t in progress.tier_counts(tallies):
@@ -141,10 +141,10 @@ class LiveHub:
         nodes = [{"name": n["name"], "state": n["state"], "group": n["group"], "why": n["why"],
                   "age": n["age"], "host": n["host"], "task": n["task"],
                   "task_url": n["task_url"], "log_url": n["log_url"], "planned": n["planned"]}
-                 for n in dashboard.decorate(self.ctx, row, changed, critical, now)]
+                 for n in render.decorate(self.ctx, row, changed, critical, now)]
         critical_tiers = {tier for _, tier in held}
         return {"tiers": tiers, "nodes": nodes,
-                "timeline": dashboard.timeline_svg(self.ctx, row, tallies, critical_tiers, now)}
+                "timeline": render.timeline_svg(self.ctx, row, tallies, critical_tiers, now)}
 
     # -- queue depth -----------------------------------------------------------------------
     def sample(self, now: float, states: dict) -> None:
