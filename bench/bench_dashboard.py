@@ -62,8 +62,8 @@ def main() -> int:
         deep = sorted(names)[len(names) // 2]
         pages = [("campaign page", "/campaigns/1"),
                  ("campaign, failed nodes", "/campaigns/1?state=failed"),
-                 ("campaign, waiting nodes page past the middle",
-                  f"/campaigns/1?state=waiting-deps&after={deep}"),
+                 ("campaign, planned nodes past the middle",
+                  f"/campaigns/1?state=planned&after={deep}"),
                  ("campaign, tier 5", "/campaigns/1?tier=5"),
                  ("campaigns list", "/"),
                  ("failures", "/failures"),

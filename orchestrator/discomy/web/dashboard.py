@@ -121,7 +121,7 @@ def viewer(request: Request) -> Principal:
     try:
         return principal(request, ctx)
     except ApiError as exc:
-        raise PageError(exc.status, exc.message) from None
+        raise PageError(exc.status, exc.error) from None
 
 
 def reading(request: Request) -> Principal:
@@ -345,7 +345,7 @@ def fleet_view(ctx) -> tuple:
     try:
         view = _cached(ctx)
     except ApiError as exc:
-        return None, exc.message
+        return None, exc.error
     hosts = []
     for h in view["hosts"]:
         capacity = h.get("capacity") or 0
@@ -491,7 +491,7 @@ async def _act(request: Request, campaign_id: str, who: Principal, action: str):
         else:
             result = await run_in_threadpool(api._resume, ctx, row, None, who)
     except ApiError as exc:
-        raise PageError(exc.status, exc.message) from None
+        raise PageError(exc.status, exc.error) from None
     log.info("dashboard: %s", result["message"])
     return RedirectResponse(f"/campaigns/{cid}", status_code=303, headers=SECURITY_HEADERS)
 
