@@ -59,10 +59,15 @@ def test_stacked_columns_stack_the_series_and_scale_to_a_round_top():
     bars = [r for r in rects(svg) if r.find(f"{SVG}title") is not None]
     heights = [float(r.get("height")) for r in bars]
     plot = 220 - 28 - 34
-    # the top of the axis is 50 (a round number at least the largest column, 40)
-    assert heights == pytest.approx([plot * 30 / 50, plot * 10 / 50, plot * 10 / 50], abs=0.1)
+    # the axis goes up to the largest column (40) in four round, whole steps
+    assert heights == pytest.approx([plot * 30 / 40, plot * 10 / 40, plot * 10 / 40], abs=0.1)
     texts = [t.text for t in parsed(svg).iter(f"{SVG}text")]
-    assert "50" in texts
+    assert ["0", "10", "20", "30", "40"] == texts[1:6]
+
+
+@pytest.mark.parametrize("value, top", [(0, 4), (2, 4), (5, 8), (40, 40), (41, 60), (130, 160), (1001, 1200)])
+def test_a_count_axis_has_four_whole_steps(value, top):
+    assert charts.count_ceiling(value) == top
 
 
 @pytest.mark.parametrize("value, top", [(0, 1), (1, 1), (3, 5), (7, 10), (12, 20), (230, 250),
@@ -111,7 +116,8 @@ def test_node_states_fall_into_the_five_groups_people_read():
 
 
 def node(state, **kw):
-    return {"name": "x", "state": state, "task": None, "repo_wait": None, "reason": "", **kw}
+    return {"name": "x", "tier": 0, "state": state, "task": None, "repo_wait": None,
+            "reason": "", **kw}
 
 
 def test_a_waiting_node_names_the_dependencies_it_waits_for_and_those_that_need_a_fix():
@@ -123,17 +129,28 @@ def test_a_waiting_node_names_the_dependencies_it_waits_for_and_those_that_need_
 
 
 @pytest.mark.parametrize("state, backend, release, campaign_state, says", [
-    (cm.WAITING_DEPS, "local", cm.PER_TIER, cm.RUNNING, "earlier tiers"),
-    (cm.PLANNED, "koji", cm.PER_TIER, cm.RUNNING, "koji's load"),
-    (cm.PLANNED, "local", cm.PER_TIER, cm.RUNNING, "build slot"),
+    (cm.WAITING_DEPS, "local", cm.PER_TIER, cm.RUNNING, "waits for tier 1 to settle"),
+    (cm.PLANNED, "local", cm.PER_TIER, cm.RUNNING, "waits for tier 1 to settle"),
+    (cm.PLANNED, "local", cm.PER_EDGE, cm.RUNNING, "ready: waits for a build slot"),
+    (cm.PLANNED, "koji", cm.PER_EDGE, cm.RUNNING, "koji's load"),
     (cm.PLANNED, "koji", cm.PER_TIER, cm.PAUSED, "paused"),
     (cm.WAITING_REPO, "koji", cm.PER_TIER, cm.RUNNING, "request 42"),
     (cm.GATING, "koji", cm.PER_TIER, cm.RUNNING, "CI gate"),
     (cm.BUILDING, "koji", cm.PER_TIER, cm.RUNNING, "task 7"),
 ])
 def test_why_a_node_waits_follows_its_state(state, backend, release, campaign_state, says):
-    n = node(state, task="7", repo_wait="42")
-    assert says in views.why_waiting(n, [], campaign_state, backend, release)
+    n = node(state, task="7", repo_wait="42", tier=3)
+    assert says in views.why_waiting(n, [], campaign_state, backend, release, unsettled_tier=1)
+
+
+def test_per_tier_the_first_tier_not_settled_holds_the_later_ones():
+    tiers = [{"tier": 0, "counts": {cm.DONE: 2, cm.FAILED: 1}},
+             {"tier": 1, "counts": {cm.DONE: 1, cm.BUILDING: 1}},
+             {"tier": 2, "counts": {cm.PLANNED: 3}}]
+    assert views.first_unsettled_tier(tiers) == 1
+    assert views.first_unsettled_tier(tiers[:1]) is None
+    n = node(cm.PLANNED, tier=1)
+    assert views.why_waiting(n, [], cm.RUNNING, "local", cm.PER_TIER, 1).startswith("ready")
 
 
 def test_planned_tiers_start_when_their_longest_chain_must():

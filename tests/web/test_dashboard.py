@@ -10,7 +10,6 @@ import time
 from dataclasses import replace
 
 import httpx
-import pytest
 
 from api_world import make_api, make_config
 from discomy.orchestration import campaign as cm

@@ -43,7 +43,21 @@ def short_number(value: float) -> str:
     for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= limit:
             return f"{value / limit:.1f}".rstrip("0").rstrip(".") + suffix
-    return f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else str(int(value))
+    if not value % 1:
+        return str(int(value))
+    return f"{value:.{1 if abs(value) >= 1 else 2}f}".rstrip("0").rstrip(".")
+
+
+def count_ceiling(value: float) -> float:
+    """The axis' top for counts: four round, whole steps (gridlines) up to ``value``."""
+    step = value / 4
+    if step <= 1 or not math.isfinite(step):
+        return 4.0
+    power = 10 ** math.floor(math.log10(step))
+    for k in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if k * power >= step and (k * power) % 1 == 0:
+            return 4.0 * k * power
+    return 40.0 * power
 
 
 def nice_ceiling(value: float) -> float:
@@ -112,12 +126,13 @@ def stacked_columns(title: str, labels: Sequence[str], series: Mapping[str, Sequ
                     unit: str = "", width: int = 640, height: int = 220,
                     colours: Sequence[str] = SERIES_COLOURS) -> str:
     """Columns over ``labels`` (hours, campaigns), each the sum of the ``series``
-    (``name -> one value per label``) stacked in the given order."""
+    (``name -> one value per label``, counts) stacked in the given order; the last
+    column is always labelled (it is now)."""
     names = list(series)
     left, top, bottom, right = 48, 28, 34, 10
     plot_w, plot_h = width - left - right, height - top - bottom
     totals = [sum(float(series[s][i]) for s in names) for i in range(len(labels))]
-    top_value = nice_ceiling(max(totals, default=0))
+    top_value = count_ceiling(max(totals, default=0))
     body = [f'<text x="4" y="14" font-size="13" font-weight="600">{escape(title)}</text>']
     _axis(body, left, top, plot_w, plot_h, top_value, unit)
     _legend(body, names, colours, left + plot_w * 0.45, 14)
@@ -138,7 +153,8 @@ def stacked_columns(title: str, labels: Sequence[str], series: Mapping[str, Sequ
                         f'height="{_num(h)}" fill="{colours[k % len(colours)]}">'
                         f'<title>{escape(str(label))}: {escape(short_number(v))}{escape(unit)} '
                         f'{escape(name)}</title></rect>')
-        if i % label_every == 0:
+        last = i == len(labels) - 1
+        if (len(labels) - 1 - i) % label_every == 0 or last:
             body.append(f'<text x="{_num(left + i * slot + slot / 2)}" y="{_num(height - 18)}" '
                         f'text-anchor="middle" fill="#4a5568">{escape(str(label))}</text>')
     if not labels:
@@ -154,7 +170,7 @@ def line_chart(title: str, points: Sequence[tuple], unit: str = "", width: int =
     left, top, bottom, right = 48, 28, 30, 10
     plot_w, plot_h = width - left - right, height - top - bottom
     body = [f'<text x="4" y="14" font-size="13" font-weight="600">{escape(title)}</text>']
-    top_value = nice_ceiling(max((float(v) for _, v in points), default=0))
+    top_value = count_ceiling(max((float(v) for _, v in points), default=0))
     _axis(body, left, top, plot_w, plot_h, top_value, unit)
     if len(points) < 2:
         body.append(f'<text x="{_num(left + plot_w / 2)}" y="{_num(top + plot_h / 2)}" '

@@ -45,6 +45,7 @@ TIERS_SHOWN = 400
 CRITICAL_SHOWN = 200
 FAILURES_SHOWN = 200
 MAX_ID = 2 ** 31 - 1
+FAILURE_COLOURS = {cm.PACKAGE: "#c53030", cm.INFRASTRUCTURE: "#dd6b20"}
 SECURITY_HEADERS = {
     # no inline script or style anywhere: an injected tag could not run
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -260,7 +261,8 @@ def campaign_page(request: Request, campaign_id: str):
         tier_rows.append({**t, "groups": grouped, "bar": Markup(charts.progress_bar(grouped, 200)),
                           "critical": t["tier"] in critical_tiers})
     timeline = Markup(render.timeline_svg(ctx, row, tallies, critical_tiers, now))
-    nodes, next_after = node_rows(ctx, row, filters, critical_names, now)
+    nodes, next_after = node_rows(ctx, row, filters, critical_names, now,
+                                  views.first_unsettled_tier(tiers))
     failed = progress.failure_counts(tallies)
     return _render(request, "campaign.html", {
         "c": summary, "row": row, "tiers": tier_rows, "tiers_hidden": max(0, len(tiers) - TIERS_SHOWN),
@@ -287,7 +289,7 @@ def _node_filters(request: Request) -> dict:
     return {"state": state, "tier": tier, "after": after}
 
 
-def node_rows(ctx, row, filters: dict, critical: set, now: float) -> tuple:
+def node_rows(ctx, row, filters: dict, critical: set, now: float, unsettled_tier=None) -> tuple:
     """A page of the campaign's nodes as the table shows them; the name to continue
     after (None on the last page)."""
     try:
@@ -298,7 +300,8 @@ def node_rows(ctx, row, filters: dict, critical: set, now: float) -> tuple:
         raise PageError(400, str(exc).strip("'")) from None
     more = len(items) > NODES_PER_PAGE
     items = items[:NODES_PER_PAGE]
-    return render.decorate(ctx, row, items, critical, now), (items[-1]["name"] if more else None)
+    return render.decorate(ctx, row, items, critical, now, unsettled_tier), \
+        (items[-1]["name"] if more else None)
 
 
 @router.get("/campaigns/{campaign_id}/log")
@@ -408,9 +411,12 @@ def stats_page(request: Request):
     hosts = [(h["name"], h.get("capacity") or 0, h.get("task_load") or 0)
              for h in (view or {}).get("hosts", [])][:40]
     svg = {
-        "builds": charts.stacked_columns("Builds per hour (UTC), last 24 h", labels, builds),
-        "failures": charts.stacked_columns("Failures per hour by class", labels, classes or
-                                           {"package": [0] * len(labels)}),
+        "builds": charts.stacked_columns("Builds per hour (UTC), last 24 h", labels, builds,
+                                         colours=(charts.GROUP_COLOURS["done"],
+                                                  charts.GROUP_COLOURS["failed"])),
+        "failures": charts.stacked_columns(
+            "Failures per hour by class", labels, classes or {"package": [0] * len(labels)},
+            colours=[FAILURE_COLOURS.get(k, "#718096") for k in (classes or ["package"])]),
         "queue": charts.line_chart("Queue depth: nodes released and waiting for a build slot",
                                    ctx.dashboard.live.samples(), now=now),
         "hosts": charts.horizontal_bars("Host utilisation: task load against capacity", hosts,

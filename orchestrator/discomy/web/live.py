@@ -130,7 +130,8 @@ class LiveHub:
         from discomy.web import render
 
         tiers = []
-        for t in progress.tier_counts(tallies):
+        counted = progress.tier_counts(tallies)
+        for t in counted:
             grouped = views.groups(t["counts"])
             tiers.append({"tier": t["tier"], "groups": grouped, "total": t["total"],
                           "bar": charts.progress_bar(grouped, 200)})
@@ -141,7 +142,8 @@ class LiveHub:
         nodes = [{"name": n["name"], "state": n["state"], "group": n["group"], "why": n["why"],
                   "age": n["age"], "host": n["host"], "task": n["task"],
                   "task_url": n["task_url"], "log_url": n["log_url"], "planned": n["planned"]}
-                 for n in render.decorate(self.ctx, row, changed, critical, now)]
+                 for n in render.decorate(self.ctx, row, changed, critical, now,
+                                          views.first_unsettled_tier(counted))]
         critical_tiers = {tier for _, tier in held}
         return {"tiers": tiers, "nodes": nodes,
                 "timeline": render.timeline_svg(self.ctx, row, tallies, critical_tiers, now)}

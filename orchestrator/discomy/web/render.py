@@ -74,11 +74,12 @@ def critical_path(ctx, cid: int) -> list:
     return list(reversed(out))
 
 
-def decorate(ctx, row, items: list, critical: set, now: float) -> list:
+def decorate(ctx, row, items: list, critical: set, now: float,
+             unsettled_tier=None) -> list:
     """Nodes (mappings of their columns) with what the table shows: the group, why it
     waits, its planned time, how long in its state, its task and log links."""
     names = [n["name"] for n in items]
-    waiting = [n["name"] for n in items if n["state"] == cm.WAITING_DEPS]
+    waiting = [n["name"] for n in items if n["state"] in (cm.WAITING_DEPS, cm.PLANNED)]
     open_deps = ctx.store.open_deps(row.id, waiting)
     later = ctx.store.dependents_remaining(row.id, names)
     weburl = (ctx.config["koji"].get("weburl") or "").rstrip("/")
@@ -87,7 +88,7 @@ def decorate(ctx, row, items: list, critical: set, now: float) -> list:
         task = n.get("task") or ""
         out.append({**n, "group": views.GROUPS.get(n["state"], "waiting"),
                     "why": views.why_waiting(n, open_deps.get(n["name"], ()), row.state,
-                                             row.backend, row.release),
+                                             row.backend, row.release, unsettled_tier),
                     "planned": charts.duration(views.own_seconds(n["remaining_seconds"],
                                                                  later.get(n["name"]))),
                     "age": charts.duration(now - n["updated_at"]) if n["updated_at"] else "-",

@@ -35,36 +35,50 @@ def own_seconds(remaining: float, dependents_remaining: Optional[float]) -> floa
     return max(0.0, float(remaining or 0.0) - float(dependents_remaining or 0.0))
 
 
+def first_unsettled_tier(tiers: Iterable[Mapping]) -> Optional[int]:
+    """The lowest tier with a node not settled (not done, failed or quarantined), from
+    :func:`discomy.orchestration.progress.tier_counts`: per tier, later tiers wait
+    for it."""
+    open_ = [t["tier"] for t in tiers
+             if any(n for state, n in t["counts"].items() if state not in cm.SETTLED)]
+    return min(open_, default=None)
+
+
 def why_waiting(node: Mapping, open_deps: Sequence[tuple], campaign_state: str,
-                backend: str, release: str) -> str:
+                backend: str, release: str, unsettled_tier: Optional[int] = None) -> str:
     """One sentence: why ``node`` (a mapping of its columns) is not done yet, from what
-    the store knows: the dependencies not done (``(name, state)``), the repo it waits
-    for, the gate, the build slots (and, for koji, koji's load), the campaign's state."""
+    the store knows, in the order the engine decides (:func:`discomy.orchestration.
+    campaign.releasable`): the campaign's state, the dependencies not done
+    (``(name, state)``), per tier the earliest tier not settled
+    (``unsettled_tier``), then the build slots (and, for koji, koji's load); past
+    the submission, the task, the repo it waits for, the gate."""
     state = node["state"]
     if campaign_state == cm.PAUSED and state in cm.UNSTARTED:
         return "the campaign is paused"
     if campaign_state == cm.CANCELLED and state in cm.UNSTARTED:
         return "the campaign was cancelled"
-    if state == cm.WAITING_DEPS:
-        if not open_deps:
-            return ("waits for its tier's turn: the earlier tiers are not all done "
-                    "(per-tier release)" if release == cm.PER_TIER
-                    else "waits for its dependencies to be released")
-        by_state: dict = {}
-        for name, dep_state in open_deps:
-            by_state.setdefault(dep_state, []).append(name)
-        shown = ", ".join(f"{name} ({dep_state})" for name, dep_state in list(open_deps)[:DEPS_SHOWN])
-        more = len(open_deps) - DEPS_SHOWN
-        blocked = sum(len(v) for k, v in by_state.items() if k in (cm.FAILED, cm.QUARANTINED))
-        head = f"waits for {len(open_deps)} dependenc{'y' if len(open_deps) == 1 else 'ies'}: "
-        tail = f" and {more} more" if more > 0 else ""
-        fix = f"; {blocked} of them need a fix first" if blocked else ""
-        return head + shown + tail + fix
-    if state == cm.PLANNED:
+    if state in (cm.WAITING_DEPS, cm.PLANNED):
+        if open_deps:
+            by_state: dict = {}
+            for name, dep_state in open_deps:
+                by_state.setdefault(dep_state, []).append(name)
+            shown = ", ".join(f"{name} ({dep_state})"
+                              for name, dep_state in list(open_deps)[:DEPS_SHOWN])
+            more = len(open_deps) - DEPS_SHOWN
+            blocked = sum(len(v) for k, v in by_state.items()
+                          if k in (cm.FAILED, cm.QUARANTINED))
+            head = (f"waits for {len(open_deps)} "
+                    f"dependenc{'y' if len(open_deps) == 1 else 'ies'}: ")
+            tail = f" and {more} more" if more > 0 else ""
+            fix = f"; {blocked} of them need a fix first" if blocked else ""
+            return head + shown + tail + fix
+        if release == cm.PER_TIER and unsettled_tier is not None \
+                and node["tier"] > unsettled_tier:
+            return f"waits for tier {unsettled_tier} to settle (per-tier release)"
         if backend == "koji":
-            return ("released: waits for a build slot (the campaign's max_in_flight) or for "
+            return ("ready: waits for a build slot (the campaign's max_in_flight) or for "
                     "koji's load to fall below [koji] load_threshold")
-        return "released: waits for a build slot (the campaign's max_in_flight)"
+        return "ready: waits for a build slot (the campaign's max_in_flight)"
     if state == cm.BUILDING:
         return f"building (task {node['task']})" if node.get("task") else "being submitted"
     if state == cm.WAITING_REPO:
