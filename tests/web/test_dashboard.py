@@ -302,3 +302,53 @@ def test_the_dashboard_reads_of_the_store(any_store_url):
     done, everything = store.planned_seconds_done(cid)
     # own times: lib 200, app 90, tool 40, suite 10
     assert (done, everything) == (200.0, 340.0)
+
+
+def test_the_campaigns_page_lists_module_builds_with_their_state(api, tmp_path):
+    import copy
+
+    from discomy.cli.examples import EXAMPLE_MODULE, make_git_repos
+    from discomy.orchestration.modules.service import submit_module_build
+
+    git = make_git_repos(tmp_path / "git")
+    config = copy.deepcopy(api.config)
+    config["modules"]["workdir"] = str(tmp_path / "modules")
+    config["modules"]["rpms_repository"] = f"file://{git}/{{name}}.git"
+    built = submit_module_build(api.store, config, modulemd=EXAMPLE_MODULE.read_text(),
+                                timestamp="20261201120000", owner="ann")[0]
+    page = api.client.get("/").text
+    modules = page[page.index("<h2>Module builds</h2>"):]
+    assert f"<td>{built['id']}</td>" in modules
+    assert f"{built['name']}:{built['stream']}" in modules
+    assert f"st-{built['state']}" in modules and "No module build" not in modules
+
+
+def test_a_front_end_user_acts_with_the_csrf_token_of_their_name(tmp_path, example_repos):
+    from discomy.web.server import ApiServer
+
+    api = make_api(f"sqlite:///{tmp_path / 's.sqlite'}",
+                   make_config(tmp_path, example_repos, proxy_user_header="X-Remote-User",
+                               trusted_proxies=["127.0.0.1"]))
+    cid = api.store.create_campaign(["lib"], "per-tier", "local", CHAIN)
+    server = ApiServer(api.app, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{server.address[1]}"
+    user = {"X-Remote-User": "alice"}
+    try:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            page = client.get(f"/campaigns/{cid}", headers=user).text
+            assert ">alice</span>" in page and 'id="cancel"' in page
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+            origin = {**user, "Origin": base}
+            # each user has a token of their own
+            other = client.get(f"/campaigns/{cid}", headers={"X-Remote-User": "bob"}).text
+            assert re.search(r'name="csrf" value="([^"]+)"', other).group(1) != csrf
+            r = client.post(f"/campaigns/{cid}/cancel", data={"csrf": "x"}, headers=origin)
+            assert r.status_code == 403
+            r = client.post(f"/campaigns/{cid}/cancel", data={"csrf": csrf},
+                            headers={"Origin": base})
+            assert r.status_code == 401                  # no user: no action
+            r = client.post(f"/campaigns/{cid}/cancel", data={"csrf": csrf}, headers=origin)
+            assert r.status_code == 303
+        assert api.store.campaign_view(cid).state == cm.CANCELLED
+    finally:
+        server.stop()
