@@ -285,7 +285,7 @@ def timeline(title: str, rows: Sequence[Mapping], now_offset: Optional[float] = 
             a1 = now_offset if a1 is None else a1
             colour = "#c53030" if row.get("late") else "#2b6cb0"
             body.append(f'<rect class="actual" x="{_num(label_w + a0 * scale)}" y="{_num(y + 9)}" '
-                        f'width="{_num(max(1, (a1 - a0) * scale))}" height="6" fill="{colour}">'
+                        f'width="{_num(max(2, (a1 - a0) * scale))}" height="6" fill="{colour}">'
                         f'<title>actual {escape(duration(a0))} to {escape(duration(a1))}'
                         f'</title></rect>')
     if now_offset is not None:
