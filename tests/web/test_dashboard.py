@@ -92,11 +92,13 @@ def test_a_campaign_page_filters_nodes_by_state_and_tier_and_refuses_a_bad_filte
     assert re.findall(r'<tr data-node="([^"]+)"', page) == ["app"]
     page = api.client.get(f"/campaigns/{cid}?tier=1").text
     assert re.findall(r'<tr data-node="([^"]+)"', page) == ["app", "tool"]
-    for bad in ("state=nosuch", "tier=-1", "tier=x", "after=nosuch"):
+    for bad in ("state=nosuch", "tier=-1", "tier=x", "tier=\u00b2", f"tier={'9' * 5000}",
+                "after=nosuch"):
         r = api.client.get(f"/campaigns/{cid}?{bad}")
         assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), bad
-    assert api.client.get("/campaigns/999").status_code == 404
-    assert api.client.get("/campaigns/x").status_code == 404
+    for missing in ("999", "x", "\u00b2", "9" * 5000, "0", "-1"):
+        assert api.client.get(f"/campaigns/{missing}").status_code == 404, missing
+    assert api.client.get("/events?campaign=\u00b2").status_code == 404
 
 
 def test_a_campaign_page_shows_the_critical_path_and_why_nodes_wait(api):
@@ -350,5 +352,28 @@ def test_a_front_end_user_acts_with_the_csrf_token_of_their_name(tmp_path, examp
             r = client.post(f"/campaigns/{cid}/cancel", data={"csrf": csrf}, headers=origin)
             assert r.status_code == 303
         assert api.store.campaign_view(cid).state == cm.CANCELLED
+    finally:
+        server.stop()
+
+
+def test_a_page_that_listens_late_gets_what_moved_since_it_was_made(api):
+    from discomy.web.server import ApiServer
+
+    cid = api.store.create_campaign(["lib"], "per-tier", "local", CHAIN)
+    page = api.client.get(f"/campaigns/{cid}").text
+    version = re.search(r'data-version="([^"]+)"', page).group(1)
+    time.sleep(0.01)
+    advance(api.store, cid, lib=cm.DONE, app=cm.BUILDING)        # before the page listens
+    server = ApiServer(api.app, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{server.address[1]}/events?campaign={cid}&since={version}"
+        with httpx.stream("GET", url, timeout=10) as r:
+            lines = r.iter_lines()
+            data = next(line for line in lines if line.startswith("data: "))
+        event = json.loads(data[len("data: "):])
+        assert event["groups"]["done"] == 1 and event["groups"]["running"] == 1
+        assert sorted(n["name"] for n in event["nodes"]) == ["app", "lib"]
+        bad = httpx.get(f"http://127.0.0.1:{server.address[1]}/events?campaign={cid}&since=nan")
+        assert bad.status_code == 400
     finally:
         server.stop()

@@ -18,7 +18,9 @@ CSRF token (:mod:`discomy.web.session`); they go through the same functions as
 
 from __future__ import annotations
 
+import hmac
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
 from markupsafe import Markup
 
 from discomy.orchestration import campaign as cm
@@ -149,13 +152,11 @@ async def acting(request: Request) -> Principal:
     if not session.same_origin(request.headers.get("origin"), request.headers.get("referer"),
                                request.headers.get("host")):
         raise PageError(403, "this action must come from a page of this dashboard")
-    who = viewer(request)
+    who = await run_in_threadpool(viewer, request)
     if who is ANONYMOUS:
         raise PageError(401, "this action needs a login")
     form = await _form(request)
     expected = csrf_token(request, who)
-    import hmac
-
     if not expected or not hmac.compare_digest(str(form.get("csrf", "")), expected):
         raise PageError(403, "the form's CSRF token is missing or wrong; reload the page")
     return who
@@ -187,8 +188,13 @@ def _render(request: Request, template: str, data: dict, status: int = 200,
     return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
 
 
+def _whole(value: str) -> bool:
+    """ASCII digits only, short enough to be an id (``"²".isdigit()`` is true)."""
+    return value.isascii() and value.isdigit() and len(value) <= 12
+
+
 def _campaign_id(value: str) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+    if not _whole(value) or not 1 <= int(value) <= MAX_ID:
         raise PageError(404, f"no campaign {value[:40]}")
     return int(value)
 
@@ -197,7 +203,7 @@ def _int_arg(request: Request, key: str, default: int, high: int = MAX_ID) -> in
     value = request.query_params.get(key)
     if value is None or value == "":
         return default
-    if not value.isdigit() or int(value) > high:
+    if not _whole(value) or int(value) > high:
         raise PageError(400, f"{key} must be a whole number from 0 to {high}")
     return int(value)
 
@@ -270,6 +276,7 @@ def campaign_page(request: Request, campaign_id: str):
         "critical_seconds": critical[0]["remaining_seconds"] if critical else 0.0,
         "timeline": timeline, "nodes": nodes, "filters": filters, "next_after": next_after,
         "node_states": cm.NODE_STATES, "failed": failed, "live": True, "campaign_id": cid,
+        "version": row.node_version if row.node_version is not None else "",
         "can_cancel": row.state in (cm.RUNNING, cm.PAUSED),
         "can_resume": row.state in (cm.RUNNING, cm.PAUSED, cm.FAILED) and summary["counts"][cm.FAILED] > 0
         or row.state == cm.PAUSED,
@@ -484,8 +491,6 @@ async def resume(request: Request, campaign_id: str):
 
 
 async def _act(request: Request, campaign_id: str, who: Principal, action: str):
-    from starlette.concurrency import run_in_threadpool
-
     ctx = _ctx(request)
     cid = _campaign_id(campaign_id)
     row = ctx.store.campaign_view(cid)
@@ -508,13 +513,19 @@ async def events(request: Request):
     """Server-sent events: every campaign's summary, or with ``campaign=N`` that
     campaign's summary, tiers and changed nodes (:mod:`discomy.web.live`)."""
     from fastapi.responses import StreamingResponse
-    from starlette.concurrency import run_in_threadpool
 
     from discomy.web.live import stream
 
     await run_in_threadpool(reading, request)
     wanted = request.query_params.get("campaign")
     campaign_id = _campaign_id(wanted) if wanted else None
-    return StreamingResponse(stream(request, _ctx(request).dashboard.live, campaign_id),
+    try:
+        since = float(request.query_params["since"]) if "since" in request.query_params \
+            else None
+    except ValueError:
+        raise PageError(400, "since must be a node version (a number)") from None
+    if since is not None and not math.isfinite(since):
+        raise PageError(400, "since must be a node version (a number)")
+    return StreamingResponse(stream(request, _ctx(request).dashboard.live, campaign_id, since),
                              media_type="text/event-stream",
                              headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"})

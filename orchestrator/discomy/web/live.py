@@ -111,21 +111,34 @@ class LiveHub:
         if not moved:
             return []
         tallies = api._tallies(self.ctx, [r for r, _ in moved])
-        out = []
-        for row, before in moved:
-            t = tallies[row.id]
-            s = render.summary(self.ctx, row, t, now)
-            summary = {"id": row.id, "state": row.state, "groups": s["groups"],
-                       "bar": str(s["bar"]), "eta": s["eta_text"], "eta_basis": s["eta_basis"],
-                       "progress": f"{100 * s['progress']:.0f}%",
-                       "total": s["counts"]["total"], "note": row.note or ""}
-            detail = {}
-            if row.id in watched:
-                detail = self._detail(row, t, before, now)
-            out.append((row.id, summary, detail))
-        return out
+        return [(row.id, self._summary(row, tallies[row.id], now),
+                 self._detail(row, tallies[row.id], before[2] if before else None, now)
+                 if row.id in watched else {})
+                for row, before in moved]
 
-    def _detail(self, row, tallies, before, now: float) -> dict:
+    def catch_up(self, campaign_id: int, since: float, now: float) -> Optional[dict]:
+        """The event of a campaign whose page was made at its node version ``since``,
+        if it moved since (what a page missed before it listened), else None."""
+        from discomy.web import campaigns as api
+
+        row = self.ctx.store.campaign_view(campaign_id)
+        if row is None or row.node_version is None or row.node_version <= since:
+            return None
+        t = api._tallies(self.ctx, [row])[campaign_id]
+        return {**self._summary(row, t, now), **self._detail(row, t, since, now)}
+
+    def _summary(self, row, tallies, now: float) -> dict:
+        from discomy.web import render
+
+        s = render.summary(self.ctx, row, tallies, now)
+        return {"id": row.id, "state": row.state, "groups": s["groups"],
+                "bar": str(s["bar"]), "eta": s["eta_text"], "eta_basis": s["eta_basis"],
+                "progress": f"{100 * s['progress']:.0f}%",
+                "total": s["counts"]["total"], "note": row.note or ""}
+
+    def _detail(self, row, tallies, since: Optional[float], now: float) -> dict:
+        """A campaign page's part of an event: tiers, timeline, the nodes changed after
+        ``since`` (a node version)."""
         from discomy.orchestration import progress
         from discomy.web import render
 
@@ -135,7 +148,7 @@ class LiveHub:
             grouped = views.groups(t["counts"])
             tiers.append({"tier": t["tier"], "groups": grouped, "total": t["total"],
                           "bar": charts.progress_bar(grouped, 200)})
-        since = before[2] if before and before[2] is not None else now - 5
+        since = now - 5 if since is None else since
         changed = self.ctx.store.changed_nodes(row.id, since, NODES_SENT)
         held = self.dashboard.critical.get(row.id, ())
         critical = {name for name, _ in held}
@@ -159,14 +172,23 @@ class LiveHub:
         return list(self.queue_samples)
 
 
-async def stream(request, hub: LiveHub, campaign_id: Optional[int]):
+async def stream(request, hub: LiveHub, campaign_id: Optional[int],
+                 since: Optional[float] = None):
     """The text of an event stream for one page, until it goes, the server stops, or
-    :data:`STREAM_SECONDS` pass (the browser then reconnects)."""
+    :data:`STREAM_SECONDS` pass (the browser then reconnects). A campaign's page gives
+    the node version it was made at (``since``): what moved before it listened comes
+    first."""
+    from starlette.concurrency import run_in_threadpool
+
     queue = hub.subscribe(campaign_id)
     exiting = getattr(request.app.state, "exiting", lambda: False)
     started = last = time.monotonic()
     try:
         yield "retry: 1000\n\n"
+        if campaign_id is not None and since is not None:
+            missed = await run_in_threadpool(hub.catch_up, campaign_id, since, time.time())
+            if missed is not None:
+                yield f"event: campaign\ndata: {json.dumps(missed, separators=(',', ':'))}\n\n"
         while not exiting() and time.monotonic() - started < STREAM_SECONDS:
             try:
                 payload = await asyncio.wait_for(queue.get(), 1.0)

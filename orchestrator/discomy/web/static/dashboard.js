@@ -8,6 +8,8 @@
   var campaign = body.dataset.campaign;
   var badge = document.getElementById("live");
   var url = "/events" + (campaign ? "?campaign=" + encodeURIComponent(campaign) : "");
+  // what moved between the page being made and it listening comes first
+  if (campaign && body.dataset.version) { url += "&since=" + encodeURIComponent(body.dataset.version); }
   var source = new EventSource(url);
   var GROUPS = ["done", "running", "failed", "quarantined", "waiting"];
 
