@@ -186,7 +186,8 @@ def test_a_log_is_served_as_plain_text_from_the_work_directory_only(api, tmp_pat
     cid = api.store.create_campaign(["lib"], "per-tier", "local", CHAIN, workdir=str(work))
     nodes = api.store.nodes(cid)
     api.store.update_nodes(cid, {"lib": replace(nodes["lib"], state=cm.FAILED, log=str(log)),
-                                 "app": replace(nodes["app"], log=str(outside)),
+                                 "app": replace(nodes["app"], state=cm.FAILED,
+                                                log=str(outside)),
                                  "tool": replace(nodes["tool"], log="https://koji/x.log")})
     page = api.client.get(f"/campaigns/{cid}").text
     assert f'href="/campaigns/{cid}/log?node=lib"' in page
@@ -199,6 +200,9 @@ def test_a_log_is_served_as_plain_text_from_the_work_directory_only(api, tmp_pat
     assert api.client.get(f"/campaigns/{cid}/log?node=tool").status_code == 404
     assert api.client.get(f"/campaigns/{cid}/log?node=nosuch").status_code == 404
     assert api.client.get(f"/campaigns/{cid}/log").status_code == 404
+    failures = api.client.get("/failures").text
+    assert "end of the log" in failures and "error: &lt;script&gt;" in failures
+    assert "secret" not in failures                   # never a file outside
 
 
 def test_the_fleet_shows_koji_hosts_or_says_koji_is_not_reachable(api, tmp_path, example_repos):

@@ -109,9 +109,16 @@ def shot(driver, name: str) -> Path:
 
 
 def wait_for(predicate, timeout: float, what: str):
+    """``predicate()`` once it is true; a page still loading (an element not there
+    yet, or gone with the page before) counts as not yet."""
+    from selenium.common.exceptions import WebDriverException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except WebDriverException:
+            value = None
         if value:
             return value
         time.sleep(0.1)
@@ -141,7 +148,8 @@ def test_every_page_loads_without_console_errors_and_shows_hostile_text_as_text(
     assert browser.find_elements(By.CSS_SELECTOR, "td.why script") == []
     log_link = browser.find_element(By.CSS_SELECTOR, "tr.g-failed td[data-field='log'] a")
     log_link.click()
-    assert browser.find_element(By.TAG_NAME, "body").text == f"error: {HOSTILE}"
+    wait_for(lambda: browser.find_element(By.TAG_NAME, "body").text == f"error: {HOSTILE}",
+             10, "the log shown as text")
     assert browser.title != "owned"
     browser.get(base + "/fleet")
     assert "b1" in browser.find_element(By.TAG_NAME, "table").text

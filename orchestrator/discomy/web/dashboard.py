@@ -47,6 +47,8 @@ CAMPAIGNS_PER_PAGE = 25
 TIERS_SHOWN = 400
 CRITICAL_SHOWN = 200
 FAILURES_SHOWN = 200
+TAILS_SHOWN = 50          # failures shown with the end of their log
+TAIL_BYTES = 3000
 MAX_ID = 2 ** 31 - 1
 FAILURE_COLOURS = {cm.PACKAGE: "#c53030", cm.INFRASTRUCTURE: "#dd6b20"}
 SECURITY_HEADERS = {
@@ -98,8 +100,12 @@ def install(app, ctx) -> None:
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError):
+        try:
+            who = await run_in_threadpool(viewer, request)
+        except PageError:           # the credential itself is what is wrong
+            who = ANONYMOUS
         return _render(request, "error.html", {"status": exc.status, "message": exc.message},
-                       status=exc.status, viewer=ANONYMOUS)
+                       status=exc.status, viewer=who)
 
 
 def _ctx(request: Request):
@@ -328,15 +334,41 @@ def node_log(request: Request, campaign_id: str):
     where = found.get("log") or ""
     if not where or where.startswith(("http://", "https://")):
         raise PageError(404, f"{name} has no local log")
-    path = Path(os.path.realpath(where))
-    roots = [r for r in (row.workdir, ctx.config["campaign"].get("workdir"),
-                         ctx.config.get("modules", {}).get("workdir")) if r]
-    if not any(path.is_relative_to(Path(os.path.realpath(r))) for r in roots):
+    path = local_log(ctx, row.workdir, where)
+    if path is None:
         raise PageError(403, f"the log of {name} is outside the work directories")
     if not path.is_file():
         raise PageError(404, f"the log of {name} is gone ({path.name})")
     return FileResponse(path, media_type="text/plain; charset=utf-8",
                         headers={**SECURITY_HEADERS, "Content-Disposition": "inline"})
+
+
+def local_log(ctx, workdir: Optional[str], where: str) -> Optional[Path]:
+    """A local log's real path when it lies under the campaign's work directory or a
+    configured one; None for any other path."""
+    path = Path(os.path.realpath(where))
+    roots = [r for r in (workdir, ctx.config["campaign"].get("workdir"),
+                         ctx.config.get("modules", {}).get("workdir")) if r]
+    if any(path.is_relative_to(Path(os.path.realpath(r))) for r in roots):
+        return path
+    return None
+
+
+def log_tail(ctx, workdir: Optional[str], where: str) -> str:
+    """The last lines of a local log (at most :data:`TAIL_BYTES`), or '' when there is
+    none to show."""
+    if not where or where.startswith(("http://", "https://")):
+        return ""
+    path = local_log(ctx, workdir, where)
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - TAIL_BYTES))
+            data = f.read(TAIL_BYTES)
+    except (OSError, TypeError):
+        return ""
+    lines = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(lines[1:] if len(data) == TAIL_BYTES else lines)[-TAIL_BYTES:]
 
 
 @router.get("/fleet", response_class=HTMLResponse)
@@ -378,9 +410,12 @@ def failures_page(request: Request):
         for k, n in progress.failure_counts(tallies[r.id]).items():
             by_class[k] = by_class.get(k, 0) + n
     failed = ctx.store.failed_nodes([r.id for r in rows], wanted, FAILURES_SHOWN)
+    workdirs = {r.id: r.workdir for r in rows}
     grouped: dict = {}
-    for n in failed:
+    for i, n in enumerate(failed):
         n["log_url"] = render.log_url(n["campaign_id"], n)
+        n["tail"] = log_tail(ctx, workdirs.get(n["campaign_id"]), n.get("log") or "") \
+            if i < TAILS_SHOWN else ""
         grouped.setdefault(n["failure_class"] or cm.PACKAGE, []).append(n)
     return _render(request, "failures.html", {
         "by_class": dict(sorted(by_class.items())), "grouped": dict(sorted(grouped.items())),

@@ -88,7 +88,6 @@ class LiveHub:
         """``(campaign id, summary event, detail event)`` for each campaign that moved
         since the last poll (nothing on the first, which only takes the marks)."""
         from discomy.web import campaigns as api
-        from discomy.web import render
 
         store = self.ctx.store
         rows, _ = store.campaign_page(WATCHED)
