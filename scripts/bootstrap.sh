@@ -16,6 +16,8 @@ APT_PACKAGES=(
   python3-librepo
   # git: module components come from git repositories; zstd: modules.yaml.zst
   git zstd
+  # the dashboard's browser tests: Debian's Chromium, driven through its chromedriver
+  chromium chromium-driver
 )
 
 missing=()

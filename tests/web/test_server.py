@@ -173,3 +173,40 @@ def test_serve_with_the_api_drives_a_campaign_started_through_it_to_the_end(
     assert f"the API listens on 127.0.0.1:{port}" in text
     assert "campaign 1: started for corelib by token release-engineer" in text
     assert "campaign 1: done" in text
+
+
+def test_a_session_secret_too_short_or_missing_is_one_line_and_status_2(tmp_path,
+                                                                        example_repos):
+    short = tmp_path / "secret"
+    short.write_text("abc\n")
+    for secret, said in ((short, f"[api] session_secret_file {short}: fewer than 16 bytes"),
+                         (tmp_path / "nosuch", f"[api] session_secret_file: "
+                                               f"{tmp_path / 'nosuch'} is not a file")):
+        config = write_config(tmp_path, example_repos, 8,
+                              f'session_secret_file = "{secret}"\n')
+        proc = subprocess.run([sys.executable, "-m", "discomy", "api", "--config", str(config)],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and said in proc.stderr, proc.stderr
+
+
+def test_logins_made_by_one_process_hold_in_another_with_the_same_secret(tmp_path,
+                                                                         example_repos):
+    from api_world import make_api, make_config
+
+    secret = tmp_path / "secret"
+    secret.write_text("s" * 44)
+    config = make_config(tmp_path, example_repos, session_secret_file=str(secret))
+    one = make_api(f"sqlite:///{tmp_path / 'state.sqlite'}", config)
+    r = one.client.post("/login", data={"token": one.token},
+                        headers={"Origin": "http://testserver"}, follow_redirects=False)
+    cookie = r.cookies["discomy_session"]
+    from discomy.web.app import create_app
+    from fastapi.testclient import TestClient
+
+    other = TestClient(create_app(one.store, config))
+    other.cookies.set("discomy_session", cookie)
+    assert ">tester</span>" in other.get("/").text
+    stranger = TestClient(create_app(one.store, make_config(tmp_path, example_repos)))
+    stranger.cookies.set("discomy_session", cookie)
+    assert ">tester</span>" not in stranger.get("/").text

@@ -112,8 +112,12 @@ def run_api(args) -> int:
     config = read_config(args)
     host, port = args.listen or parse_listen(config["api"]["listen"])
     store = _store(args, config, wait=True)
+    from discomy.web.session import SecretError
+
     try:
         server = ApiServer(create_app(store, config), host, port)
+    except SecretError as exc:
+        raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     shown = f"[{host}]" if ":" in host else host

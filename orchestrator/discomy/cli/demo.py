@@ -56,7 +56,20 @@ def main(argv=None) -> int:
     print(f"repository: {summary['repo']}")
     if summary["state"] != "done":
         return 1
-    return build_example_module(workdir / "module")
+    rc = build_example_module(workdir / "module")
+    if rc:
+        return rc
+    print_dashboard(workdir / "campaign" / "discomy.sqlite", summary["campaign"])
+    return 0
+
+
+def print_dashboard(store: Path, campaign: int, listen: str = "127.0.0.1:8080") -> None:
+    """How to look at the demo's campaign in the web dashboard."""
+    print("\n==> The dashboard on this campaign:")
+    command = Path(sys.executable).parent / "discomy"
+    command = command if command.exists() else "discomy"
+    print(f"{command} api --store sqlite:///{store.resolve()} --listen {listen}")
+    print(f"then open http://{listen}/campaigns/{campaign}")
 
 
 def build_example_module(workdir: Path) -> int:

@@ -78,8 +78,13 @@ def _api(config: dict, service):
         raise CliError(f"[api] serve needs FastAPI and uvicorn (pip install 'discomy[api]'): "
                        f"{exc}") from None
     host, port = parse_listen(config["api"]["listen"])
-    app = create_app(service.store, config, session_factory=None, write_lock=service.lock,
-                     wake=service.wake)
+    from discomy.web.session import SecretError
+
+    try:
+        app = create_app(service.store, config, session_factory=None, write_lock=service.lock,
+                         wake=service.wake)
+    except SecretError as exc:
+        raise CliError(str(exc)) from None
     try:
         server = ApiServer(app, host, port).start()
     except OSError as exc:

@@ -149,6 +149,8 @@ DEFAULTS: dict = {
         "koji_timeout_seconds": 15.0,    # the fleet view's calls to koji
         "hosts_cache_seconds": 10.0,     # the fleet view is read from koji this often at most
         "metrics": True,                 # Prometheus /metrics on the API's own address
+        "session_secret_file": "",       # signs the dashboard's login cookies; empty: a
+                                         # random secret per process
     },
 }
 
@@ -173,7 +175,7 @@ POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
 PATH_KEYS = {("campaign", "workdir"), ("plan", "cache_dir"), ("plan", "repos"),
              ("local", "source_repos"), ("messaging", "tls_ca_cert"),
              ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url"),
-             ("modules", "workdir"), ("modules", "koji_topdir")}
+             ("modules", "workdir"), ("modules", "koji_topdir"), ("api", "session_secret_file")}
 URLS = {        # keys holding a URL (when set): the schemes they take
     ("messaging", "amqp_url"): ("amqp", "amqps"),
     ("messaging", "amqp10_url"): ("amqp", "amqps"),
@@ -185,7 +187,7 @@ URLS = {        # keys holding a URL (when set): the schemes they take
 }
 PORTS = {("notify", "smtp_port"): 1, ("metrics", "port"): 0}     # the lowest each takes
 FILES = (("messaging", "tls_ca_cert"), ("messaging", "tls_certfile"),
-         ("messaging", "tls_keyfile"))
+         ("messaging", "tls_keyfile"), ("api", "session_secret_file"))
 AMQP_NAME_BYTES = 255          # AMQP 0-9-1 short strings: queue names, routing keys
 MAX_PREFETCH = 65535           # basic.qos prefetch-count is 16 bits
 

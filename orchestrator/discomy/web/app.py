@@ -47,11 +47,12 @@ trusted front end's user header. Every error is a JSON object with `status`,
 
 def create_app(store, config: dict, session_factory: Optional[Callable] = None,
                write_lock=None, wake: Optional[Callable[[int], None]] = None,
-               routers=ROUTER_MODULES) -> FastAPI:
+               routers=ROUTER_MODULES, dashboard: bool = True) -> FastAPI:
     """The API over ``store`` (a :class:`discomy.orchestration.store.Store`) and ``config``
     (the orchestrator config, checked). ``session_factory`` makes koji sessions (default:
     from ``[koji]``); ``write_lock`` and ``wake`` come from the daemon when it serves
-    the API too (:mod:`discomy.web.context`)."""
+    the API too (:mod:`discomy.web.context`). ``dashboard``: the web pages at ``/``
+    (:mod:`discomy.web.dashboard`) besides the API."""
     settings = ApiSettings.from_config(config)
     metrics = ApiMetrics.create()
     app = FastAPI(title="Discomy", version=__version__, description=DESCRIPTION,
@@ -69,6 +70,10 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
     app.include_router(_service_routes(settings))
     for name in routers:
         app.include_router(importlib.import_module(name).router)
+    if dashboard:
+        from discomy.web import dashboard as pages
+
+        pages.install(app, ctx)
     app.openapi = lambda: _openapi(app)
     return app
 

@@ -89,6 +89,9 @@ class ApiServer:
             app, log_config=None, proxy_headers=False, server_header=False,
             access_log=False, lifespan="off", timeout_graceful_shutdown=10))
         self.thread = None
+        # long-lived responses (the dashboard's event streams) end when the server stops
+        if hasattr(app, "state"):
+            app.state.exiting = lambda: self.server.should_exit
 
     def run(self) -> None:
         """Serve until SIGTERM or SIGINT (uvicorn's own handlers: requests in hand finish)."""

@@ -269,6 +269,49 @@ _DEPS = select(EdgeRow.dep).where(EdgeRow.campaign_id == bindparam("id"),
                                   EdgeRow.node == bindparam("name"))
 _DEPENDENTS = select(EdgeRow.node).where(EdgeRow.campaign_id == bindparam("id"),
                                          EdgeRow.dep == bindparam("name"))
+_NAMED = select(*_NODE_COLUMNS).where(NodeRow.campaign_id == bindparam("id"),
+                                      NodeRow.name.in_(bindparam("names", expanding=True)))
+_CHANGED = (select(*_NODE_COLUMNS)
+            .where(NodeRow.campaign_id == bindparam("id"),
+                   NodeRow.updated_at > bindparam("since"))
+            .order_by(NodeRow.updated_at, NodeRow.name).limit(bindparam("limit")))
+_TIER_TIMES = (select(NodeRow.tier, func.min(NodeRow.updated_at), func.max(NodeRow.updated_at),
+                      func.count())
+               .where(NodeRow.campaign_id == bindparam("id"),
+                      NodeRow.state.in_(("building", "waiting-repo", "gating", "done",
+                                         "failed")))
+               .group_by(NodeRow.tier))
+_DEP_NODE = NodeRow.__table__.alias("dep_node")
+_OPEN_DEPS = (select(EdgeRow.node, EdgeRow.dep, _DEP_NODE.c.state)
+              .join(_DEP_NODE, (_DEP_NODE.c.campaign_id == EdgeRow.campaign_id)
+                    & (_DEP_NODE.c.name == EdgeRow.dep))
+              .where(EdgeRow.campaign_id == bindparam("id"),
+                     EdgeRow.node.in_(bindparam("names", expanding=True)),
+                     _DEP_NODE.c.state != "done"))
+_DEPENDENTS_REMAINING = (select(EdgeRow.dep, func.max(_DEP_NODE.c.remaining_seconds))
+                         .join(_DEP_NODE, (_DEP_NODE.c.campaign_id == EdgeRow.campaign_id)
+                               & (_DEP_NODE.c.name == EdgeRow.node))
+                         .where(EdgeRow.campaign_id == bindparam("id"),
+                                EdgeRow.dep.in_(bindparam("names", expanding=True)))
+                         .group_by(EdgeRow.dep))
+_CHAIN_START = (select(*_NODE_COLUMNS).where(NodeRow.campaign_id == bindparam("id"))
+                .order_by(NodeRow.remaining_seconds.desc(), NodeRow.name).limit(1))
+_CHAIN_NEXT = (select(*(_DEP_NODE.c[col.key if col.key != "task" else "submission"]
+                        .label(col.key) for col in _NODE_COLUMNS))
+               .select_from(EdgeRow)
+               .join(_DEP_NODE, (_DEP_NODE.c.campaign_id == EdgeRow.campaign_id)
+                     & (_DEP_NODE.c.name == EdgeRow.node))
+               .where(EdgeRow.campaign_id == bindparam("id"), EdgeRow.dep == bindparam("name"))
+               .order_by(_DEP_NODE.c.remaining_seconds.desc(), _DEP_NODE.c.name).limit(1))
+_OWN_SECONDS = (select(NodeRow.state, NodeRow.remaining_seconds,
+                       select(func.max(_DEP_NODE.c.remaining_seconds))
+                       .select_from(EdgeRow)
+                       .join(_DEP_NODE, (_DEP_NODE.c.campaign_id == EdgeRow.campaign_id)
+                             & (_DEP_NODE.c.name == EdgeRow.node))
+                       .where(EdgeRow.campaign_id == NodeRow.campaign_id,
+                              EdgeRow.dep == NodeRow.name)
+                       .correlate(NodeRow).scalar_subquery())
+                .where(NodeRow.campaign_id == bindparam("id")))
 _CAMPAIGN_FILTERS = {
     "state": CampaignRow.state == bindparam("state"),
     "backend": CampaignRow.backend == bindparam("backend"),
@@ -589,6 +632,103 @@ class Store:
                              .join(CampaignRow, CampaignRow.id == NodeRow.campaign_id)
                              .where(CampaignRow.state == "running").group_by(NodeRow.state))
             return {state: count for state, count in rows}
+
+    # -- what the dashboard asks beside the API's reads -----------------------------
+    def changed_nodes(self, campaign_id: int, since: float, limit: int = 200) -> list:
+        """The campaign's nodes changed after ``since`` (an ``updated_at``), oldest change
+        first, at most ``limit``: what a live page applies (from the updated_at index)."""
+        with self.engine.connect() as c:
+            return [row._asdict() for row in c.execute(
+                _CHANGED, {"id": campaign_id, "since": since, "limit": limit})]
+
+    def nodes_named(self, campaign_id: int, names: Iterable[str]) -> dict:
+        """``name -> mapping of its columns`` (as :meth:`node_page`) of those of ``names``
+        that are nodes of the campaign."""
+        names = list(names)
+        if not names:
+            return {}
+        with self.engine.connect() as c:
+            return {row.name: row._asdict() for row in c.execute(
+                _NAMED, {"id": campaign_id, "names": names})}
+
+    def tier_times(self, campaign_id: int) -> dict:
+        """``tier -> (first, last, count)``: when the first and the latest node of each
+        tier that has left the queue (in flight or settled, not quarantined) changed."""
+        with self.engine.connect() as c:
+            return {tier: (first, last, n) for tier, first, last, n in
+                    c.execute(_TIER_TIMES, {"id": campaign_id})}
+
+    def open_deps(self, campaign_id: int, names: Iterable[str]) -> dict:
+        """``name -> [(dependency, its state)]``: the dependencies of each of ``names``
+        that are not done yet (what a waiting node waits for)."""
+        out: dict = {}
+        names = list(names)
+        if not names:
+            return out
+        with self.engine.connect() as c:
+            for node, dep, state in c.execute(_OPEN_DEPS, {"id": campaign_id,
+                                                           "names": names}):
+                out.setdefault(node, []).append((dep, state))
+        return {k: sorted(v) for k, v in out.items()}
+
+    def dependents_remaining(self, campaign_id: int, names: Iterable[str]) -> dict:
+        """``name -> the longest planned chain among its dependents`` for each of
+        ``names`` that has dependents: a node's own planned duration is its
+        ``remaining_seconds`` less this."""
+        names = list(names)
+        if not names:
+            return {}
+        with self.engine.connect() as c:
+            return dict(c.execute(_DEPENDENTS_REMAINING, {"id": campaign_id, "names": names})
+                        .all())
+
+    def critical_path(self, campaign_id: int, limit: int = 10000) -> list:
+        """The campaign's longest planned chain: from the node with the most planned time
+        ahead of it, each step to the dependent with the most; each a mapping of the
+        node's columns (as :meth:`node_page`). Fixed by the plan, so it may be kept."""
+        chain = []
+        with self.engine.connect() as c:
+            row = c.execute(_CHAIN_START, {"id": campaign_id}).first()
+            seen = set()
+            while row is not None and row.name not in seen and len(chain) < limit:
+                seen.add(row.name)
+                chain.append(row._asdict())
+                row = c.execute(_CHAIN_NEXT, {"id": campaign_id, "name": row.name}).first()
+        return chain
+
+    def failed_nodes(self, campaign_ids: Iterable[int], failure_class: Optional[str] = None,
+                     limit: int = 200) -> list:
+        """The failed nodes of ``campaign_ids`` (mappings of their columns and
+        ``campaign_id``), latest failure first, at most ``limit``."""
+        ids = list(campaign_ids)
+        if not ids:
+            return []
+        query = select(NodeRow.campaign_id, *_NODE_COLUMNS).where(
+            NodeRow.campaign_id.in_(ids), NodeRow.state == "failed")
+        if failure_class is not None:
+            query = query.where(NodeRow.failure_class == failure_class)
+        query = query.order_by(NodeRow.updated_at.desc(), NodeRow.name).limit(limit)
+        with self.engine.connect() as c:
+            return [row._asdict() for row in c.execute(query)]
+
+    def settled_by_hour(self, since: float) -> list:
+        """``(hour, state, failure class, count)``: the nodes done or failed since
+        ``since``, by the hour (``hour`` = epoch seconds // 3600) of their latest change."""
+        hour = func.floor(NodeRow.updated_at / 3600).label("hour")
+        query = (select(hour, NodeRow.state, NodeRow.failure_class, func.count())
+                 .where(NodeRow.updated_at >= since, NodeRow.state.in_(("done", "failed")))
+                 .group_by(hour, NodeRow.state, NodeRow.failure_class))
+        with self.engine.connect() as c:
+            return [(int(h), state, cls, n) for h, state, cls, n in c.execute(query)]
+
+    def planned_seconds_done(self, campaign_id: int) -> tuple:
+        """``(done, all)``: the planned build time, in seconds, of the campaign's done
+        nodes and of all of them (each node's own: its remaining time less its
+        dependents' longest)."""
+        with self.engine.connect() as c:
+            rows = c.execute(_OWN_SECONDS, {"id": campaign_id}).all()
+        done = sum(max(0.0, r - (d or 0.0)) for state, r, d in rows if state == "done")
+        return done, sum(max(0.0, r - (d or 0.0)) for state, r, d in rows)
 
     # -- events ------------------------------------------------------------------
     def record_event(self, event) -> bool:
