@@ -62,6 +62,7 @@ class ApiContext:
     metrics: Any = None                       # discomy.web.metrics.ApiMetrics
     planning: threading.BoundedSemaphore = None
     caches: dict = field(default_factory=dict)
+    webhooks: Any = None                      # discomy.orchestration.webhooks.service.WebhookService
 
     def __post_init__(self):
         if self.planning is None:
