@@ -25,7 +25,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Sequence
-from urllib.parse import quote
 
 FORGES = ("github", "gitlab", "forgejo")
 MODES = ("ci", "release")
@@ -100,6 +99,8 @@ def repo_settings(entry: Mapping, where: str, allowed_urls: Sequence[str]) -> Re
     if not FULL_NAME.match(values.get("repository", "")):
         raise ValueError(f"{where}: repository must be the forge's full name, e.g. "
                          f"\"owner/name\", not {values.get('repository', '')!r}")
+    if forge != "gitlab" and values["repository"].count("/") != 1:
+        raise ValueError(f"{where}: a {forge} repository is \"owner/name\"")
     if len(values.get("secret", "")) < 16:
         raise ValueError(f"{where}: secret (or secret_file) must hold at least 16 characters")
     if values.get("mode", "ci") not in MODES:
@@ -400,15 +401,16 @@ def status_request(repo: RepoSettings, commit: str, state: str, target_url: str,
     forged_state = _FORGE_STATES[repo.forge][state]
     description = description[:139]        # GitHub's limit is 140 characters
     if repo.forge == "gitlab":
-        url = f"{repo.api_url}/projects/{quote(repo.repository, safe='')}/statuses/{commit}"
+        # the project's id may be its path, URL-encoded (FULL_NAME allows no other
+        # character that needs it)
+        url = f"{repo.api_url}/projects/{repo.repository.replace('/', '%2F')}/statuses/{commit}"
         body = {"state": forged_state, "name": repo.context, "description": description}
         if ref:
             body["ref"] = ref
         token = ("PRIVATE-TOKEN", "{token}")
         headers = {"Content-Type": "application/json"}
     else:
-        owner_name = "/".join(quote(p, safe="") for p in repo.repository.split("/"))
-        url = f"{repo.api_url}/repos/{owner_name}/statuses/{commit}"
+        url = f"{repo.api_url}/repos/{repo.repository}/statuses/{commit}"
         body = {"state": forged_state, "context": repo.context, "description": description}
         if repo.forge == "github":
             token = ("Authorization", "Bearer {token}")
