@@ -80,7 +80,7 @@ def commit_day(repo: Path, sha: str) -> str:
 
 class World:
     def __init__(self, tmp_path: Path, session_factory=None, koji_target: str = "",
-                 **webhooks):
+                 sections: dict = None, **webhooks):
         from api_world import make_api
 
         from discomy.cli.examples import commit_spec
@@ -113,7 +113,8 @@ class World:
         settings.update(webhooks)
         self.config = merge_config({"webhooks": settings,
                                     "campaign": {"workdir": str(tmp_path / "work")},
-                                    "plan": {"cache_dir": str(tmp_path / "cache")}})
+                                    "plan": {"cache_dir": str(tmp_path / "cache")},
+                                    **(sections or {})})
         self.api = make_api(f"sqlite:///{tmp_path / 'state.sqlite'}", self.config,
                             session_factory=session_factory)
         self.client = self.api.client
