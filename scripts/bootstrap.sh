@@ -16,6 +16,8 @@ APT_PACKAGES=(
   python3-librepo
   # git: module components come from git repositories; zstd: modules.yaml.zst
   git zstd
+  # cpio: the webhook tests read a file out of a built rpm (rpm2cpio | cpio)
+  cpio
 )
 
 missing=()

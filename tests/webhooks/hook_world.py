@@ -80,7 +80,7 @@ def commit_day(repo: Path, sha: str) -> str:
 
 class World:
     def __init__(self, tmp_path: Path, session_factory=None, koji_target: str = "",
-                 sections: dict = None, **webhooks):
+                 sections: dict = None, extra_repos=(), **webhooks):
         from api_world import make_api
 
         from discomy.cli.examples import commit_spec
@@ -107,6 +107,7 @@ class World:
             repos += [repo("github", "acme/corelib-koji", backend="koji", target=koji_target),
                       repo("github", "acme/corelib-koji-release", "release", backend="koji",
                            target=koji_target)]
+        repos += [repo(**more) for more in extra_repos]
         settings = {"public_url": PUBLIC_URL, "workdir": str(tmp_path / "webhooks"),
                     "allowed_urls": [f"file://{self.git_dir}/"], "max_body_bytes": 65536,
                     "status_backoff_seconds": 0.05, "poll_seconds": 0.2, "repos": repos}
