@@ -116,3 +116,40 @@ def test_a_hub_that_does_not_answer_fails_the_build_with_one_line(tmp_path):
         assert "\n" not in b["reason"]
     finally:
         w.close()
+
+
+def test_a_koji_release_with_dependents_starts_a_side_tag_campaign_for_them(tmp_path,
+                                                                           example_repos):
+    import koji
+    from kojihub_xmlrpc import StandinKojiHub
+
+    hub = StandinKojiHub()
+    w = World(tmp_path, koji_target=TARGET,
+              session_factory=lambda: koji.ClientSession(
+                  hub.url, {"use_fast_upload": False, "max_retries": 0, "anon_retry": False}),
+              sections={"plan": {"repos": [str(example_repos.source_repo),
+                                           str(example_repos.binary_repo)],
+                                 "cache_dir": str(tmp_path / "cache")}},
+              extra_repos=[{"forge": "github", "name": "acme/corelib-lib", "mode": "release",
+                            "backend": "koji", "target": TARGET, "dependents": True}])
+    try:
+        build_id = w.push("github", "acme/corelib-lib", w.first).json()["build"]
+        import time
+        for _ in range(100):
+            if w.build(build_id)["state"] not in ("queued", "preparing", "submitted"):
+                break
+            time.sleep(0.1)
+        w.settle()
+        b = w.build(build_id)
+        assert b["state"] == "success" and b["campaign"], b
+        campaign = w.api.store.campaign(b["campaign"])
+        assert (campaign.backend, campaign.mode, campaign.target) == ("koji", "sidetag", TARGET)
+        assert campaign.changed == "corelib"
+        nodes = w.api.store.nodes(campaign.id)
+        assert {"parsekit", "alpha"} <= set(nodes) and "corelib" not in nodes
+        assert f"campaign {campaign.id} rebuilds its dependents" in b["reason"]
+        # the forge's link goes to the campaign's page
+        assert w.statuses("github", w.first)[-1][2].endswith(f"/campaigns/{campaign.id}")
+    finally:
+        w.close()
+        hub.stop()
