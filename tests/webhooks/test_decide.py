@@ -50,7 +50,7 @@ def test_a_github_signature_is_hmac_sha256_of_the_raw_body():
     assert refused.value.status == 401
     # not ASCII: refused, not an exception from the comparison
     with pytest.raises(d.Refused):
-        d.verify("github", {"x-hub-signature-256": "sha256=\udcff"}, body, "s" * 20)
+        d.verify("github", {"x-hub-signature-256": "sha256=\udcff\ud800é"}, body, "s" * 20)
 
 
 def test_the_snapshot_release_is_the_commit_day_and_short_sha():

@@ -186,8 +186,7 @@ def verify(forge: str, headers: Mapping[str, str], body: bytes, secret: str) -> 
         if not given:
             raise Refused(401, "the delivery has no X-Gitlab-Token")
         expected = secret
-    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
-                               expected.encode("utf-8")):
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8")):
         raise Refused(401, "the delivery's signature does not match the repository's secret")
 
 
