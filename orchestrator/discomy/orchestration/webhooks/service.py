@@ -296,12 +296,14 @@ class WebhookService:
         except Exception as exc:
             import koji
 
-            if isinstance(exc, (koji.GenericError, OSError)):
+            if not isinstance(exc, (koji.GenericError, OSError)):
+                raise
+            lines = str(exc).strip().splitlines()
+            said = lines[-1][:300] if lines else type(exc).__name__
+            if isinstance(exc, koji.GenericError) or repo.backend == "koji":
                 self._session = None            # a fresh one next time
-                self._finish(self.builds.build(row.id), FAILURE,
-                             f"koji: {str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__}")
-                return
-            raise
+                said = f"koji: {said}"
+            self._finish(self.builds.build(row.id), FAILURE, said)
 
     def _dist(self, repo: d.RepoSettings) -> str:
         if repo.backend == "koji" and self.config["koji"]["dist"]:
