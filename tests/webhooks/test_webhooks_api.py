@@ -218,3 +218,28 @@ def test_the_snapshot_date_comes_from_the_commit(world):
     world.settle()
     assert re.search(rf"\.git{commit_day(world.dist_git, sha)}\.{sha[:7]}\.",
                      world.build(build_id)["nvr"])
+
+
+def test_checking_the_config_finds_secret_files_and_only_the_service_reads_them(tmp_path):
+    from discomy.orchestration.config import ConfigError, load_config, webhook_repos
+
+    secret = tmp_path / "hook.secret"
+    secret.write_text("short\n")
+    (tmp_path / "orchestrator.toml").write_text(f"""
+[store]
+url = "sqlite:///{tmp_path}/s.sqlite"
+[webhooks]
+allowed_urls = ["https://git.example.org/rpms/"]
+[[webhooks.repos]]
+forge = "github"
+repository = "rpms/corelib"
+secret_file = "hook.secret"
+dist_git = "https://git.example.org/rpms/corelib.git"
+""")
+    # other commands (discomy status as another user) need not read it: it is not read
+    config = load_config(tmp_path / "orchestrator.toml")
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        webhook_repos(config)              # what the service does when it starts
+    secret.unlink()
+    with pytest.raises(ConfigError, match="secret_file: .* is not a file"):
+        load_config(tmp_path / "orchestrator.toml")

@@ -322,9 +322,14 @@ def _repo_tables(path: str, value: Any, base: Optional[Path]) -> list:
     return tables
 
 
-def webhook_repos(config: dict, path: str = "<config>") -> list:
+# what stands for a secret kept in a file while the config is only checked
+_UNREAD = "(kept in a file, read when the webhooks start)"
+
+
+def webhook_repos(config: dict, path: str = "<config>", read_files: bool = True) -> list:
     """``[[webhooks.repos]]`` as :class:`discomy.orchestration.webhooks.decide.RepoSettings`,
-    with each ``secret_file`` and ``token_file`` read; ConfigError naming the table."""
+    with each ``secret_file`` and ``token_file`` read (``read_files``; else only found:
+    the files may be readable by the service's user only); ConfigError naming the table."""
     from discomy.orchestration.webhooks.decide import repo_settings
 
     w = config["webhooks"]
@@ -339,6 +344,11 @@ def webhook_repos(config: dict, path: str = "<config>") -> list:
             if name:
                 if not isinstance(name, str):
                     raise ConfigError(f"{where}: {file_key} must be a string")
+                if not read_files:
+                    if not os.path.isfile(name):
+                        raise ConfigError(f"{where}: {file_key}: {name} is not a file")
+                    values[key] = _UNREAD
+                    continue
                 try:
                     values[key] = Path(name).read_text().strip()
                 except OSError as exc:
@@ -370,7 +380,7 @@ def _check_webhooks(config: dict, path: str) -> None:
     if w["max_body_bytes"] > config["api"]["max_body_bytes"]:
         raise ConfigError(f"{path}: [webhooks] max_body_bytes must not exceed [api] "
                           f"max_body_bytes (the API refuses larger bodies first)")
-    webhook_repos(config, path)
+    webhook_repos(config, path, read_files=False)
 
 
 def _check_modules(config: dict, path: str) -> None:
