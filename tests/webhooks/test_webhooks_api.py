@@ -243,3 +243,21 @@ dist_git = "https://git.example.org/rpms/corelib.git"
     secret.unlink()
     with pytest.raises(ConfigError, match="secret_file: .* is not a file"):
         load_config(tmp_path / "orchestrator.toml")
+
+
+def test_a_full_queue_is_503_and_the_redelivery_is_taken_later(tmp_path):
+    from hook_world import World
+
+    w = World(tmp_path, queue_size=1)
+    try:
+        w.service.stop()                 # nobody takes from the queue for now
+        first = w.push("github", "acme/corelib", w.first)
+        assert first.status_code == 202
+        busy = w.push("github", "acme/corelib", w.first, delivery="redelivered-1")
+        assert busy.status_code == 503 and "sent again" in busy.json()["error"]
+        w.service.queue.get_nowait()
+        w.service.queue.task_done()
+        again = w.push("github", "acme/corelib", w.first, delivery="redelivered-1")
+        assert again.status_code == 202, again.text
+    finally:
+        w.forge.stop()

@@ -13,7 +13,17 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from sqlalchemy import Float, Index, Integer, String, Text, UniqueConstraint, select, update
+from sqlalchemy import (
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -87,6 +97,11 @@ class WebhookStore:
         with self.engine.begin() as c:
             c.execute(update(WebhookDeliveryRow).where(WebhookDeliveryRow.id == delivery)
                       .values(outcome=outcome[:2000]))
+
+    def forget_delivery(self, delivery: int) -> None:
+        """Drop a delivery that was not taken after all, so its redelivery counts as new."""
+        with self.engine.begin() as c:
+            c.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.id == delivery))
 
     def deliveries(self, limit: int = 50) -> list:
         with Session(self.engine) as s:

@@ -121,6 +121,10 @@ class WebhookService:
         except d.Refused as exc:
             log.warning("%s webhook refused (%d): %s", forge, exc.status, exc.reason)
             return _refusal(exc.status, exc.reason)
+        busy = "too many pushes are waiting; the delivery can be sent again"
+        if self.queue.full():
+            # before the delivery is recorded, so that the forge's redelivery is taken
+            return Answer(503, {"status": 503, "error": busy})
         delivery_row = self.builds.record_delivery(forge, delivery, repo.repository, event)
         if delivery_row is None:
             log.warning("%s webhook refused: delivery %s of %s came again", forge, delivery,
@@ -139,10 +143,9 @@ class WebhookService:
         try:
             self.queue.put_nowait(build_id)
         except queue.Full:
-            reason = "too many pushes are waiting; the delivery can be sent again"
-            self.builds.update_build(build_id, state=FAILURE, reason=reason)
-            self.builds.delivery_outcome(delivery_row, f"refused: {reason}")
-            return Answer(503, {"status": 503, "error": reason})
+            self.builds.update_build(build_id, state=FAILURE, reason=busy)
+            self.builds.forget_delivery(delivery_row)
+            return Answer(503, {"status": 503, "error": busy})
         self.builds.delivery_outcome(delivery_row, f"build {build_id}")
         log.info("%s push of %s %s (%s) queued as webhook build %d (%s, %s)", forge,
                  repo.repository, push.branch, push.commit[:12], build_id, repo.mode,
