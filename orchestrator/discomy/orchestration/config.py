@@ -154,7 +154,7 @@ DEFAULTS: dict = {
         "public_url": "",                # the dashboard's address, linked from commit statuses
         "workdir": "/var/lib/discomy/webhooks",   # warm clones and per-build workdirs
         "allowed_urls": [],              # URL prefixes git may fetch from
-        "max_body_bytes": 1048576,       # a larger delivery is refused (at most [api]'s)
+        "max_body_bytes": 1048576,       # a larger delivery is refused (so is one above [api]'s)
         "git_timeout_seconds": 300.0,    # each git call
         "build_timeout_seconds": 7200.0, # rpmbuild, here
         "queue_size": 100,               # pushes waiting for the worker; more get a 503
@@ -377,9 +377,6 @@ def _check_webhooks(config: dict, path: str) -> None:
                 or (parts.scheme != "file" and not parts.hostname):
             raise ConfigError(f"{path}: [webhooks] allowed_urls: {prefix!r} is not a URL "
                               f"prefix (https://git.example.org/rpms/)")
-    if w["max_body_bytes"] > config["api"]["max_body_bytes"]:
-        raise ConfigError(f"{path}: [webhooks] max_body_bytes must not exceed [api] "
-                          f"max_body_bytes (the API refuses larger bodies first)")
     webhook_repos(config, path, read_files=False)
 
 
