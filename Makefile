@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 DEMO_DIR ?= out/demo
 
-.PHONY: deps demo test bench bench-modules fuzz rpm clean
+.PHONY: deps demo test bench bench-modules bench-webhooks fuzz rpm clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -18,6 +18,9 @@ bench: deps
 
 bench-modules: deps
 	$(PY) bench/bench_modules.py
+
+bench-webhooks: deps
+	$(PY) bench/bench_webhooks.py
 
 fuzz: deps
 	$(PY) bench/fuzz_inputs.py

@@ -18,6 +18,8 @@ APT_PACKAGES=(
   git zstd
   # the dashboard's browser tests: Debian's Chromium, driven through its chromedriver
   chromium chromium-driver
+  # cpio: the webhook tests read a file out of a built rpm (rpm2cpio | cpio)
+  cpio
 )
 
 missing=()

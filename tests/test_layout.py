@@ -33,7 +33,8 @@ PURE = ["common.units", "common.nvr", "common.settings", "placement", "builder.b
         "planning.durations", "planning.fleet", "planning.simulator", "planning.timeline",
         "planning.modules", "planning.modular_repos", "orchestration.campaign",
         "orchestration.events", "orchestration.progress",
-        "orchestration.modules.core", "web.charts", "web.views"]
+        "orchestration.modules.core", "orchestration.webhooks.decide", "web.charts",
+        "web.views"]
 IO_LIBRARIES = {"sqlalchemy", "alembic", "psycopg", "psycopg2", "solv", "pika", "proton",
                 "fedora_messaging.api", "twisted", "requests", "urllib", "http", "socket",
                 "subprocess", "smtplib", "sqlite3", "shutil", "tempfile"}

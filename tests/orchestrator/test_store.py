@@ -35,7 +35,7 @@ class Event:
 
 def test_the_shipped_migrations_create_exactly_the_models(store_url):
     store = Store(store_url)
-    assert current_revision(store.engine) == "0009"
+    assert current_revision(store.engine) == "0010"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -133,7 +133,7 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_campaigns_kept(stor
                           "'running', 0)"))
     engine.dispose()
     store = Store(store_url)                          # upgrades to the newest schema
-    assert current_revision(store.engine) == "0009"
+    assert current_revision(store.engine) == "0010"
     (row,) = store.campaigns()
     assert row.changed == "corelib" and row.source_repos == [] and row.workdir is None
 
@@ -176,3 +176,19 @@ def test_a_value_the_database_refuses_is_the_data_and_a_stopped_server_is_the_st
     assert unavailable(away.value)
     postgres_server.start()
     assert store.campaigns() == []          # the pool's connections are tested, not reused dead
+
+
+def test_a_webhook_delivery_is_kept_once_per_forge_and_a_build_keeps_its_states(store_url):
+    store = Store(store_url)
+    hooks = store.webhooks
+    first = hooks.record_delivery("github", "d-1", "acme/corelib", "push")
+    assert first is not None
+    assert hooks.record_delivery("github", "d-1", "acme/corelib", "push") is None
+    assert hooks.record_delivery("gitlab", "d-1", "acme/corelib", "Push Hook") is not None
+    build = hooks.add_build(first, "github", "acme/corelib", "main", "a" * 40, "ci", "local", "")
+    hooks.update_build(build, state="submitted", task="42", reason="x" * 10000)
+    again = Store(store_url).webhooks.build(build)
+    assert (again.state, again.task, len(again.reason)) == ("submitted", "42", 4000)
+    assert [r.id for r in hooks.builds(states=("submitted",))] == [build]
+    hooks.forget_delivery(first)
+    assert hooks.record_delivery("github", "d-1", "acme/corelib", "push") is not None

@@ -15,6 +15,9 @@ codes), not from its code:
 - the sidetag plugin: ``createSideTag``, ``editSideTag(rpm_macros=)``,
   ``listSideTags``, ``removeSideTag``;
 - repos: ``repo.request`` / ``repo.checkRequest`` (1.35+), ``newRepo``;
+- ``uploadFile`` (the upload ``ClientSession.uploadWrapper`` makes when fast upload
+  is off; chunks kept in ``uploads`` by ``path/name``, the last call with offset
+  -1 checking the whole file's sha256);
 - ``getPackageConfig`` with the package's ``owner_name``; ``multiCall`` (what
   ``ClientSession.multicall`` sends);
 - ``listHosts`` rows with ``arches``, ``capacity``, ``task_load``, ``ready``;
@@ -98,6 +101,7 @@ class StandinKojiHub:
         self.packages: dict = {}        # tag name -> {package: owner}
         self.topdir = None              # where dist repos are written (a Path), if anywhere
         self.first_build_at = None      # time.perf_counter() of the first build call
+        self.uploads: dict = {}         # "path/name" -> bytes uploaded
         self.server = _Server(("127.0.0.1", 0), requestHandler=_Quiet, allow_none=True,
                               logRequests=False)
         self.server.register_instance(self)
@@ -141,6 +145,24 @@ class StandinKojiHub:
         if func is None or (self.legacy_repos and method.startswith("repo.")):
             raise Fault(GENERIC, f"Invalid method: {method}")
         return func, params, kwargs
+
+    # -- uploads ----------------------------------------------------------------------------
+    def hub_uploadFile(self, path, name, size, md5sum, offset, data, volume=None,
+                       checksum=None):
+        import base64
+        import hashlib
+
+        key = f"{path}/{name}"
+        if offset == -1:
+            whole = self.uploads.get(key, b"")
+            kind, digest = md5sum
+            if len(whole) != size or hashlib.new(kind, whole).hexdigest() != digest:
+                raise Fault(GENERIC, f"upload of {key} is damaged")
+            return True
+        chunk = base64.b64decode(data)
+        held = self.uploads.setdefault(key, b"")
+        self.uploads[key] = held[:offset] + chunk
+        return True
 
     # -- builds -----------------------------------------------------------------------------
     def hub_build(self, src, target, opts=None, priority=None, channel=None):

@@ -152,6 +152,22 @@ DEFAULTS: dict = {
         "session_secret_file": "",       # signs the dashboard's login cookies; empty: a
                                          # random secret per process
     },
+    "webhooks": {
+        "public_url": "",                # the dashboard's address, linked from commit statuses
+        "workdir": "/var/lib/discomy/webhooks",   # warm clones and per-build workdirs
+        "allowed_urls": [],              # URL prefixes git may fetch from
+        "max_body_bytes": 1048576,       # a larger delivery is refused (so is one above [api]'s)
+        "git_timeout_seconds": 300.0,    # each git call
+        "build_timeout_seconds": 7200.0, # rpmbuild, here
+        "queue_size": 100,               # pushes waiting for the worker; more get a 503
+        "status_retries": 6,             # attempts at each commit status
+        "status_backoff_seconds": 2.0,   # before the second attempt, doubling after
+        "poll_seconds": 30.0,            # koji builds followed this often
+        "amqp_url": "",                  # discomy.webhook.build.state.change goes here
+        "exchange": "amq.topic",
+        "topic_prefix": "",
+        "repos": [],                     # [[webhooks.repos]] tables: one per repository
+    },
 }
 
 CHOICES = {
@@ -167,7 +183,11 @@ POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
             ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),
             ("messaging", "prefetch"), ("messaging", "batch"),
             ("messaging", "reconnect_max_seconds"), ("api", "max_body_bytes"),
-            ("api", "planning_slots"), ("api", "koji_timeout_seconds")}
+            ("api", "planning_slots"), ("api", "koji_timeout_seconds"),
+            ("webhooks", "max_body_bytes"), ("webhooks", "git_timeout_seconds"),
+            ("webhooks", "build_timeout_seconds"), ("webhooks", "queue_size"),
+            ("webhooks", "status_retries"), ("webhooks", "status_backoff_seconds"),
+            ("webhooks", "poll_seconds")}
 
 
 # keys naming files or directories; [store] url is an SQLAlchemy URL whose SQLite file
@@ -175,7 +195,8 @@ POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
 PATH_KEYS = {("campaign", "workdir"), ("plan", "cache_dir"), ("plan", "repos"),
              ("local", "source_repos"), ("messaging", "tls_ca_cert"),
              ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url"),
-             ("modules", "workdir"), ("modules", "koji_topdir"), ("api", "session_secret_file")}
+             ("modules", "workdir"), ("modules", "koji_topdir"), ("api", "session_secret_file"),
+             ("webhooks", "workdir")}
 URLS = {        # keys holding a URL (when set): the schemes they take
     ("messaging", "amqp_url"): ("amqp", "amqps"),
     ("messaging", "amqp10_url"): ("amqp", "amqps"),
@@ -184,6 +205,8 @@ URLS = {        # keys holding a URL (when set): the schemes they take
     ("gate", "url"): ("http", "https"),
     ("koji", "server"): ("http", "https"),
     ("koji", "weburl"): ("http", "https"),
+    ("webhooks", "public_url"): ("http", "https"),
+    ("webhooks", "amqp_url"): ("amqp", "amqps"),
 }
 PORTS = {("notify", "smtp_port"): 1, ("metrics", "port"): 0}     # the lowest each takes
 FILES = (("messaging", "tls_ca_cert"), ("messaging", "tls_certfile"),
@@ -256,6 +279,9 @@ def merge_config(data: Mapping, path: str = "<config>", base: Optional[Path] = N
             if key not in DEFAULTS[section]:
                 raise ConfigError(f"{path}: [{section}] {_name(key)} is not an option "
                                   f"(known: {', '.join(DEFAULTS[section])})")
+            if (section, key) == ("webhooks", "repos"):
+                config[section][key] = _repo_tables(path, value, base)
+                continue
             config[section][key] = _check(path, section, key, value, DEFAULTS[section][key])
     if base is not None:
         absolute_paths(config, base)
@@ -280,7 +306,81 @@ def merge_config(data: Mapping, path: str = "<config>", base: Optional[Path] = N
         raise ConfigError(f"{path}: [campaign] backend koji needs a target")
     _check_modules(config, path)
     _check_connections(config, path)
+    _check_webhooks(config, path)
     return config
+
+
+def _repo_tables(path: str, value: Any, base: Optional[Path]) -> list:
+    """``[[webhooks.repos]]``: a list of tables, their secret and token files taken
+    against ``base``."""
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise ConfigError(f"{path}: [webhooks] repos must be [[webhooks.repos]] tables")
+    tables = []
+    for entry in value:
+        entry = dict(entry)
+        for key in ("secret_file", "token_file"):
+            if isinstance(entry.get(key), str) and entry[key] and base is not None:
+                entry[key] = str(absolute(entry[key], base))
+        tables.append(entry)
+    return tables
+
+
+# what stands for a secret kept in a file while the config is only checked
+_UNREAD = "(kept in a file, read when the webhooks start)"
+
+
+def webhook_repos(config: dict, path: str = "<config>", read_files: bool = True) -> list:
+    """``[[webhooks.repos]]`` as :class:`discomy.orchestration.webhooks.decide.RepoSettings`,
+    with each ``secret_file`` and ``token_file`` read (``read_files``; else only found:
+    the files may be readable by the service's user only); ConfigError naming the table."""
+    from discomy.orchestration.webhooks.decide import repo_settings
+
+    w = config["webhooks"]
+    out, seen = [], set()
+    for number, entry in enumerate(w["repos"], 1):
+        where = f"{path}: [[webhooks.repos]] #{number}"
+        values = dict(entry)
+        for key, file_key in (("secret", "secret_file"), ("token", "token_file")):
+            if values.get(key) and values.get(file_key):
+                raise ConfigError(f"{where}: give {key} or {file_key}, not both")
+            name = values.get(file_key)
+            if name:
+                if not isinstance(name, str):
+                    raise ConfigError(f"{where}: {file_key} must be a string")
+                if not read_files:
+                    if not os.path.isfile(name):
+                        raise ConfigError(f"{where}: {file_key}: {name} is not a file")
+                    values[key] = _UNREAD
+                    continue
+                try:
+                    values[key] = Path(name).read_text().strip()
+                except OSError as exc:
+                    raise ConfigError(f"{where}: {file_key} {name} cannot be read "
+                                      f"({exc.strerror})") from None
+        try:
+            repo = repo_settings(values, where, w["allowed_urls"])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if repo.key in seen:
+            raise ConfigError(f"{where}: {repo.forge} repository {repo.repository} is "
+                              f"configured twice")
+        seen.add(repo.key)
+        out.append(repo)
+    return out
+
+
+def _check_webhooks(config: dict, path: str) -> None:
+    w = config["webhooks"]
+    for prefix in w["allowed_urls"]:
+        try:
+            parts = urlsplit(prefix)
+        except ValueError:
+            parts = None
+        if not parts or parts.scheme not in ("https", "http", "ssh", "git", "file") \
+                or (parts.scheme != "file" and not parts.hostname):
+            raise ConfigError(f"{path}: [webhooks] allowed_urls: {prefix!r} is not a URL "
+                              f"prefix (https://git.example.org/rpms/)")
+    webhook_repos(config, path, read_files=False)
 
 
 def _check_modules(config: dict, path: str) -> None:

@@ -4,7 +4,8 @@ dashboard will live here too.
 - ``app``: the FastAPI application, its routers (``ROUTER_MODULES``), body limit,
   errors and the OpenAPI document;
 - routers, one module per group of endpoints, each exposing ``router``:
-  ``campaigns`` (``/api/v1/campaigns``) and ``hosts`` (``/api/v1/hosts``);
+  ``campaigns`` (``/api/v1/campaigns``), ``hosts`` (``/api/v1/hosts``) and
+  ``webhooks`` (``/api/v1/webhooks``: forge pushes in, the builds they started);
 - ``auth`` (tokens and a trusted front end's user header), ``tokens`` (made and
   hashed), ``context`` (what handlers work with), ``errors`` (every error one JSON
   object), ``schemas`` (request and response bodies), ``metrics`` (Prometheus) and

@@ -9,6 +9,10 @@ store and config, and ``Depends(reader)`` or ``Depends(writer)`` for who asks
 a 4xx. Adding a group of endpoints (module builds) is one such module and one
 line here.
 
+With ``[[webhooks.repos]]`` configured, the forge webhooks' worker
+(:class:`discomy.orchestration.webhooks.service.WebhookService`) starts with the
+application, on ``ctx.webhooks``.
+
 Around every router: a request body above ``[api] max_body_bytes`` is a 413
 before it is read whole, every error is the JSON of :mod:`discomy.web.errors`,
 requests are counted and timed for ``/metrics``, and ``/openapi.json`` says so.
@@ -34,6 +38,7 @@ from discomy.web.metrics import ApiMetrics, MetricsMiddleware
 ROUTER_MODULES = (
     "discomy.web.campaigns",
     "discomy.web.hosts",
+    "discomy.web.webhooks",
 )
 
 DESCRIPTION = """Discomy's orchestrator: rebuild campaigns and koji's fleet.
@@ -64,6 +69,8 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
     if wake is not None:
         ctx.wake = wake
     app.state.context = ctx
+    if config["webhooks"]["repos"]:
+        ctx.webhooks = _webhook_service(ctx, session_factory)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -76,6 +83,17 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
         pages.install(app, ctx)
     app.openapi = lambda: _openapi(app)
     return app
+
+
+def _webhook_service(ctx: ApiContext, session_factory: Optional[Callable]):
+    """The forge webhooks' worker, started: it builds in this process, off the requests."""
+    from discomy.orchestration.runner import side_services
+    from discomy.orchestration.webhooks.service import WebhookService
+
+    _, notifier = side_services(ctx.config)
+    return WebhookService(ctx.store, ctx.config, session_factory=session_factory,
+                          notifier=notifier, wake=lambda campaign_id: ctx.wake(campaign_id),
+                          write_lock=ctx.write_lock).start()
 
 
 def _service_routes(settings: ApiSettings):

@@ -63,6 +63,7 @@ class ApiContext:
     planning: threading.BoundedSemaphore = None
     caches: dict = field(default_factory=dict)
     dashboard: Any = None                     # discomy.web.dashboard.Dashboard, once mounted
+    webhooks: Any = None                      # discomy.orchestration.webhooks.service.WebhookService
 
     def __post_init__(self):
         if self.planning is None:

@@ -104,22 +104,24 @@ class PublishError(RuntimeError):
 
 
 class Publisher:
-    """Publish :class:`ModuleStateChange` messages to ``url`` (amqp:// or amqps://)."""
+    """Publish :class:`ModuleStateChange` messages (or another ``message_class`` whose
+    body has ``id`` and ``state``) to ``url`` (amqp:// or amqps://)."""
 
     def __init__(self, url: str, exchange: str = "amq.topic", topic_prefix: str = "",
-                 timeout_seconds: float = 10.0):
+                 timeout_seconds: float = 10.0, message_class=None):
         self.url, self.exchange = url, exchange
+        self.message_class = message_class or ModuleStateChange
         self.prefix = topic_prefix.strip(".")
         self.timeout = timeout_seconds
 
     def routing_key(self, msg: message.Message) -> str:
         return f"{self.prefix}.{msg.topic}" if self.prefix else msg.topic
 
-    def publish(self, body: dict) -> ModuleStateChange:
+    def publish(self, body: dict) -> message.Message:
         import pika
         from pika.exceptions import AMQPError
 
-        msg = ModuleStateChange(body=body)
+        msg = self.message_class(body=body)
         msg.validate()          # a message that breaks its own schema is ours to fix, not sent
         params = pika.URLParameters(self.url)
         params.socket_timeout = params.blocked_connection_timeout = self.timeout
@@ -136,8 +138,9 @@ class Publisher:
         except (AMQPError, OSError) as exc:
             raise PublishError(f"{_shown(self.url)}: {exc.__class__.__name__}: {exc}") \
                 from None
-        log.info("announced %s: module build %s is %s", self.routing_key(msg), body["id"],
-                 body["state"])
+        log.info("announced %s: %s %s is %s", self.routing_key(msg),
+                 "module build" if self.message_class is ModuleStateChange else "build",
+                 body["id"], body["state"])
         return msg
 
 

@@ -1,6 +1,7 @@
 """The orchestrator's durable state (shell): campaigns, nodes, edges, events, the
 messages the listeners rejected, module builds (:mod:`.modules`, reached as
-``Store.modules``), and the REST API's tokens (kept hashed).
+``Store.modules``), forge webhook deliveries and builds (:mod:`.webhooks`,
+``Store.webhooks``), and the REST API's tokens (kept hashed).
 
 SQLAlchemy 2; SQLite by default (a file), PostgreSQL in production. Every node
 transition is committed before the side effect it leads to, and events are
@@ -399,6 +400,13 @@ class Store:
         from discomy.orchestration.store.modules import ModuleStore
 
         return ModuleStore(self)
+
+    @property
+    def webhooks(self):
+        """The forge webhooks' deliveries and builds (:class:`.webhooks.WebhookStore`)."""
+        from discomy.orchestration.store.webhooks import WebhookStore
+
+        return WebhookStore(self)
 
     # -- campaigns ---------------------------------------------------------------
     def create_campaign(self, changed: Iterable[str], release: str, backend: str,
@@ -911,3 +919,5 @@ def absolute_store_url(url: str, base=None) -> str:
 
 # the module-build tables belong to the same schema (Base.metadata, the migrations)
 from discomy.orchestration.store import modules as _modules  # noqa: E402,F401
+# so are the forge webhooks' deliveries and builds
+from discomy.orchestration.store import webhooks as _webhooks  # noqa: E402,F401
