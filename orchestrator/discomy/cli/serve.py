@@ -68,7 +68,7 @@ def run_serve(args) -> int:
 
 def _api(config: dict, service):
     """The REST API on a thread, over the daemon's store; its writes take the daemon's
-    lock and wake the campaign they touch."""
+    lock and wake the campaign or module builds they touch."""
     from discomy.orchestration.config import parse_listen
 
     try:
@@ -79,7 +79,7 @@ def _api(config: dict, service):
                        f"{exc}") from None
     host, port = parse_listen(config["api"]["listen"])
     app = create_app(service.store, config, session_factory=None, write_lock=service.lock,
-                     wake=service.wake)
+                     wake=service.wake, wake_modules=service.modules.wake)
     try:
         server = ApiServer(app, host, port).start()
     except OSError as exc:

@@ -6,8 +6,7 @@ orchestrator config. The routers it mounts are the modules named in
 its own ``/api/v1/...`` prefix) whose handlers take ``Depends(context)`` for the
 store and config, and ``Depends(reader)`` or ``Depends(writer)`` for who asks
 (:mod:`discomy.web.auth`); they raise :class:`discomy.web.errors.ApiError` for
-a 4xx. Adding a group of endpoints (module builds) is one such module and one
-line here.
+a 4xx. Adding a group of endpoints is one such module and one line here.
 
 Around every router: a request body above ``[api] max_body_bytes`` is a 413
 before it is read whole, every error is the JSON of :mod:`discomy.web.errors`,
@@ -34,9 +33,10 @@ from discomy.web.metrics import ApiMetrics, MetricsMiddleware
 ROUTER_MODULES = (
     "discomy.web.campaigns",
     "discomy.web.hosts",
+    "discomy.web.modules",
 )
 
-DESCRIPTION = """Discomy's orchestrator: rebuild campaigns and koji's fleet.
+DESCRIPTION = """Discomy's orchestrator: rebuild campaigns, module builds and koji's fleet.
 
 Reads are public unless the server says otherwise; every write needs
 `Authorization: Bearer TOKEN` (a token from `discomy token create`) or a
@@ -47,11 +47,12 @@ trusted front end's user header. Every error is a JSON object with `status`,
 
 def create_app(store, config: dict, session_factory: Optional[Callable] = None,
                write_lock=None, wake: Optional[Callable[[int], None]] = None,
+               wake_modules: Optional[Callable[[], None]] = None,
                routers=ROUTER_MODULES) -> FastAPI:
     """The API over ``store`` (a :class:`discomy.orchestration.store.Store`) and ``config``
     (the orchestrator config, checked). ``session_factory`` makes koji sessions (default:
     from ``[koji]``); ``write_lock`` and ``wake`` come from the daemon when it serves
-    the API too (:mod:`discomy.web.context`)."""
+    the API too, as do ``wake_modules`` (:mod:`discomy.web.context`)."""
     settings = ApiSettings.from_config(config)
     metrics = ApiMetrics.create()
     app = FastAPI(title="Discomy", version=__version__, description=DESCRIPTION,
@@ -62,6 +63,8 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
         ctx.write_lock = write_lock
     if wake is not None:
         ctx.wake = wake
+    if wake_modules is not None:
+        ctx.wake_modules = wake_modules
     app.state.context = ctx
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -82,6 +85,7 @@ def _service_routes(settings: ApiSettings):
     def index(who: Principal = Depends(reader)):
         return {"service": "discomy", "version": __version__,
                 "links": {"campaigns": "/api/v1/campaigns", "hosts": "/api/v1/hosts",
+                          "module_builds": "/api/v1/module-builds",
                           "health": "/api/v1/health", "openapi": "/openapi.json",
                           "metrics": "/metrics"}}
 
