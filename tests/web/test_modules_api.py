@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 
 import pytest
 
@@ -59,6 +60,15 @@ def test_a_module_submitted_by_scm_url_and_branch_is_recorded_with_its_component
     assert info["modulemd_final"] is None
     without = mapi.client.get(build["url"], params={"modulemd": "false"}).json()
     assert "modulemd" not in without or without["modulemd"] is None
+    # what is read is kept, but never past a change of a component or of the build
+    nodes = mapi.store.nodes(build["campaign"])
+    mapi.store.update_nodes(build["campaign"], {"corelib": replace(
+        nodes["corelib"], state="building", task="corelib@1")})
+    info = mapi.client.get(build["url"]).json()
+    assert {c["name"]: c["state"] for c in info["components"]}["corelib"] == "building"
+    assert info["batches"][0]["states"] == {"building": 1, "planned": 1}
+    mapi.store.modules.update(build["id"], note="waiting for a buildroot")
+    assert mapi.client.get(build["url"]).json()["note"] == "waiting for a buildroot"
     # the same version again while it is recorded: that build, not a second one
     (again,) = _submit(mapi, {"scmurl": scmurl, "branch": "1"})
     assert again["id"] == build["id"]

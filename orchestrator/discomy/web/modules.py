@@ -8,11 +8,16 @@ in: a submission records one module build per context the module expands to, in
 ``discomy serve`` the driver is woken, so it looks at the build at its next
 tick. The service's refusals keep their status: 400 for bad input (libmodulemd's
 own sentence, with the line), 409 for a conflict, 404 for an unknown build.
+
+A build with its components (hundreds of them, each with its node) is read once
+and kept until the build's row or a node of its campaign changes, as campaigns'
+counts are (:mod:`discomy.web.campaigns`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated, Optional
 from urllib.parse import urlencode
 
@@ -32,6 +37,8 @@ router = APIRouter(prefix=PREFIX, tags=["module builds"])
 Id = Annotated[int, PathParam(ge=1, le=2 ** 31 - 1, description="the module build's number")]
 ERRORS = {400: {"model": s.ErrorBody}, 404: {"model": s.ErrorBody},
           409: {"model": s.ErrorBody}, 503: {"model": s.ErrorBody}}
+DETAILS_KEPT_SECONDS = 5.0      # bounds what a clock stepped back could leave stale
+DETAILS_KEPT = 64               # module builds
 
 
 def _refused(exc: Exception) -> ApiError:
@@ -42,6 +49,31 @@ def _refused(exc: Exception) -> ApiError:
 
 def _linked(build: dict) -> dict:
     return {**build, "url": f"{PREFIX}/{build['id']}"}
+
+
+def _detail(ctx: ApiContext, module_id: int, modulemd: bool) -> dict:
+    """The build with its components, kept against its row's ``updated_at`` and state and
+    its campaign's node version: what any change to what it shows moves."""
+    try:
+        row = ctx.store.modules.get(module_id)
+    except KeyError:
+        raise not_found(f"no module build {module_id}") from None
+    campaign = ctx.store.campaign_view(row.campaign_id) if row.campaign_id else None
+    version = (row.updated_at, row.state, campaign.node_version if campaign else None)
+    cache = ctx.caches.setdefault("module builds", {})
+    now = time.monotonic()
+    held = cache.get((module_id, modulemd))
+    if held and held[0] == version and now - held[1] < DETAILS_KEPT_SECONDS:
+        return held[2]
+    try:
+        build = _linked(service.get_module_build(ctx.store, module_id, modulemd=modulemd,
+                                                 weburl=ctx.config["koji"]["weburl"]))
+    except service.ModuleNotFound as exc:
+        raise _refused(exc) from None
+    cache[(module_id, modulemd)] = (version, now, build)
+    while len(cache) > DETAILS_KEPT:
+        cache.pop(next(iter(cache)), None)
+    return build
 
 
 # -- reads -------------------------------------------------------------------------------
@@ -81,12 +113,7 @@ def get_module_build(module_id: Id,
                      modulemd: Annotated[bool, Query(
                          description="include the modulemd as submitted and as built")] = True,
                      ctx: ApiContext = Depends(context), who: Principal = Depends(reader)):
-    try:
-        build = service.get_module_build(ctx.store, module_id, modulemd=modulemd,
-                                         weburl=ctx.config["koji"]["weburl"])
-    except service.ModuleNotFound as exc:
-        raise _refused(exc) from None
-    return _linked(build)
+    return _detail(ctx, module_id, modulemd)
 
 
 # -- writes ------------------------------------------------------------------------------
