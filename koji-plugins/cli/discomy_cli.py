@@ -473,10 +473,12 @@ def handle_module_build(goptions, session, args):
     if opts.json and not opts.watch:
         _print_json(builds)
         return
+    # with --json, what people read goes to stderr and the JSON alone to stdout
+    out = sys.stderr if opts.json else sys.stdout
     for build in builds:
         print("Module build %s submitted: %s (%s)" % (build["id"], build["nsvc"],
-                                                      build["state"]))
-        print("  %s%s" % (api.settings.url, build["url"]))
+                                                      build["state"]), file=out)
+        print("  %s%s" % (api.settings.url, build["url"]), file=out)
     if opts.watch:
         interval = opts.interval if opts.interval is not None else \
             getattr(goptions, "poll_interval", None) or 6
@@ -485,6 +487,7 @@ def handle_module_build(goptions, session, args):
 
 def _watch(api, ids, interval, as_json):
     """Print each build's per-batch progress when it changes, until all have ended."""
+    out = sys.stderr if as_json else sys.stdout
     shown = {}
     ended = {}
     try:
@@ -496,8 +499,8 @@ def _watch(api, ids, interval, as_json):
                 lines = mb.watch_lines(build)
                 if lines != shown.get(build_id):
                     shown[build_id] = lines
-                    print("\n".join(lines))
-                    sys.stdout.flush()
+                    print("\n".join(lines), file=out)
+                    out.flush()
                 if mb.finished(build):
                     ended[build_id] = build
             if len(ended) < len(ids):

@@ -61,7 +61,7 @@ def orchestrator(tmp_path_factory, example_repos, module_git):
     finally:
         status = stop(proc)
     assert status == 0, log.read_text()
-    assert "Traceback" not in log.read_text()
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def profile(tmp_path, url=None, token_text=None, name="koji") -> Path:
@@ -139,10 +139,16 @@ def test_a_watched_build_that_fails_exits_non_zero_naming_the_component(conf, mo
                                f"        ref: main\n      standalone:\n")
     modulemd = tmp_path / "broken.yaml"
     modulemd.write_text(text)
-    done = koji(conf, "module-build", "--file", str(modulemd), "--watch")
+    done = koji(conf, "module-build", "--file", str(modulemd), "--watch", "--json")
     assert done.returncode == 1, done.stdout + done.stderr
+    # the JSON alone on stdout: the build as it ended
+    (build,) = json.loads(done.stdout)
+    assert build["state"] == "failed" and build["failure_class"] == "package"
+    # progress and the failure for people on stderr
     err = done.stderr.splitlines()
-    assert err[0].startswith("module build ") and ": failed (" in err[0]
+    assert err[0].startswith(f"Module build {build['id']} submitted: discomy-demo:broken:")
+    assert f"module build {build['id']} {build['nsvc']}: failed (component broken failed: " \
+           "rpmbuild failed for broken in %build" in done.stderr
     assert any(line.startswith("  broken: package: ") for line in err), done.stderr
     assert "Traceback" not in done.stderr
 

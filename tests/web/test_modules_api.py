@@ -142,6 +142,21 @@ def test_cancel_needs_a_token_and_stops_the_build_once(mapi):
     assert other.status_code == 422
 
 
+def test_a_local_build_canceled_while_components_build_settles_at_the_next_step(mapi):
+    (build,) = _submit(mapi, {"modulemd": EXAMPLE_MODULE.read_text()})
+    driver = ModuleDriver(mapi.store, mapi.config, sleep=lambda s: None)
+    while not any(n.state == "building" for n in mapi.store.nodes(build["campaign"]).values()):
+        driver.step(build["id"])
+    canceled = mapi.client.patch(build["url"], json={"state": "canceled"}, headers=mapi.auth)
+    assert canceled.status_code == 200, canceled.text
+    assert driver.step(build["id"]) == "finished"
+    info = mapi.client.get(build["url"]).json()
+    assert info["state"] == "canceled"
+    stopped = [c for c in info["components"] if c["reason"] == "the module build was canceled"]
+    assert stopped and all(c["state"] == "failed" for c in stopped)
+    assert mapi.store.modules.get(build["id"]).published_state == "canceled"
+
+
 def test_a_submission_needs_a_token(mapi, module_git):
     body = {"scmurl": f"file://{module_git}/discomy-demo.git", "branch": "1"}
     assert mapi.client.post(URL, json=body).status_code == 401
