@@ -17,6 +17,7 @@ counts are (:mod:`discomy.web.campaigns`).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Annotated, Optional
 from urllib.parse import urlencode
@@ -70,9 +71,10 @@ def _detail(ctx: ApiContext, module_id: int, modulemd: bool) -> dict:
                                                  weburl=ctx.config["koji"]["weburl"]))
     except service.ModuleNotFound as exc:
         raise _refused(exc) from None
-    cache[(module_id, modulemd)] = (version, now, build)
-    while len(cache) > DETAILS_KEPT:
-        cache.pop(next(iter(cache)), None)
+    with ctx.caches.setdefault("module builds lock", threading.Lock()):
+        cache[(module_id, modulemd)] = (version, now, build)
+        while len(cache) > DETAILS_KEPT:
+            cache.pop(next(iter(cache)), None)
     return build
 
 
