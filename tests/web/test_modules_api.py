@@ -211,6 +211,15 @@ def test_an_unknown_module_build_is_a_404(mapi):
     assert mapi.client.get(f"{URL}/0").status_code == 422
 
 
+@pytest.mark.parametrize("path", ["%0B1", "%201", "+1", "1.0", "%D9%A1", "01x"])
+def test_a_build_number_is_its_digits_alone(mapi, path):
+    (build,) = _submit(mapi, {"modulemd": EXAMPLE_MODULE.read_text()})
+    assert build["id"] == 1 and mapi.client.get(f"{URL}/1").status_code == 200
+    answer = mapi.client.get(f"{URL}/{path}")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"].startswith("invalid request: path.module_id: ")
+
+
 def test_a_request_above_the_size_limit_is_a_413(tmp_path, example_repos, module_git):
     small = make_api(f"sqlite:///{tmp_path / 's.sqlite'}",
                      make_config(tmp_path, example_repos, module_git=module_git,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Optional
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
@@ -56,7 +56,8 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
     settings = ApiSettings.from_config(config)
     metrics = ApiMetrics.create()
     app = FastAPI(title="Discomy", version=__version__, description=DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  dependencies=[Depends(_numbers_in_path)])
     ctx = ApiContext(store, config, settings, session_factory=session_factory,
                      metrics=metrics)
     if write_lock is not None:
@@ -74,6 +75,15 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
         app.include_router(importlib.import_module(name).router)
     app.openapi = lambda: _openapi(app)
     return app
+
+
+async def _numbers_in_path(request: Request) -> None:
+    """A number in a path (``/campaigns/{campaign_id}``) is its digits alone: pydantic
+    would also read `` 4`` or ``+4`` as 4, and one object would answer to many paths."""
+    for name, value in request.path_params.items():
+        if name.endswith("_id") and not (value.isascii() and value.isdigit()):
+            raise errors.ApiError(422, f"invalid request: path.{name}: must be a whole "
+                                       f"number written in digits")
 
 
 def _service_routes(settings: ApiSettings):
