@@ -9,11 +9,15 @@ failed with their dependents quarantined, beside 30 small campaigns. A real
 a running engine does, so the API's kept counts go stale all the time), READERS
 clients on keep-alive connections ask what a dashboard asks: the campaign list, the
 campaign, pages of its nodes anywhere in it (by offset and by next link), nodes by
-state, single nodes, small campaigns. Each reader waits THINK seconds on average
-between requests (0: back to back, the harshest case).
+state, single nodes, small campaigns; and, MODULES of the time (0.3 unless told),
+what ``koji module-builds`` and ``koji module-build-info`` ask: the module builds'
+list, filtered by state, and a module build with its components: the 200-component
+module of bench/bench_modules.py (submitted from its git repositories, half built)
+or one of 30 small ones. Each reader waits THINK seconds on average between
+requests (0: back to back, the harshest case).
 
 Usage: .venv/bin/python bench/bench_api.py [--readers 50] [--seconds 20] [--think 0]
-           [--store URL] [--dataset DIR] [--no-writes]
+           [--store URL] [--dataset DIR] [--no-writes] [--modules 0.3]
 """
 
 from __future__ import annotations
@@ -66,6 +70,43 @@ def record(url: str, dataset: Path, cache: Path) -> tuple:
     return store, [n.name for n in nodes], recorded
 
 
+def record_modules(store, base: Path, work: Path) -> tuple:
+    """In ``store``: the 200-component module (its first tiers built, a few components
+    building) and 30 small module builds of the example module, 10 of them canceled;
+    the big one's id and its campaign's."""
+    from discomy.cli.examples import EXAMPLE_MODULE, make_git_repos
+    from discomy.orchestration import campaign as cm
+    from discomy.orchestration.config import DEFAULTS
+    from discomy.orchestration.modules.service import cancel_module_build, submit_module_build
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_modules import make_repos
+
+    make_repos(base, 200)
+    make_git_repos(base)            # the example module's components
+    config = {**DEFAULTS, "modules": {**DEFAULTS["modules"], "workdir": str(work),
+                                      "rpms_repository": f"file://{base}/{{name}}.git"}}
+    (big,) = submit_module_build(store, config, scmurl=f"file://{base}/bigdag.git",
+                                 branch="1", owner="bench")
+    nodes = store.nodes(big["campaign"])
+    ordered = sorted(nodes.values(), key=lambda n: (n.tier, n.name))
+    store.update_nodes(big["campaign"], {
+        n.name: replace(n, state=cm.DONE if i < 100 else cm.BUILDING if i < 110 else n.state,
+                        nvr=f"{n.name}-1.0-1.module+el9+1+bench" if i < 100 else None,
+                        attempts=1 if i < 110 else 0, task=str(1000 + i) if i < 110 else None)
+        for i, n in enumerate(ordered) if i < 110})
+    text = EXAMPLE_MODULE.read_text()
+    for i in range(30):
+        (small,) = submit_module_build(store, config, modulemd=text.replace(
+            'stream: "1"', f'stream: "s{i}"'), owner=f"packager{i % 4}")
+        if i % 3 == 0:
+            cancel_module_build(store, small["id"], owner="bench")
+    return big["id"], big["campaign"]
+
+
+MODULE_KINDS = ("module list", "modules by state", "module 200", "small module")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,8 +124,20 @@ async def get(reader, writer, path: str) -> int:
     return status
 
 
-def choose(rng: random.Random, names: list) -> tuple:
+def choose(rng: random.Random, names: list, modules: float = 0.0,
+           big_module: int = 1) -> tuple:
     """A dashboard's question: (its kind, the path)."""
+    if rng.random() < modules:
+        roll = rng.random()
+        if roll < 0.3:
+            return "module list", "/api/v1/module-builds?per_page=20"
+        if roll < 0.45:
+            return "modules by state", (f"/api/v1/module-builds?state="
+                                        f"{rng.choice(['init', 'canceled', 'build'])}"
+                                        f"&name=discomy-demo")
+        if roll < 0.75:
+            return "module 200", f"/api/v1/module-builds/{big_module}?modulemd=false"
+        return "small module", f"/api/v1/module-builds/{rng.randint(big_module + 1, big_module + 30)}"
     roll = rng.random()
     if roll < 0.3:
         return "campaign", "/api/v1/campaigns/1"
@@ -104,14 +157,14 @@ def choose(rng: random.Random, names: list) -> tuple:
 
 
 async def reader_loop(port: int, names: list, until: float, think: float, seed: int,
-                      results: list, errors: list) -> None:
+                      results: list, errors: list, modules: float = 0.0) -> None:
     rng = random.Random(seed)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     if think:       # people do not all click at the same instant
         await asyncio.sleep(rng.uniform(0, 2 * think))
     try:
         while time.perf_counter() < until:
-            kind, path = choose(rng, names)
+            kind, path = choose(rng, names, modules)
             start = time.perf_counter()
             status = await get(reader, writer, path)
             results.append((kind, time.perf_counter() - start))
@@ -123,29 +176,35 @@ async def reader_loop(port: int, names: list, until: float, think: float, seed: 
         writer.close()
 
 
-async def load(port: int, names: list, readers: int, seconds: float, think: float) -> tuple:
+async def load(port: int, names: list, readers: int, seconds: float, think: float,
+               modules: float = 0.0) -> tuple:
     results: list = []
     errors: list = []
     until = time.perf_counter() + seconds
-    await asyncio.gather(*(reader_loop(port, names, until, think, i, results, errors)
+    await asyncio.gather(*(reader_loop(port, names, until, think, i, results, errors, modules)
                            for i in range(readers)))
     return results, errors
 
 
-def writer(url: str, names: list, ready, stop) -> None:
+def writer(url: str, names: list, ready, stop, module_campaign=None) -> None:
     """An engine's writes, in a process of its own as the daemon's are: 50 nodes change
-    a second."""
+    a second, and 10 of the big module's components."""
     from discomy.orchestration import campaign as cm
     from discomy.orchestration.store import Store
 
     store = Store(url)
     rng = random.Random(1)
     nodes = store.nodes(1)
+    components = store.nodes(module_campaign) if module_campaign else {}
     ready.set()
     while not stop.wait(1.0):
         picked = rng.sample(names, 50)
         store.update_nodes(1, {n: replace(nodes[n], state=rng.choice(
             [cm.BUILDING, cm.WAITING_REPO, cm.DONE])) for n in picked})
+        if components:
+            store.update_nodes(module_campaign, {n: replace(components[n], state=rng.choice(
+                [cm.BUILDING, cm.WAITING_REPO, cm.DONE])) for n in rng.sample(
+                sorted(components), 10)})
 
 
 def server_buckets(port: int) -> dict:
@@ -201,12 +260,22 @@ def main() -> int:
                         help="mean seconds a reader waits between requests (0: none)")
     parser.add_argument("--no-writes", dest="writes", action="store_false",
                         help="no engine changing nodes meanwhile")
+    parser.add_argument("--modules", type=float, default=0.3,
+                        help="the share of requests that read module builds (0: none)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.store or f"sqlite:///{tmp}/bench.sqlite"
         store, names, recorded = record(url, args.dataset, Path(tmp) / "cache")
         print(f"store {store.url}: a campaign of {len(names)} nodes recorded in "
               f"{recorded:.1f} s, and 30 small ones")
+        module_campaign = None
+        if args.modules:
+            t = time.perf_counter()
+            big_module, module_campaign = record_modules(store, Path(tmp) / "git",
+                                                         Path(tmp) / "modules")
+            assert big_module == 1, big_module
+            print(f"module builds: one of 200 components (half built) and 30 small ones, "
+                  f"recorded in {time.perf_counter() - t:.1f} s")
         port = free_port()
         config = Path(tmp) / "orchestrator.toml"
         config.write_text(f'[api]\nlisten = "127.0.0.1:{port}"\n')
@@ -228,13 +297,14 @@ def main() -> int:
             if args.writes:
                 ready = multiprocessing.Event()
                 engine = multiprocessing.Process(target=writer,
-                                                 args=(url, names, ready, stop))
+                                                 args=(url, names, ready, stop,
+                                                       module_campaign))
                 engine.start()
                 ready.wait(120)
-            asyncio.run(load(port, names, 5, 3.0, 0.0))           # warm up
+            asyncio.run(load(port, names, 5, 3.0, 0.0, args.modules))     # warm up
             before = server_buckets(port)
             results, errors = asyncio.run(load(port, names, args.readers, args.seconds,
-                                               args.think))
+                                               args.think, args.modules))
             server = server_p99(before, server_buckets(port))
         finally:
             stop.set()
@@ -243,6 +313,10 @@ def main() -> int:
             os.kill(api.pid, signal.SIGTERM)
             api.wait(30)
     p99 = report(results, errors, args.seconds, args.readers, args.think)
+    modular = [took * 1000 for kind, took in results if kind in MODULE_KINDS]
+    if modular:
+        print(f"module-build reads: p99 {percentile(modular, 99):.1f} ms of {len(modular)} "
+              f"(goal <= 50 ms)")
     print(f"p99 {p99:.1f} ms as the readers saw it (goal <= 50 ms); as the server timed "
           f"them: p99 <= {server[0] * 1000:g} ms, {server[1]:.1%} within 50 ms; server, "
           f"readers and writer share {os.cpu_count()} CPUs (load average "

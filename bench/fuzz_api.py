@@ -4,10 +4,11 @@
 
 The same harness as the bounded test (``tests/web/schema_fuzz.py``): schemathesis's
 positive and negative cases for every operation, with a valid token, none and a
-wrong one, half of them aimed at campaigns and packages that exist. The world is
-the tests' own: the example packages (rpmbuild, createrepo_c), a stand-in koji hub
-for the fleet view and koji campaigns, a store on SQLite (or ``--store``, e.g. a
-PostgreSQL database).
+wrong one, half of them aimed at campaigns, module builds and packages that exist.
+The world is the tests' own: the example packages (rpmbuild, createrepo_c), git
+repositories of them and of the example module (module builds submitted from them),
+a stand-in koji hub for the fleet view and koji campaigns, a store on SQLite (or
+``--store``, e.g. a PostgreSQL database).
 
 Usage: .venv/bin/python bench/fuzz_api.py [--examples 300] [--store URL]
 """
@@ -40,7 +41,7 @@ def main() -> int:
     from kojihub_xmlrpc import StandinKojiHub
     from schema_fuzz import fuzz, seed
 
-    from discomy.cli.examples import build_examples
+    from discomy.cli.examples import EXAMPLE_MODULE, build_examples, commit_file, make_git_repos
     from discomy.orchestration.store import Store
     from discomy.web import tokens
 
@@ -53,6 +54,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         repos = build_examples(tmp / "examples")
+        git = make_git_repos(tmp / "git")         # the example module's components, and it
+        commit_file(git / "discomy-demo.git", "discomy-demo.yaml", EXAMPLE_MODULE.read_text(),
+                    "discomy-demo: stream 1", branch="1")
         url = args.store or f"sqlite:///{tmp / 'state.sqlite'}"
         token, digest = tokens.new_token()
         Store(url).add_token("fuzz", digest)
@@ -63,6 +67,8 @@ def main() -> int:
             f'[plan]\nrepos = ["{repos.source_repo}", "{repos.binary_repo}"]\n'
             f'cache_dir = "{tmp / "cache"}"\n[campaign]\nworkdir = "{tmp / "work"}"\n'
             f'[local]\nsource_repos = ["{repos.source_repo}"]\n[koji]\nserver = "{hub.url}"\n'
+            f'[modules]\nworkdir = "{tmp / "modules"}"\n'
+            f'rpms_repository = "file://{git}/{{name}}.git"\n'
             f'[api]\nlisten = "127.0.0.1:{port}"\nplanning_slots = 4\n')
         log = (tmp / "api.log").open("w")
         api = subprocess.Popen([sys.executable, "-m", "discomy", "api", "--config",
@@ -82,7 +88,8 @@ def main() -> int:
             http = requests.Session()
             auth = {"Authorization": f"Bearer {token}"}
             seeds = seed(lambda path, body: http.post(f"{base}{path}", json=body,
-                                                      headers=auth, timeout=60).status_code)
+                                                      headers=auth, timeout=60).status_code,
+                         git)
             schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
             started = time.monotonic()
             outcome = fuzz(schema, args.examples, token, seeds,
@@ -99,6 +106,8 @@ def main() -> int:
         statuses[status] = statuses.get(status, 0) + n
     print(f"{outcome.cases} cases in {took:.0f} s, by status: "
           f"{', '.join(f'{s}: {n}' for s, n in sorted(statuses.items()))}")
+    modules = sum(n for (label, _), n in outcome.statuses.items() if "/module-builds" in label)
+    print(f"of which module builds (/api/v1/module-builds): {modules}")
     print(f"failed checks: {len(outcome.failures)}; tracebacks in the server's log: {errors}")
     for failure in outcome.failures[:10]:
         print("  " + failure.replace("\n", "\n  "))

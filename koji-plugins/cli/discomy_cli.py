@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Discomy koji CLI plugin: see and steer capability-aware placement.
+"""Discomy koji CLI plugin: see and steer capability-aware placement, and build modules.
 
 Commands (installed into koji's CLI plugin directory, koji_cli_plugins/):
 
@@ -13,22 +13,39 @@ Commands (installed into koji's CLI plugin directory, koji_cli_plugins/):
                              [--power|--no-power] [--virt kvm] [--feature ssd] [--remove]
     koji list-pkg-constraints TAG [--json]
 
-They call the hub plugin's ``discomy.*`` API. Each command is one
-``handle_<name>(goptions, session, args)``; shared option and output helpers are
-at the top, so a new command is one more small function.
+They call the hub plugin's ``discomy.*`` API. And, against the Discomy orchestrator's
+REST API (``/api/v1/module-builds``):
+
+    koji module-build [--scratch] [--watch] [--reuse R] [--context C] SCMURL BRANCH
+    koji module-build --scratch --file MODULEMD.yaml [--watch]
+    koji module-builds [--state S] [--name N] [--stream S] [--owner O] [--json]
+    koji module-build-info ID [--modulemd] [--json]
+    koji module-build-cancel ID
+
+whose address is the koji profile's ``discomy_url`` (e.g. in
+``/etc/koji.conf.d/discomy.conf``), with the API token (``discomy token create``)
+in the file its ``discomy_token_file`` names; reads need no token unless the
+orchestrator says so.
+
+Each command is one ``handle_<name>(goptions, session, args)``; shared option and
+output helpers are at the top, so a new command is one more small function.
 """
 
 import json
+import os
 import sys
 import time
+import urllib.error
+import urllib.request
 from optparse import OptionParser
 
 import koji
 from koji.plugin import export_cli
 from koji_cli.lib import activate_session, ensure_connection, error
 
-from discomy.placement.drain import HUB, still_held
+from discomy.common import modulebuilds as mb
 from discomy.common.units import format_size_mb
+from discomy.placement.drain import HUB, still_held
 
 HELP_TAIL = "\n(Specify the --help global option for a list of other help options)"
 
@@ -313,3 +330,259 @@ def handle_list_pkg_constraints(goptions, session, args):
     _print_table(("Glob", "From", "Needs"), rows)
     for warning in out.get("warnings") or []:
         print("Warning: %s" % warning, file=sys.stderr)
+
+
+# ----------------------------------------------------------------- module builds
+#
+# These talk to the orchestrator's REST API, not to the hub: its address is the koji
+# profile's discomy_url, its token in the file the profile's discomy_token_file names.
+
+def _profile_options(goptions):
+    """The profile's own keys, which koji's read_config leaves out unless it knows them:
+    the same files, read the same way."""
+    profile = getattr(goptions, "profile", None) or "koji"
+    files = ["/etc/koji.conf.d", "/etc/koji.conf"]
+    if getattr(goptions, "configFile", None):
+        files.append((os.path.expanduser(goptions.configFile), True))
+    else:
+        files += [os.path.expanduser("~/.koji/config.d"), os.path.expanduser("~/.koji/config")]
+    try:
+        config = koji.read_config_files(files)
+    except (koji.GenericError, OSError) as exc:
+        error("cannot read the koji config: %s" % exc)
+    options = dict(config.items(profile)) if config.has_section(profile) else {}
+    for key in (mb.URL_KEY, mb.TOKEN_KEY):
+        if getattr(goptions, key, None):        # given some other way: it wins
+            options[key] = getattr(goptions, key)
+    return profile, options
+
+
+class _Orchestrator(object):
+    """The orchestrator's module-build API over urllib; every failure is one line on
+    stderr and exit status 1."""
+
+    def __init__(self, goptions, need_token=False):
+        profile, options = _profile_options(goptions)
+        try:
+            self.settings = mb.client_settings(options, profile)
+        except mb.SettingsError as exc:
+            error(str(exc))
+        self.token = None
+        if self.settings.token_file:
+            path = os.path.expanduser(self.settings.token_file)
+            try:
+                with open(path) as f:
+                    self.token = f.read().strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                error("cannot read the discomy token file %s: %s"
+                      % (path, getattr(exc, "strerror", None) or exc))
+            if not self.token:
+                error("the discomy token file %s is empty" % path)
+        elif need_token:
+            error("this needs an API token: set %s in the koji profile %r to a file holding "
+                  "one (made with discomy token create)" % (mb.TOKEN_KEY, profile))
+        self.timeout = getattr(goptions, "timeout", None) or 60
+
+    def call(self, method, path="", body=None, query=None):
+        url = mb.endpoint(self.settings, path, query)
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                return json.loads(answer.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            error("discomy: %s" % _refusal(exc))
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            error("cannot reach the orchestrator at %s: %s" % (self.settings.url, reason))
+        except ValueError:
+            error("the orchestrator at %s did not answer with JSON" % self.settings.url)
+
+
+def _refusal(exc):
+    """An HTTP error's one line: the API's own sentence when it gave one."""
+    try:
+        said = json.loads(exc.read().decode("utf-8")).get("error")
+    except Exception:
+        said = None
+    text = " ".join(str(said or exc.reason or "refused").split())
+    return "%s (HTTP %s)" % (text, exc.code)
+
+
+def _build_id(parser, args):
+    if len(args) != 1 or not args[0].isdigit() or int(args[0]) < 1:
+        parser.error("Please specify one module build ID")
+    return int(args[0])
+
+
+def _read_modulemd(path):
+    try:
+        with open(os.path.expanduser(path), "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        error("%s: cannot be read (%s)" % (path, exc.strerror or exc))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        error("%s: not UTF-8 text" % path)
+
+
+@export_cli
+def handle_module_build(goptions, session, args):
+    "[build] Build a module from its git repository and branch (on the Discomy orchestrator)"
+    parser = _parser("module-build [options] <scmurl> <branch>\n"
+                     "       %prog module-build --scratch --file <modulemd.yaml> [options]")
+    parser.add_option("--scratch", action="store_true",
+                      help="A scratch build: nothing reuses it, and it is never resumed")
+    parser.add_option("--file", metavar="MODULEMD",
+                      help="Upload this modulemd instead of naming a git repository "
+                           "(a scratch build on koji)")
+    parser.add_option("--watch", action="store_true",
+                      help="Show each batch's progress until the build ends; exit non-zero "
+                           "unless it is ready")
+    parser.add_option("--reuse", choices=("changed-and-after", "only-changed", "all"),
+                      help="Which unchanged components are taken from the stream's last "
+                           "build (default: the orchestrator's)")
+    parser.add_option("--context", action="append", default=[], dest="contexts",
+                      metavar="CONTEXT", help="Build only this context; may be repeated")
+    parser.add_option("--interval", type="float", default=None,
+                      help="Seconds between looks with --watch (default: the profile's "
+                           "poll_interval)")
+    (opts, args) = parser.parse_args(args)
+    if opts.file is not None:
+        if args:
+            parser.error("--file takes no scmurl or branch")
+        body = {"modulemd": _read_modulemd(opts.file),
+                "filename": os.path.basename(opts.file), "scratch": bool(opts.scratch)}
+    else:
+        if len(args) != 2:
+            parser.error("Please specify an scmurl and a branch, or --file")
+        body = {"scmurl": args[0], "branch": args[1], "scratch": bool(opts.scratch)}
+    if opts.reuse:
+        body["reuse"] = opts.reuse
+    if opts.contexts:
+        body["contexts"] = opts.contexts
+    api = _Orchestrator(goptions, need_token=True)
+    builds = api.call("POST", body=body)
+    if opts.json and not opts.watch:
+        _print_json(builds)
+        return
+    # with --json, what people read goes to stderr and the JSON alone to stdout
+    out = sys.stderr if opts.json else sys.stdout
+    for build in builds:
+        print("Module build %s submitted: %s (%s)" % (build["id"], build["nsvc"],
+                                                      build["state"]), file=out)
+        print("  %s%s" % (api.settings.url, build["url"]), file=out)
+    if opts.watch:
+        interval = opts.interval if opts.interval is not None else \
+            getattr(goptions, "poll_interval", None) or 6
+        return _watch(api, [b["id"] for b in builds], interval, opts.json)
+
+
+def _watch(api, ids, interval, as_json):
+    """Print each build's per-batch progress when it changes, until all have ended."""
+    out = sys.stderr if as_json else sys.stdout
+    shown = {}
+    ended = {}
+    try:
+        while len(ended) < len(ids):
+            for build_id in ids:
+                if build_id in ended:
+                    continue
+                build = api.call("GET", "/%d" % build_id, query=[("modulemd", "false")])
+                lines = mb.watch_lines(build)
+                if lines != shown.get(build_id):
+                    shown[build_id] = lines
+                    print("\n".join(lines), file=out)
+                    out.flush()
+                if mb.finished(build):
+                    ended[build_id] = build
+            if len(ended) < len(ids):
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        print("Module builds %s go on; follow them with koji module-build-info"
+              % ", ".join(str(i) for i in ids if i not in ended), file=sys.stderr)
+        return 1
+    if as_json:
+        _print_json([ended[i] for i in ids])
+    failed = [b for b in ended.values() if b["state"] != mb.READY]
+    for build in failed:
+        print(mb.summary_line(build), file=sys.stderr)
+        for line in mb.failure_lines(build):
+            print(line, file=sys.stderr)
+    return 1 if failed else 0
+
+
+@export_cli
+def anon_handle_module_builds(goptions, session, args):
+    "[info] List module builds on the Discomy orchestrator, newest first"
+    parser = _parser("module-builds [options]")
+    parser.add_option("--state", action="append", default=[], choices=mb.STATES,
+                      help="Only builds in this state; may be repeated")
+    for key in ("name", "stream", "owner"):
+        parser.add_option("--" + key, help="Only builds of this %s" % key)
+    parser.add_option("--page", type="int", default=1, help="Which page (default 1)")
+    parser.add_option("--per-page", type="int", default=20,
+                      help="Builds per page (default 20, at most 100)")
+    (opts, args) = parser.parse_args(args)
+    if args:
+        parser.error("This command takes no arguments")
+    query = [("state", s) for s in opts.state]
+    query += [(key, getattr(opts, key)) for key in ("name", "stream", "owner")
+              if getattr(opts, key)]
+    query += [("page", str(opts.page)), ("per_page", str(opts.per_page))]
+    found = _Orchestrator(goptions).call("GET", query=query)
+    if opts.json:
+        _print_json(found)
+        return
+    if not found["items"]:
+        print("No module builds")
+        return
+    _print_table(mb.LIST_COLUMNS, mb.list_rows(found["items"]))
+    if found["pages"] > 1:
+        print("Page %s of %s (%s builds)" % (found["page"], found["pages"], found["total"]))
+
+
+@export_cli
+def anon_handle_module_build_info(goptions, session, args):
+    "[info] Show a module build, batch by batch, with its components"
+    parser = _parser("module-build-info [options] <id>")
+    parser.add_option("--modulemd", action="store_true",
+                      help="Also print the modulemd (as built, else as submitted)")
+    (opts, args) = parser.parse_args(args)
+    build_id = _build_id(parser, args)
+    build = _Orchestrator(goptions).call("GET", "/%d" % build_id,
+                                         query=[("modulemd", "true" if opts.modulemd or
+                                                 opts.json else "false")])
+    if opts.json:
+        _print_json(build)
+        return
+    print("\n".join(mb.info_lines(build)))
+    for line in mb.watch_lines(build)[1:]:
+        print(line)
+    if build["components"]:
+        print("")
+        _print_table(mb.COMPONENT_COLUMNS, mb.component_rows(build))
+    if opts.modulemd:
+        print("")
+        print((build.get("modulemd_final") or build.get("modulemd") or "").rstrip())
+
+
+@export_cli
+def handle_module_build_cancel(goptions, session, args):
+    "[build] Cancel a module build that has not finished"
+    parser = _parser("module-build-cancel [options] <id>")
+    (opts, args) = parser.parse_args(args)
+    build_id = _build_id(parser, args)
+    build = _Orchestrator(goptions, need_token=True).call("PATCH", "/%d" % build_id,
+                                                         body={"state": mb.CANCELED})
+    if opts.json:
+        _print_json(build)
+        return
+    print("Module build %s canceled: %s" % (build["id"], build["nsvc"]))

@@ -7,16 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def make_config(tmp_path: Path, example_repos, hub_url: str = "", **api) -> dict:
+def make_config(tmp_path: Path, example_repos, hub_url: str = "", module_git: Path = None,
+                **api) -> dict:
     """The orchestrator config of a test: plans from the example repositories, local
-    builds under ``tmp_path``, koji at ``hub_url``; ``api`` overrides ``[api]``."""
+    builds under ``tmp_path``, koji at ``hub_url``, module components from the git
+    repositories under ``module_git``; ``api`` overrides ``[api]``."""
     from discomy.orchestration.config import merge_config
 
     data = {"plan": {"repos": [str(example_repos.source_repo), str(example_repos.binary_repo)],
                      "cache_dir": str(tmp_path / "cache")},
             "campaign": {"workdir": str(tmp_path / "work")},
             "local": {"source_repos": [str(example_repos.source_repo)]},
+            "modules": {"workdir": str(tmp_path / "modules")},
             "api": api}
+    if module_git is not None:
+        data["modules"]["rpms_repository"] = f"file://{module_git}/{{name}}.git"
     if hub_url:
         data["koji"] = {"server": hub_url}
     return merge_config(data)

@@ -1,6 +1,7 @@
 """Fixtures of the API tests: a store on SQLite or a real PostgreSQL, the example
-repositories to plan from, a stand-in koji hub for the fleet view, the application
-over them (FastAPI's in-process client) and a token that may write.
+repositories to plan from, git repositories of the example packages and module, a
+stand-in koji hub for the fleet view, the application over them (FastAPI's
+in-process client) and a token that may write.
 
 The PostgreSQL server is the orchestrator tests' (``tests/orchestrator/conftest.py``),
 loaded from there rather than written twice.
@@ -56,6 +57,18 @@ def koji_hub():
         "features": ["ssd"], "draining": False, "load1": 2.5, "probed_at": 1700000000}}
     yield hub
     hub.stop()
+
+
+@pytest.fixture(scope="session")
+def module_git(tmp_path_factory) -> Path:
+    """Bare git repositories of the example packages (``<dir>/<name>.git``, on ``main``)
+    and of the example module (``discomy-demo.git``, its modulemd on branch ``1``)."""
+    from discomy.cli.examples import EXAMPLE_MODULE, commit_file, make_git_repos
+
+    git = make_git_repos(tmp_path_factory.mktemp("git"))
+    commit_file(git / "discomy-demo.git", "discomy-demo.yaml", EXAMPLE_MODULE.read_text(),
+                "discomy-demo: stream 1", branch="1")
+    return git
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ cases, over HTTP against a real ``discomy api``).
 Every operation is driven in schemathesis's positive mode (requests the document
 allows) and negative mode (requests it forbids), with three kinds of caller (a
 valid token, none, a wrong one), and half the time with values that exist
-(campaign numbers, node names, bodies naming real packages) so the cases reach
-past "not found". Each response is checked: no 5xx, a status and content type
+(campaign and module build numbers, node names, bodies naming real packages, a
+module's real git repository and modulemd documents, good and broken) so the
+cases reach past "not found". Each response is checked: no 5xx, a status and content type
 the document lists, a body matching its schema, and forbidden input refused.
 Failures are collected, not raised, so a run counts every case.
 """
@@ -42,11 +43,14 @@ class Seeds:
     campaign_ids: list
     node_names: list
     bodies: dict = field(default_factory=dict)      # operation label -> request bodies
+    module_ids: list = field(default_factory=lambda: [1])
 
 
-def seed(post: Callable[[str, dict], int]) -> Seeds:
+def seed(post: Callable[[str, dict], int], module_git=None) -> Seeds:
     """Campaigns to find, started with ``post(url, body) -> status``: a local one and a
-    koji one over the example packages; and bodies that name real packages."""
+    koji one over the example packages; a module build of the example module (from its
+    git repository under ``module_git``, which ``[modules] rpms_repository`` points
+    into); and bodies that name real packages and modules."""
     for body in ({"names": ["corelib"]},
                  {"names": ["corelib"], "backend": "koji", "target": "el9-candidate"}):
         status = post("/api/v1/campaigns", body)
@@ -61,9 +65,27 @@ def seed(post: Callable[[str, dict], int]) -> Seeds:
                                                   "capacity": 8, "maxjobs": 4}]}]
     changes = [{"state": "running"}, {"state": "running", "fixed": "alpha"},
                {"state": "cancelled"}, {"state": "cancelled", "kill": True}]
+    from discomy.cli.examples import EXAMPLE_MODULE
+
+    text = EXAMPLE_MODULE.read_text()
+    modules = [{"modulemd": text}, {"modulemd": text, "scratch": True},
+               {"modulemd": text.replace('stream: "1"', 'stream: "2"'), "reuse": "all"},
+               {"modulemd": text.replace("buildafter: [parsekit]", "buildafter: [appsuite]")},
+               {"modulemd": text.replace("license: [MIT]", "license: 7\n  license: x")},
+               {"modulemd": text[:len(text) // 2], "filename": "half.yaml"},
+               {"modulemd": text, "contexts": ["el9demo", "nosuch"]}]
+    if module_git is not None:
+        status = post("/api/v1/module-builds", {"scmurl": f"file://{module_git}/"
+                                                          f"discomy-demo.git", "branch": "1"})
+        assert status == 201, status
+        modules += [{"scmurl": f"git+file://{module_git}/discomy-demo.git?#1", "branch": "1"},
+                    {"scmurl": f"file://{module_git}/discomy-demo.git", "branch": "2"},
+                    {"scmurl": f"file://{module_git}/corelib.git", "branch": "main"}]
     return Seeds([1, 2], ["alpha", "beta", "parsekit", "appsuite", "corelib"], {
         "POST /api/v1/campaigns": starts, "POST /api/v1/campaigns/preview": previews,
-        "PATCH /api/v1/campaigns/{campaign_id}": changes})
+        "PATCH /api/v1/campaigns/{campaign_id}": changes,
+        "POST /api/v1/module-builds": modules,
+        "PATCH /api/v1/module-builds/{module_id}": [{"state": "canceled"}]})
 
 
 @dataclass
@@ -95,9 +117,11 @@ def _strategies(operation, mode, seeds: Seeds) -> list:
     names = {p.name for p in operation.path_parameters}
     if names:
         out.append(st.tuples(st.sampled_from(seeds.campaign_ids),
-                             st.sampled_from(seeds.node_names)).flatmap(
-            lambda pair: operation.as_strategy(generation_mode=mode, path_parameters={
-                k: v for k, v in (("campaign_id", pair[0]), ("name", pair[1])) if k in names})))
+                             st.sampled_from(seeds.node_names),
+                             st.sampled_from(seeds.module_ids)).flatmap(
+            lambda ids: operation.as_strategy(generation_mode=mode, path_parameters={
+                k: v for k, v in (("campaign_id", ids[0]), ("name", ids[1]),
+                                  ("module_id", ids[2])) if k in names})))
     bodies = seeds.bodies.get(operation.label)
     if bodies and mode == GenerationMode.POSITIVE:
         out.append(st.sampled_from(bodies).flatmap(

@@ -17,13 +17,20 @@ EXAMPLES = 25           # per operation, mode and seeding
 
 
 def test_no_input_from_the_schema_gives_a_server_error(any_store_url, tmp_path, example_repos,
-                                                      koji_hub):
-    api = make_api(any_store_url, make_config(tmp_path, example_repos, koji_hub.url))
-    seeds = seed(lambda url, body: api.client.post(url, json=body, headers=api.auth).status_code)
+                                                      koji_hub, module_git):
+    api = make_api(any_store_url, make_config(tmp_path, example_repos, koji_hub.url,
+                                              module_git=module_git))
+    seeds = seed(lambda url, body: api.client.post(url, json=body, headers=api.auth).status_code,
+                 module_git)
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.app)
     outcome = fuzz(schema, EXAMPLES, api.token, seeds)
     log.info("schemathesis: %d cases, %s", outcome.cases, sorted(outcome.statuses.items()))
     assert outcome.failures == []
     reached = {status for (label, status) in outcome.statuses if label.startswith("POST")}
     assert {200, 201, 400, 401, 409, 422} <= reached, outcome.statuses
+    # module builds: made, refused for their modulemd, found, canceled
+    modules = {(label.split(" ")[0], status) for (label, status) in outcome.statuses
+               if "/module-builds" in label}
+    assert {("POST", 201), ("POST", 400), ("GET", 200), ("GET", 404), ("PATCH", 200),
+            ("PATCH", 409)} <= modules, outcome.statuses
     assert outcome.cases >= 500

@@ -68,7 +68,7 @@ def run_serve(args) -> int:
 
 def _api(config: dict, service):
     """The REST API on a thread, over the daemon's store; its writes take the daemon's
-    lock and wake the campaign they touch."""
+    lock and wake the campaign or module builds they touch."""
     from discomy.orchestration.config import parse_listen
 
     try:
@@ -82,7 +82,7 @@ def _api(config: dict, service):
 
     try:
         app = create_app(service.store, config, session_factory=None, write_lock=service.lock,
-                         wake=service.wake)
+                         wake=service.wake, wake_modules=service.modules.wake)
     except SecretError as exc:
         raise CliError(str(exc)) from None
     try:

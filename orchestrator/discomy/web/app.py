@@ -6,8 +6,7 @@ orchestrator config. The routers it mounts are the modules named in
 its own ``/api/v1/...`` prefix) whose handlers take ``Depends(context)`` for the
 store and config, and ``Depends(reader)`` or ``Depends(writer)`` for who asks
 (:mod:`discomy.web.auth`); they raise :class:`discomy.web.errors.ApiError` for
-a 4xx. Adding a group of endpoints (module builds) is one such module and one
-line here.
+a 4xx. Adding a group of endpoints is one such module and one line here.
 
 With ``[[webhooks.repos]]`` configured, the forge webhooks' worker
 (:class:`discomy.orchestration.webhooks.service.WebhookService`) starts with the
@@ -23,7 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Optional
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
@@ -38,10 +37,11 @@ from discomy.web.metrics import ApiMetrics, MetricsMiddleware
 ROUTER_MODULES = (
     "discomy.web.campaigns",
     "discomy.web.hosts",
+    "discomy.web.modules",
     "discomy.web.webhooks",
 )
 
-DESCRIPTION = """Discomy's orchestrator: rebuild campaigns and koji's fleet.
+DESCRIPTION = """Discomy's orchestrator: rebuild campaigns, module builds and koji's fleet.
 
 Reads are public unless the server says otherwise; every write needs
 `Authorization: Bearer TOKEN` (a token from `discomy token create`) or a
@@ -52,22 +52,26 @@ trusted front end's user header. Every error is a JSON object with `status`,
 
 def create_app(store, config: dict, session_factory: Optional[Callable] = None,
                write_lock=None, wake: Optional[Callable[[int], None]] = None,
+               wake_modules: Optional[Callable[[], None]] = None,
                routers=ROUTER_MODULES, dashboard: bool = True) -> FastAPI:
     """The API over ``store`` (a :class:`discomy.orchestration.store.Store`) and ``config``
     (the orchestrator config, checked). ``session_factory`` makes koji sessions (default:
     from ``[koji]``); ``write_lock`` and ``wake`` come from the daemon when it serves
-    the API too (:mod:`discomy.web.context`). ``dashboard``: the web pages at ``/``
-    (:mod:`discomy.web.dashboard`) besides the API."""
+    the API too, as do ``wake_modules`` (:mod:`discomy.web.context`). ``dashboard``: the
+    web pages at ``/`` (:mod:`discomy.web.dashboard`) besides the API."""
     settings = ApiSettings.from_config(config)
     metrics = ApiMetrics.create()
     app = FastAPI(title="Discomy", version=__version__, description=DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+                  dependencies=[Depends(_numbers_in_path)])
     ctx = ApiContext(store, config, settings, session_factory=session_factory,
                      metrics=metrics)
     if write_lock is not None:
         ctx.write_lock = write_lock
     if wake is not None:
         ctx.wake = wake
+    if wake_modules is not None:
+        ctx.wake_modules = wake_modules
     app.state.context = ctx
     if config["webhooks"]["repos"]:
         ctx.webhooks = _webhook_service(ctx, session_factory)
@@ -96,6 +100,15 @@ def _webhook_service(ctx: ApiContext, session_factory: Optional[Callable]):
                           write_lock=ctx.write_lock).start()
 
 
+async def _numbers_in_path(request: Request) -> None:
+    """A number in a path (``/campaigns/{campaign_id}``) is its digits alone: pydantic
+    would also read `` 4`` or ``+4`` as 4, and one object would answer to many paths."""
+    for name, value in request.path_params.items():
+        if name.endswith("_id") and not (value.isascii() and value.isdigit()):
+            raise errors.ApiError(422, f"invalid request: path.{name}: must be a whole "
+                                       f"number written in digits")
+
+
 def _service_routes(settings: ApiSettings):
     from fastapi import APIRouter
 
@@ -105,6 +118,7 @@ def _service_routes(settings: ApiSettings):
     def index(who: Principal = Depends(reader)):
         return {"service": "discomy", "version": __version__,
                 "links": {"campaigns": "/api/v1/campaigns", "hosts": "/api/v1/hosts",
+                          "module_builds": "/api/v1/module-builds",
                           "health": "/api/v1/health", "openapi": "/openapi.json",
                           "metrics": "/metrics"}}
 

@@ -3,9 +3,10 @@ API's settings, a koji session, and the hooks of the process it runs in.
 
 One :class:`ApiContext` per application, on ``app.state.context``; handlers get
 it with ``Depends(context)``. Inside ``discomy serve`` the daemon hands over its
-lock (an API write never interleaves with an engine step) and its ``wake``
+lock (an API write never interleaves with an engine step), its ``wake``
 (a campaign resumed or started here is stepped at the next tick, not after
-the next koji poll).
+the next koji poll) and its module driver's (``wake_modules``: a module build
+submitted or canceled here is looked at the next tick).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class ApiContext:
     session_factory: Optional[Callable] = None   # a koji session; None: from [koji]
     write_lock: Any = field(default_factory=contextlib.nullcontext)
     wake: Callable[[int], None] = lambda campaign_id: None
+    wake_modules: Callable[[], None] = lambda: None
     metrics: Any = None                       # discomy.web.metrics.ApiMetrics
     planning: threading.BoundedSemaphore = None
     caches: dict = field(default_factory=dict)

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from discomy.orchestration import campaign as cm
+from discomy.orchestration.modules import core as mcore
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._+~^:-]{1,255}$",
                             description="a source package name, or an NVR",
@@ -267,3 +268,132 @@ class Index(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     store: str
+
+
+# -- module builds -----------------------------------------------------------------------
+ModuleState = Literal[mcore.STATES]
+ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._+~^:-]{1,255}$",
+                                  description="a module name, stream, version or context",
+                                  examples=["nodejs"])]
+# who submitted: a token's name or the front end's user, printable
+Owner = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,255}$", examples=["jdoe"])]
+Reuse = Literal[mcore.REUSE_STRATEGIES]
+
+
+class ModuleBuildRequest(Strict):
+    """A module to build: its git repository (``scmurl``, with ``?#REF`` if not the
+    branch's head) and ``branch`` (its stream), holding ``NAME.yaml``; or an uploaded
+    modulemd (``modulemd``, the document's text), a scratch build on koji."""
+    scmurl: Optional[str] = Field(default=None, min_length=1, max_length=4096,
+                                  examples=["git+https://src.example.org/modules/nodejs.git"])
+    branch: Optional[str] = Field(default=None, min_length=1, max_length=255,
+                                  examples=["20"])
+    modulemd: Optional[str] = Field(default=None, min_length=1,
+                                    description="a modulemd v2 or packager v3 document")
+    filename: Optional[str] = Field(default=None, min_length=1, max_length=255,
+                                    description="the uploaded document's name, for errors")
+    scratch: bool = False
+    reuse: Optional[Reuse] = Field(default=None, description="which unchanged components are "
+                                   "taken from the stream's last build ([modules] reuse)")
+    contexts: list[ModuleName] = Field(default_factory=list, max_length=50,
+                                       description="build only these contexts "
+                                                   "(default: every one)")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.scmurl is None) == (self.modulemd is None):
+            raise ValueError("give either scmurl and branch, or modulemd")
+        if self.scmurl is not None and self.branch is None:
+            raise ValueError("scmurl needs a branch (the module's stream)")
+        if self.modulemd is not None and (self.branch is not None):
+            raise ValueError("branch goes with scmurl")
+        if self.filename is not None and self.modulemd is None:
+            raise ValueError("filename goes with modulemd")
+        return self
+
+
+class ModuleBuild(BaseModel):
+    id: int
+    name: str
+    stream: str
+    version: str
+    context: str
+    nsvc: str = Field(description="name:stream:version:context")
+    state: ModuleState
+    state_reason: Optional[str]
+    failure_class: Optional[str]
+    note: Optional[str] = Field(description="what it waits for, when it waits")
+    backend: str
+    scratch: bool
+    owner: Optional[str]
+    scmurl: Optional[str]
+    branch: Optional[str]
+    commit: Optional[str]
+    buildrequires: Optional[dict[str, Any]]
+    requires: Optional[dict[str, Any]]
+    order: Optional[str] = Field(description="batches (buildorder) or dag (buildafter)")
+    reuse: Optional[str]
+    reused_from: Optional[int]
+    koji_tag: Optional[str]
+    build_tag: Optional[str]
+    target: Optional[str]
+    dist: Optional[str]
+    repo: Optional[str] = Field(description="the module repo, once ready")
+    campaign: Optional[int] = Field(description="the campaign building its components")
+    created_at: Optional[str]
+    updated_at: Optional[str]
+    completed_at: Optional[str]
+    components_total: int
+    component_states: dict[str, int]
+    url: str
+
+
+class ModuleBatch(BaseModel):
+    batch: int
+    states: dict[str, int] = Field(description="its components per state")
+
+
+class ModuleComponent(BaseModel):
+    name: str
+    batch: int
+    state: Optional[NodeState]
+    nvr: Optional[str]
+    task: Optional[str]
+    task_url: Optional[str]
+    reason: Optional[str]
+    failure_class: Optional[str]
+    attempts: int
+    log: Optional[str]
+    repository: Optional[str]
+    ref: Optional[str]
+    commit: Optional[str]
+    scmurl: Optional[str]
+    buildorder: Optional[int]
+    buildafter: list[str]
+    arches: list[str]
+    buildonly: bool
+    rationale: Optional[str]
+    reused_from: Optional[int]
+    artifacts: list[str]
+
+
+class ModuleBuildDetail(ModuleBuild):
+    batches: list[ModuleBatch]
+    components: list[ModuleComponent]
+    modulemd: Optional[str] = Field(default=None, description="as submitted (refs resolved)")
+    modulemd_final: Optional[str] = Field(default=None, description="as built: NVRs and "
+                                          "artifacts (what the module repo's modules.yaml has)")
+
+
+class ModuleBuildPage(BaseModel):
+    items: list[ModuleBuild]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+    next: Optional[str] = Field(description="the next page, or null on the last")
+
+
+class ModuleBuildChange(Strict):
+    """``canceled``: stop the build (its component builds still running are stopped)."""
+    state: Literal[mcore.CANCELED]

@@ -132,6 +132,10 @@ class LocalBackend:
             refusal += f" ({self.srpms[node.name].name})"
         return f"{refusal}: put the fixed source package into {where}"
 
+    def cancel(self, task: str) -> None:
+        """Nothing to stop: a local build has ended by the time :meth:`submit` returns (a
+        canceled campaign or module build only leaves its outcome unread)."""
+
     def log_path(self, task: str) -> Path:
         name, _, stamp = task.rpartition("@")
         return self.logs / name / f"{stamp}.log"

@@ -27,13 +27,20 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional
 
+# the states, as the API's clients know them too
+from discomy.common.modulebuilds import (  # noqa: F401
+    ACTIVE,
+    BUILD,
+    CANCELED,
+    DONE,
+    FAILED,
+    INIT,
+    READY,
+    STATES,
+    TERMINAL,
+    WAIT,
+)
 from discomy.orchestration import campaign as cm
-
-INIT, WAIT, BUILD, DONE, READY, FAILED, CANCELED = (
-    "init", "wait", "build", "done", "ready", "failed", "canceled")
-STATES = (INIT, WAIT, BUILD, DONE, READY, FAILED, CANCELED)
-TERMINAL = (READY, FAILED, CANCELED)
-ACTIVE = (INIT, WAIT, BUILD, DONE)
 # what may follow what (a resubmission takes a failed or canceled build back to wait)
 TRANSITIONS = {INIT: (WAIT, FAILED, CANCELED), WAIT: (BUILD, FAILED, CANCELED),
                BUILD: (DONE, FAILED, CANCELED), DONE: (READY, FAILED, CANCELED),

@@ -72,7 +72,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 from discomy.orchestration import campaign as cm
 from discomy.orchestration.campaign import Node
@@ -504,11 +504,3 @@ def message_body(store, row, old_state: Optional[str] = None) -> dict:
                        "failed": states.get(cm.FAILED, 0), "reused": reused},
     }
 
-
-def watch_lines(build: dict) -> Iterable[str]:
-    """Per-batch progress of a build (from :func:`get_module_build`), as lines for people."""
-    yield f"module build {build['id']} {build['nsvc']}: {build['state']}" + \
-        (f" ({build['note']})" if build.get("note") else "")
-    for batch in build.get("batches", []):
-        counts = ", ".join(f"{n} {s}" for s, n in batch["states"].items())
-        yield f"  batch {batch['batch']}: {counts}"

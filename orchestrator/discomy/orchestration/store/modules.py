@@ -222,6 +222,10 @@ class ModuleStore:
                           .where(ModuleComponentRow.module_build_id == module_id,
                                  ModuleComponentRow.name == name)
                           .values(artifacts=json.dumps(sorted(found))))
+            # the build's updated_at says its components changed too (readers keep
+            # what they read against it)
+            s.execute(update(ModuleBuildRow).where(ModuleBuildRow.id == module_id)
+                      .values(updated_at=time.time()))
 
     # -- reading --------------------------------------------------------------------
     def get(self, module_id: int) -> ModuleBuildRow:
