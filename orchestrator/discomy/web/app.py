@@ -62,8 +62,7 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
     settings = ApiSettings.from_config(config)
     metrics = ApiMetrics.create()
     app = FastAPI(title="Discomy", version=__version__, description=DESCRIPTION,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
-                  dependencies=[Depends(_numbers_in_path)])
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     ctx = ApiContext(store, config, settings, session_factory=session_factory,
                      metrics=metrics)
     if write_lock is not None:
@@ -79,8 +78,9 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(_service_routes(settings))
-    for name in routers:
-        app.include_router(importlib.import_module(name).router)
+    for name in routers:     # the dashboard's pages answer a bad number with a page of their own
+        app.include_router(importlib.import_module(name).router,
+                           dependencies=[Depends(_numbers_in_path)])
     if dashboard:
         from discomy.web import dashboard as pages
 
