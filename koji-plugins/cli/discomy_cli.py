@@ -446,7 +446,7 @@ def handle_module_build(goptions, session, args):
     parser.add_option("--watch", action="store_true",
                       help="Show each batch's progress until the build ends; exit non-zero "
                            "unless it is ready")
-    parser.add_option("--reuse", choices=("changed-and-after", "only-changed", "all"),
+    parser.add_option("--reuse", choices=mb.REUSE_STRATEGIES,
                       help="Which unchanged components are taken from the stream's last "
                            "build (default: the orchestrator's)")
     parser.add_option("--context", action="append", default=[], dest="contexts",

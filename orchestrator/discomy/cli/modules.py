@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from discomy.cli import CliError, read_config
+from discomy.common.modulebuilds import REUSE_STRATEGIES
 from discomy.common.paths import path_option
 
 
@@ -49,7 +50,7 @@ def register(subparsers) -> None:
     build.add_argument("--rpms-repository", metavar="TEMPLATE",
                        help="a component's git repository when the modulemd names none, "
                             "{name} replaced (default: [modules] rpms_repository)")
-    build.add_argument("--reuse", choices=("changed-and-after", "only-changed", "all"),
+    build.add_argument("--reuse", choices=REUSE_STRATEGIES,
                        help="which unchanged components are taken from the last build of the "
                             "stream (default: [modules] reuse)")
     build.add_argument("--context", action="append", default=[], metavar="CONTEXT",

@@ -19,6 +19,9 @@ INIT, WAIT, BUILD, DONE, READY, FAILED, CANCELED = (
 STATES = (INIT, WAIT, BUILD, DONE, READY, FAILED, CANCELED)
 TERMINAL = (READY, FAILED, CANCELED)
 ACTIVE = (INIT, WAIT, BUILD, DONE)
+# which components of a new build are taken from the stream's last ready one
+CHANGED_AND_AFTER, ONLY_CHANGED, ALL = "changed-and-after", "only-changed", "all"
+REUSE_STRATEGIES = (CHANGED_AND_AFTER, ONLY_CHANGED, ALL)
 
 API_PATH = "/api/v1/module-builds"
 URL_KEY, TOKEN_KEY = "discomy_url", "discomy_token_file"

@@ -33,6 +33,7 @@ from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from discomy.common.paths import absolute, absolute_location
+from discomy.common.modulebuilds import REUSE_STRATEGIES
 from discomy.orchestration.notify import DEFAULT_SUBJECT, DEFAULT_TEXT
 
 DEFAULT_PATH = Path("/etc/discomy/orchestrator.toml")
@@ -177,7 +178,7 @@ CHOICES = {
     ("campaign", "depth"): ("direct", "buildroot"),
     ("gate", "kind"): ("none", "resultsdb"),
     ("modules", "backend"): ("local", "koji"),
-    ("modules", "reuse"): ("changed-and-after", "only-changed", "all"),
+    ("modules", "reuse"): REUSE_STRATEGIES,
 }
 POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
             ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),

@@ -27,7 +27,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from fastapi import Depends, Request
 

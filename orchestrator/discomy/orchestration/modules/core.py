@@ -27,15 +27,19 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional
 
-# the states, as the API's clients know them too
+# the states and reuse strategies, as the API's clients know them too
 from discomy.common.modulebuilds import (  # noqa: F401
     ACTIVE,
+    ALL,
     BUILD,
     CANCELED,
+    CHANGED_AND_AFTER,
     DONE,
     FAILED,
     INIT,
+    ONLY_CHANGED,
     READY,
+    REUSE_STRATEGIES,
     STATES,
     TERMINAL,
     WAIT,
@@ -45,9 +49,6 @@ from discomy.orchestration import campaign as cm
 TRANSITIONS = {INIT: (WAIT, FAILED, CANCELED), WAIT: (BUILD, FAILED, CANCELED),
                BUILD: (DONE, FAILED, CANCELED), DONE: (READY, FAILED, CANCELED),
                READY: (), FAILED: (WAIT,), CANCELED: (WAIT,)}
-
-CHANGED_AND_AFTER, ONLY_CHANGED, ALL = "changed-and-after", "only-changed", "all"
-REUSE_STRATEGIES = (CHANGED_AND_AFTER, ONLY_CHANGED, ALL)
 
 # koji's limit on tag names, minus the "-build" of the build tag
 MAX_TAG = 256 - len("-build")

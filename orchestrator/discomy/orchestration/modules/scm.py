@@ -82,16 +82,20 @@ def repository_name(repository: str) -> str:
     return name[:-4] if name.endswith(".git") else name
 
 
-def _git(argv: list, what: str, cwd: Optional[Path] = None, binary: bool = False):
+def run_git(argv: list, what: str, cwd: Optional[Path] = None, binary: bool = False,
+            timeout: float = TIMEOUT):
+    """``git argv`` (an argument list, never a shell), with no prompt, only the schemes
+    of :data:`SCHEMES` and a ``timeout``; its output. :class:`ScmError` of one line,
+    naming ``what`` it was to do, when git is missing, fails or takes too long."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": ":".join(SCHEMES),
            "GIT_ASKPASS": "/bin/true", "LC_ALL": "C", "TZ": "UTC"}
     try:
         proc = subprocess.run(["git", *argv], cwd=cwd, env=env, capture_output=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+                              timeout=timeout, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise ScmError(f"git is not installed (needed to {what})") from None
     except subprocess.TimeoutExpired:
-        raise ScmError(f"git did not {what} within {TIMEOUT} s") from None
+        raise ScmError(f"git did not {what} within {timeout:g} s") from None
     if proc.returncode != 0:
         lines = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
                  if line.strip() and not line.startswith("hint:")]
@@ -103,7 +107,7 @@ def _git(argv: list, what: str, cwd: Optional[Path] = None, binary: bool = False
 def ls_remote(repository: str, ref: str) -> Optional[str]:
     """The commit of branch or tag ``ref`` in ``repository`` (a branch first), or None."""
     url = check_repository(repository)
-    out = _git(["ls-remote", "--", url, check_ref(ref)], f"list the refs of {url}")
+    out = run_git(["ls-remote", "--", url, check_ref(ref)], f"list the refs of {url}")
     found = {}
     for line in out.splitlines():
         commit, _, name = line.partition("\t")
@@ -138,15 +142,15 @@ def fetch_file(repository: str, ref: str, path: str) -> Fetched:
     url = check_repository(repository)
     check_ref(ref)
     with tempfile.TemporaryDirectory(prefix="discomy-scm-") as scratch:
-        _git(["init", "--quiet", "--bare", scratch], "make a scratch repository")
-        _git(["fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, ref],
+        run_git(["init", "--quiet", "--bare", scratch], "make a scratch repository")
+        run_git(["fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, ref],
              f"fetch {ref} of {url}", cwd=Path(scratch))
-        commit = _git(["rev-parse", "FETCH_HEAD^{commit}"], "read the fetched commit",
+        commit = run_git(["rev-parse", "FETCH_HEAD^{commit}"], "read the fetched commit",
                       cwd=Path(scratch)).strip()
-        stamp = _git(["log", "-1", "--format=%cd", "--date=format-local:%Y%m%d%H%M%S",
+        stamp = run_git(["log", "-1", "--format=%cd", "--date=format-local:%Y%m%d%H%M%S",
                       commit], "read the commit's time", cwd=Path(scratch)).strip()
         try:
-            data = _git(["show", f"{commit}:{path}"], f"read {path}", cwd=Path(scratch),
+            data = run_git(["show", f"{commit}:{path}"], f"read {path}", cwd=Path(scratch),
                         binary=True)
         except ScmError:
             raise ScmError(f"{url} has no {path} at {ref} ({commit[:12]})") from None
@@ -163,10 +167,10 @@ def export(repository: str, commit: str, dest: Path) -> Path:
     check_ref(commit)
     dest = Path(dest)
     with tempfile.TemporaryDirectory(prefix="discomy-scm-") as scratch:
-        _git(["init", "--quiet", "--bare", scratch], "make a scratch repository")
-        _git(["fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, commit],
+        run_git(["init", "--quiet", "--bare", scratch], "make a scratch repository")
+        run_git(["fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, commit],
              f"fetch {commit} of {url}", cwd=Path(scratch))
-        tar = _git(["archive", "--format=tar", "FETCH_HEAD"], f"export {commit} of {url}",
+        tar = run_git(["archive", "--format=tar", "FETCH_HEAD"], f"export {commit} of {url}",
                    cwd=Path(scratch), binary=True)
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:

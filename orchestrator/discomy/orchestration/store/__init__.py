@@ -747,13 +747,13 @@ class Store:
         """Store many events in one transaction; the dedupe keys that were new."""
         rows, seen = [], set()
         now = time.time()
-        for event in events:
-            if event.dedupe_key in seen:
+        for one in events:
+            if one.dedupe_key in seen:
                 continue
-            seen.add(event.dedupe_key)
-            payload = dataclasses.asdict(event) if dataclasses.is_dataclass(event) else {}
-            rows.append({"dedupe_key": event.dedupe_key, "kind": type(event).__name__,
-                         "msg_id": event.msg_id, "payload": json.loads(json.dumps(payload)),
+            seen.add(one.dedupe_key)
+            payload = dataclasses.asdict(one) if dataclasses.is_dataclass(one) else {}
+            rows.append({"dedupe_key": one.dedupe_key, "kind": type(one).__name__,
+                         "msg_id": one.msg_id, "payload": json.loads(json.dumps(payload)),
                          "received_at": now})
         if not rows:
             return set()

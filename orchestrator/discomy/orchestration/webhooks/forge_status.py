@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 from discomy.orchestration.webhooks.decide import RepoSettings, backoff, status_request
 

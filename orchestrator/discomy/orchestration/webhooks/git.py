@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from discomy.orchestration.modules.scm import SCHEMES, ScmError, check_ref, check_repository
+from discomy.orchestration.modules.scm import ScmError, check_ref, check_repository, run_git
 from discomy.orchestration.webhooks.decide import SHA, url_allowed
 
 
@@ -34,21 +32,10 @@ class GitError(RuntimeError):
 
 def _git(argv: list, what: str, timeout: float, cwd: Optional[Path] = None,
          binary: bool = False):
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": ":".join(SCHEMES),
-           "GIT_ASKPASS": "/bin/true", "LC_ALL": "C", "TZ": "UTC"}
     try:
-        proc = subprocess.run(["git", *argv], cwd=cwd, env=env, capture_output=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise GitError(f"git is not installed (needed to {what})") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git did not {what} within {timeout:g} s") from None
-    if proc.returncode != 0:
-        lines = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
-                 if line.strip() and not line.startswith("hint:")]
-        reason = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise GitError(f"cannot {what}: {reason}"[:500])
-    return proc.stdout if binary else proc.stdout.decode("utf-8", "replace")
+        return run_git(argv, what, cwd=cwd, binary=binary, timeout=timeout)
+    except ScmError as exc:
+        raise GitError(str(exc)) from None
 
 
 def checked_url(url: str, allowed: Sequence[str]) -> str:
