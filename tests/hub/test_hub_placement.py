@@ -230,3 +230,19 @@ def test_history_uses_the_latest_builds_slowest_arch():
     rows = [("llvm", 7, 3000.0), ("llvm", 9, 7300.0), ("llvm", 9, 5000.0), ("llvm", 8, 99999.0),
             ("bash", 3, None), ("bash", 2, 60.0)]
     assert last_build_durations(rows) == {"llvm": 7300.0, "bash": 60.0}
+
+
+def test_a_task_whose_fitting_hosts_are_busy_names_them_instead_of_no_host_fits():
+    small, big = host(1, memory_gib=16), host(2, memory_gib=64, maxjobs=1)
+    result = schedule([task(10, BIG)], [ActiveTask(90, 2, 1.0)], [small, big], {}, CFG, now=0)
+    reason = result.reasons[10]
+    assert "no host fits" not in reason
+    assert reason.startswith("waits: 1 fitting host(s) busy: builder2: at maxjobs (1/1)")
+    assert "not eligible: builder1: needs 32 GiB memory, has 16 GiB" in reason
+
+
+def test_a_task_no_idle_host_could_take_says_no_host_fits():
+    result = schedule([task(10, BIG)], [ActiveTask(90, 1, 3.5)],
+                      [host(1, memory_gib=16, maxjobs=1)], {}, CFG, now=0)
+    assert result.reasons[10] == ("waits: no host fits; needs memory>=32 GiB (package llvm); "
+                                 "builder1: needs 32 GiB memory, has 16 GiB")

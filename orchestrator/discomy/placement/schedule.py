@@ -13,11 +13,12 @@ from __future__ import annotations
 import functools
 import heapq
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from discomy.placement.config import PlacementConfig
 from discomy.placement.fit import _FIT_FREE, Fit, effective_speed, fits, is_strong, preference
+from discomy.placement.hostdata import HostData
 from discomy.placement.hosts import HostCapabilities
 from discomy.placement.requirements import NO_REQUIREMENTS, TaskRequirements
 
@@ -50,7 +51,12 @@ class ActiveTask:
 class Assignment:
     task_id: int
     host_id: int
-    reason: str
+    why: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def reason(self) -> str:
+        """Why it went there (worded when asked: most passes never ask)."""
+        return self.why[self.task_id] if self.why is not None else ""
 
 
 @dataclass(frozen=True)
@@ -100,11 +106,34 @@ def host_bins(hosts: Sequence[HostCapabilities]) -> dict:
 
 
 def min_available(weight: float, config: PlacementConfig) -> float:
+    """Spare capacity a task of ``weight`` needs (koji: ``weight - CapacityOvercommit``)."""
     return max(0, weight - config.capacity_overcommit)
 
 
+MAXJOBS, CAPACITY = "maxjobs", "capacity"
+
+
+def shortfall(capacity: float, load: float, ntasks: int, maxjobs: int,
+              min_avail: float) -> Optional[str]:
+    """koji's admission test (``kojihub/scheduler.py``, ``do_schedule``), the one copy of it:
+    None when a host takes one more task, else which half fails (``MAXJOBS``, ``CAPACITY``).
+
+    The hub plugin's pass, its explanations, the estimator's slots and the simulator
+    all ask here.
+    """
+    if not ntasks < maxjobs:
+        return MAXJOBS
+    if not capacity - load > min_avail:
+        return CAPACITY
+    return None
+
+
+def admits(capacity: float, load: float, ntasks: int, maxjobs: int, min_avail: float) -> bool:
+    return shortfall(capacity, load, ntasks, maxjobs, min_avail) is None
+
+
 def has_room(p: PassState, i: int, min_avail: float) -> bool:
-    return p.capacity[i] - p.load[i] > min_avail and p.ntasks[i] < p.maxjobs[i]
+    return admits(p.capacity[i], p.load[i], p.ntasks[i], p.maxjobs[i], min_avail)
 
 
 def _hard(req: TaskRequirements) -> tuple:
@@ -127,6 +156,9 @@ class FitCache:
         if fit is None:
             fit = self.cache[key] = fits(self.hosts[i], req)
         return fit
+
+
+_NO_DATA = HostData()
 
 
 def _fit_counts(fit: Fit, config: PlacementConfig) -> bool:
@@ -155,13 +187,18 @@ def reservations(tasks: Sequence[FreeTask], p: PassState, bins: Mapping, refusal
                 i for i in bins.get(kind[0], ())
                 if p.hosts[i].ready and not p.hosts[i].draining
                 and _fit_counts(fit_of(i, task.req), config)]
+        # a host that publishes no Discomy data is never reserved: with no data a
+        # pass decides what stock koji decides, whatever discomy.conf says
+        reservable = [i for i in capable if p.hosts[i].data != _NO_DATA]
         refused = refusals.get(task.task_id)
         if refused:
             capable = [i for i in capable if p.hosts[i].host_id not in refused]
         min_avail = min_available(task.weight, config)
         if not capable or any(has_room(p, i, min_avail) for i in capable):
             continue
-        free = [i for i in capable if i not in reserved]
+        if refused:
+            reservable = [i for i in reservable if p.hosts[i].host_id not in refused]
+        free = [i for i in reservable if i not in reserved]
         if not free:
             continue
         best = min(free, key=lambda i: (-effective_speed(p.hosts[i]),
@@ -174,14 +211,29 @@ def exclusion(p: PassState, i: int, task: FreeTask, min_avail: float, refused,
                reserved: Mapping, fit_of: FitCache,
                unknown_fits: bool = True) -> Optional[str]:
     """Why host ``i`` cannot take ``task`` now (None if it can); koji's reasons first."""
+    return busy_reason(p, i, task, min_avail) or \
+        never_reason(p, i, task, refused, fit_of, unknown_fits) or \
+        reserved_reason(p, i, task, reserved)
+
+
+def busy_reason(p: PassState, i: int, task: FreeTask, min_avail: float) -> Optional[str]:
+    """Why host ``i`` has no room for ``task`` now (it may have later)."""
     host = p.hosts[i]
     if not host.ready:
         return f"{host.name}: not ready"
-    if not p.ntasks[i] < p.maxjobs[i]:
+    short = shortfall(p.capacity[i], p.load[i], p.ntasks[i], p.maxjobs[i], min_avail)
+    if short == MAXJOBS:
         return f"{host.name}: at maxjobs ({p.ntasks[i]}/{p.maxjobs[i]})"
-    if not p.capacity[i] - p.load[i] > min_avail:
+    if short == CAPACITY:
         return (f"{host.name}: not enough capacity (capacity {p.capacity[i]:g}, "
                 f"load {p.load[i]:g}, task weight {task.weight:g})")
+    return None
+
+
+def never_reason(p: PassState, i: int, task: FreeTask, refused, fit_of: FitCache,
+                 unknown_fits: bool = True) -> Optional[str]:
+    """Why host ``i`` cannot take ``task`` however idle it is (refused, draining, unfit)."""
+    host = p.hosts[i]
     if host.host_id in refused:
         return f"{host.name}: refused the task"
     if host.draining:
@@ -190,8 +242,12 @@ def exclusion(p: PassState, i: int, task: FreeTask, min_avail: float, refused,
     if not fit.ok or (fit.unknown and not unknown_fits):
         # with unknown_fits off, an unpublished value counts as a violation
         return "; ".join(fit.reasons)
+    return None
+
+
+def reserved_reason(p: PassState, i: int, task: FreeTask, reserved: Mapping) -> Optional[str]:
     if i in reserved and not task.req.power:
-        return f"{host.name}: reserved for power task {reserved[i]}"
+        return f"{p.hosts[i].name}: reserved for power task {reserved[i]}"
     return None
 
 
@@ -230,15 +286,21 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
         bin_key = (task.channel_id, task.arch)
         key = (bin_key, min_avail, _hard(task.req), task.req.power)
         if key not in base_options:
-            options, excluded = [], []
+            # excluded: hosts that can never take it; busy: hosts that fit but have no
+            # room now (or are kept for a power job)
+            options, excluded, busy = [], [], []
             for i in bins.get(bin_key, ()):
-                why = exclusion(p, i, task, min_avail, (), reserved, fit_of,
-                                 config.unknown_fits)
+                never = never_reason(p, i, task, (), fit_of, config.unknown_fits)
+                if never is not None:
+                    excluded.append(never)
+                    continue
+                why = busy_reason(p, i, task, min_avail) or \
+                    reserved_reason(p, i, task, reserved)
                 if why is None:
                     options.append(i)
                 else:
-                    excluded.append(why)
-            base_options[key] = (options, excluded)
+                    busy.append(why)
+            base_options[key] = (options, excluded, busy)
         refused = refusals.get(task.task_id)
         refused_here = frozenset()
         if refused:
@@ -288,7 +350,9 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     # 3. assign in task order: best (preference, rank, host order) with room
     heaps: dict = {}
     assignments = []
-    reasons: dict = {}
+    outcome: dict = {}      # task id -> (task position, chosen host index or None)
+    reasons = _Reasons(outcome, free_tasks, task_group, group_options, group_base, base_options,
+                       p, fit_of, refusals, config, power_waiting)
     for n, task in enumerate(free_tasks):
         gid = task_group[n]
         min_avail = group_base[gid][1]
@@ -310,20 +374,56 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
                 chosen = i
                 break
             heapq.heappop(heap)  # load only grows in a pass: never room for this group again
+        outcome[task.task_id] = (n, chosen)
         if chosen is None:
-            reasons[task.task_id] = _waiting_reason(task, group_options[gid],
-                                                    base_options[group_base[gid]][1])
             continue
-        host = hosts[chosen]
         p.load[chosen] += task.weight
         p.ntasks[chosen] += 1
         rank[chosen] = p.load[chosen] + p.ntasks[chosen] + demand[chosen]
-        reason = _assigned_reason(task, host, config, power_waiting,
-                                  base_options[group_base[gid]][1], fit_of(chosen, task.req))
-        reasons[task.task_id] = reason
-        assignments.append(Assignment(task.task_id, host.host_id, reason))
+        assignments.append(Assignment(task.task_id, hosts[chosen].host_id, reasons))
     return Schedule(tuple(assignments), reasons,
                     {hosts[i].host_id: t for i, t in reserved.items()})
+
+
+class _Reasons(Mapping):
+    """task id -> reason, worded on demand from the pass's end state: the hub logs the
+    reasons of constrained tasks only, and the simulator none."""
+
+    def __init__(self, outcome, tasks, task_group, group_options, group_base, base_options,
+                 p, fit_of, refusals, config, power_waiting):
+        self.outcome, self.tasks, self.task_group = outcome, tasks, task_group
+        self.group_options, self.group_base, self.base_options = \
+            group_options, group_base, base_options
+        self.p, self.fit_of, self.refusals, self.config = p, fit_of, refusals, config
+        self.power_waiting = power_waiting
+        self.cache: dict = {}
+
+    def __getitem__(self, task_id: int) -> str:
+        text = self.cache.get(task_id)
+        if text is None:
+            text = self.cache[task_id] = self._word(*self.outcome[task_id])
+        return text
+
+    def __iter__(self):
+        return iter(self.outcome)
+
+    def __len__(self) -> int:
+        return len(self.outcome)
+
+    def _word(self, n: int, chosen: Optional[int]) -> str:
+        task, p = self.tasks[n], self.p
+        gid = self.task_group[n]
+        base = self.group_base[gid]
+        options, excluded, busy = self.base_options[base]
+        if chosen is not None:
+            return _assigned_reason(task, p.hosts[chosen], self.config, self.power_waiting,
+                                    excluded + busy, self.fit_of(chosen, task.req))
+        refused = self.refusals.get(task.task_id, ())
+        gone = [never_reason(p, i, task, refused, self.fit_of)
+                for i in options if i not in self.group_options[gid]]
+        full = [busy_reason(p, i, task, base[1]) or f"{p.hosts[i].name}: no room left"
+                for i in self.group_options[gid]]
+        return _waiting_reason(task, full + busy, [r for r in gone if r] + excluded)
 
 
 def _assigned_reason(task: FreeTask, host: HostCapabilities, config: PlacementConfig,
@@ -343,13 +443,15 @@ def _assigned_reason(task: FreeTask, host: HostCapabilities, config: PlacementCo
     return "; ".join(parts)
 
 
-def _waiting_reason(task: FreeTask, options: Sequence[int], excluded: Sequence[str]) -> str:
-    if options:
-        head = f"waits: {len(options)} fitting host(s), none with room now"
+def _waiting_reason(task: FreeTask, busy: Sequence[str], excluded: Sequence[str]) -> str:
+    """"no host fits" only when no host could take the task even if idle; otherwise
+    the hosts that fit, each with why it has no room now."""
+    if busy:
+        head = f"waits: {len(busy)} fitting host(s) busy: {_summary(busy)}"
     else:
         head = "waits: no host fits"
     if task.req.why:
         head += f"; needs {task.req.describe()} ({task.req.why})"
     if excluded:
-        head += "; " + _summary(excluded)
+        head += ("; not eligible: " if busy else "; ") + _summary(excluded)
     return head
