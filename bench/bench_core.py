@@ -231,7 +231,7 @@ def bench_rss(dataset: Path) -> None:
         f"g = load_graph(['{dataset / 'source'}', '{dataset / 'binary'}'], use_cache=False)\n"
         "p = make_plan(g, [], rebuild_all=True)\n"
         f"f = fleet_from_data(yaml.safe_load(open('{ROOT / 'bench' / 'fleet-heterogeneous.yaml'}')))\n"
-        "simulate(workload_from_plan(p), f, 'critical-path')\n"
+        "simulate(workload_from_plan(p), f, 'discomy')\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     _, out = wall([sys.executable, "-c", code])

@@ -31,6 +31,7 @@ LEAN = ("common", "placement", "builder")          # python3-discomy-core
 PURE = ["common.units", "common.nvr", "common.settings", "placement", "builder.buildopts",
         "builder.config", "builder.advisor", "planning.graph", "planning.planner",
         "planning.durations", "planning.fleet", "planning.simulator", "planning.timeline",
+        "planning.kojimodel", "planning.priorities",
         "orchestration.campaign", "orchestration.events"]
 IO_LIBRARIES = {"sqlalchemy", "alembic", "psycopg", "psycopg2", "solv", "pika", "proton",
                 "fedora_messaging.api", "twisted", "requests", "urllib", "http", "socket",

@@ -246,3 +246,37 @@ def test_a_task_no_idle_host_could_take_says_no_host_fits():
                       [host(1, memory_gib=16, maxjobs=1)], {}, CFG, now=0)
     assert result.reasons[10] == ("waits: no host fits; needs memory>=32 GiB (package llvm); "
                                  "builder1: needs 32 GiB memory, has 16 GiB")
+
+
+def test_work_goes_to_the_fastest_host_with_room_and_build_parents_to_the_slowest():
+    hosts = [host(1, speed=0.5), host(2, speed=2.0), host(3, speed=1.0)]
+    arch = FreeTask(10, 1, "x86_64", method="buildArch")
+    srpm = FreeTask(11, 1, "noarch", method="buildSRPMFromSCM")
+    parent = FreeTask(12, 1, "noarch", method="build")
+    result = schedule([arch, srpm, parent], [ActiveTask(90, 2, 3.5)], hosts, {}, CFG, now=0)
+    # builder2 is the fastest but full after the buildArch (capacity 4, load 3.5 + 1)
+    assert placed(result) == {10: 2, 11: 3, 12: 1}
+
+
+def test_without_speeds_work_and_parents_rank_as_stock_koji():
+    hosts = [host(1), host(2), host(3)]
+    tasks = [FreeTask(10, 1, "x86_64", method="buildArch"),
+             FreeTask(11, 1, "noarch", method="build")]
+    result = schedule(tasks, [ActiveTask(90, 1, 1.0)], hosts, {}, CFG, now=0)
+    # koji: least load + ntasks + demand, ties in host order
+    assert placed(result) == {10: 2, 11: 3}
+
+
+def test_power_job_waits_for_strong_host_instead_of_small_one():
+    strong, small = host(1, speed=2.0, capacity=4.0), host(2, speed=0.5, capacity=4.0)
+    hours = TaskRequirements(power=True, why="package llvm, last buildArch took 9h00m")
+    result = schedule([task(10, hours)], [ActiveTask(90, 1, 4.0)], [strong, small], {}, CFG,
+                      now=0)
+    assert placed(result) == {}
+    assert result.reasons[10].startswith("waits: 1 fitting host(s) busy: builder1: not enough")
+    assert "builder2: not strong (speed 0.5 < 1.5); a power job waits for a strong host" \
+        in result.reasons[10]
+    # with no strong host in the fleet it takes the fastest one there is
+    result = schedule([task(10, hours)], [], [host(2, speed=0.5), host(3, speed=1.0)], {},
+                      CFG, now=0)
+    assert placed(result) == {10: 3}

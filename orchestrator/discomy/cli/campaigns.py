@@ -325,12 +325,13 @@ def _eta(args, config, plan, backend, target):
     from discomy.planning.simulator import SimConfig, simulate, workload_from_plan
 
     arches: tuple = ()
+    plugin = True          # a fleet file: as if the hub had the plugin
     try:
         if args.fleet:
             fleet = read_fleet_file(args.fleet)
             where = f"{args.fleet} ({count(fleet.host_count, 'host')})"
         elif backend == "koji":
-            fleet, arches = _koji_fleet(config, target)
+            fleet, arches, plugin = _koji_fleet(config, target)
             where = f"koji's fleet ({count(fleet.host_count, 'enabled host')})"
         else:
             return None, "no fleet for local builds: pass --fleet FLEET.yaml"
@@ -339,9 +340,14 @@ def _eta(args, config, plan, backend, target):
     except _NoKoji as exc:
         return None, str(exc)
     arches = tuple(a for a in arches if a in fleet.arches)
+    c = config["campaign"]
     try:
-        result = simulate(workload_from_plan(plan), fleet, "critical-path",
-                          SimConfig(arches=arches))
+        # what this command deploys: its caps, priorities and poll, on this hub
+        policy = "discomy" if plugin else "discomy-stock-hub"
+        result = simulate(workload_from_plan(plan), fleet, policy, SimConfig(
+            arches=arches, max_in_flight=min(c["max_in_flight"], c["max_in_flight_global"]),
+            poll_seconds=config["koji"]["poll_seconds"], priority_high=c["priority_high"],
+            priority_low=c["priority_low"]))
     except ValueError as exc:
         return None, str(exc)
     return {**result.to_dict(), "fleet": where}, None
@@ -365,6 +371,10 @@ def _koji_fleet(config, target):
             data = session.scheduler.getHostData()
         except koji.GenericError:       # a hub before 1.34 has no scheduler data
             data = []
+        try:        # the hub plugin answers its own calls
+            plugin = "discomy.hostCapabilities" in (session.system.listMethods() or [])
+        except koji.GenericError:
+            plugin = False
         info = session.getBuildTarget(target) if target else None
         arches = ((session.getBuildConfig(info["build_tag_name"]) or {}).get("arches") or "") \
             .split() if info else []
@@ -373,7 +383,7 @@ def _koji_fleet(config, target):
     fleet, warnings = fleet_from_koji_hosts(hosts or [], data)
     for warning in warnings:
         log.warning("koji host %s", warning)
-    return fleet, tuple(arches)
+    return fleet, tuple(arches), plugin
 
 
 # -- campaigns, status ---------------------------------------------------------------

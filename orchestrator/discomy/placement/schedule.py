@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from discomy.placement.config import PlacementConfig
-from discomy.placement.fit import _FIT_FREE, Fit, effective_speed, fits, is_strong, preference
+from discomy.placement.fit import (
+    _FIT_FREE,
+    WAITING_METHODS,
+    Fit,
+    effective_speed,
+    fits,
+    is_strong,
+    preference,
+)
 from discomy.placement.hostdata import HostData
 from discomy.placement.hosts import HostCapabilities
 from discomy.placement.requirements import NO_REQUIREMENTS, TaskRequirements
@@ -68,6 +76,9 @@ class Schedule:
     reserved: Mapping[int, int]       # host_id -> power task_id it is kept for
 
 
+_NO_DATA = HostData()
+
+
 @dataclass
 class PassState:
     """Mutable per-pass totals, indexed by host position (internal)."""
@@ -77,6 +88,7 @@ class PassState:
     ntasks: list
     maxjobs: list
     capacity: list
+    work_slot: list      # 1: the host keeps its last slot from tasks that only wait
 
 
 def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
@@ -91,9 +103,13 @@ def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
         if not task.waiting:
             load[i] += task.weight
         ntasks[i] += 1
-    return PassState(hosts, load, ntasks,
-                 [h.maxjobs or config.maxjobs for h in hosts],
-                 [h.capacity for h in hosts])
+    maxjobs = [h.maxjobs or config.maxjobs for h in hosts]
+    # a parent holds its slot until its subtasks are done: were every slot of a host
+    # held by parents, their subtasks could wait for ever. Hosts with Discomy data keep
+    # one slot for work (one with a single slot takes no parent); hosts without it are
+    # scheduled as stock koji schedules them.
+    work_slot = [1 if h.data != _NO_DATA else 0 for h in hosts]
+    return PassState(hosts, load, ntasks, maxjobs, [h.capacity for h in hosts], work_slot)
 
 
 def host_bins(hosts: Sequence[HostCapabilities]) -> dict:
@@ -132,8 +148,9 @@ def admits(capacity: float, load: float, ntasks: int, maxjobs: int, min_avail: f
     return shortfall(capacity, load, ntasks, maxjobs, min_avail) is None
 
 
-def has_room(p: PassState, i: int, min_avail: float) -> bool:
-    return admits(p.capacity[i], p.load[i], p.ntasks[i], p.maxjobs[i], min_avail)
+def has_room(p: PassState, i: int, min_avail: float, waiting: bool = False) -> bool:
+    ntasks = p.ntasks[i] + (p.work_slot[i] if waiting else 0)
+    return admits(p.capacity[i], p.load[i], ntasks, p.maxjobs[i], min_avail)
 
 
 def _hard(req: TaskRequirements) -> tuple:
@@ -156,9 +173,6 @@ class FitCache:
         if fit is None:
             fit = self.cache[key] = fits(self.hosts[i], req)
         return fit
-
-
-_NO_DATA = HostData()
 
 
 def _fit_counts(fit: Fit, config: PlacementConfig) -> bool:
@@ -224,6 +238,9 @@ def busy_reason(p: PassState, i: int, task: FreeTask, min_avail: float) -> Optio
     short = shortfall(p.capacity[i], p.load[i], p.ntasks[i], p.maxjobs[i], min_avail)
     if short == MAXJOBS:
         return f"{host.name}: at maxjobs ({p.ntasks[i]}/{p.maxjobs[i]})"
+    if short is None and task.method in WAITING_METHODS and not has_room(p, i, min_avail, True):
+        return (f"{host.name}: keeps its last slot for work, not a {task.method} task that "
+                f"waits ({p.ntasks[i]}/{p.maxjobs[i]})")
     if short == CAPACITY:
         return (f"{host.name}: not enough capacity (capacity {p.capacity[i]:g}, "
                 f"load {p.load[i]:g}, task weight {task.weight:g})")
@@ -242,6 +259,23 @@ def never_reason(p: PassState, i: int, task: FreeTask, refused, fit_of: FitCache
     if not fit.ok or (fit.unknown and not unknown_fits):
         # with unknown_fits off, an unpublished value counts as a violation
         return "; ".join(fit.reasons)
+    return None
+
+
+def power_floor(p: PassState, candidates: Sequence[int], task: FreeTask, fit_of: FitCache,
+                config: PlacementConfig) -> bool:
+    """A power job waits for a strong host when one fits it (on a host at a fraction of
+    the speed, a build of hours takes a multiple of them); with none, it takes any."""
+    return task.req.power and any(
+        is_strong(p.hosts[i], config) and never_reason(p, i, task, (), fit_of,
+                                                       config.unknown_fits) is None
+        for i in candidates)
+
+
+def weak_reason(p: PassState, i: int, floor: bool, config: PlacementConfig) -> Optional[str]:
+    if floor and not is_strong(p.hosts[i], config):
+        return (f"{p.hosts[i].name}: not strong (speed {effective_speed(p.hosts[i]):g} "
+                f"< {config.strong_speed:g}); a power job waits for a strong host")
     return None
 
 
@@ -284,13 +318,16 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     for task in free_tasks:
         min_avail = min_available(task.weight, config)
         bin_key = (task.channel_id, task.arch)
-        key = (bin_key, min_avail, _hard(task.req), task.req.power)
+        key = (bin_key, min_avail, _hard(task.req), task.req.power,
+               task.method in WAITING_METHODS)
         if key not in base_options:
             # excluded: hosts that can never take it; busy: hosts that fit but have no
             # room now (or are kept for a power job)
             options, excluded, busy = [], [], []
+            floor = power_floor(p, bins.get(bin_key, ()), task, fit_of, config)
             for i in bins.get(bin_key, ()):
-                never = never_reason(p, i, task, (), fit_of, config.unknown_fits)
+                never = never_reason(p, i, task, (), fit_of, config.unknown_fits) or \
+                    weak_reason(p, i, floor, config)
                 if never is not None:
                     excluded.append(never)
                     continue
@@ -355,12 +392,13 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
                        p, fit_of, refusals, config, power_waiting)
     for n, task in enumerate(free_tasks):
         gid = task_group[n]
-        min_avail = group_base[gid][1]
+        min_avail, waiting = group_base[gid][1], group_base[gid][4]
         heap = heaps.get(gid)
         if heap is None:
             heap = []
             for i in group_options[gid]:
-                pref = preference(hosts[i], task.req, fit_of(i, task.req), power_waiting, config)
+                pref = preference(hosts[i], task.req, fit_of(i, task.req), power_waiting, config,
+                                  task.method)
                 heap.append((pref, rank[i], i))
             heapq.heapify(heap)
             heaps[gid] = heap
@@ -370,7 +408,7 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
             if r != rank[i]:
                 heapq.heapreplace(heap, (pref, rank[i], i))
                 continue
-            if has_room(p, i, min_avail):
+            if has_room(p, i, min_avail, waiting):
                 chosen = i
                 break
             heapq.heappop(heap)  # load only grows in a pass: never room for this group again
