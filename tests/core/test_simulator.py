@@ -102,7 +102,13 @@ def test_every_policy_respects_dependencies_capacity_and_the_lower_bound(
     noarch = data.draw(st.lists(st.booleans(), min_size=n, max_size=n))
     workload = workload_for(deps, durations, noarch)
     config = SimConfig(repo_regen_seconds=regen, regen_mode=mode)
-    result = simulate(workload, fleet, policy, config)
+    try:
+        result = simulate(workload, fleet, policy, config)
+    except ValueError as exc:
+        # a stock hub can hand a builder's every slot to parent build tasks, whose
+        # subtasks then never start; the hub plugin keeps a slot for work
+        assert policy != "discomy" and "koji never finishes" in str(exc), exc
+        return
     check_invariants(workload, fleet, config, result)
 
 

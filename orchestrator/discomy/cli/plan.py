@@ -255,8 +255,7 @@ def format_plan(plan, max_names: int, elapsed: float) -> str:
 
 
 def run_estimate(args) -> int:
-    from discomy.planning.simulator import (POLICIES, SHIPPED_HUB, SimConfig, simulate,
-                                            workload_from_plan)
+    from discomy.planning.simulator import POLICIES, SHIPPED_HUB, SimConfig, workload_from_plan
     from discomy.planning.timeline import timeline_svg
 
     started = time.perf_counter()
@@ -276,13 +275,11 @@ def run_estimate(args) -> int:
     if missing:
         raise CliError(f"no host in {args.fleet} builds {', '.join(missing)}")
     policies = POLICIES if args.policy == "all" else (args.policy,)
-    results = {}
-    for policy in policies:
-        with _status(f"Simulating {policy}", quiet=args.json):
-            try:
-                results[policy] = simulate(workload, fleet, policy, config, hub)
-            except ValueError as exc:
-                raise CliError(str(exc)) from None
+    with _status(f"Simulating {', '.join(policies)}", quiet=args.json):
+        try:
+            results = dict(zip(policies, _simulate_all(workload, fleet, policies, config, hub)))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     chosen = results["discomy"] if "discomy" in results else results[policies[0]]
     if args.plot:
         svg = timeline_svg(f"discomy estimate: {chosen.policy}", chosen.host_names, chosen.runs,
@@ -309,6 +306,25 @@ def run_estimate(args) -> int:
     if args.plot:
         print(f"Timeline written to {args.plot}")
     return 0
+
+
+def _simulate_all(workload, fleet, policies, config, hub) -> list:
+    """One simulation per policy, side by side in worker processes where there are cpus
+    for them (each is single-threaded Python)."""
+    import os
+
+    from discomy.planning.simulator import simulate
+
+    workers = min(len(policies), os.cpu_count() or 1)
+    if workers < 2:
+        return [simulate(workload, fleet, policy, config, hub) for policy in policies]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(simulate, workload, fleet, policy, config, hub)
+                   for policy in policies]
+        return [f.result() for f in futures]
 
 
 def read_hub_config(path):

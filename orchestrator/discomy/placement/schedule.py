@@ -76,7 +76,12 @@ class Schedule:
     reserved: Mapping[int, int]       # host_id -> power task_id it is kept for
 
 
-_NO_DATA = HostData()
+_NO_DATA = vars(HostData())
+
+
+def has_data(host: HostCapabilities) -> bool:
+    """Whether the host publishes any Discomy host data (a builder with the plugin)."""
+    return vars(host.data) != _NO_DATA
 
 
 @dataclass
@@ -108,15 +113,22 @@ def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
     # held by parents, their subtasks could wait for ever. Hosts with Discomy data keep
     # one slot for work (one with a single slot takes no parent); hosts without it are
     # scheduled as stock koji schedules them.
-    work_slot = [1 if h.data != _NO_DATA else 0 for h in hosts]
+    work_slot = [1 if has_data(h) else 0 for h in hosts]
     return PassState(hosts, load, ntasks, maxjobs, [h.capacity for h in hosts], work_slot)
 
 
 def host_bins(hosts: Sequence[HostCapabilities]) -> dict:
+    """``(channel, arch) -> [host index, ...]`` in host order, noarch in every channel."""
+    return _bins(tuple((host.channels, host.arches) for host in hosts))
+
+
+@functools.lru_cache(maxsize=8)
+def _bins(shape: tuple) -> dict:
+    # a fleet's channels and arches change rarely: the binning is kept for the next pass
     bins: dict = {}
-    for i, host in enumerate(hosts):
-        for chan in host.channels:
-            for arch in list(host.arches) + ["noarch"]:
+    for i, (channels, arches) in enumerate(shape):
+        for chan in channels:
+            for arch in list(arches) + ["noarch"]:
                 bins.setdefault((chan, arch), []).append(i)
     return bins
 
@@ -151,6 +163,16 @@ def admits(capacity: float, load: float, ntasks: int, maxjobs: int, min_avail: f
 def has_room(p: PassState, i: int, min_avail: float, waiting: bool = False) -> bool:
     ntasks = p.ntasks[i] + (p.work_slot[i] if waiting else 0)
     return admits(p.capacity[i], p.load[i], ntasks, p.maxjobs[i], min_avail)
+
+
+def _room(p: PassState, min_avail: float, waits: bool) -> list:
+    """Per host: ready, not draining, and room for a task needing ``min_avail`` (koji's
+    test, and for a task that only waits, a slot left for work)."""
+    keep = p.work_slot if waits else [0] * len(p.hosts)
+    return [h.ready and not h.draining
+            and admits(capacity, load, ntasks + k, maxjobs, min_avail)
+            for h, capacity, load, ntasks, maxjobs, k in
+            zip(p.hosts, p.capacity, p.load, p.ntasks, p.maxjobs, keep)]
 
 
 def _hard(req: TaskRequirements) -> tuple:
@@ -203,7 +225,7 @@ def reservations(tasks: Sequence[FreeTask], p: PassState, bins: Mapping, refusal
                 and _fit_counts(fit_of(i, task.req), config)]
         # a host that publishes no Discomy data is never reserved: with no data a
         # pass decides what stock koji decides, whatever discomy.conf says
-        reservable = [i for i in capable if p.hosts[i].data != _NO_DATA]
+        reservable = [i for i in capable if has_data(p.hosts[i])]
         refused = refusals.get(task.task_id)
         if refused:
             capable = [i for i in capable if p.hosts[i].host_id not in refused]
@@ -310,48 +332,51 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     power_waiting = any(t.req.power for t in free_tasks)
 
     # 1. options per task (koji: task['_hosts']), computed once per kind of task
-    base_options: dict = {}   # (bin, min_avail, hard req, power) -> (options, excluded reasons)
+    base_options: dict = {}   # (bin, min_avail, hard req, power, waits) -> [host index, ...]
     groups: dict = {}         # (base key, refused) -> group id
     group_options: list = []  # group id -> [host index, ...] in bin order
     group_base: list = []
+    group_task: list = []     # group id -> its first task (what its kind needs)
     task_group: list = []
+    room: dict = {}           # (min_avail, waits) -> per host: koji and Discomy let it in now
+    kinds: dict = {}          # what a task looks like -> its kind's key (a shortcut)
     for task in free_tasks:
-        min_avail = min_available(task.weight, config)
-        bin_key = (task.channel_id, task.arch)
-        key = (bin_key, min_avail, _hard(task.req), task.req.power,
-               task.method in WAITING_METHODS)
-        if key not in base_options:
-            # excluded: hosts that can never take it; busy: hosts that fit but have no
-            # room now (or are kept for a power job)
-            options, excluded, busy = [], [], []
-            floor = power_floor(p, bins.get(bin_key, ()), task, fit_of, config)
-            for i in bins.get(bin_key, ()):
-                never = never_reason(p, i, task, (), fit_of, config.unknown_fits) or \
-                    weak_reason(p, i, floor, config)
-                if never is not None:
-                    excluded.append(never)
-                    continue
-                why = busy_reason(p, i, task, min_avail) or \
-                    reserved_reason(p, i, task, reserved)
-                if why is None:
-                    options.append(i)
-                else:
-                    busy.append(why)
-            base_options[key] = (options, excluded, busy)
+        look = (task.weight, task.channel_id, task.arch, id(task.req), task.method)
+        key = kinds.get(look)
+        if key is None:
+            key = kinds[look] = ((task.channel_id, task.arch),
+                                 min_available(task.weight, config), _hard(task.req),
+                                 task.req.power, task.method in WAITING_METHODS)
+        bin_key, min_avail, _, _, waits = key
+        options = base_options.get(key)
+        if options is None:
+            candidates = bins.get(bin_key, ())
+            ok = room.get((min_avail, waits))
+            if ok is None:
+                ok = room[(min_avail, waits)] = _room(p, min_avail, waits)
+            if task.req.is_hard_free() and not task.req.power:
+                # the common case: nothing to fit, only room, draining and reservations
+                options = [i for i in candidates if ok[i] and i not in reserved]
+            else:
+                floor = power_floor(p, candidates, task, fit_of, config)
+                options = [i for i in candidates if ok[i]
+                           and never_reason(p, i, task, (), fit_of, config.unknown_fits) is None
+                           and weak_reason(p, i, floor, config) is None
+                           and reserved_reason(p, i, task, reserved) is None]
+            base_options[key] = options
         refused = refusals.get(task.task_id)
         refused_here = frozenset()
         if refused:
-            refused_here = frozenset(i for i in base_options[key][0]
-                                     if hosts[i].host_id in refused)
+            refused_here = frozenset(i for i in options if hosts[i].host_id in refused)
         gkey = (key, refused_here)
         gid = groups.get(gkey)
         if gid is None:
             gid = groups[gkey] = len(group_options)
-            options = base_options[key][0]
             if refused_here:
                 options = [i for i in options if i not in refused_here]
             group_options.append(options)
             group_base.append(key)
+            group_task.append(task)
         task_group.append(gid)
 
     # 2. demand, summed per host in task order exactly as koji does, once per
@@ -388,18 +413,28 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     heaps: dict = {}
     assignments = []
     outcome: dict = {}      # task id -> (task position, chosen host index or None)
-    reasons = _Reasons(outcome, free_tasks, task_group, group_options, group_base, base_options,
-                       p, fit_of, refusals, config, power_waiting)
+    reasons = _Reasons(outcome, free_tasks, task_group, group_options, group_base, group_task,
+                       bins, p, fit_of, refusals, reserved, config, power_waiting)
+    speed: list = []
+    keep_off: list = []
     for n, task in enumerate(free_tasks):
         gid = task_group[n]
         min_avail, waiting = group_base[gid][1], group_base[gid][4]
         heap = heaps.get(gid)
         if heap is None:
-            heap = []
-            for i in group_options[gid]:
-                pref = preference(hosts[i], task.req, fit_of(i, task.req), power_waiting, config,
-                                  task.method)
-                heap.append((pref, rank[i], i))
+            if task.req.is_hard_free() and not task.req.power:
+                # preference() for a task with nothing to fit, inlined
+                if not speed:
+                    speed = [effective_speed(h) for h in hosts]
+                    keep_off = [1 if power_waiting and is_strong(h, config) else 0
+                                for h in hosts]
+                sign = 1 if waiting else -1
+                heap = [((0, keep_off[i], sign * speed[i]), rank[i], i)
+                        for i in group_options[gid]]
+            else:
+                heap = [(preference(hosts[i], task.req, fit_of(i, task.req), power_waiting,
+                                    config, task.method), rank[i], i)
+                        for i in group_options[gid]]
             heapq.heapify(heap)
             heaps[gid] = heap
         chosen = None
@@ -427,14 +462,15 @@ class _Reasons(Mapping):
     """task id -> reason, worded on demand from the pass's end state: the hub logs the
     reasons of constrained tasks only, and the simulator none."""
 
-    def __init__(self, outcome, tasks, task_group, group_options, group_base, base_options,
-                 p, fit_of, refusals, config, power_waiting):
+    def __init__(self, outcome, tasks, task_group, group_options, group_base, group_task,
+                 bins, p, fit_of, refusals, reserved, config, power_waiting):
         self.outcome, self.tasks, self.task_group = outcome, tasks, task_group
-        self.group_options, self.group_base, self.base_options = \
-            group_options, group_base, base_options
-        self.p, self.fit_of, self.refusals, self.config = p, fit_of, refusals, config
-        self.power_waiting = power_waiting
+        self.group_options, self.group_base, self.group_task = \
+            group_options, group_base, group_task
+        self.bins, self.p, self.fit_of, self.refusals = bins, p, fit_of, refusals
+        self.reserved, self.config, self.power_waiting = reserved, config, power_waiting
         self.cache: dict = {}
+        self.kinds: dict = {}
 
     def __getitem__(self, task_id: int) -> str:
         text = self.cache.get(task_id)
@@ -448,20 +484,41 @@ class _Reasons(Mapping):
     def __len__(self) -> int:
         return len(self.outcome)
 
+    def _kind(self, gid: int) -> tuple:
+        """(excluded, busy): the hosts of the task's bin that can never take it, and
+        those that fit but have no room (or are kept for a power job)."""
+        key = self.group_base[gid]
+        found = self.kinds.get(key)
+        if found is None:
+            p, task, config = self.p, self.group_task[gid], self.config
+            candidates = self.bins.get(key[0], ())
+            floor = power_floor(p, candidates, task, self.fit_of, config)
+            excluded, busy = [], []
+            for i in candidates:
+                never = never_reason(p, i, task, (), self.fit_of, config.unknown_fits) or \
+                    weak_reason(p, i, floor, config)
+                if never is not None:
+                    excluded.append(never)
+                    continue
+                why = busy_reason(p, i, task, key[1]) or \
+                    reserved_reason(p, i, task, self.reserved)
+                if why is not None:
+                    busy.append(why)
+            found = self.kinds[key] = (excluded, busy)
+        return found
+
     def _word(self, n: int, chosen: Optional[int]) -> str:
         task, p = self.tasks[n], self.p
         gid = self.task_group[n]
-        base = self.group_base[gid]
-        options, excluded, busy = self.base_options[base]
+        excluded, busy = self._kind(gid)
         if chosen is not None:
             return _assigned_reason(task, p.hosts[chosen], self.config, self.power_waiting,
                                     excluded + busy, self.fit_of(chosen, task.req))
         refused = self.refusals.get(task.task_id, ())
-        gone = [never_reason(p, i, task, refused, self.fit_of)
-                for i in options if i not in self.group_options[gid]]
-        full = [busy_reason(p, i, task, base[1]) or f"{p.hosts[i].name}: no room left"
-                for i in self.group_options[gid]]
-        return _waiting_reason(task, full + busy, [r for r in gone if r] + excluded)
+        gone = [r for r in (never_reason(p, i, task, refused, self.fit_of)
+                            for i in self.bins.get(self.group_base[gid][0], ())
+                            if p.hosts[i].host_id in refused) if r]
+        return _waiting_reason(task, busy, gone + excluded)
 
 
 def _assigned_reason(task: FreeTask, host: HostCapabilities, config: PlacementConfig,
