@@ -280,3 +280,17 @@ def test_power_job_waits_for_strong_host_instead_of_small_one():
     result = schedule([task(10, hours)], [], [host(2, speed=0.5), host(3, speed=1.0)], {},
                       CFG, now=0)
     assert placed(result) == {10: 3}
+
+
+def test_power_jobs_pack_onto_the_busiest_host_that_still_takes_one():
+    # alike hosts: a second long build beside the first idles fewer slots than one on each
+    a, b = host(1, speed=1.0, capacity=24.0), host(2, speed=1.0, capacity=24.0)
+    hours = TaskRequirements(power=True, why="last buildArch took 30h00m")
+    result = schedule([task(10, hours)], [ActiveTask(90, 1, 19.5)], [a, b], {}, CFG, now=0)
+    assert placed(result) == {10: 1}
+    # stock koji (and a host without data) spreads: the least loaded
+    plain = [host(1, capacity=24.0), host(2, capacity=24.0)]
+    plain = [HostCapabilities(h.host_id, h.name, h.arches, h.channels, h.capacity)
+             for h in plain]
+    result = schedule([task(10, hours)], [ActiveTask(90, 1, 19.5)], plain, {}, CFG, now=0)
+    assert placed(result) == {10: 2}

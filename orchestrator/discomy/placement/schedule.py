@@ -79,9 +79,9 @@ class Schedule:
 _NO_DATA = vars(HostData())
 
 
-def has_data(host: HostCapabilities) -> bool:
+def has_data(host: Optional[HostCapabilities]) -> bool:
     """Whether the host publishes any Discomy host data (a builder with the plugin)."""
-    return vars(host.data) != _NO_DATA
+    return host is not None and vars(host.data) != _NO_DATA
 
 
 @dataclass
@@ -438,7 +438,18 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
             heapq.heapify(heap)
             heaps[gid] = heap
         chosen = None
-        while heap:
+        if task.req.power and has_data(hosts[heap[0][2]] if heap else None):
+            # power jobs pack: among hosts alike, the busiest that still takes one. A long
+            # build's weight leaves a host room for few others, so two on one host idle
+            # fewer slots than one on each (koji's rank would spread them)
+            best = None
+            for pref, _, i in heap:
+                if has_room(p, i, min_avail, waiting):
+                    key = (pref, -rank[i], i)
+                    if best is None or key < best:
+                        best = key
+            chosen = None if best is None else best[2]
+        while chosen is None and heap:
             pref, r, i = heap[0]
             if r != rank[i]:
                 heapq.heapreplace(heap, (pref, rank[i], i))
