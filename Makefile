@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 DEMO_DIR ?= out/demo
 
-.PHONY: deps demo test bench fuzz rpm clean
+.PHONY: deps demo test bench bench-modules fuzz rpm clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -15,6 +15,9 @@ test: deps
 
 bench: deps
 	$(PY) bench/bench_core.py
+
+bench-modules: deps
+	$(PY) bench/bench_modules.py
 
 fuzz: deps
 	$(PY) bench/fuzz_inputs.py

@@ -10,6 +10,8 @@ go through the same entry points the daemon and the CLI use:
 - rpm-md metadata: corrupted primary, filelists and repomd.xml of a real repo
   made with rpmbuild and createrepo_c, loaded with libsolv and planned;
 - fleet YAML and durations JSON, through ``discomy estimate`` / ``plan``;
+- modulemd documents (v2 and packager v3) through libmodulemd, stream expansion, the
+  build order and the module build's own document; ``modules.yaml`` of a repository;
 - the orchestrator TOML, through the config loader and what ``serve`` builds from it;
 - command lines: every subcommand with random options and hostile values.
 
@@ -488,6 +490,61 @@ def _toml(doc) -> str:
     return "\n".join(lines) + "\n"
 
 
+class Modulemds(Boundary):
+    """Modulemd documents through what a module submission does before any git or store:
+    libmodulemd, expansion, the build order, the module build's document."""
+    name = "modulemd documents"
+
+    def __init__(self, workdir: Path):
+        from discomy.cli.examples import EXAMPLE_MODULE
+        from discomy.planning.modules import ModuleError
+
+        self.errors = (ModuleError,)
+        self.seeds = [EXAMPLE_MODULE.read_text(),
+                      (ROOT / "tests" / "modules" / "moduledocs.py").read_text()
+                      .split('V2 = """\\\n')[1].split('"""')[0]]
+        from discomy.planning.modulemd import StreamInfo, index_text
+
+        self.seeds.append(index_text([StreamInfo("m", "1", 1, "c", ("m-0:1-1.x86_64",),
+                                                 {"platform": ("el9",)})], {"m": "1"}))
+
+    def generate(self, rng):
+        text = rng.choice(self.seeds)
+        r = rng.random()
+        if r < 0.5:
+            text = mutate_bytes(text.encode(), rng).decode("utf-8", "replace")
+        elif r < 0.8:       # a value swapped for a hostile one, the document kept whole
+            lines = text.splitlines()
+            i = rng.randrange(len(lines))
+            if ":" in lines[i]:
+                key, _, _ = lines[i].partition(":")
+                value = hostile(rng)
+                lines[i] = f"{key}: {value if isinstance(value, str) else json.dumps(value)}"
+            text = "\n".join(lines) + "\n"
+        elif r < 0.9:
+            lines = text.splitlines()
+            rng.shuffle(lines)
+            text = "\n".join(lines)
+        return text, rng.random() < 0.2
+
+    def run(self, item):
+        from discomy.planning import modulemd
+        from discomy.planning.modules import expand, module_version, order_components
+
+        text, as_index = item
+        if as_index or text.lstrip("-\n ").startswith("document: modulemd-defaults"):
+            modulemd.read_index(text)
+            return ACCEPTED
+        source = modulemd.parse(text, what="fuzz.yaml")
+        expansions = expand(source, {"platform": ["el8", "el9"]})
+        if source.components:
+            order_components(source.components)
+        for e in expansions[:2]:
+            modulemd.render(text, source, e, source.version or
+                            module_version("20261204120000", e.platform))
+        return ACCEPTED
+
+
 class Repodata(Boundary):
     """Corrupted rpm-md (primary, filelists, repomd.xml) loaded with libsolv and planned."""
     name = "rpm-md metadata"
@@ -596,7 +653,8 @@ def main(argv=None) -> int:
             repos = build_examples(workdir / "examples")
         # shares of the inputs: cheap parsers get most, process-heavy ones fewer
         boundaries = [
-            (FedoraMessages(workdir), 0.40), (ProtonMessages(workdir), 0.30),
+            (FedoraMessages(workdir), 0.37), (ProtonMessages(workdir), 0.30),
+            (Modulemds(workdir), 0.03),
             (Configs(workdir), 0.14), (DurationFiles(workdir, repos), 0.05),
             (FleetFiles(workdir, repos), 0.04), (Commands(workdir, repos), 0.04),
             (Repodata(workdir, repos), 0.03),

@@ -14,6 +14,8 @@ APT_PACKAGES=(
   xz-utils libssl-dev
   # kojid, run from koji's upstream tree in the real-koji tests, imports librepo
   python3-librepo
+  # git: module components come from git repositories; zstd: modules.yaml.zst
+  git zstd
 )
 
 missing=()

@@ -57,6 +57,7 @@ def world(tmp_path_factory, example_repos):
     (d / "latin1.yaml").write_bytes(b"- {name: \xe9t\xe9, count: 1}\n")
     (d / "huge.json").write_text('{"corelib": 1e400}')
     (d / "adir").mkdir()
+    (d / "bad.yaml").write_text("document: modulemd\nversion: 2\ndata: [\n")
     return {"d": d, "src": str(example_repos.source_repo), "bin": str(example_repos.binary_repo),
             "fleet": str(ROOT / "examples" / "fleet.yaml"), "store": store}
 
@@ -123,6 +124,31 @@ BAD_INPUTS = [
     ("serve deaf to a bad broker URL", lambda w: ["serve", "--config", str(w["d"] / "amqp.toml")]),
     ("rejected with a limit of zero", lambda w: ["rejected", "--limit", "0", "--store",
                                                  w["store"]]),
+    ("module-build of nothing", lambda w: ["module-build", "--local"]),
+    ("module-build of a file and a URL", lambda w: ["module-build", "--file", "x.yaml",
+                                                    "file:///m.git", "1"]),
+    ("module-build of a missing file", lambda w: ["module-build", "--local", "--file",
+                                                  "/nonexistent.yaml"]),
+    ("module-build of a directory", lambda w: ["module-build", "--local", "--file",
+                                               str(w["d"] / "adir")]),
+    ("module-build of a bad modulemd", lambda w: ["module-build", "--local", "--file",
+                                                  str(w["d"] / "bad.yaml"), "--workdir",
+                                                  str(w["d"] / "mods")]),
+    ("module-build from an ext:: URL", lambda w: ["module-build", "ext::sh -c id", "1"]),
+    ("module-build of a branch that is an option", lambda w: ["module-build", "file:///m.git",
+                                                              "--", "--upload-pack=id"]),
+    ("module-build with a reuse typo", lambda w: ["module-build", "--local", "--file",
+                                                  "x.yaml", "--reuse", "some"]),
+    ("api on a listen address without a port", lambda w: ["api", "--listen", "127.0.0.1",
+                                                          "--store", w["store"]]),
+    ("api on an IPv6 address without brackets", lambda w: ["api", "--listen", "::1:8080",
+                                                           "--store", w["store"]]),
+    ("api on a mysql store", lambda w: ["api", "--config", str(w["d"] / "mysql.toml")]),
+    ("token without an action", lambda w: ["token"]),
+    ("token named with a space", lambda w: ["token", "create", "a b", "--store", w["store"]]),
+    ("token named too long", lambda w: ["token", "create", "x" * 65, "--store", w["store"]]),
+    ("revoke of a token that is not there", lambda w: ["token", "revoke", "nosuch", "--store",
+                                                       w["store"]]),
 ]
 
 
@@ -152,9 +178,10 @@ WORDS = st.sampled_from(["corelib", "nosuch", "0", "-1", "1", "99999999999999999
 
 def _options(parser: argparse.ArgumentParser) -> dict:
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    # servers run until stopped; token has only actions (its bad inputs are listed above)
     return {name: [s for a in sub._actions for s in a.option_strings if s not in
                    ("-h", "--help", "--follow")]
-            for name, sub in subs.choices.items() if name != "serve"}
+            for name, sub in subs.choices.items() if name not in ("serve", "api", "token")}
 
 
 OPTIONS = _options(build_parser())
@@ -174,7 +201,7 @@ def command_lines(draw, world):
         argv.append(draw(st.sampled_from(OPTIONS[sub])))
         if draw(st.booleans()):
             argv.append(draw(WORDS | st.text(max_size=20)))
-    if sub in ("rebuild", "campaigns", "status", "resume", "cancel", "rejected"):
+    if sub in ("rebuild", "campaigns", "status", "resume", "cancel", "rejected", "module-build"):
         argv += ["--store", world["store"]]
     return argv
 

@@ -32,7 +32,9 @@ PURE = ["common.units", "common.nvr", "common.settings", "placement", "builder.b
         "builder.config", "builder.advisor", "planning.graph", "planning.planner",
         "planning.durations", "planning.fleet", "planning.simulator", "planning.timeline",
         "planning.kojimodel", "planning.priorities",
-        "orchestration.campaign", "orchestration.events"]
+        "planning.modules", "planning.modular_repos", "orchestration.campaign",
+        "orchestration.events", "orchestration.progress",
+        "orchestration.modules.core"]
 IO_LIBRARIES = {"sqlalchemy", "alembic", "psycopg", "psycopg2", "solv", "pika", "proton",
                 "fedora_messaging.api", "twisted", "requests", "urllib", "http", "socket",
                 "subprocess", "smtplib", "sqlite3", "shutil", "tempfile"}

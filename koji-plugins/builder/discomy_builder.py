@@ -13,9 +13,10 @@ Adds to kojid (koji 1.34+), by wrapping ``koji.daemon.TaskManager`` and
   reports itself not ready, so nothing new is assigned; a task still assigned
   to it, or to a disabled host, is handed back at once with a soft refusal;
   running tasks finish;
-- refusals: a buildArch task whose package constraints (tag extra
-  ``discomy.constraints``) this host definitely cannot meet is refused softly
-  with the reason, a safety net for hubs without the Discomy hub plugin;
+- refusals: a buildArch task this host must not take is refused softly with
+  the reason. The hub decides (``discomy.fitTask``) with the scheduler's own
+  requirements and fit test, on the host as the hub sees it; a hub without the
+  Discomy plugin leaves it to the tag's ``discomy.constraints`` and the probe;
 - buildroots: ``%_smp_build_ncpus`` sized to the cpus, the load and the task's
   own koji weight next to the other tasks kojid runs (a tag's own
   ``rpm.macro._smp_build_ncpus`` wins), and the cross-build package lists for
@@ -46,7 +47,7 @@ from discomy.placement.hostdata import merge_host_data
 
 CONFIG_FILE = os.environ.get("DISCOMY_BUILDER_CONFIG", "/etc/kojid/plugins/discomy.conf")
 PROBE_ROOT = os.environ.get("DISCOMY_PROBE_ROOT", "/")
-HUB_DRAIN_RETRY_S = 600      # a hub without discomy.getDrainState is asked again this late
+HUB_RETRY_S = 600            # a hub without a discomy.* call is asked again this late
 
 logger = logging.getLogger("koji.plugin.discomy_builder")
 
@@ -83,7 +84,7 @@ CONFIG, CROSS = read_config()
 PROBE = probe.CachedProbe(ttl=CONFIG.probe_ttl, root=PROBE_ROOT, paths=CONFIG.paths,
                           bench_cache=Path(CONFIG.bench_cache) if CONFIG.bench_cache else None)
 JOBS_DIR = os.path.join(os.path.dirname(CONFIG.state_file), "jobs")
-_hub_drain_unknown_until = [0.0]
+_hub_unknown_until = {}      # discomy.* call -> when to ask a hub that lacked it again
 _current_task = []           # the handler kojid runs in this process (a forked task: one)
 
 
@@ -150,17 +151,23 @@ def drain_flag():
     return os.path.exists(CONFIG.drain_flag)
 
 
-def hub_drained(manager):
-    """``koji drain-host`` for this host, as the hub says (None: a hub that cannot say)."""
-    if time.time() < _hub_drain_unknown_until[0]:
+def ask_hub(session, call, *args):
+    """A ``discomy.*`` call's answer, or None from a hub without it (asked again later)."""
+    if time.time() < _hub_unknown_until.get(call, 0.0):
         return None
     try:
-        return bool(manager.session.discomy.getDrainState(manager.host_id)["drained"])
+        return getattr(session.discomy, call)(*args)
     except koji.GenericError as exc:
-        logger.info("the hub's drain state is unknown (%s); asking again in %d s",
-                    str(exc).strip(), HUB_DRAIN_RETRY_S)
-        _hub_drain_unknown_until[0] = time.time() + HUB_DRAIN_RETRY_S
+        logger.info("the hub cannot answer discomy.%s (%s); asking again in %d s",
+                    call, str(exc).strip(), HUB_RETRY_S)
+        _hub_unknown_until[call] = time.time() + HUB_RETRY_S
         return None
+
+
+def hub_drained(manager):
+    """``koji drain-host`` for this host, as the hub says (None: a hub that cannot say)."""
+    state = ask_hub(manager.session, "getDrainState", manager.host_id)
+    return None if state is None else bool(state["drained"])
 
 
 def drain_state(manager):
@@ -200,9 +207,7 @@ def _get_host_data(self):
 
 
 def requirements(session, task):
-    """The placement requirements of a buildArch task (none for other methods)."""
-    if task.get("method") != "buildArch":
-        return placement.NO_REQUIREMENTS
+    """A buildArch task's requirements from its tag alone (a hub without the Discomy plugin)."""
     info = session.getTaskInfo(task["id"], request=True)
     request = info.get("request") or []
     package = placement.package_from_srpm(request[0]) if request else None
@@ -216,12 +221,22 @@ def requirements(session, task):
     return placement.requirements_for(package, {}, rules)
 
 
+def refusal(manager, task):
+    """Why this host must not take ``task`` (None: take it)."""
+    if task.get("method") not in placement.CONSTRAINED_METHODS:
+        return None
+    verdict = ask_hub(manager.session, "fitTask", task["id"], manager.host_id)
+    if verdict is not None:
+        return verdict["refuse"]
+    host = placement.HostCapabilities.from_data(os.uname().nodename, PROBE())
+    return placement.refusal_reason(host, requirements(manager.session, task))
+
+
 def _take_task(self, task):
     # the flag may have appeared since this loop's readyForTask
     reason = drain.DrainState(flag=drain_flag()).hand_back_reason()
     if reason is None and CONFIG.refuse:
-        host = placement.HostCapabilities.from_data(os.uname().nodename, PROBE())
-        reason = placement.refusal_reason(host, requirements(self.session, task))
+        reason = refusal(self, task)
     if reason:
         logger.warning("refusing task %s: %s", task["id"], reason)
         self.session.host.refuseTask(task["id"], soft=True, msg=reason)

@@ -4,6 +4,8 @@
 Commands (installed into koji's CLI plugin directory, koji_cli_plugins/):
 
     koji discomy-hosts [--json]
+    koji discomy-host-policy HOST [--speed 1.0] [--max-memory 64G] [...] [--unset KEY]
+                             [--clear] [--json]
     koji explain-task TASK_ID [--json]
     koji drain-host HOST [--wait]
     koji undrain-host HOST
@@ -98,7 +100,7 @@ def _size_text(value):
 
 @export_cli
 def handle_discomy_hosts(goptions, session, args):
-    "[monitor] List builders with the capabilities they publish"
+    "[monitor] List builders with the capabilities placement uses, claimed and learned"
     parser = _parser("discomy-hosts [options]")
     (opts, args) = parser.parse_args(args)
     if args:
@@ -109,16 +111,76 @@ def handle_discomy_hosts(goptions, session, args):
         _print_json(hosts)
         return
     rows = []
+    notes = []
     for h in sorted(hosts, key=lambda h: h["name"]):
+        claimed = h.get("claimed") or {}
+        learned = h.get("learned") or {}
         rows.append((h["name"], ",".join(h.get("arches") or []) or "-", _num(h.get("cpus")),
                      format_size_mb(h.get("memory_mb")), format_size_mb(h.get("disk_free_mb")),
-                     _num(h.get("speed")),
+                     _num(h.get("speed")), _num(claimed.get("speed")),
+                     _num(learned.get("speed")) if learned else "-",
                      "%s/%s" % (_num(h.get("task_load"), "%.1f"), _num(h.get("capacity"))),
                      "%s/%s" % (h.get("running_tasks", 0), _num(h.get("maxjobs"))),
                      _drain_text(h),
                      "yes" if h.get("ready") else "no"))
-    _print_table(("Host", "Arches", "CPUs", "Memory", "Disk", "Speed", "Load",
-                  "Tasks", "Draining", "Ready"), rows)
+        notes.extend(h.get("trust_notes") or [])
+    _print_table(("Host", "Arches", "CPUs", "Memory", "Disk", "Speed", "Claimed", "Learned",
+                  "Load", "Tasks", "Draining", "Ready"), rows)
+    if notes:
+        print("\nIn force, not as claimed:")
+        for note in notes:
+            print("  " + note)
+
+
+POLICY_OPTIONS = (
+    # option, policy key, help
+    ("--speed", "speed", "Pin the speed (1.0 = the reference builder)"),
+    ("--max-speed", "max_speed", "Cap the speed"),
+    ("--cpus", "cpus", "Pin the number of cpus"),
+    ("--max-cpus", "max_cpus", "Cap the number of cpus"),
+    ("--memory", "memory", "Pin the memory, e.g. 64G"),
+    ("--max-memory", "max_memory", "Cap the memory, e.g. 64G"),
+    ("--max-disk", "max_disk", "Cap the free buildroot disk, e.g. 500G"),
+)
+
+
+@export_cli
+def handle_discomy_host_policy(goptions, session, args):
+    "[admin] Pin or cap what placement believes of a builder"
+    parser = _parser("discomy-host-policy [options] <host>")
+    for option, key, text in POLICY_OPTIONS:
+        parser.add_option(option, dest=key, metavar="VALUE", help=text)
+    parser.add_option("--features", metavar="LIST",
+                      help="Pin the feature tags, comma-separated (empty: none)")
+    parser.add_option("--unset", action="append", default=[], metavar="KEY",
+                      help="Remove one setting (speed, max_memory, ...); may be repeated")
+    parser.add_option("--clear", action="store_true", help="Remove the host's whole policy")
+    (opts, args) = parser.parse_args(args)
+    if len(args) != 1:
+        parser.error("Please specify one host")
+    changes = {key: getattr(opts, key) for _, key, _ in POLICY_OPTIONS
+               if getattr(opts, key) is not None}
+    if opts.features is not None:
+        changes["features"] = [f for f in opts.features.split(",") if f]
+    if changes or opts.unset or opts.clear:
+        activate_session(session, goptions)
+        out = _call(session.discomy.setHostPolicy, args[0], changes, opts.unset, opts.clear)
+    else:
+        ensure_connection(session, goptions)
+        out = _call(session.discomy.getHostPolicy, args[0])
+    host = _call(session.discomy.hostCapabilities, args[0])
+    if opts.json:
+        _print_json(dict(out, host=host[0] if host else None))
+        return
+    print("Host %s: policy %s" % (out["name"], out["text"]))
+    for h in host:
+        claimed = h.get("claimed") or {}
+        learned = (h.get("learned") or {}).get("speed")
+        print("  speed %s (%s), claimed %s, learned %s" % (
+            _num(h.get("speed")), h.get("speed_source") or "unknown",
+            _num(claimed.get("speed")), _num(learned)))
+        for note in h.get("trust_notes") or []:
+            print("  " + note)
 
 
 @export_cli

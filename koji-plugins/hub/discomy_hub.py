@@ -7,24 +7,31 @@ Adds to a koji hub (1.34+):
   that places tasks with ``discomy.placement`` (hard fit on memory, disk, cpus,
   virtualization and features; power jobs on the fastest hosts; bounded
   reservation; draining). With no Discomy data it decides exactly as stock
-  koji. Reasons go to the scheduler log (``koji scheduler-logs``);
+  koji. Reasons go to the scheduler log (``koji scheduler-logs``). It is
+  installed only when this koji has the internals it uses; otherwise one error
+  line and stock scheduling;
+- hosts as placement sees them (``discomy.placement.trust``): their claims
+  within the ``[trust]`` bounds, the admin's per-host policy and the speed
+  learned from their finished buildArch tasks;
 - API calls ``discomy.hostCapabilities``, ``discomy.explainTask``,
+  ``discomy.fitTask`` (the builders' refusal check),
   ``discomy.drainHost`` / ``discomy.undrainHost`` (admin), ``discomy.getDrainState``,
+  ``discomy.getHostPolicy`` / ``discomy.setHostPolicy`` (admin),
   ``discomy.getPackageConstraints`` / ``discomy.setPackageConstraints`` (admin);
 - policy tests ``discomy_power`` and ``discomy_needs`` for koji's ``channel``
   policy.
 
-Config: /etc/koji-hub/plugins/discomy.conf (or $DISCOMY_HUB_CONFIG), read once at load. A bad config is
-logged as one error and the hub keeps stock scheduling.
+Config: /etc/koji-hub/plugins/discomy.conf (or $DISCOMY_HUB_CONFIG), read once
+at load with ``koji.read_config_files``. A missing file is one warning (defaults
+apply); a bad one is one error and the hub keeps stock scheduling.
 
-Package constraints live in tag extra ``discomy.constraints``. Hub-side drain
-state is kept in koji's ``scheduler_sys_data`` table under the name
-``discomy.drained`` (a JSON list of host ids); builders read it back with
-``discomy.getDrainState`` and report their own flag as ``draining`` in their
-host data (see ``discomy.placement.drain``).
+Package constraints live in tag extra ``discomy.constraints``. Hub-side state is
+kept in koji's ``scheduler_sys_data`` table: ``discomy.drained`` (a JSON list of
+host ids; builders read it back with ``discomy.getDrainState`` and report their
+own flag as ``draining`` in their host data, see ``discomy.placement.drain``)
+and ``discomy.host_policy`` (host id -> policy).
 """
 
-import configparser
 import dataclasses
 import json
 import logging
@@ -37,18 +44,20 @@ from koji.context import context
 from koji.plugin import export_in
 
 import kojihub
-from kojihub import scheduler
-from kojihub.db import QueryProcessor, UpsertProcessor
+from kojihub import db, scheduler
 
 from discomy import placement
+from discomy.placement import compat, drain, trust
 from discomy.placement import constraints as cons
-from discomy.placement import drain
 from discomy.placement.hostdata import from_host_data
 
 # DISCOMY_HUB_CONFIG points a hub started by hand (tests, development) at another file.
 CONFIG_FILE = os.environ.get("DISCOMY_HUB_CONFIG", "/etc/koji-hub/plugins/discomy.conf")
 DRAINED_KEY = "discomy.drained"
+POLICY_KEY = "discomy.host_policy"
 HISTORY_TTL = 3600
+LEARN_TTL = 3600        # learned speeds are recomputed this often
+LEARN_LIMIT = 20000     # newest finished buildArch tasks read for learning
 
 logger = logging.getLogger("koji.plugin.discomy")
 StockTaskScheduler = scheduler.TaskScheduler
@@ -56,81 +65,156 @@ StockTaskScheduler = scheduler.TaskScheduler
 
 def read_config(path=CONFIG_FILE):
     """The placement config, or None (stock scheduling) if the file is invalid."""
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # package globs are case-sensitive
+    if not os.path.exists(path):
+        logger.warning("discomy: %s not found; placing tasks with the default settings", path)
+        return placement.PlacementConfig()
     try:
-        parser.read(path)
+        parser = koji.read_config_files([(path, True)], raw=True)
         sections = {name: dict(parser.items(name)) for name in parser.sections()}
         return placement.parse_config(sections)
-    except (configparser.Error, placement.ConfigError) as exc:
+    except Exception as exc:  # any unreadable file: one line, never a hub that fails to load
         logger.error("discomy: %s: %s; using stock koji scheduling", path, exc)
         return None
 
 
 CONFIG = read_config()
 _history_cache = {}     # package -> (fetched_at, last buildArch seconds or None)
+_learned = {}           # "at": fetched_at, "speeds": host id -> LearnedSpeed
 _logged_waits = {}      # task_id -> last reason logged, so waits are logged once per change
 _logged_reserved = {}   # host_id -> power task id, so reservations are logged once
+_warned = {}            # warning -> task ids (or None) it was logged for
+
+
+def warn_once(message, task_ids=None):
+    """Log a warning once for the tasks it concerns (once at all without tasks)."""
+    if sum(len(v or ()) for v in _warned.values()) > 10000:
+        _warned.clear()
+    if task_ids is None:
+        if message not in _warned:
+            _warned[message] = None
+            logger.warning("discomy: %s", message)
+        return
+    seen = _warned.setdefault(message, set()) or set()
+    new = sorted(set(task_ids) - seen)
+    if new:
+        _warned[message] = seen | set(new)
+        shown = ", ".join(map(str, new[:10])) + (f" and {len(new) - 10} more" if len(new) > 10
+                                                 else "")
+        logger.warning("discomy: %s (task%s %s)", message, "s" if len(new) > 1 else "", shown)
 
 
 # ----------------------------------------------------------------- reading koji
 
-def drained_host_ids():
-    query = QueryProcessor(tables=["scheduler_sys_data"], columns=["data"],
-                           clauses=["name = %(name)s"], values={"name": DRAINED_KEY})
+def read_sys_data(name):
+    query = db.QueryProcessor(tables=["scheduler_sys_data"], columns=["data"],
+                              clauses=["name = %(name)s"], values={"name": name})
     value = query.singleValue(strict=False)
-    if isinstance(value, str):
-        value = json.loads(value)
-    return set(value or [])
+    return json.loads(value) if isinstance(value, str) else value
 
 
-def write_drained_host_ids(ids):
-    upsert = UpsertProcessor("scheduler_sys_data", keys=["name"],
-                             data={"name": DRAINED_KEY, "data": json.dumps(sorted(ids))})
+def write_sys_data(name, value):
+    upsert = db.UpsertProcessor("scheduler_sys_data", keys=["name"],
+                                data={"name": name, "data": json.dumps(value)})
     upsert.execute()
 
 
-def core_hosts(rows, config):
+def drained_host_ids():
+    return set(read_sys_data(DRAINED_KEY) or [])
+
+
+def write_drained_host_ids(ids):
+    write_sys_data(DRAINED_KEY, sorted(ids))
+
+
+def host_policies():
+    policies, warnings = trust.parse_policies(read_sys_data(POLICY_KEY))
+    for warning in warnings:
+        warn_once(warning)
+    return policies
+
+
+def buildarch_samples(config):
+    """Closed buildArch tasks of complete builds in the learning window, newest first."""
+    # the window and the order are on build.completion_time, which koji indexes
+    query = db.QueryProcessor(
+        tables=["task"],
+        columns=["task.host_id", "package.name", "task.arch",
+                 "date_part('epoch', task.completion_time) - "
+                 "date_part('epoch', task.start_time)",
+                 "build.completion_time"],
+        aliases=["host_id", "name", "arch", "seconds", "completed"],
+        joins=["build ON build.task_id = task.parent", "package ON build.pkg_id = package.id"],
+        clauses=["task.method = 'buildArch'", "task.state = %(closed)s",
+                 "build.state = %(complete)s", "task.host_id IS NOT NULL",
+                 "build.completion_time > to_timestamp(%(since)s)"],
+        values={"closed": koji.TASK_STATES["CLOSED"],
+                "complete": koji.BUILD_STATES["COMPLETE"],
+                "since": time.time() - config.trust.learn_window_s},
+        opts={"order": "-completed", "limit": LEARN_LIMIT})
+    return [trust.BuildSample(r["host_id"], r["name"], r["arch"], r["seconds"])
+            for r in query.execute()]
+
+
+def learned_speeds(hosts, policies, config):
+    """host id -> LearnedSpeed, recomputed every LEARN_TTL seconds."""
+    if not config.trust.learn:
+        return {}
+    now = time.time()
+    if now - _learned.get("at", 0) > LEARN_TTL:
+        claimed = {h.host_id: trust.bounded_speed(h.data.speed, config.trust) for h in hosts}
+        pinned = {hid: p.speed for hid, p in policies.items() if p.speed is not None}
+        _learned["speeds"] = trust.learn_speeds(buildarch_samples(config), claimed, pinned,
+                                                config.trust)
+        _learned["at"] = now
+    return _learned["speeds"]
+
+
+def trusted_hosts(rows, config):
+    """Enabled host rows -> ``trust.Trusted``: each host as claimed, learned and in force."""
     drained = drained_host_ids()
-    hosts = []
+    policies = host_policies()
+    claimed = []
     for row in rows:
         host, warnings = placement.HostCapabilities.from_koji(row, drained=row["id"] in drained)
         for warning in warnings:
             logger.debug("discomy: %s", warning)
-        hosts.append(host)
-    return hosts
+        claimed.append(host)
+    learned = learned_speeds(claimed, policies, config)
+    return [trust.in_force(h, policies.get(h.host_id, trust.NO_POLICY),
+                           learned.get(h.host_id), config.trust) for h in claimed]
+
+
+def core_hosts(rows, config):
+    return [t.host for t in trusted_hosts(rows, config)]
 
 
 def buildarch_sources(tasks):
     """task id -> (package, build tag) for buildArch tasks, from their requests."""
-    ids = [t["task_id"] for t in tasks if t.get("method") == "buildArch"]
+    ids = [t["task_id"] for t in tasks if t.get("method") in placement.CONSTRAINED_METHODS]
     if not ids:
         return {}
-    query = QueryProcessor(tables=["task"], columns=["id", "request"],
-                           clauses=["id IN %(ids)s"], values={"ids": ids})
+    query = db.QueryProcessor(tables=["task"], columns=["id", "request"],
+                              clauses=["id IN %(ids)s"], values={"ids": ids})
     out = {}
     for row in query.execute():
         try:
             params, _ = koji.xmlrpcplus.loads(row["request"])
             params = koji.tasks.parse_task_params("buildArch", params)
         except Exception:
-            logger.warning("discomy: cannot read the request of task %s", row["id"])
+            warn_once("cannot read the request; placed without constraints", [row["id"]])
             continue
         out[row["id"]] = (cons.package_from_source(params.get("pkg")), params.get("root"))
     return out
 
 
 def tag_rules(tag):
-    """A build tag's constraints (inherited like other extra), read leniently."""
+    """A build tag's constraints (inherited like other extra), read leniently, and warnings."""
     try:
         extra = context.handlers.call("getBuildConfig", tag).get("extra") or {}
     except koji.GenericError as exc:
-        logger.warning("discomy: cannot read build tag %s: %s", tag, exc)
-        return {}
+        return {}, [f"cannot read build tag {tag}: {str(exc).strip()}"]
     rules, warnings = cons.parse_rules(extra.get(cons.TAG_EXTRA_KEY), strict=False)
-    for warning in warnings:
-        logger.warning("discomy: tag %s: %s", tag, warning)
-    return rules
+    return rules, [f"tag {tag}: {w}" for w in warnings]
 
 
 def last_buildarch_seconds(packages):
@@ -139,7 +223,7 @@ def last_buildarch_seconds(packages):
     wanted = [p for p in packages
               if p not in _history_cache or now - _history_cache[p][0] > HISTORY_TTL]
     if wanted:
-        query = QueryProcessor(
+        query = db.QueryProcessor(
             tables=["build"],
             columns=["package.name", "build.id",
                      "date_part('epoch', task.completion_time) - "
@@ -161,7 +245,11 @@ def last_buildarch_seconds(packages):
 def core_tasks(free_rows, config):
     """Free task rows -> ``placement.FreeTask`` with their requirements."""
     sources = buildarch_sources(free_rows)
-    rules = {tag: tag_rules(tag) for tag in {s[1] for s in sources.values() if s[1]}}
+    rules = {}
+    for tag in sorted({s[1] for s in sources.values() if s[1]}):
+        rules[tag], warnings = tag_rules(tag)
+        for warning in warnings:
+            warn_once(warning, [tid for tid, s in sources.items() if s[1] == tag])
     history = {}
     if config.power_after_s is not None:
         history = last_buildarch_seconds(sorted({s[0] for s in sources.values() if s[0]}))
@@ -196,16 +284,19 @@ class DiscomyTaskScheduler(StockTaskScheduler):
     def do_schedule(self):
         if CONFIG is None or not CONFIG.enabled:
             return super().do_schedule()
+        # a failed query aborts PostgreSQL's transaction: without this the stock pass fails too
+        savepoint = db.Savepoint("discomy_schedule")
         try:
             config = pass_config(self)
             hosts = core_hosts(self.hosts.values(), config)
             free = core_tasks(self.free_tasks, config)
             result = placement.schedule(free, core_active(self.active_tasks), hosts,
                                         self.get_refusals(), config, now=time.time())
+            self.write_back(result, free, config)
         except Exception:
             logger.exception("discomy: placement failed; stock scheduling for this pass")
+            savepoint.rollback()
             return super().do_schedule()
-        self.write_back(result, free, config)
 
     def write_back(self, result, free, config):
         rows = {t["task_id"]: t for t in self.free_tasks}
@@ -233,7 +324,26 @@ class DiscomyTaskScheduler(StockTaskScheduler):
             _logged_waits.clear()
 
 
-scheduler.TaskScheduler = DiscomyTaskScheduler
+def install_scheduler():
+    """Swap koji's TaskScheduler for ours if this koji has what it uses (one error line if not)."""
+    modules = {"scheduler": scheduler, "db": db}
+    missing = []
+    for need in compat.SCHEDULER_NEEDS:
+        module, *names = need.split(".")
+        value = modules[module]
+        for name in names:
+            value = getattr(value, name, None)
+        if value is None:
+            missing.append(need)
+    problem = compat.scheduler_problem(getattr(koji, "__version_info__", None), missing)
+    if problem:
+        logger.error("discomy: %s; using stock koji scheduling", problem)
+        return False
+    scheduler.TaskScheduler = DiscomyTaskScheduler
+    return True
+
+
+install_scheduler()
 
 
 # ----------------------------------------------------------------- API calls
@@ -248,7 +358,10 @@ def _snapshot():
 
 @export_in("discomy")
 def hostCapabilities(host=None):
-    """List enabled hosts with what they published: cpus, memory, disk, speed, load, draining.
+    """List enabled hosts as placement sees them: cpus, memory, disk, speed, load, draining.
+
+    The values are those in force; ``claimed``, ``learned``, ``policy``,
+    ``speed_source`` and ``trust_notes`` say where they came from.
 
     :param host: only this host (name or id)
     :returns list[dict]: one entry per host
@@ -258,9 +371,10 @@ def hostCapabilities(host=None):
     for task in sched.active_tasks:
         running[task["host_id"]] = running.get(task["host_id"], 0) + 1
     info = kojihub.get_host(host, strict=True) if host is not None else None
-    out = [placement.host_summary(h, running.get(h.host_id, 0), config)
-           for h in core_hosts(sched.hosts.values(), config)
-           if info is None or h.host_id == info["id"]]
+    out = [dict(placement.host_summary(t.host, running.get(t.host.host_id, 0), config),
+                **trust.trust_summary(t))
+           for t in trusted_hosts(sched.hosts.values(), config)
+           if info is None or t.host.host_id == info["id"]]
     if info is not None and not out:
         # a disabled host: the scheduler does not see it, but --wait still needs its tasks
         out.append({"id": info["id"], "name": info["name"], "enabled": False,
@@ -268,15 +382,20 @@ def hostCapabilities(host=None):
     return out
 
 
+def _task_row(task_id):
+    """A task as the scheduler's ``get_tasks`` reads it."""
+    info = kojihub.Task(task_id).getInfo(strict=True)
+    return info, {"task_id": task_id, "channel_id": info["channel_id"], "arch": info["arch"],
+                  "weight": info["weight"], "priority": info["priority"],
+                  "create_ts": info.get("create_ts") or 0.0, "method": info["method"]}
+
+
 @export_in("discomy")
 def explainTask(task_id):
     """Explain where a task can run: its requirements and a verdict with reasons per host."""
     task_id = kojihub.convert_value(task_id, cast=int)
-    info = kojihub.Task(task_id).getInfo(strict=True)
+    info, row = _task_row(task_id)
     sched, config = _snapshot()
-    row = {"task_id": task_id, "channel_id": info["channel_id"], "arch": info["arch"],
-           "weight": info["weight"], "priority": info["priority"],
-           "create_ts": info.get("create_ts") or 0.0, "method": info["method"]}
     task = core_tasks([row], config)[0]
     cutoff = time.time() - sched.soft_refusal_timeout
     refusals = {}
@@ -293,6 +412,73 @@ def explainTask(task_id):
             "enabled": bool(CONFIG and CONFIG.enabled),
             "hosts": [{"host_id": v.host_id, "name": v.name, "eligible": v.eligible,
                        "reasons": list(v.reasons)} for v in verdicts]}
+
+
+@export_in("discomy")
+def fitTask(task_id, host):
+    """May this host take the task? The builder plugin's refusal check, decided on the hub.
+
+    The task's requirements are those of the scheduler's pass (hub defaults,
+    the build tag's constraints, build history) and the host is the one in
+    force (its last host data within bounds, under its policy), judged by the
+    pass's own fit test.
+
+    :returns dict: task_id, host, requirements, refuse (a reason, or None to take it)
+    """
+    task_id = kojihub.convert_value(task_id, cast=int)
+    hostinfo = kojihub.get_host(host, strict=True)
+    _, row = _task_row(task_id)
+    config = CONFIG or placement.PlacementConfig()
+    req = core_tasks([row], config)[0].req
+    rows = scheduler.get_host_data(hostinfo["id"])
+    claimed, _ = placement.HostCapabilities.from_koji(
+        {"id": hostinfo["id"], "name": hostinfo["name"], "arches": hostinfo["arches"],
+         "ready": True, "data": rows[0]["data"] if rows else None})
+    policy = host_policies().get(hostinfo["id"], trust.NO_POLICY)
+    # speed is no hard constraint: the learned speed cannot change the verdict
+    host_now = trust.in_force(claimed, policy, None, config.trust).host
+    return {"task_id": task_id, "host": hostinfo["name"],
+            "requirements": placement.requirements_summary(req),
+            "refuse": placement.refusal_reason(host_now, req, config.unknown_fits)}
+
+
+def _host_policy_view(info):
+    policy = host_policies().get(info["id"], trust.NO_POLICY)
+    return {"host_id": info["id"], "name": info["name"], "policy": trust.policy_to_json(policy),
+            "text": policy.describe()}
+
+
+@export_in("discomy")
+def getHostPolicy(host):
+    """A host's policy: capabilities an admin pinned or capped over what it claims."""
+    return _host_policy_view(kojihub.get_host(host, strict=True))
+
+
+@export_in("discomy")
+def setHostPolicy(host, policy=None, unset=None, clear=False):
+    """Pin or cap what placement believes of a host (admin).
+
+    :param policy: keys to set, e.g. {"speed": 1.0, "max_memory": "64G"}; pins are
+        speed, cpus, memory, features; caps are max_speed, max_cpus, max_memory, max_disk
+    :param unset: keys to remove
+    :param clear: remove the whole policy
+    :returns dict: the host's policy now
+    """
+    context.session.assertPerm("admin")
+    info = kojihub.get_host(host, strict=True)
+    policies = host_policies()
+    current = trust.NO_POLICY if clear else policies.get(info["id"], trust.NO_POLICY)
+    try:
+        new = trust.merge_policy(current, policy or {}, unset or ())
+    except trust.PolicyError as exc:
+        raise koji.ParameterError(f"Invalid policy for host {info['name']}: {exc}")
+    policies[info["id"]] = new
+    write_sys_data(POLICY_KEY, {str(hid): trust.policy_to_json(p)
+                                for hid, p in sorted(policies.items()) if not p.is_empty()})
+    _learned.clear()      # a pinned host's claim no longer sets the learned speeds' scale
+    scheduler.log_both(f"discomy: host policy set by {context.session.user_data['name']}: "
+                       f"{new.describe()}", host_id=info["id"])
+    return _host_policy_view(info)
 
 
 def _set_drained(host, drained):
@@ -391,7 +577,9 @@ def _policy_constraints(data):
         target = kojihub.get_build_target(data["target"])
         build_tag = target["build_tag"] if target else None
     if build_tag:
-        rules = tag_rules(build_tag)
+        rules, warnings = tag_rules(build_tag)
+        for warning in warnings:
+            warn_once(warning)
     return cons.resolve(package, CONFIG.defaults if CONFIG else {}, rules)
 
 

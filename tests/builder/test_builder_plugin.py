@@ -65,15 +65,25 @@ class HostCalls:
 class DiscomyCalls:
     def __init__(self):
         self.drained = False
-        self.calls = 0
+        self.calls = {}
         self.missing = False
+        self.refuse = False      # fitTask's verdict: False = a hub without fitTask
+
+    def _count(self, name):
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self.missing:
+            raise koji.GenericError(f"Invalid method: discomy.{name}")
 
     def getDrainState(self, host):
-        self.calls += 1
-        if self.missing:
-            raise koji.GenericError("Invalid method: discomy.getDrainState")
+        self._count("getDrainState")
         return {"host_id": host, "name": "b1", "drained": self.drained,
                 "draining": False, "drain": ["hub"] if self.drained else []}
+
+    def fitTask(self, task_id, host):
+        if self.refuse is False:
+            raise koji.GenericError("Invalid method: discomy.fitTask")
+        self._count("fitTask")
+        return {"task_id": task_id, "host": "b1", "requirements": {}, "refuse": self.refuse}
 
 
 class Session:
@@ -219,7 +229,7 @@ def test_a_hub_without_the_drain_call_is_asked_again_only_later(plugin, tmp_path
     tm.getNextTask()
     assert session.host.opened == [5] and session.host.refused == []
     tm.getNextTask()
-    assert session.discomy.calls == 1
+    assert session.discomy.calls == {"getDrainState": 1}
 
 
 def test_a_flag_set_after_the_ready_check_refuses_the_task_instead_of_sitting_on_it(plugin,
@@ -240,6 +250,33 @@ def test_a_task_the_host_cannot_meet_is_refused_softly_with_the_reason(plugin, t
     assert tm.takeTask(assigned(6)) is False
     (task_id, soft, msg), = session.host.refused
     assert task_id == 6 and soft and "needs 100 TiB memory" in msg and "package llvm" in msg
+
+
+def test_the_hubs_verdict_refuses_what_the_tag_alone_would_let_through(plugin, tmp_path):
+    # the hub's [constraints] defaults and the host's policy are known on the hub only
+    session = Session()
+    session.discomy.refuse = "b1: needs 128 GiB memory, has 62.5 GiB (package llvm)"
+    tm = manager(session, tmp_path)
+    assert tm.takeTask(assigned(6)) is False
+    assert session.host.refused == [(6, True, session.discomy.refuse)]
+
+
+def test_what_the_hub_placed_is_taken_even_if_the_probe_alone_would_refuse(plugin, tmp_path):
+    session = Session(constraints_extra={"llvm*": {"memory": "100T"}})
+    session.discomy.refuse = None
+    tm = manager(session, tmp_path)
+    tm.takeTask(assigned(7))
+    assert session.host.refused == [] and session.host.opened == [7]
+    assert session.discomy.calls == {"fitTask": 1}
+
+
+def test_only_buildarch_tasks_are_checked(plugin, tmp_path):
+    session = Session()
+    session.discomy.refuse = "never asked"
+    tm = manager(session, tmp_path)
+    tm.handlers["sleep"] = type("Sleep", (BuildArch,), {"Methods": ["sleep"]})
+    tm.takeTask(assigned(8, method="sleep"))
+    assert session.discomy.calls == {} and session.host.opened == [8]
 
 
 def test_a_task_that_fits_goes_to_koji_stock_path(plugin, tmp_path):

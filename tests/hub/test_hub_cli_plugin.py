@@ -88,8 +88,8 @@ def run(handler, session, args, capsys):
 def test_discomy_hosts_prints_a_table(world, session, capsys):
     out = run(discomy_cli.handle_discomy_hosts, session, [], capsys)
     lines = out.splitlines()
-    assert lines[0].split() == ["Host", "Arches", "CPUs", "Memory", "Disk", "Speed", "Load",
-                                "Tasks", "Draining", "Ready"]
+    assert lines[0].split() == ["Host", "Arches", "CPUs", "Memory", "Disk", "Speed", "Claimed",
+                                "Learned", "Load", "Tasks", "Draining", "Ready"]
     small = next(line for line in lines if line.startswith("small"))
     assert "16 GiB" in small and "50 GiB" in small and "0.8" in small
     big = next(line for line in lines if line.startswith("big"))
@@ -194,4 +194,39 @@ def test_set_pkg_constraints_reports_invalid_sizes_from_the_hub(world, session, 
 def test_set_pkg_constraints_without_options_is_a_usage_error(world, session, capsys):
     with pytest.raises(SystemExit) as exc:
         discomy_cli.handle_set_pkg_constraints(GOPTS, session, ["el9-build", "foo"])
+    assert exc.value.code == 2
+
+
+def test_host_policy_sets_pins_and_caps_and_discomy_hosts_shows_claimed_and_in_force(
+        world, session, capsys):
+    out = run(discomy_cli.handle_discomy_host_policy, session,
+              ["small", "--speed", "0.5", "--max-memory", "8G"], capsys)
+    assert out.startswith("Host small: policy speed=0.5 max_memory=8 GiB\n")
+    assert "speed 0.5 (pinned), claimed 0.8, learned ?" in out
+    table = run(discomy_cli.handle_discomy_hosts, session, [], capsys)
+    small = next(line for line in table.splitlines() if line.startswith("small"))
+    assert small.split()[3:10] == ["8", "GiB", "50", "GiB", "0.5", "0.8", "-"]
+    assert "small: memory 16 GiB capped at 8 GiB by policy" in table
+    shown = json.loads(run(discomy_cli.handle_discomy_host_policy, session,
+                           ["small", "--json"], capsys))
+    assert shown["policy"] == {"speed": 0.5, "max_memory": "8192M"}
+    assert shown["host"]["claimed"]["speed"] == 0.8 and shown["host"]["speed"] == 0.5
+    run(discomy_cli.handle_discomy_host_policy, session, ["small", "--unset", "speed"], capsys)
+    out = run(discomy_cli.handle_discomy_host_policy, session, ["small"], capsys)
+    assert "policy max_memory=8 GiB" in out and "speed 0.8 (claimed)" in out
+    out = run(discomy_cli.handle_discomy_host_policy, session, ["small", "--clear"], capsys)
+    assert "policy none" in out
+
+
+def test_host_policy_errors_are_one_line_from_the_hub(world, session, capsys):
+    with pytest.raises(SystemExit) as exc:
+        discomy_cli.handle_discomy_host_policy(GOPTS, session, ["small", "--max-memory", "lots"])
+    assert exc.value.code == 1 and "Invalid policy for host small: max_memory" in \
+        capsys.readouterr().err
+    world.perms = set()
+    with pytest.raises(SystemExit) as exc:
+        discomy_cli.handle_discomy_host_policy(GOPTS, session, ["small", "--speed", "1"])
+    assert exc.value.code == 1 and "admin permission required" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        discomy_cli.handle_discomy_host_policy(GOPTS, session, [])
     assert exc.value.code == 2

@@ -7,7 +7,7 @@ import kojihub_world
 from kojihub import scheduler
 
 import discomy_hub
-from discomy.placement.config import SCHEDULER_KEYS
+from discomy.placement.config import SCHEDULER_KEYS, TRUST_KEYS, TrustConfig
 
 
 def host_row(hid, name, arches="x86_64", capacity=4.0, channels=(1,), discomy=None, maxjobs=None):
@@ -26,6 +26,8 @@ def world(tmp_path):
     discomy_hub.CONFIG = discomy_hub.read_config(str(tmp_path / "missing.conf"))
     discomy_hub._logged_waits.clear()
     discomy_hub._history_cache.clear()
+    discomy_hub._learned.clear()
+    discomy_hub._warned.clear()
     w.add_tag("el9-build", {"discomy.constraints": {"llvm*": {"memory": "32G", "power": True}}})
     return w
 
@@ -213,8 +215,9 @@ def test_example_config_file_is_valid_and_documents_every_option():
     path = Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf"
     config = discomy_hub.read_config(str(path))
     assert config is not None and config.enabled and config.power_after_s == 7200
+    assert config.trust == TrustConfig()        # the file shows the defaults
     text = path.read_text()
-    for option in SCHEDULER_KEYS:
+    for option in list(SCHEDULER_KEYS) + list(TRUST_KEYS):
         assert f"\n{option} = " in text
 
 
@@ -258,3 +261,111 @@ def test_typo_in_tag_constraints_is_ignored_with_a_warning(world, caplog):
         scheduler.TaskScheduler().run(force=True)
     assert world.assigned == [(10, 2)]
     assert any("unknown constraint 'colour'" in r.getMessage() for r in caplog.records)
+
+
+# -- config, koji's internals, the database ---------------------------------------------
+
+def test_a_missing_config_is_one_warning_and_the_defaults(tmp_path, caplog):
+    path = str(tmp_path / "nowhere.conf")
+    with caplog.at_level("WARNING", logger="koji.plugin.discomy"):
+        config = discomy_hub.read_config(path)
+    assert config == discomy_hub.placement.PlacementConfig()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert path in caplog.records[0].getMessage() and "not found" in caplog.records[0].getMessage()
+
+
+def test_the_config_is_read_with_kojis_own_reader(tmp_path, monkeypatch):
+    read = []
+    real = koji.read_config_files
+
+    def spy(files, raw=False):
+        read.append((files, raw))
+        return real(files, raw=raw)
+
+    monkeypatch.setattr(koji, "read_config_files", spy)
+    path = write_conf(tmp_path, "[scheduler]\npower_after = 1h\n")
+    assert discomy_hub.read_config(path).power_after_s == 3600
+    assert read == [([(path, True)], True)]
+
+
+def test_hub_default_globs_match_whatever_the_case(world, tmp_path):
+    # koji's reader folds option names to lower case
+    discomy_hub.CONFIG = discomy_hub.read_config(write_conf(tmp_path, (
+        '[constraints]\nPyYAML = {"memory": "32G"}\nSDL2* = {"cpus": 8}\n')))
+    assert set(discomy_hub.CONFIG.defaults) == {"pyyaml", "sdl2*"}
+    world.hosts = [host_row(1, "small", discomy={"memory_mb": 16384, "cpus": 4}),
+                   host_row(2, "big", discomy={"memory_mb": 65536, "cpus": 16})]
+    world.add_buildarch(10, "tasks/1/1/PyYAML-6.0-1.el9.src.rpm", "el9-build")
+    world.add_buildarch(11, "tasks/1/2/SDL2_image-2.6-1.el9.src.rpm", "el9-build")
+    scheduler.TaskScheduler().run(force=True)
+    assert dict(world.assigned) == {10: 2, 11: 2}
+
+
+@pytest.fixture
+def stock_scheduler():
+    yield scheduler
+    scheduler.TaskScheduler = discomy_hub.DiscomyTaskScheduler
+
+
+def test_a_koji_without_the_hub_scheduler_keeps_stock_with_one_error(stock_scheduler,
+                                                                      monkeypatch, caplog):
+    scheduler.TaskScheduler = discomy_hub.StockTaskScheduler
+    monkeypatch.setattr(koji, "__version_info__", (1, 33, 1))
+    with caplog.at_level("ERROR", logger="koji.plugin.discomy"):
+        assert discomy_hub.install_scheduler() is False
+    assert scheduler.TaskScheduler is discomy_hub.StockTaskScheduler
+    assert [r.getMessage() for r in caplog.records] == [
+        "discomy: koji 1.33.1 has no hub scheduler to extend (needs 1.34 or later); "
+        "using stock koji scheduling"]
+
+
+def test_a_koji_lacking_a_method_the_plugin_calls_keeps_stock_with_one_error(
+        stock_scheduler, monkeypatch, caplog):
+    scheduler.TaskScheduler = discomy_hub.StockTaskScheduler
+    monkeypatch.delattr(discomy_hub.StockTaskScheduler, "get_refusals")
+    monkeypatch.delattr(discomy_hub.db, "Savepoint")
+    with caplog.at_level("ERROR", logger="koji.plugin.discomy"):
+        assert discomy_hub.install_scheduler() is False
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "lacks kojihub.db.Savepoint, kojihub.scheduler.TaskScheduler.get_refusals" in message
+    assert scheduler.TaskScheduler is discomy_hub.StockTaskScheduler
+
+
+def test_a_failed_pass_rolls_back_to_a_savepoint_before_the_stock_pass(world, monkeypatch):
+    world.hosts = [host_row(1, "b1")]
+    world.add_buildarch(10, "tasks/1/1/bash-5.2-1.el9.src.rpm", "el9-build")
+
+    def broken(*args):
+        raise RuntimeError("relation does not exist")
+
+    monkeypatch.setattr(discomy_hub, "read_sys_data", broken)
+    scheduler.TaskScheduler().run(force=True)
+    assert world.savepoints == world.rolled_back == ["discomy_schedule"]
+    assert world.assigned == [(10, 1)]
+
+
+def test_tag_warnings_are_logged_once_per_task_not_every_pass(world, caplog):
+    world.tags["el9-build"]["extra"]["discomy.constraints"] = {"llvm*": {"colour": "red"}}
+    world.hosts = [host_row(1, "b1", capacity=0.5)]          # nothing fits: tasks stay free
+    world.add_buildarch(10, "tasks/1/1/llvm-17.0.6-1.el9.src.rpm", "el9-build")
+    world.add_buildarch(11, "tasks/1/2/llvm-18.1-1.el9.src.rpm", "el9-build")
+    with caplog.at_level("WARNING", logger="koji.plugin.discomy"):
+        for _ in range(3):
+            scheduler.TaskScheduler().run(force=True)
+        world.add_buildarch(12, "tasks/1/3/llvm-19.1-1.el9.src.rpm", "el9-build")
+        for _ in range(3):
+            scheduler.TaskScheduler().run(force=True)
+    warned = [r.getMessage() for r in caplog.records if "colour" in r.getMessage()]
+    assert len(warned) == 2
+    assert warned[0].endswith("(tasks 10, 11)") and warned[1].endswith("(task 12)")
+
+
+def test_an_unreadable_request_is_logged_once(world, caplog):
+    world.hosts = [host_row(1, "b1", capacity=0.5)]
+    world.add_buildarch(10, "tasks/1/1/bash-5.2-1.el9.src.rpm", "el9-build")
+    world.requests[10] = "<not xml-rpc"
+    with caplog.at_level("WARNING", logger="koji.plugin.discomy"):
+        for _ in range(3):
+            scheduler.TaskScheduler().run(force=True)
+    warned = [r.getMessage() for r in caplog.records if "cannot read the request" in r.getMessage()]
+    assert warned == ["discomy: cannot read the request; placed without constraints (task 10)"]

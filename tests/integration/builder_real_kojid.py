@@ -24,6 +24,10 @@ recorded 16-cpu builder ``tests/data/hosts/builder16-idle``
    reports itself not ready, a task assigned to it comes back at once (not at
    the hub's AssignTimeout), each end shows both switches, and after undrain a
    task runs again.
+4. One fit test for both ends: kojid refuses a buildArch assigned to it that
+   the hub would not place there, by the hub's ``[constraints]`` defaults or
+   under the admin's ``koji discomy-host-policy`` cap, and takes one that the
+   hub placed there because the admin pinned more memory than the probe sees.
 
 kojid needs Debian's python3-dnf and python3-librepo and, from PyPI, CT3 and
 python-multilib in the hub's throwaway venv (added when missing), plus what the
@@ -278,6 +282,49 @@ def check_drain(koji, admin, host_id, tools, checks, work):
     checks.check(bool(closed), f"sleep task {task_id} ran on builder1")
 
 
+# the hub's discomy.conf: a default only the hub knows (the builder has 62.5 GiB)
+HUB_DEFAULTS = '[constraints]\nbigmem* = {"memory": "100G"}\n'
+
+
+def buildarch(admin, package):
+    srpm = f"cli-build/none/{package}-1.0-1.el9.src.rpm"
+    return admin.makeTask("buildArch", [srpm, "el9-build", "x86_64", True, {}], arch="x86_64")
+
+
+def refused_when_assigned(koji, admin, host_id, checks, package, expect, why):
+    task_id = buildarch(admin, package)
+    admin.assignTask(task_id, "builder1")
+    refused = wait_for(f"task {task_id} to be refused", lambda: handed_back(admin, host_id,
+                                                                           task_id))
+    msg = refused[0]["msg"] if refused else "-"
+    checks.check(bool(refused) and expect in msg and refused[0]["soft"],
+                 f"{why}: kojid refused task {task_id} ({package}): {msg}")
+    admin.cancelTask(task_id)
+
+
+def check_refusals(koji, admin, host_id, tools, checks):
+    print("\nOne fit test for both ends (discomy.fitTask):")
+    refused_when_assigned(koji, admin, host_id, checks, "bigmem-tool",
+                          "builder1: needs 100 GiB memory, has 62.5 GiB (package bigmem-tool)",
+                          "a hub default in discomy.conf")
+    admin.discomy.setPackageConstraints("el9-build", "dbserver", {"memory": "32G"})
+    tools.koji("discomy-host-policy", "builder1", "--max-memory", "16G")
+    refused_when_assigned(koji, admin, host_id, checks, "dbserver",
+                          "builder1: needs 32 GiB memory, has 16 GiB (package dbserver)",
+                          "the admin's memory cap")
+    tools.koji("discomy-host-policy", "builder1", "--unset", "max_memory", "--memory", "128G")
+    task_id = buildarch(admin, "bigmem-tool")
+    started = {koji.TASK_STATES[s] for s in ("OPEN", "CLOSED", "FAILED")}
+    info = wait_for(f"task {task_id} to start", lambda: (
+        lambda i: i if i["state"] in started else None)(admin.getTaskInfo(task_id)), seconds=60)
+    taken = bool(info) and info["host_id"] == host_id and not handed_back(admin, host_id, task_id)
+    checks.check(taken, f"the hub placed task {task_id} (bigmem-tool, 100 GiB) on builder1, "
+                        f"pinned at 128 GiB, and kojid took it")
+    if info and info["state"] == koji.TASK_STATES["OPEN"]:
+        admin.cancelTask(task_id)
+    tools.koji("discomy-host-policy", "builder1", "--clear")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("koji_src", type=Path)
@@ -300,7 +347,9 @@ def main(argv=None):
     try:
         pg_data, pg_port = hubmod.start_postgres(work)
         hubmod.create_koji_db(pg_port, koji_src)
-        conf, discomy_conf = hubmod.write_hub_config(work, pg_port, hub_extra="RunInterval = 1\n")
+        conf, discomy_conf = hubmod.write_hub_config(
+            work, pg_port, scheduler=hubmod.DISCOMY_SCHEDULER + HUB_DEFAULTS,
+            hub_extra="RunInterval = 1\n")
         hub = hubmod.Hub(python, conf, discomy_conf, koji_src, work / "hub.log")
         url = hub.start(koji)
         admin = hubmod.login(koji, url, "kojiadmin")
@@ -355,7 +404,9 @@ def main(argv=None):
         checks.check(data.get("maxjobs") == 3 and "methods" in data, "koji's own keys are kept")
 
         check_jobs(koji, admin, checks, work, record)
-        check_drain(koji, admin, host_id, Tools(koji_src, url, work), checks, work)
+        tools = Tools(koji_src, url, work)
+        check_drain(koji, admin, host_id, tools, checks, work)
+        check_refusals(koji, admin, host_id, tools, checks)
         print("RESULT:", "all checks passed" if not checks.failed else
               f"{checks.failed} check(s) FAILED")
         if checks.failed:

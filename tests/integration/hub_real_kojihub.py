@@ -19,15 +19,29 @@ What it does, all on 127.0.0.1, all in a temporary directory:
    on a free port, koji's ``schemas/schema.sql``, an admin user;
 3. the hub: ``kojihub.kojixmlrpc.application`` under the stdlib wsgiref server
    with ``Plugins = discomy_hub`` and a discomy.conf ($DISCOMY_HUB_CONFIG);
-4. four hosts with different host data, sent by each host itself through
-   ``host.updateHost`` on an exclusive session; package constraints set with
-   ``discomy.setPackageConstraints``; one host drained with ``discomy.drainHost``;
-5. buildArch tasks made with ``makeTask``; the scheduler run with
-   ``scheduler.doRun(force=True)``; then ``build`` tasks routed by a channel
-   policy that uses the ``discomy_power`` test;
-6. prints which host got each task, the scheduler log, ``discomy.explainTask``
-   for a task that cannot be placed, and the koji CLI plugin's commands;
-7. stock equivalence: hosts without Discomy data in another channel, 30
+4. five hosts with different host data, sent by each host itself through
+   ``host.updateHost`` on an exclusive session (``liar1`` claims speed 3.5 and
+   builds at 0.8); package constraints set with ``discomy.setPackageConstraints``;
+   one host drained with ``discomy.drainHost``;
+5. build history, made the way builders make it: for each finished build a
+   ``build`` task, its ``buildArch`` subtask (``host.subtask``), both opened and
+   closed by their host, and the build itself (``host.initBuild``, an SRPM made
+   with rpmbuild and uploaded, ``host.completeBuild``); only the buildArch start
+   times are moved back (a three-hour build cannot be waited for). Four packages
+   are built on four hosts, so the hub learns each host's speed, and
+   libreoffice's last buildArch took three hours, so the history rule makes it a
+   power job;
+6. buildArch tasks made with ``makeTask``; the scheduler run with
+   ``scheduler.doRun(force=True)``; power jobs must go to big1, not to liar1;
+   then ``build`` tasks routed by a channel policy that uses ``discomy_power``;
+7. prints which host got each task, the scheduler log, ``discomy.explainTask``
+   for a task that cannot be placed, and the koji CLI plugin's commands
+   (``discomy-hosts`` with claimed, learned and in-force speeds;
+   ``discomy-host-policy``);
+8. a database error in the plugin's first query (its table renamed away): the
+   pass falls back to stock koji's, which still assigns (a savepoint undoes the
+   aborted transaction);
+9. stock equivalence: hosts without Discomy data in another channel, 30
    ``sleep`` tasks scheduled by the plugin, freed, and scheduled again by stock
    koji after a hub restart with ``enabled = false``: the two must be identical.
 
@@ -59,7 +73,14 @@ HOSTS = {
     "big1": (16.0, {"cpus": 64, "memory_mb": 262144, "disk_free_mb": {"/var/lib/mock": 2097152},
                     "speed": 2.5, "virt": ["kvm", "chroot"], "features": ["ssd"]}),
     "stock1": (4.0, None),  # a builder without the Discomy builder plugin
+    # claims the speed of its SHA-NI benchmark; its builds say 0.8
+    "liar1": (16.0, {"cpus": 64, "memory_mb": 262144, "disk_free_mb": {"/var/lib/mock": 2097152},
+                     "speed": 3.5, "virt": ["chroot"]}),
 }
+# what each host's builds take: package work / true speed
+TRUE_SPEED = {"small1": 0.8, "mid1": 1.2, "big1": 2.5, "liar1": 0.8}
+HISTORY_PACKAGES = {"gcc": 2.0, "qt5": 1.0, "firefox": 1.5, "rust": 0.75}  # hours of work
+POWER_BY_HISTORY = ("libreoffice", "small1", 3 * 3600)   # one build, three hours
 CONSTRAINTS = {
     "llvm*": {"memory": "32G", "cpus": 16, "power": True},
     "kernel": {"virt": "kvm"},
@@ -69,10 +90,11 @@ CONSTRAINTS = {
 # package -> hosts it may land on ("-" = must wait)
 TASKS = [
     ("llvm", {"big1"}),
-    ("bash", {"small1", "stock1"}),
+    ("libreoffice", {"big1"}),
+    ("bash", {"small1", "stock1", "liar1"}),
     ("kernel", {"big1"}),
-    ("chromium", {"big1"}),
-    ("coreutils", {"small1", "stock1"}),
+    ("chromium", {"big1", "liar1"}),
+    ("coreutils", {"small1", "stock1", "liar1"}),
     ("hugepkg", {"-"}),
 ]
 DRAINED = "mid1"
@@ -216,13 +238,79 @@ def login(koji, url, user, exclusive=False):
     return session
 
 
+def make_srpm(work, name, release):
+    """A source package ``name-1.0-release`` (rpmbuild -bs of a spec with nothing to build)."""
+    top = work / "rpmbuild"
+    spec = top / f"{name}.spec"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(f"Name: {name}\nVersion: 1.0\nRelease: {release}\nSummary: {name}\n"
+                    f"License: MIT\n\n%description\n{name}\n\n%files\n")
+    run(["rpmbuild", "-bs", "--define", f"_topdir {top}", str(spec)], stdout=subprocess.DEVNULL)
+    return top / "SRPMS" / f"{name}-1.0-{release}.src.rpm"
+
+
+def finish_build(koji, admin, hosts, work, package, release, host, seconds):
+    """A complete build of ``package`` whose one buildArch ran on ``host``; its task id.
+
+    Every row is koji's own, made through the hub's API as kojid makes them;
+    the buildArch's start time is moved back afterwards to last ``seconds``.
+    """
+    session = hosts[host]
+    parent = admin.makeTask("build", [f"git+https://git.example/rpms/{package}.git#main",
+                                      "el9", {}])
+    admin.assignTask(parent, host, force=True)
+    session.host.openTask(parent)
+    srpm = make_srpm(work, package, release)
+    serverdir = koji.pathinfo.taskrelpath(parent)     # where kojid uploads a task's files
+    session.uploadWrapper(str(srpm), serverdir)
+    child = session.host.subtask("buildArch", [f"{serverdir}/{srpm.name}", "el9-build",
+                                               "x86_64", True, {}], parent, arch="x86_64")
+    admin.assignTask(child, host, force=True)
+    session.host.openTask(child)
+    result = koji.xmlrpcplus.dumps(({"srpms": [f"{serverdir}/{srpm.name}"]},),
+                                   methodresponse=1, allow_none=1)
+    session.host.closeTask(child, result)
+    build_id = session.host.initBuild({"name": package, "version": "1.0", "release": release,
+                                       "epoch": None, "task_id": parent})
+    session.host.completeBuild(parent, build_id, f"{serverdir}/{srpm.name}", [])
+    session.host.closeTask(parent, koji.xmlrpcplus.dumps((build_id,), methodresponse=1))
+    return child, seconds
+
+
+def build_history(koji, admin, url, pg_port, work):
+    """Finished builds: every history package on every host at its true speed, and
+    libreoffice once, for three hours. Returns the number of builds."""
+    hosts = {name: login(koji, url, name, exclusive=True) for name in TRUE_SPEED}
+    done = []
+    release = 0
+    for package, hours in HISTORY_PACKAGES.items():
+        for host, speed in TRUE_SPEED.items():
+            release += 1
+            done.append(finish_build(koji, admin, hosts, work, package, str(release), host,
+                                     round(hours * 3600 / speed)))
+    package, host, seconds = POWER_BY_HISTORY
+    done.append(finish_build(koji, admin, hosts, work, package, "1", host, seconds))
+    psql(pg_port, "; ".join(f"UPDATE task SET start_time = completion_time - "
+                            f"interval '{seconds} seconds' WHERE id = {task_id}"
+                            for task_id, seconds in done))
+    for session in hosts.values():
+        session.logout()
+    return len(done)
+
+
 def scenario(koji, url, pg_port, hub_log, koji_src):
     admin = login(koji, url, "kojiadmin")
     admin.createTag("el9-build", arches="x86_64")
+    admin.createTag("el9", arches="x86_64")
+    admin.createBuildTarget("el9", "el9-build", "el9")
+    admin.addChannel("bigiron")
     for name, (capacity, _) in HOSTS.items():
         admin.addHost(name, ["x86_64"])
         admin.editHost(name, capacity=capacity)
         psql(pg_port, f"UPDATE users SET password = '{name}' WHERE name = '{name}'")
+    started = time.time()
+    count = build_history(koji, admin, url, pg_port, hub_log.parent)
+    print(f"{count} finished builds made through the hub's API in {time.time() - started:.1f} s")
     for glob, constraints in CONSTRAINTS.items():
         admin.discomy.setPackageConstraints("el9-build", glob, constraints)
     try:
@@ -261,16 +349,15 @@ def scenario(koji, url, pg_port, hub_log, koji_src):
         print(f"  WRONG: drained host {DRAINED} got a task")
         failures += 1
 
-    print("\nScheduler log (koji scheduler-logs):")
+    print("\nScheduler log (koji scheduler-logs) of these tasks:")
     for msg in admin.scheduler.getLogMessages():
+        if msg["task_id"] not in task_ids.values():
+            continue
         task = f"task {msg['task_id']}" if msg["task_id"] else ""
         host = f"host {hosts.get(msg['host_id'], msg['host_id'])}" if msg["host_id"] else ""
         print(f"  {' '.join(x for x in (task, host) if x):<22} {msg['msg']}")
 
     print("\nchannel policy with discomy_power (build tasks, made after the pass):")
-    admin.addChannel("bigiron")
-    admin.createTag("el9", arches="x86_64")
-    admin.createBuildTarget("el9", "el9-build", "el9")
     channels = {c["id"]: c["name"] for c in admin.listChannels()}
     for package, expected in (("llvm", "bigiron"), ("bash", "default")):
         source = f"git+https://git.example/rpms/{package}.git#main"
@@ -291,19 +378,28 @@ def scenario(koji, url, pg_port, hub_log, koji_src):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(koji_src), str(koji_src / "cli"), str(ROOT / "orchestrator")]))
     cli_conf = hub_log.parent / "koji.conf"
-    cli_conf.write_text(f"[koji]\nserver = {url}\nauthtype = password\nuser = kojiadmin\n"
-                        f"password = kojiadmin\nplugin_paths = {ROOT / 'koji-plugins' / 'cli'}\n")
-    cli = [sys.executable, str(koji_src / "cli" / "koji"), "-c", str(cli_conf)]
+    cli_conf.write_text(f"[koji]\nserver = {url}\nauthtype = password\n"
+                        f"plugin_paths = {ROOT / 'koji-plugins' / 'cli'}\n")
+    # koji's config file takes no user or password: the global options do
+    cli = [sys.executable, str(koji_src / "cli" / "koji"), "-c", str(cli_conf),
+           "--user", "kojiadmin", "--password", "kojiadmin"]
     out = run(cli + ["discomy-hosts"], env=env, capture_output=True, text=True, check=False)
     print(out.stdout + out.stderr)
     failures += out.returncode != 0
+    failures += trust_checks(admin, out.stdout)
     for command in (["list-pkg-constraints", "el9-build"],
                     ["explain-task", str(task_ids["llvm"])],
-                    ["scheduler-logs", "--task", str(task_ids["llvm"])]):
+                    ["scheduler-logs", "--task", str(task_ids["llvm"])],
+                    ["discomy-host-policy", "liar1", "--speed", "1.0", "--max-memory", "64G"]):
         print("koji " + " ".join(command))
         out = run(cli + command, env=env, capture_output=True, text=True, check=False)
         print(out.stdout + out.stderr)
         failures += out.returncode != 0
+    liar = admin.discomy.hostCapabilities("liar1")[0]
+    ok = (liar["speed"], liar["speed_source"], liar["memory_mb"]) == (1.0, "pinned", 65536)
+    print(f"after the policy, liar1 in force: speed {liar['speed']} ({liar['speed_source']}), "
+          f"memory {liar['memory_mb']} MiB: {'ok' if ok else 'WRONG'}")
+    failures += not ok
 
     errors = [line for line in hub_log.read_text().splitlines()
               if "discomy" in line and "[ERROR]" in line]
@@ -312,6 +408,53 @@ def scenario(koji, url, pg_port, hub_log, koji_src):
     failures += len(errors)
     print("placements:", "all as expected" if not failures else f"{failures} problem(s)")
     return 1 if failures else 0
+
+
+def trust_checks(admin, table):
+    """liar1's claim is overridden by what its builds showed; honest hosts keep theirs."""
+    failures = 0
+    caps = {h["name"]: h for h in admin.discomy.hostCapabilities()}
+    print("claimed / learned / in force (hostCapabilities):")
+    for name in TRUE_SPEED:
+        h = caps[name]
+        learned = (h["learned"] or {}).get("speed")
+        expected = TRUE_SPEED[name] if name == "liar1" else h["claimed"]["speed"]
+        ok = learned == TRUE_SPEED[name] and h["speed"] == expected
+        failures += not ok
+        print(f"  {name:<7} claimed {h['claimed']['speed']}, learned {learned}, in force "
+              f"{h['speed']} ({h['speed_source']}) {'ok' if ok else 'WRONG'}")
+    if "liar1: speed learned 0.8 from 4 packages" not in table:
+        print("  WRONG: koji discomy-hosts does not say why liar1's speed is not its claim")
+        failures += 1
+    return failures
+
+
+def savepoint_fallback(koji, hub, pg_port):
+    """A failed query in the plugin's pass: the stock pass must still assign (a savepoint)."""
+    print("\nA database error in the plugin's pass (scheduler_sys_data renamed away):")
+    admin = login(koji, hub.url, "kojiadmin")
+    before = hub.log_path.read_text().count("placement failed")
+    # hosts that have not checked in for ReadyTimeout are not ready: stock1 checks in now
+    stock1 = login(koji, hub.url, "stock1", exclusive=True)
+    stock1.host.updateHost(0.0, True, {"methods": ["sleep"], "maxjobs": 8})
+    stock1.logout()
+    task_id = admin.makeTask("sleep", [1], arch="noarch")
+    psql(pg_port, "ALTER TABLE scheduler_sys_data RENAME TO discomy_renamed_away")
+    try:
+        admin.scheduler.doRun(force=True)
+        error = None
+    except Exception as exc:      # without the savepoint: InFailedSqlTransaction, a plain Fault
+        error = str(exc).strip().splitlines()[-1]
+    finally:
+        psql(pg_port, "ALTER TABLE discomy_renamed_away RENAME TO scheduler_sys_data")
+    host_id = admin.getTaskInfo(task_id)["host_id"]
+    fell_back = hub.log_path.read_text().count("placement failed") == before + 1
+    ok = error is None and host_id is not None and fell_back
+    print(f"  scheduler.doRun: {error or 'no error'}; the plugin's pass "
+          f"{'failed and was undone' if fell_back else 'DID NOT FAIL'}; stock koji's pass "
+          f"assigned task {task_id}: {'yes' if host_id else 'NO'}")
+    admin.cancelTask(task_id)
+    return 0 if ok else 1
 
 
 class Hub:
@@ -429,12 +572,15 @@ def main(argv=None):
     try:
         pg_data, pg_port = start_postgres(work)
         create_koji_db(pg_port, koji_src)
-        conf, discomy_conf = write_hub_config(work, pg_port)
+        # completeBuild would queue buildNotification tasks
+        conf, discomy_conf = write_hub_config(work, pg_port,
+                                              hub_extra="DisableNotifications = True\n")
         hub = Hub(python, conf, discomy_conf, koji_src, work / "hub.log")
         hub.pg_port = pg_port
         url = hub.start(koji)
         print(f"kojihub from {koji_src} on {url}, PostgreSQL on 127.0.0.1:{pg_port}")
         failed = scenario(koji, url, pg_port, hub.log_path, koji_src)
+        failed |= savepoint_fallback(koji, hub, pg_port)
         failed |= stock_equivalence(koji, hub, login(koji, hub.url, "kojiadmin"))
         print("RESULT:", "all checks passed" if not failed else "some checks FAILED")
         return failed

@@ -38,3 +38,10 @@ def test_every_drain_switch_hands_assigned_tasks_back_at_once(run):
         assert any(line.endswith(f"({switch})") for line in back), (switch, back)
     assert "builder1 is still draining by its own flag" in run
     assert "discomy-builder status\n    draining (koji drain-host)" in run
+
+
+@pytest.mark.timeout(900)
+def test_kojid_refuses_and_takes_by_the_hubs_own_fit_test(run):
+    assert "a hub default in discomy.conf: kojid refused task" in run
+    assert "the admin's memory cap: kojid refused task" in run
+    assert "pinned at 128 GiB, and kojid took it" in run

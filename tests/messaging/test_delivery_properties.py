@@ -232,8 +232,11 @@ def koji_protonmsg(build_id, key, value, msg_id):
     return address, body, {**props, key: value} if key else props, msg_id
 
 
+# proton hands a Message's address to C as UTF-8 at once: a lone surrogate cannot be sent
+wire_addresses = addresses.filter(
+    lambda a: a is None or not any(0xD800 <= ord(c) <= 0xDFFF for c in a))
 proton_messages = st.one_of(
-    st.tuples(addresses, protonmsg_bodies, protonmsg_properties,
+    st.tuples(wire_addresses, protonmsg_bodies, protonmsg_properties,
               st.one_of(st.none(), st.uuids().map(str))),
     st.builds(koji_protonmsg, st.integers(1, 10**6),
               st.sampled_from([None, "name", "version", "release", "new", "old"]), names,

@@ -70,6 +70,17 @@ def test_values_override_defaults_key_by_key(tmp_path):
     ('[gate]\nkind = "resultsdb"\nurl = "resultsdb.example.org"\ntestcases = ["t"]\n'
      '[campaign]\nbackend = "koji"\ntarget = "t"\nmode = "sidetag"\n', ["[gate] url", "http"]),
     ('[plan]\nrepos = ["ftp://mirror.example.org/el9"]\n', ["repos", "http(s) URL"]),
+    ('[api]\nlisten = "localhost"\n', ["[api] listen", "HOST:PORT"]),
+    ('[api]\nlisten = "::1:8080"\n', ["[api] listen", "brackets"]),
+    ('[api]\nlisten = "127.0.0.1:0"\n', ["[api] listen", "1 to 65535"]),
+    ('[api]\nproxy_user_header = "Authorization"\ntrusted_proxies = ["127.0.0.1"]\n',
+     ["[api] proxy_user_header", "not a header name"]),
+    ('[api]\nproxy_user_header = "X-Remote-User"\n', ["proxy_user_header needs trusted_proxies"]),
+    ('[api]\ntrusted_proxies = ["10.0.0.5"]\n', ["trusted_proxies needs proxy_user_header"]),
+    ('[api]\nproxy_user_header = "X-Remote-User"\ntrusted_proxies = ["10.0.0.0/33"]\n',
+     ["[api] trusted_proxies", "not an address"]),
+    ('[api]\nplanning_slots = 0\n', ["planning_slots", "positive"]),
+    ('[api]\nreads_public = "no"\n', ["reads_public", "a boolean"]),
 ])
 def test_bad_files_name_the_file_the_key_and_the_reason(tmp_path, text, words):
     path = tmp_path / "orchestrator.toml"

@@ -20,6 +20,9 @@ class World:
         self.tags = {}           # name -> {'id', 'name', 'extra', 'parent'}
         self.targets = {}        # name -> {'name', 'build_tag', 'build_tag_name'}
         self.history = []        # {'name', 'build_id', 'seconds'} of closed buildArch tasks
+        self.samples = []        # {'host_id', 'name', 'arch', 'seconds'}: the same, per host
+        self.savepoints = []     # names of Savepoints made, and of those rolled back
+        self.rolled_back = []
         self.sys_data = {}       # scheduler_sys_data
         self.log = []            # (msg, task_id, host_id)
         self.assigned = []       # (task_id, host_id)

@@ -18,7 +18,13 @@ codes), not from its code:
 - ``getPackageConfig`` with the package's ``owner_name``; ``multiCall`` (what
   ``ClientSession.multicall`` sends);
 - ``listHosts`` rows with ``arches``, ``capacity``, ``task_load``, ``ready``;
-  ``scheduler.getHostData`` (koji 1.34+) rows of ``host_id`` and ``data``.
+  ``scheduler.getHostData`` (koji 1.34+) rows of ``host_id`` and ``data``;
+- what module builds set up: ``createTag`` (with ``extra``), ``editTag2``,
+  ``getInheritanceData`` / ``setInheritanceData``, ``listPackages`` /
+  ``packageListAdd``, ``createBuildTarget``, ``listBuildRPMs`` (one rpm per arch of
+  the build tag, and the source), ``distRepo`` (a task whose request is
+  ``[tag, repo_id, keys, opts]``; with ``topdir`` set, it writes an empty rpm-md
+  repository per arch under ``repos-dist/<tag>/<repo_id>/`` as kojid would).
 
 A build task finishes after ``polls_to_finish`` looks at it or, with
 ``task_seconds`` set, that long after it was made, whether anyone looks or not,
@@ -88,6 +94,10 @@ class StandinKojiHub:
         self.regen_repo = True          # the user holds regen-repo (newRepo needs it)
         self.random = random.Random(seed)
         self.calls: list = []
+        self.inheritance: dict = {}     # tag name -> inheritance rows
+        self.packages: dict = {}        # tag name -> {package: owner}
+        self.topdir = None              # where dist repos are written (a Path), if anywhere
+        self.first_build_at = None      # time.perf_counter() of the first build call
         self.server = _Server(("127.0.0.1", 0), requestHandler=_Quiet, allow_none=True,
                               logRequests=False)
         self.server.register_instance(self)
@@ -138,6 +148,8 @@ class StandinKojiHub:
             raise Fault(GENERIC, f"No such build target: {target}")
         if priority is not None and priority < 0:
             raise Fault(NOT_ALLOWED, "only admins may create high-priority tasks")
+        if self.first_build_at is None:
+            self.first_build_at = time.perf_counter()
         task_id = 1000 + len(self.tasks)
         queue = self.outcomes.get(src, [])
         error = queue.pop(0) if queue else ""
@@ -167,6 +179,9 @@ class StandinKojiHub:
             due = task["polls"] >= self.polls_to_finish
         if not due:
             return
+        if task["method"] == "distRepo":
+            self._dist_repo(task)
+            return
         if task["method"] == "tagBuild":
             tag, nvr = task["request"]
             if any(n == nvr for n, _ in self.tagged.get(tag, [])):
@@ -185,8 +200,11 @@ class StandinKojiHub:
         src, target, opts = task["request"]
         if task["state"] == CLOSED and not opts.get("scratch"):
             name = src.rsplit("/", 1)[-1].split(".git")[0]
-            tag = self.tags[self.targets[target]["dest_tag_name"]]
-            dist = self.hub_getBuildConfig(tag["name"])["extra"].get("rpm.macro.dist", "")
+            info = self.targets[target]
+            tag = self.tags[info["dest_tag_name"]]
+            # the buildroot's macros are the build tag's (its own, or inherited)
+            dist = self.hub_getBuildConfig(info["build_tag_name"])["extra"].get(
+                "rpm.macro.dist", "")
             self.add_build(name, "1.0", f"1{dist}", tag["name"], task_id=task["id"], source=src)
 
     def hub_listTasks(self, opts=None, queryOpts=None):
@@ -273,6 +291,8 @@ class StandinKojiHub:
     def hub_getBuildConfig(self, ref, event=None):
         tag = self._tag(ref)
         extra = dict(self.tags[tag["parent"]]["extra"]) if tag.get("parent") else {}
+        for row in reversed(self.inheritance.get(tag["name"], [])):    # first parent wins
+            extra.update(self._tag(row["parent_id"])["extra"])
         extra.update(tag["extra"])
         arches = tag["arches"] or (self.tags[tag["parent"]]["arches"] if tag.get("parent") else "")
         return {**tag, "extra": extra, "arches": arches}
@@ -384,6 +404,95 @@ class StandinKojiHub:
                                "request": [tag], "error": "", "polls": 0,
                                "created": time.time(), "create_ts": time.time()}
         return task_id
+
+    # -- module builds: tags, inheritance, package lists, targets, dist repos -------------------
+    def hub_createTag(self, name, parent=None, arches=None, perm=None, locked=False,
+                      maven_support=False, maven_include_all=False, extra=None):
+        if name in self.tags:
+            raise Fault(GENERIC, f"A tag with the name {name!r} already exists")
+        tag_id = max(t["id"] for t in self.tags.values()) + 1
+        self.tags[name] = {"id": tag_id, "name": name, "arches": arches or "",
+                           "extra": dict(extra or {}), "locked": False, "perm": None}
+        self.event += 1
+        return tag_id
+
+    def hub_editTag2(self, tagInfo, **kwargs):
+        tag = self._tag(tagInfo)
+        if "arches" in kwargs:
+            tag["arches"] = kwargs["arches"]
+        tag["extra"].update(kwargs.get("extra") or {})
+        for key in kwargs.get("remove_extra") or ():
+            tag["extra"].pop(key, None)
+        self.event += 1
+
+    def hub_getInheritanceData(self, tag, event=None):
+        name = self._tag(tag)["name"]
+        return [dict(row) for row in self.inheritance.get(name, [])]
+
+    def hub_setInheritanceData(self, tag, data, clear=False):
+        name = self._tag(tag)["name"]
+        rows = [] if clear else list(self.inheritance.get(name, []))
+        for row in data:
+            parent = self._tag(row["parent_id"])
+            rows = [r for r in rows if r["parent_id"] != parent["id"]]
+            rows.append({**row, "child_id": self._tag(name)["id"], "name": parent["name"]})
+        self.inheritance[name] = sorted(rows, key=lambda r: r["priority"])
+        self.event += 1
+
+    def hub_listPackages(self, tagID=None, userID=None, pkgID=None, prefix=None,
+                         inherited=False, with_dups=False, event=None, queryOpts=None,
+                         with_owners=True, with_blocked=True):
+        name = self._tag(tagID)["name"]
+        return [{"package_name": p, "owner_name": o, "tag_id": self._tag(name)["id"],
+                 "blocked": False} for p, o in sorted(self.packages.get(name, {}).items())]
+
+    def hub_packageListAdd(self, taginfo, pkginfo, owner=None, block=None, extra_arches=None,
+                           force=False, update=False):
+        self.packages.setdefault(self._tag(taginfo)["name"], {})[pkginfo] = owner
+
+    def hub_createBuildTarget(self, name, build_tag, dest_tag):
+        if name in self.targets:
+            raise Fault(GENERIC, f"A build target with the name {name!r} already exists")
+        build, dest = self._tag(build_tag), self._tag(dest_tag)
+        self.targets[name] = {"id": len(self.targets) + 1, "name": name,
+                              "build_tag": build["id"], "build_tag_name": build["name"],
+                              "dest_tag": dest["id"], "dest_tag_name": dest["name"]}
+
+    def hub_listBuildRPMs(self, build):
+        info = self.hub_getBuild(build)
+        if info is None:
+            raise Fault(GENERIC, f"No such build: {build}")
+        arches = ["src"] + (self.hub_getBuildConfig(
+            self._tag_of_build(info["nvr"]))["arches"] or "x86_64").split()
+        return [{"name": info["name"], "version": info["version"], "release": info["release"],
+                 "epoch": None, "arch": arch, "build_id": info["build_id"]} for arch in arches]
+
+    def _tag_of_build(self, nvr):
+        for tag, rows in self.tagged.items():
+            if any(n == nvr for n, _ in rows):
+                return tag
+        return "el9"
+
+    def hub_distRepo(self, tag, keys, **task_opts):
+        info = self._tag(tag)
+        repo_id = 7000 + len(self.tasks)
+        task_id = 1000 + len(self.tasks)
+        self.tasks[task_id] = {"id": task_id, "method": "distRepo", "state": OPEN,
+                               "request": [info["name"], repo_id, keys, task_opts], "error": "",
+                               "polls": 0, "created": time.time(), "create_ts": time.time()}
+        return task_id
+
+    def _dist_repo(self, task):
+        tag, repo_id, _, opts = task["request"]
+        if self.topdir is not None:
+            import subprocess
+
+            for arch in opts.get("arch") or []:
+                where = self.topdir / "repos-dist" / tag / str(repo_id) / arch
+                where.mkdir(parents=True, exist_ok=True)
+                subprocess.run(["createrepo_c", "--quiet", "--general-compress-type=gz",
+                                "--no-database", str(where)], check=True)
+        task["state"] = CLOSED
 
     def hub_getPackageConfig(self, tag, pkg, event=None):
         owner = self.owners.get(pkg)

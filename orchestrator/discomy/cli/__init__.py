@@ -1,8 +1,9 @@
 """The ``discomy`` command line: one module per group of subcommands.
 
 ``plan`` (plan, estimate), ``campaigns`` (rebuild, campaigns, status, resume,
-cancel, rejected), ``serve`` (the daemon) and ``demo`` (``make demo``, with
-``examples`` and ``local_campaign``: the example packages rebuilt here); each
+cancel, rejected), ``serve`` (the daemon), ``api`` (the REST API, and its tokens),
+``modules`` (module-build) and ``demo`` (``make demo``, with ``examples`` and
+``local_campaign``: the example packages rebuilt here, and the example module); each
 exposes ``register(subparsers)`` and sets ``func`` on its parser. Errors a user
 can act on are raised as :class:`CliError` and printed as one line, with exit
 status 2. The command line may import every package of Discomy; none imports it.
@@ -25,6 +26,8 @@ SUBCOMMAND_MODULES = (
     "discomy.cli.plan",
     "discomy.cli.campaigns",
     "discomy.cli.serve",
+    "discomy.cli.modules",
+    "discomy.cli.api",
 )
 
 
@@ -37,6 +40,8 @@ class ArgumentParser(argparse.ArgumentParser):
     like every other error of the command; exit status 2, as argparse's."""
 
     def error(self, message: str):
+        # an argument may hold a line break or other control character: shown escaped
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -93,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    """An error as one line whatever it quotes: a name with a newline or a carriage
+    return in it is shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -105,7 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"discomy {args.command}: error: {exc}", file=sys.stderr)
+        print(f"discomy {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"discomy {args.command}: interrupted", file=sys.stderr)

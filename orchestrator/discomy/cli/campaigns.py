@@ -225,7 +225,13 @@ def _failure_line(name: str, failure_class, reason: str, attempts: int) -> str:
 
 # -- rebuild -----------------------------------------------------------------------
 def run_rebuild(args) -> int:
-    from discomy.orchestration.runner import plan_repos, start_campaign
+    from discomy.orchestration.runner import (
+        OptionError,
+        campaign_options,
+        live_conflict,
+        plan_repos,
+        start_campaign,
+    )
     from discomy.planning.planner import PlanError
     from discomy.planning.repodata import RepodataError
 
@@ -233,37 +239,31 @@ def run_rebuild(args) -> int:
         raise CliError("--fleet goes with --dry-run: it is the fleet the ETA is estimated "
                        "on, not where builds run")
     config = read_config(args)
-    c = config["campaign"]
-    backend = args.backend or c["backend"]
-    release = args.release or c["release"]
-    depth = args.depth or c["depth"]
-    if backend == "koji":
-        target, mode = args.target or c["target"], args.mode or c["mode"]
-        if not target:
-            raise CliError("a koji rebuild needs --target (or [campaign] target)")
-    else:
-        if args.mode == "sidetag" or args.target:
-            raise CliError("--mode and --target are koji settings; local builds go to the "
-                           "campaign's own repository")
-        target, mode = "local", "local"
+    try:
+        options = campaign_options(config, args.backend, args.release, args.depth,
+                                   args.target, args.mode)
+    except OptionError as exc:
+        raise CliError(exc.worded(lambda option: f"--{option}")) from None
+    backend, release = options.backend, options.release
     repos = args.repo or plan_repos(config, backend)
     if not repos:
         raise CliError("no repositories to plan from: pass --repo (or set [plan] repos)")
     cache_dir = Path(config["plan"]["cache_dir"])
     if args.dry_run:
-        return _dry_run(args, config, repos, depth, backend, target)
+        return _dry_run(args, config, repos, options)
     store = _store(args, config)
-    for name in args.names:
-        live = store.live_campaign_for(name, target)
-        if live is not None:
-            raise CliError(f"campaign {live} is already rebuilding after {name} for {target}; "
-                           f"follow it with `discomy status {live} --follow`")
-    workdir = args.workdir or Path(c["workdir"])
+    conflict = live_conflict(store, args.names, options.target)
+    if conflict:
+        live, name = conflict
+        raise CliError(f"campaign {live} is already rebuilding after {name} for "
+                       f"{options.target}; follow it with `discomy status {live} --follow`")
+    workdir = args.workdir or Path(config["campaign"]["workdir"])
     try:
         campaign_id = start_campaign(store, repos, args.names, release, backend=backend,
-                                     target=target, mode=mode, depth=depth,
-                                     cache_dir=cache_dir,
-                                     workdir=workdir)
+                                     target=options.target, mode=options.mode,
+                                     depth=options.depth, cache_dir=cache_dir,
+                                     workdir=workdir,
+                                     module_streams=config["plan"]["module_streams"])
     except (PlanError, RepodataError) as exc:
         raise CliError(str(exc)) from None
     if args.detach:
@@ -273,24 +273,26 @@ def run_rebuild(args) -> int:
     return _run(store, campaign_id, config, args, workdir=workdir)
 
 
-def _dry_run(args, config, repos, depth, backend, target) -> int:
-    from discomy.planning.planner import PlanError, make_plan
-    from discomy.planning.repodata import RepodataError, load_graph
+def _dry_run(args, config, repos, options) -> int:
+    from discomy.cli.plan import read_fleet_file
+    from discomy.orchestration.preview import make_preview, preview_json
+    from discomy.planning.planner import PlanError
+    from discomy.planning.repodata import RepodataError
 
+    fleet = read_fleet_file(args.fleet) if args.fleet else None
     try:
-        plan = make_plan(load_graph(repos, depth=depth,
-                                    cache_dir=Path(config["plan"]["cache_dir"])), args.names)
+        preview = make_preview(repos, args.names, options.depth,
+                               Path(config["plan"]["cache_dir"]), options.backend,
+                               options.target, fleet=fleet, fleet_name=str(args.fleet),
+                               session=lambda: _koji_session(config),
+                               module_streams=config["plan"]["module_streams"],
+                               config=config)
     except (PlanError, RepodataError) as exc:
         raise CliError(str(exc)) from None
-    eta, why = _eta(args, config, plan, backend, target)
     if args.json:
-        print(json.dumps({
-            "changed": list(plan.changed), "affected": len(plan.affected),
-            "tiers": [list(t) for t in plan.tiers], "cycles": [list(c) for c in plan.cycles],
-            "compute_hours": round(plan.total_seconds / 3600, 2),
-            "critical_path_hours": round(plan.critical_path_seconds / 3600, 2),
-            "eta": eta, "eta_unavailable": why}))
+        print(json.dumps(preview_json(preview)))
         return 0
+    plan, eta = preview.plan, preview.eta
     print(f"would rebuild {count(len(plan.affected), 'package')} in "
           f"{count(len(plan.tiers), 'tier')} ({count(len(plan.cycles), 'cycle')}), "
           f"{plan.total_seconds / 3600:.1f} compute-hours, "
@@ -310,80 +312,12 @@ def _dry_run(args, config, repos, depth, backend, target) -> int:
               f"(lower bound {_hours(eta['lower_bound_seconds'])}, {eta['tasks']} tasks, "
               f"{eta['compute_hours']:.1f} CPU-hours)")
     else:
-        print(f"ETA: {why}")
+        print(f"ETA: {preview.eta_unavailable}")
     return 0
 
 
 def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
-
-
-def _eta(args, config, plan, backend, target):
-    """The simulated makespan on a fleet file or on koji's enabled hosts; or why not."""
-    from discomy.cli.plan import read_fleet_file
-    from discomy.planning.fleet import FleetError
-    from discomy.planning.simulator import SimConfig, simulate, workload_from_plan
-
-    arches: tuple = ()
-    plugin = True          # a fleet file: as if the hub had the plugin
-    try:
-        if args.fleet:
-            fleet = read_fleet_file(args.fleet)
-            where = f"{args.fleet} ({count(fleet.host_count, 'host')})"
-        elif backend == "koji":
-            fleet, arches, plugin = _koji_fleet(config, target)
-            where = f"koji's fleet ({count(fleet.host_count, 'enabled host')})"
-        else:
-            return None, "no fleet for local builds: pass --fleet FLEET.yaml"
-    except FleetError as exc:
-        raise CliError(str(exc)) from None
-    except _NoKoji as exc:
-        return None, str(exc)
-    arches = tuple(a for a in arches if a in fleet.arches)
-    c = config["campaign"]
-    try:
-        # what this command deploys: its caps, priorities and poll, on this hub
-        policy = "discomy" if plugin else "discomy-stock-hub"
-        result = simulate(workload_from_plan(plan), fleet, policy, SimConfig(
-            arches=arches, max_in_flight=min(c["max_in_flight"], c["max_in_flight_global"]),
-            poll_seconds=config["koji"]["poll_seconds"], priority_high=c["priority_high"],
-            priority_low=c["priority_low"]))
-    except ValueError as exc:
-        return None, str(exc)
-    return {**result.to_dict(), "fleet": where}, None
-
-
-class _NoKoji(Exception):
-    pass
-
-
-def _koji_fleet(config, target):
-    import koji
-
-    from discomy.orchestration.backends import HubUnavailable
-    from discomy.orchestration.backends.koji import NETWORK_FAULTS, KojiBackendError
-    from discomy.planning.fleet import fleet_from_koji_hosts
-
-    try:
-        session = _koji_session(config)
-        hosts = session.listHosts(enabled=True)
-        try:
-            data = session.scheduler.getHostData()
-        except koji.GenericError:       # a hub before 1.34 has no scheduler data
-            data = []
-        try:        # the hub plugin answers its own calls
-            plugin = "discomy.hostCapabilities" in (session.system.listMethods() or [])
-        except koji.GenericError:
-            plugin = False
-        info = session.getBuildTarget(target) if target else None
-        arches = ((session.getBuildConfig(info["build_tag_name"]) or {}).get("arches") or "") \
-            .split() if info else []
-    except (CliError, KojiBackendError, HubUnavailable, koji.GenericError) + NETWORK_FAULTS as exc:
-        raise _NoKoji(f"koji's hosts are unknown ({exc}); pass --fleet FLEET.yaml") from None
-    fleet, warnings = fleet_from_koji_hosts(hosts or [], data)
-    for warning in warnings:
-        log.warning("koji host %s", warning)
-    return fleet, tuple(arches), plugin
 
 
 # -- campaigns, status ---------------------------------------------------------------
@@ -485,30 +419,26 @@ def run_rejected(args) -> int:
 
 # -- resume, cancel ------------------------------------------------------------------
 def run_resume(args) -> int:
-    from discomy.orchestration import campaign as cm
-    from discomy.orchestration.engine import REBUILD, requeue_failed, take_fix
+    from discomy.orchestration.engine import REBUILD, resume_campaign
     from discomy.orchestration.runner import backend_for
 
     config = read_config(args)
     store = _store(args, config)
     row = _campaign_row(store, args.campaign)
-    if row.state == cm.CANCELLED:
-        raise CliError(f"campaign {args.campaign} was cancelled; start a new one")
-    if row.state == cm.DONE:
-        raise CliError(f"campaign {args.campaign} is already done")
-    if args.name is not None:
-        try:
-            # a local campaign's fix is built by the campaign: its backend checks the source
-            backend = backend_for(row, config, workdir=args.workdir, source_repos=args.repo) \
-                if row.backend == "local" else None
-            how = take_fix(store, args.campaign, args.name, backend)
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
-        if how == REBUILD:
-            print(f"campaign {args.campaign}: {args.name} is built again from "
-                  f"{backend.srpms[args.name]}", file=sys.stderr)
-    else:
-        requeue_failed(store, args.campaign)
+    backend = None
+
+    def local_backend():
+        nonlocal backend
+        backend = backend_for(row, config, workdir=args.workdir, source_repos=args.repo)
+        return backend
+
+    try:
+        how, _ = resume_campaign(store, args.campaign, args.name, local_backend)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if how == REBUILD:
+        print(f"campaign {args.campaign}: {args.name} is built again from "
+              f"{backend.srpms[args.name]}", file=sys.stderr)
     if args.detach:
         print(f"campaign {args.campaign}: running again; discomy serve drives it")
         return 0
@@ -516,14 +446,15 @@ def run_resume(args) -> int:
 
 
 def run_cancel(args) -> int:
+    from discomy.orchestration.engine import cancel_campaign
+
     config = read_config(args)
     store = _store(args, config)
     row = _campaign_row(store, args.campaign)
-    if row.state in ("done", "cancelled"):
-        raise CliError(f"campaign {args.campaign} is already {row.state}")
-    store.set_campaign_state(args.campaign, "cancelled")
-    running = {n: x.task for n, x in store.nodes(args.campaign).items()
-               if x.state == "building" and x.task}
+    try:
+        running = cancel_campaign(store, args.campaign)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if args.kill and running and row.backend == "koji":
         from discomy.orchestration.backends import HubUnavailable
         from discomy.orchestration.backends.koji import KojiBackend

@@ -2,17 +2,20 @@
 
 Builds the example packages (rpmbuild + createrepo_c), prints the rebuild plan
 and the fleet estimate for a change in the bottom package, then runs the
-rebuild itself as a local campaign when the local backend is installed.
+rebuild itself as a local campaign when the local backend is installed. Last,
+the example module: each example spec in a git repository of its own, built
+by ``discomy module-build --local`` into a module repo with its modules.yaml.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
 from discomy import cli
-from discomy.cli.examples import BOTTOM_PACKAGE, EXAMPLES_DIR, build_examples
+from discomy.cli.examples import BOTTOM_PACKAGE, EXAMPLE_MODULE, EXAMPLES_DIR, build_examples
 
 
 def main(argv=None) -> int:
@@ -51,7 +54,22 @@ def main(argv=None) -> int:
     print(f"campaign {summary['campaign']}: {summary['state']}; rebuilt "
           f"{', '.join(summary['nvrs'])}")
     print(f"repository: {summary['repo']}")
-    return 0 if summary["state"] == "done" else 1
+    if summary["state"] != "done":
+        return 1
+    return build_example_module(workdir / "module")
+
+
+def build_example_module(workdir: Path) -> int:
+    """The example module from git repositories made here, built with the local backend."""
+    from discomy.cli.examples import make_git_repos
+
+    shutil.rmtree(workdir, ignore_errors=True)      # each demo builds it afresh
+    git = make_git_repos(workdir / "git")
+    template = f"file://{git}/{{name}}.git"
+    print(f"\n==> discomy module-build --local --file {EXAMPLE_MODULE} "
+          f"--rpms-repository {template}")
+    return cli.main(["module-build", "--local", "--file", str(EXAMPLE_MODULE),
+                     "--workdir", str(workdir / "builds"), "--rpms-repository", template])
 
 
 if __name__ == "__main__":

@@ -80,6 +80,9 @@ def _repo_options(parser) -> None:
                         help="package -> reference build seconds (default: a model from size)")
     parser.add_argument("--exclude", metavar="NAME[,NAME...]",
                         help="packages to leave out of the plan (not rebuilt, not looked through)")
+    parser.add_argument("--module-stream", action="append", default=[], metavar="NAME:STREAM",
+                        help="in modular repositories, see this stream of module NAME instead "
+                             "of its default (repeatable), as dnf module enable does")
     parser.add_argument("--cache-dir", type=path_option, metavar="DIR",
                         help="where the derived graph is cached (default ~/.cache/discomy)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
@@ -127,28 +130,34 @@ def _read_text(path: Path, what: str) -> str:
         raise CliError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
 
 
+def _read_data(path: Path, what: str, parse, syntax_error: type, syntax: str,
+               check, check_error: type):
+    """An input file parsed and checked; every problem is one :class:`CliError` line."""
+    text = _read_text(path, what)
+    try:
+        data = parse(text)
+    except syntax_error as exc:
+        raise CliError(f"{what} {path} is not valid {syntax}: {_one_line(exc)}") from None
+    except (ValueError, RecursionError) as exc:   # a number too long, nesting too deep
+        raise CliError(f"{what} {path} cannot be parsed: {exc}") from None
+    try:
+        return check(data, str(path))
+    except check_error as exc:
+        raise CliError(str(exc)) from None
+
+
 def _load(args):
     from discomy.planning.durations import validate_durations
     from discomy.planning.repodata import RepodataError, load_graph
 
     durations = None
     if args.durations:
-        what = "durations file"
-        text = _read_text(args.durations, what)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise CliError(f"{what} {args.durations} is not valid JSON: {exc}") from None
-        except (ValueError, RecursionError) as exc:   # a number too long, nesting too deep
-            raise CliError(f"{what} {args.durations} cannot be parsed: {exc}") from None
-        try:
-            durations = validate_durations(data, str(args.durations))
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
+        durations = _read_data(args.durations, "durations file", json.loads,
+                               json.JSONDecodeError, "JSON", validate_durations, ValueError)
     try:
         with _status("Loading repositories", quiet=args.json):
             graph = load_graph(args.repo, depth=args.depth, cache_dir=args.cache_dir,
-                               use_cache=not args.no_cache)
+                               use_cache=not args.no_cache, module_streams=args.module_stream)
     except RepodataError as exc:
         raise CliError(str(exc)) from None
     return graph, durations
@@ -349,21 +358,12 @@ def read_fleet_file(path):
 
     from discomy.planning.fleet import FleetError, fleet_from_data
 
-    text = _read_text(path, "fleet file")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CliError(f"fleet file {path} is not valid YAML: {_yaml_problem(exc)}") from None
-    except (ValueError, RecursionError) as exc:   # a number too long, nesting too deep
-        raise CliError(f"fleet file {path} cannot be parsed: {exc}") from None
-    try:
-        return fleet_from_data(data, str(path))
-    except FleetError as exc:
-        raise CliError(str(exc)) from None
+    return _read_data(path, "fleet file", yaml.safe_load, yaml.YAMLError, "YAML",
+                      fleet_from_data, FleetError)
 
 
-def _yaml_problem(exc) -> str:
-    """PyYAML's message, which spans several lines, as one."""
+def _one_line(exc) -> str:
+    """A parser's message as one line (PyYAML's spans several: its problem and where)."""
     problem = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
     mark = getattr(exc, "problem_mark", None)
     return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem

@@ -1,6 +1,7 @@
-"""``discomy serve``: run the orchestrator daemon (:mod:`discomy.orchestration.daemon`)
-until SIGTERM or SIGINT, which finish the step in hand; exit status 0 then, 1 when a
-listener could not go on (systemd restarts it), 2 for a config or store that cannot work.
+"""``discomy serve``: run the orchestrator daemon (:mod:`discomy.orchestration.daemon`),
+and with ``[api] serve`` the REST API beside it, until SIGTERM or SIGINT, which finish
+the step in hand; exit status 0 then, 1 when a listener could not go on (systemd
+restarts it), 2 for a config, store or address that cannot work.
 """
 
 from __future__ import annotations
@@ -55,12 +56,41 @@ def run_serve(args) -> int:
     if service is None:
         return 0
     log.info("discomy serve: store %s", service.store.url)
-    status = service.serve(stop, args.tick)
+    api = _api(config, service) if config["api"]["serve"] else None
+    try:
+        status = service.serve(stop, args.tick)
+    finally:
+        if api is not None:
+            api.stop()
     log.info("discomy serve: stopped")
     return status
+
+
+def _api(config: dict, service):
+    """The REST API on a thread, over the daemon's store; its writes take the daemon's
+    lock and wake the campaign they touch."""
+    from discomy.orchestration.config import parse_listen
+
+    try:
+        from discomy.web.app import create_app
+        from discomy.web.server import ApiServer
+    except ModuleNotFoundError as exc:
+        raise CliError(f"[api] serve needs FastAPI and uvicorn (pip install 'discomy[api]'): "
+                       f"{exc}") from None
+    host, port = parse_listen(config["api"]["listen"])
+    app = create_app(service.store, config, session_factory=None, write_lock=service.lock,
+                     wake=service.wake)
+    try:
+        server = ApiServer(app, host, port).start()
+    except OSError as exc:
+        raise CliError(f"[api] listen: cannot listen on {host}:{port}: "
+                       f"{exc.strerror or exc}") from None
+    log.info("discomy serve: the API listens on %s:%s", host, server.address[1])
+    return server
 
 
 def _stopping(stop: threading.Event, signum: int) -> None:
     if not stop.is_set():
         log.info("%s: stopping after the step in hand", signal.Signals(signum).name)
     stop.set()
+

@@ -12,14 +12,17 @@ means the same from any working directory. The documented example is
 :func:`merge_config` checks the whole file, for every command alike: what
 ``discomy campaigns`` accepts, ``discomy serve`` can run on. URLs are parsed
 (the store's by SQLAlchemy, with its driver installed), ports are in range,
-TLS files exist, notification templates and the gate are well-formed.
+TLS files exist, notification templates and the gate are well-formed, the API's
+listen address, proxy header and trusted proxies parse.
 """
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import math
 import os
+import re
 
 try:
     import tomllib
@@ -54,6 +57,8 @@ DEFAULTS: dict = {
     "plan": {
         "repos": [],                     # rpm-md repos (directories or URLs) the plan is made from
         "cache_dir": "/var/cache/discomy",
+        "module_streams": [],            # "NAME:STREAM": module streams seen in modular
+                                         # repos instead of their defaults
     },
     "watch": {
         "packages": [],                  # a COMPLETE build of one of these starts a campaign
@@ -117,6 +122,34 @@ DEFAULTS: dict = {
         "port": 0,                       # 0: no metrics endpoint
         "address": "127.0.0.1",
     },
+    "modules": {
+        "backend": "local",              # local | koji: where module builds run
+        "workdir": "/var/lib/discomy/modules",
+        "rpms_repository": "",           # a component's git repository when the modulemd
+                                         # names none, "{name}" replaced
+        "platforms": [],                 # "STREAM:TAG": the koji tag a platform stream's
+                                         # builds inherit, e.g. "el9:el9-build"
+        "arches": [],                    # koji module tags' arches; empty: the platform tag's
+        "dist_prefix": "module+",        # %dist = .<prefix><platform>+<id>+<hash>
+        "reuse": "changed-and-after",    # changed-and-after | only-changed | all
+        "gate": False,                   # the [gate] CI gate on each batch before the next
+        "koji_topdir": "/mnt/koji",      # koji's topdir as this host sees it (dist repos)
+        "amqp_url": "",                  # discomy.module.state.change goes to this broker
+        "exchange": "amq.topic",
+        "topic_prefix": "",
+    },
+    "api": {
+        "serve": False,                  # discomy serve also serves the REST API
+        "listen": "127.0.0.1:8080",      # HOST:PORT, [V6ADDR]:PORT
+        "reads_public": True,            # false: reads need a token or the proxy header too
+        "proxy_user_header": "",         # e.g. "X-Remote-User", set by a trusted front end
+        "trusted_proxies": [],           # addresses or networks the header is believed from
+        "max_body_bytes": 1048576,
+        "planning_slots": 2,             # plans (start, preview) made at once
+        "koji_timeout_seconds": 15.0,    # the fleet view's calls to koji
+        "hosts_cache_seconds": 10.0,     # the fleet view is read from koji this often at most
+        "metrics": True,                 # Prometheus /metrics on the API's own address
+    },
 }
 
 CHOICES = {
@@ -125,21 +158,26 @@ CHOICES = {
     ("campaign", "release"): ("per-tier", "per-edge"),
     ("campaign", "depth"): ("direct", "buildroot"),
     ("gate", "kind"): ("none", "resultsdb"),
+    ("modules", "backend"): ("local", "koji"),
+    ("modules", "reuse"): ("changed-and-after", "only-changed", "all"),
 }
 POSITIVE = {("campaign", "max_in_flight"), ("campaign", "max_in_flight_global"),
             ("koji", "poll_seconds"), ("messaging", "reconcile_seconds"), ("notify", "burst"),
             ("messaging", "prefetch"), ("messaging", "batch"),
-            ("messaging", "reconnect_max_seconds")}
+            ("messaging", "reconnect_max_seconds"), ("api", "max_body_bytes"),
+            ("api", "planning_slots"), ("api", "koji_timeout_seconds")}
 
 
 # keys naming files or directories; [store] url is an SQLAlchemy URL whose SQLite file
 # may be relative, and [plan] repos may also hold URLs
 PATH_KEYS = {("campaign", "workdir"), ("plan", "cache_dir"), ("plan", "repos"),
              ("local", "source_repos"), ("messaging", "tls_ca_cert"),
-             ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url")}
+             ("messaging", "tls_certfile"), ("messaging", "tls_keyfile"), ("store", "url"),
+             ("modules", "workdir"), ("modules", "koji_topdir")}
 URLS = {        # keys holding a URL (when set): the schemes they take
     ("messaging", "amqp_url"): ("amqp", "amqps"),
     ("messaging", "amqp10_url"): ("amqp", "amqps"),
+    ("modules", "amqp_url"): ("amqp", "amqps"),
     ("notify", "webhook_url"): ("http", "https"),
     ("gate", "url"): ("http", "https"),
     ("koji", "server"): ("http", "https"),
@@ -238,8 +276,36 @@ def merge_config(data: Mapping, path: str = "<config>", base: Optional[Path] = N
                           f"made of the messages the broker has handed over)")
     if c["backend"] == "koji" and not c["target"]:
         raise ConfigError(f"{path}: [campaign] backend koji needs a target")
+    _check_modules(config, path)
     _check_connections(config, path)
     return config
+
+
+def _check_modules(config: dict, path: str) -> None:
+    for entry in config["plan"]["module_streams"]:
+        name, _, stream = entry.partition(":")
+        if not name or not stream or ":" in stream:
+            raise ConfigError(f"{path}: [plan] module_streams: {entry!r} is not NAME:STREAM "
+                              f"(e.g. \"nodejs:20\")")
+    m = config["modules"]
+    for entry in m["platforms"]:
+        stream, _, tag = entry.partition(":")
+        if not stream or not tag or ":" in tag or any(c.isspace() for c in entry):
+            raise ConfigError(f"{path}: [modules] platforms: {entry!r} is not STREAM:TAG "
+                              f"(e.g. \"el9:el9-build\")")
+    if len({e.partition(":")[0] for e in m["platforms"]}) != len(m["platforms"]):
+        raise ConfigError(f"{path}: [modules] platforms names a stream twice")
+    if m["rpms_repository"] and "{name}" not in m["rpms_repository"]:
+        raise ConfigError(f"{path}: [modules] rpms_repository: {m['rpms_repository']!r} "
+                          f"must hold {{name}}, where each component's name goes")
+    if m["backend"] == "koji" and not m["platforms"]:
+        raise ConfigError(f"{path}: [modules] backend koji needs platforms (the koji tag "
+                          f"each platform stream's module builds inherit)")
+
+
+def platform_tags(config: dict) -> dict:
+    """``[modules] platforms`` as ``stream -> koji tag``."""
+    return dict(entry.split(":", 1) for entry in config["modules"]["platforms"])
 
 
 def _check_connections(config: dict, path: str) -> None:
@@ -272,6 +338,64 @@ def _check_connections(config: dict, path: str) -> None:
                               f"http(s) URL")
     _check_store(config, path)
     _check_side_services(config, path)
+    _check_api(config, path)
+
+
+# an HTTP header name (RFC 9110 token)
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
+# what the front end must never be trusted to say: the credentials and the framing
+RESERVED_HEADERS = {"authorization", "cookie", "host", "content-length", "content-type",
+                    "transfer-encoding", "connection"}
+MAX_PLANNING_SLOTS = 64
+
+
+def parse_listen(text: str) -> tuple:
+    """``(host, port)`` of ``HOST:PORT`` or ``[IPV6]:PORT``; ValueError with the reason."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: {host!r} is not an IPv6 address") from None
+    elif ":" in host:
+        raise ValueError(f"{text!r}: an IPv6 address goes in brackets, [::1]:8080")
+    elif not HOST_NAME.fullmatch(host):
+        raise ValueError(f"{text!r}: {host!r} is not a host name or address")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    return host, int(port)
+
+
+HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def _check_api(config: dict, path: str) -> None:
+    a = config["api"]
+    try:
+        parse_listen(a["listen"])
+    except ValueError as exc:
+        raise ConfigError(f"{path}: [api] listen: {exc}") from None
+    header = a["proxy_user_header"]
+    if header and (not HEADER_NAME.fullmatch(header) or header.lower() in RESERVED_HEADERS):
+        raise ConfigError(f"{path}: [api] proxy_user_header: {header!r} is not a header name "
+                          f"a front end may set for the user")
+    for entry in a["trusted_proxies"]:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{path}: [api] trusted_proxies: {entry!r} is not an address "
+                              f"or network (10.0.0.5, 10.0.0.0/24, ::1)") from None
+    if header and not a["trusted_proxies"]:
+        raise ConfigError(f"{path}: [api] proxy_user_header needs trusted_proxies: the "
+                          f"addresses of the front ends that set it")
+    if a["trusted_proxies"] and not header:
+        raise ConfigError(f"{path}: [api] trusted_proxies needs proxy_user_header: the "
+                          f"header those front ends name the user in")
+    if a["planning_slots"] > MAX_PLANNING_SLOTS:
+        raise ConfigError(f"{path}: [api] planning_slots must be at most {MAX_PLANNING_SLOTS}")
 
 
 def _check_url(where: str, url: str, schemes: tuple) -> None:

@@ -23,7 +23,9 @@ rejected``), counted and logged, and settled; only a store that is away (down,
 restarting, disk full) gives messages back to the broker, to come again.
 
 The main loop's tick advances every running campaign by one engine step (koji
-campaigns no more often than ``[koji] poll_seconds`` unless woken). Prometheus
+campaigns no more often than ``[koji] poll_seconds`` unless woken), and every
+module build by one step of :class:`~discomy.orchestration.modules.driver.ModuleDriver`
+(which steps the campaign of its components itself). Prometheus
 metrics are served when ``[metrics] port`` is set. SIGTERM and SIGINT stop it
 after the step in hand, with exit status 0; everything it needs to go on is in
 the store. A store that is away at start or later is waited for, with a log
@@ -69,6 +71,11 @@ class Service:
         self.suffix = config["koji"]["release_suffix"]
         self.active_listeners: list = []     # those serve() runs
         self.listener_failures: dict = {}    # listener name -> why its thread ended
+        from discomy.orchestration.modules.driver import ModuleDriver
+
+        # module builds: their components' campaigns are driven by them, not below
+        self.modules = ModuleDriver(self.store, config, session=self.session, gate=self.gate,
+                                    notifier=self.notifier, metrics=metrics, clock=clock)
 
     # -- handlers, one per message kind -------------------------------------------
     def handle(self, event) -> None:
@@ -158,9 +165,10 @@ class Service:
         return False
 
     def on_task_or_repo(self, event) -> None:
-        """A task or repo of ours moved: look at the campaigns now."""
+        """A task or repo of ours moved: look at the campaigns and module builds now."""
         for campaign_id in list(self.due):
             self.due[campaign_id] = 0.0
+        self.modules.wake()
 
     def resume_failed(self, name: str, nvr: str, tag: Optional[str]) -> bool:
         """A newer build of ``name`` is in: resume every live campaign it failed in.
@@ -171,6 +179,8 @@ class Service:
         found = False
         # one indexed query per event: most events concern no failed node at all
         for row, failed_nvr in self.store.failed_in_live_campaigns(name):
+            if row.mode == "module":    # a module takes a fix as a new module version
+                continue
             if row.backend == "koji" and tag not in (row.dest_tag, row.sidetag):
                 continue
             if failed_nvr == nvr:
@@ -203,7 +213,8 @@ class Service:
                 self.store, plan_repos(self.config, c["backend"]), [name], c["release"],
                 backend=c["backend"],
                 target=target, mode=c["mode"] if koji_backend else "local", depth=c["depth"],
-                cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]))
+                cache_dir=Path(self.config["plan"]["cache_dir"]), workdir=Path(c["workdir"]),
+                module_streams=self.config["plan"]["module_streams"])
         except PlanError as exc:
             # the event is stored; the campaign cannot be planned: say so, lose nothing
             log.error("no campaign for %s (%s): %s", name, nvr, exc)
@@ -225,6 +236,10 @@ class Service:
 
         k = self.config["koji"]
         return session_for(k["profile"], k["server"])
+
+    def wake(self, campaign_id: int) -> None:
+        """Step this campaign at the next tick (it was started or resumed elsewhere)."""
+        self.due[campaign_id] = 0.0
 
     def session(self):
         if self._session is None:
@@ -258,7 +273,8 @@ class Service:
             # the lock per step, not per tick: messages are handled between two campaigns'
             # steps (a step re-reads its campaign's state, so a row read above may be stale)
             with self.lock:
-                if row.state != cm.RUNNING or self.due.get(row.id, 0.0) > now:
+                if row.state != cm.RUNNING or row.mode == "module" or \
+                        self.due.get(row.id, 0.0) > now:
                     continue
                 try:
                     outcome = self._engine(row).step()
@@ -276,6 +292,7 @@ class Service:
                 quick = outcome == PROGRESS or (outcome is not None and row.backend == "local")
                 wait = 0.0 if quick else self.config["koji"]["poll_seconds"]
                 self.due[row.id] = now + wait
+        self.modules.tick(stop, lock=self.lock)
         if self.metrics:
             with self.lock:
                 self._export_gauges()
@@ -340,7 +357,8 @@ class Service:
                 else:
                     self.handle(event)
         for row in rows:
-            if row.backend != "koji" or row.state not in (cm.RUNNING, cm.FAILED):
+            if row.backend != "koji" or row.mode == "module" or \
+                    row.state not in (cm.RUNNING, cm.FAILED):
                 continue
             failed = self.store.failed_names(row.id)
             for tag in filter(None, (row.dest_tag, row.sidetag)):

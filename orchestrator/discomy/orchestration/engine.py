@@ -278,7 +278,42 @@ class Engine:
 
 
 # -- by hand, or on a message: written to the store, the next step acts on them ---------
-FIXED, REBUILD = "fixed", "rebuild"
+FIXED, REBUILD, REQUEUED = "fixed", "rebuild", "requeued"
+
+
+def resume_campaign(store: Store, campaign_id: int, name: Optional[str] = None,
+                    local_backend: Optional[Callable] = None) -> tuple:
+    """Go on with a paused, failed or interrupted campaign (``discomy resume`` and the
+    API): with ``name``, a fix of that failed node is in (:func:`take_fix`; a local
+    campaign's backend is made by ``local_backend()``, only then); without, every
+    failed node is built again (:func:`requeue_failed`). ``(how, names)``: ``fixed``,
+    ``rebuild`` or ``requeued``, and the nodes it concerns. KeyError for an unknown
+    campaign; ValueError, and nothing changes, when it cannot go on."""
+    row = store.campaign(campaign_id)
+    if row.mode == "module":        # resumed by submitting the module build again
+        raise ValueError(f"campaign {campaign_id} builds the components of a module build "
+                         f"({row.changed}): submit that module build again to resume it")
+    if row.state == cm.CANCELLED:
+        raise ValueError(f"campaign {campaign_id} was cancelled; start a new one")
+    if row.state == cm.DONE:
+        raise ValueError(f"campaign {campaign_id} is already done")
+    if name is None:
+        return REQUEUED, requeue_failed(store, campaign_id)
+    # a local campaign's fix is built by the campaign: its backend checks the source
+    backend = local_backend() if row.backend == "local" and local_backend else None
+    return take_fix(store, campaign_id, name, backend), [name]
+
+
+def cancel_campaign(store: Store, campaign_id: int) -> dict:
+    """Stop a campaign: nothing more is submitted. ``name -> task`` of its builds
+    still running (they finish unless someone cancels them). KeyError for an unknown
+    campaign, ValueError for one already done or cancelled."""
+    row = store.campaign(campaign_id)
+    if row.state in (cm.DONE, cm.CANCELLED):
+        raise ValueError(f"campaign {campaign_id} is already {row.state}")
+    store.set_campaign_state(campaign_id, cm.CANCELLED)
+    return {n: x.task for n, x in store.nodes(campaign_id).items()
+            if x.state == cm.BUILDING and x.task}
 
 
 def take_fix(store: Store, campaign_id: int, name: str, backend=None) -> str:

@@ -10,6 +10,7 @@ a foreground ``discomy rebuild`` drive a campaign the same way;
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -35,17 +36,79 @@ def plan_nodes(plan) -> list:
 def start_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str], release: str,
                    backend: str = "local", target: str = "local", mode: str = "scratch",
                    depth: str = "direct", cache_dir: Optional[Path] = None,
-                   workdir: Optional[Path] = None) -> int:
+                   workdir: Optional[Path] = None, module_streams: Sequence[str] = ()) -> int:
     """Plan the rebuild of what ``changed`` affects and record the campaign (nothing is
     submitted yet); the source repos among ``repos`` (holding ``*.src.rpm``) are
     remembered for local builds."""
-    graph = load_graph(repos, depth=depth, cache_dir=cache_dir)
+    graph = load_graph(repos, depth=depth, cache_dir=cache_dir, module_streams=module_streams)
     plan = make_plan(graph, changed)
     sources = [Path(r).resolve() for r in repos
                if not is_remote(str(r)) and any(Path(r).glob("*.src.rpm"))]
     return store.create_campaign(plan.changed, release, backend, plan_nodes(plan),
                                  target=target, mode=mode, sources=sources,
                                  workdir=None if workdir is None else Path(workdir).resolve())
+
+
+class OptionError(ValueError):
+    """Campaign options that do not go together. The message names options as
+    ``{name}``; :meth:`worded` names them as the caller's user knows them (a command
+    line flag, a JSON field)."""
+
+    def __init__(self, template: str):
+        super().__init__(template.format_map(_Named(lambda option: option)))
+        self.template = template
+
+    def worded(self, name: Callable[[str], str]) -> str:
+        return self.template.format_map(_Named(name))
+
+
+class _Named(dict):
+    def __init__(self, name):
+        super().__init__()
+        self.name = name
+
+    def __missing__(self, key):
+        return self.name(key)
+
+
+@dataclass(frozen=True)
+class CampaignOptions:
+    backend: str
+    release: str
+    depth: str
+    target: str         # "local" for local builds
+    mode: str           # "local" for local builds
+
+
+def campaign_options(config: dict, backend: Optional[str] = None, release: Optional[str] = None,
+                     depth: Optional[str] = None, target: Optional[str] = None,
+                     mode: Optional[str] = None) -> CampaignOptions:
+    """A new campaign's options: those given, else ``[campaign]``'s. Koji campaigns need a
+    target; local ones take neither a target nor a mode (they build into their own
+    repository). :class:`OptionError` when the options do not go together."""
+    c = config["campaign"]
+    backend = backend or c["backend"]
+    release, depth = release or c["release"], depth or c["depth"]
+    if backend == "koji":
+        target, mode = target or c["target"], mode or c["mode"]
+        if not target:
+            raise OptionError("a koji rebuild needs {target} (or [campaign] target)")
+        return CampaignOptions(backend, release, depth, target, mode)
+    if mode == "sidetag" or target:
+        raise OptionError("{mode} and {target} are koji settings; local builds go to the "
+                          "campaign's own repository")
+    return CampaignOptions(backend, release, depth, "local", "local")
+
+
+def live_conflict(store: Store, names: Sequence[str], target: str) -> Optional[tuple]:
+    """``(campaign id, name)`` of a live campaign already rebuilding after one of
+    ``names`` for ``target`` (newer changes coalesce into it, so no new one starts);
+    or None."""
+    for name in names:
+        live = store.live_campaign_for(name, target)
+        if live is not None:
+            return live, name
+    return None
 
 
 def plan_repos(config: dict, backend: str) -> list:
@@ -65,6 +128,9 @@ def backend_for(row, config: dict, session: Optional[Callable] = None,
                 workdir: Optional[Path] = None, source_repos: Optional[Sequence[Path]] = None):
     """The backend of a recorded campaign. ``session`` returns the koji session (called
     only for koji campaigns); directories default to what the campaign recorded."""
+    if row.mode == "module":
+        raise ValueError(f"campaign {row.id} builds the components of a module build, "
+                         f"which drives it ({row.changed}): see discomy module-build")
     if row.backend == "koji":
         from discomy.orchestration.backends.koji import KojiBackend, profile_urls, session_for
 
@@ -174,7 +240,7 @@ class Progress:
     fills with the nodes that are done; failed and quarantined ones are named beside it
     and leave it short, so a tier that cannot finish never looks finished."""
 
-    def __init__(self, nodes: dict):
+    def __init__(self, nodes: dict, label: str = "tier", first: int = 0):
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
         from rich.progress import Progress as Bars
 
@@ -183,7 +249,8 @@ class Progress:
         self.bars = {}
         for tier in sorted({n.tier for n in nodes.values()}):
             size = sum(1 for n in nodes.values() if n.tier == tier)
-            self.bars[tier] = self.progress.add_task(f"tier {tier}", total=size, note="")
+            self.bars[tier] = self.progress.add_task(f"{label} {tier + first}", total=size,
+                                                     note="")
         self.progress.start()
 
     def update(self, nodes: dict) -> None:

@@ -9,8 +9,10 @@ Discomy: the hub plugin gathers koji's rows, converts them here, calls
 
 Modules: ``hostdata`` (the scheduler host-data contract), ``constraints``
 (package constraints in tag extra), ``drain`` (who drains a host),
-``hosts``, ``requirements``, ``config`` (discomy.conf), ``fit``, ``schedule``
-(one pass) and ``explain`` (verdicts and JSON views).
+``hosts``, ``trust`` (claims within bounds, admin policy, learned speed: the
+host in force), ``requirements``, ``config`` (discomy.conf), ``fit``,
+``schedule`` (one pass), ``explain`` (verdicts and JSON views) and ``compat``
+(whether this koji's scheduler can be extended).
 
 Stable interface:
 
@@ -20,13 +22,18 @@ Stable interface:
   HostData)`` for a builder describing itself.
 - ``TaskRequirements`` and ``requirements_for(package, defaults, tag_rules,
   last_duration_s, power_after_s) -> TaskRequirements``.
+- ``trust.in_force(host, policy, learned, trust_config) -> Trusted`` (``.host``
+  is what placement uses); ``trust.learn_speeds(samples, claimed, pinned,
+  trust_config)``; ``trust.HostPolicy`` / ``parse_policy`` / ``policy_to_json``.
 - ``fits(host, req) -> Fit``: hard capability constraints only (memory, disk,
   cpus, virt, features); ``Fit.ok``, ``Fit.reasons`` ("builder3: needs 32 GiB
   memory, has 16 GiB"), ``Fit.unknown``. A value the host has not published is
   *unknown*: not a violation, but noted, and such hosts rank after hosts known
   to fit (with ``unknown_fits = false`` in the hub config they are excluded).
+- ``refusal_reason(host, req, unknown_fits) -> str | None``: the same fit test
+  as one sentence, the builder's refusal (the hub answers it, ``discomy.fitTask``).
 - ``PlacementConfig`` and ``parse_config(sections) -> PlacementConfig``
-  (discomy.conf ``[scheduler]`` / ``[constraints]``), ``ConfigError``.
+  (discomy.conf ``[scheduler]`` / ``[trust]`` / ``[constraints]``), ``ConfigError``.
 - ``is_power_by_history(last_duration_s, power_after_s) -> bool`` and
   ``last_build_durations(rows) -> {package: seconds}`` (the history rule).
 - ``schedule(free_tasks, active_tasks, hosts, refusals, config, now) -> Schedule``:
@@ -51,6 +58,10 @@ Discomy data, so such a pass decides exactly what stock koji decides:
    and at most ``reserve_max_hosts`` hosts are reserved at once, so nothing
    starves;
 4. draining hosts take nothing new.
+
+Hosts enter a pass as they are *in force* (``trust.in_force``): their claims
+within the ``[trust]`` bounds, under the admin's policy, with the speed learned
+from their builds where it and the claim disagree.
 """
 
 from discomy.placement.config import ConfigError, PlacementConfig, parse_config, parse_duration_s
@@ -58,6 +69,7 @@ from discomy.placement.explain import HostVerdict, explain, host_summary, requir
 from discomy.placement.fit import Fit, fits, is_strong, preference, refusal_reason
 from discomy.placement.hosts import HostCapabilities
 from discomy.placement.requirements import (
+                                            CONSTRAINED_METHODS,
                                             NO_REQUIREMENTS,
                                             POWER_METHODS,
                                             TaskRequirements,
@@ -69,8 +81,8 @@ from discomy.placement.requirements import (
 from discomy.placement.schedule import ActiveTask, Assignment, FreeTask, Schedule, schedule
 
 __all__ = [
-    "ActiveTask", "Assignment", "ConfigError", "Fit", "FreeTask", "HostCapabilities",
-    "HostVerdict", "NO_REQUIREMENTS", "POWER_METHODS", "PlacementConfig", "Schedule",
+    "ActiveTask", "Assignment", "CONSTRAINED_METHODS", "ConfigError", "Fit", "FreeTask",
+    "HostCapabilities", "HostVerdict", "NO_REQUIREMENTS", "POWER_METHODS", "PlacementConfig", "Schedule",
     "TaskRequirements", "explain", "fits", "host_summary", "is_power_by_history", "is_strong",
     "last_build_durations", "package_from_srpm", "parse_config", "parse_duration_s",
     "preference", "refusal_reason", "requirements_for", "requirements_summary", "schedule",

@@ -23,7 +23,8 @@ Stable interface (used by the hub plugin, the builder plugin and the CLI):
 - ``best_match(rules, package) -> (glob, Constraints) | None``: the most
   specific matching glob (see :func:`glob_specificity`).
 - ``resolve(package, defaults, tag_rules) -> Constraints``: the hub defaults'
-  best match, overridden key by key by the tag's best match (the tag wins).
+  best match (lower-case globs, matched regardless of case), overridden key by
+  key by the tag's best match (the tag wins).
 """
 
 from __future__ import annotations
@@ -269,10 +270,14 @@ def override(base: Constraints, top: Constraints) -> Constraints:
 
 def resolve(package: str, defaults: Mapping[str, Constraints],
             tag_rules: Mapping[str, Constraints]) -> Constraints:
-    """A package's constraints: hub default's best match, overridden by the tag's best match."""
+    """A package's constraints: hub default's best match, overridden by the tag's best match.
+
+    The hub defaults' globs are lower case (koji's config reader folds option
+    names), so they are matched against the lower-cased name; the tag's match case.
+    """
     result = Constraints()
-    for rules in (defaults, tag_rules):
-        match = best_match(rules, package)
+    for rules, name in ((defaults, package.lower()), (tag_rules, package)):
+        match = best_match(rules, name)
         if match is not None:
             result = override(result, match[1])
     return result

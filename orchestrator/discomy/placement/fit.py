@@ -105,13 +105,16 @@ def preference(host: HostCapabilities, req: TaskRequirements, fit: Fit,
     return (fit.unknown, keep_off, speed if method in WAITING_METHODS else -speed)
 
 
-def refusal_reason(host: HostCapabilities, req: TaskRequirements) -> Optional[str]:
-    """Why a builder should refuse a task it cannot meet (None: take it).
+def refusal_reason(host: HostCapabilities, req: TaskRequirements,
+                   unknown_fits: bool = True) -> Optional[str]:
+    """Why ``host`` must not take a task needing ``req`` (None: it may).
 
-    The builder plugin's safety net for hubs without the hub plugin: only a
-    definite violation refuses; an unknown value does not.
+    The pass's fit test (an unknown value counts against the host only with
+    ``unknown_fits`` off) as one sentence, for the builder's refusal: the hub
+    answers it for a builder (``discomy.fitTask``) with the host in force and
+    the task's requirements as the pass sees them.
     """
     verdict = fits(host, req)
-    if verdict.ok:
+    if verdict.ok and (unknown_fits or not verdict.unknown):
         return None
     return "; ".join(verdict.reasons) + (f" ({req.why})" if req.why else "")

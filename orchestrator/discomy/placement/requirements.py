@@ -14,6 +14,8 @@ from typing import Iterable, Mapping, Optional
 from discomy.placement import constraints as cons
 
 POWER_METHODS = frozenset({"buildArch"})
+# tasks of these methods have requirements (their request names the package and build tag)
+CONSTRAINED_METHODS = frozenset({"buildArch"})
 
 
 @dataclass(frozen=True)

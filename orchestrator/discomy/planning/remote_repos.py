@@ -2,8 +2,8 @@
 
 A plan can be made straight from koji's repos (for example
 ``https://kojipkgs.example.org/repos/el9-build/latest/x86_64``): ``repomd.xml``
-is fetched, and when it differs from the cached copy, the ``primary`` and
-``filelists`` metadata it lists are downloaded, checked against the checksums
+is fetched, and when it differs from the cached copy, the ``primary``,
+``filelists`` and ``modules`` metadata it lists are downloaded, checked against the checksums
 ``repomd.xml`` gives, and only then is the new ``repomd.xml`` put in place. An
 unchanged repository costs one small request; a download cut short leaves the
 previous copy intact.
@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from discomy.planning.rpmmd import RepodataError, check_digest, default_cache_dir, repomd_entries
 
 REMOTE_SCHEMES = ("http://", "https://")
-METADATA = ("primary", "filelists")
+METADATA = ("primary", "filelists", "modules")
 
 
 def is_remote(location) -> bool:

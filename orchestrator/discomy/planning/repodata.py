@@ -15,6 +15,13 @@ names a path ``primary`` does not list, so file BuildRequires resolve. An edge
   does. The distance is the number of requires hops from the BuildRequires
   (1 = a direct provider).
 
+A repository whose repodata has ``modules`` is read as dnf reads it (see
+:mod:`discomy.planning.modular_repos`): packages of module streams that are not
+active (not the default, not enabled with ``module_streams``) are hidden, and
+so are non-modular packages named like a package of an active stream; libsolv
+then sees only the rest (its "considered" packages), so hidden packages provide
+nothing and are not rebuilt.
+
 BuildRequires nobody provides are reported per package (``graph.unresolved``),
 not fatal; so are buildroots libsolv cannot install (``graph.uninstallable``).
 Repositories without binaries built from the sources are an error: every plan
@@ -47,37 +54,48 @@ log = logging.getLogger(__name__)
 
 DEPTHS = ("direct", "buildroot")
 SOURCE_ARCHES = ("src", "nosrc")
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 SOLV_FORMAT = 1
 
 
-def cache_key(repo_dirs: Sequence[Path], depth: str, arch: str) -> str:
-    digest = hashlib.sha256(f"{CACHE_FORMAT}:{depth}:{arch}".encode())
+def cache_key(repo_dirs: Sequence[Path], depth: str, arch: str,
+              module_streams: Sequence[tuple] = ()) -> str:
+    streams = ",".join(f"{n}:{s}" for n, s in sorted(module_streams))
+    digest = hashlib.sha256(f"{CACHE_FORMAT}:{depth}:{arch}:{streams}".encode())
     for repo_dir in repo_dirs:
         digest.update(repomd_path(repo_dir).read_bytes())
     return digest.hexdigest()[:32]
 
 
 def load_graph(repo_dirs: Sequence, depth: str = "direct", cache_dir: Optional[os.PathLike] = None,
-               arch: str = "x86_64", use_cache: bool = True) -> BuildGraph:
+               arch: str = "x86_64", use_cache: bool = True,
+               module_streams: Sequence[str] = ()) -> BuildGraph:
     """The build-dependency graph of the source packages in ``repo_dirs`` (directories,
-    or http(s) URLs mirrored into ``cache_dir``)."""
+    or http(s) URLs mirrored into ``cache_dir``); ``module_streams`` (``NAME:STREAM``)
+    enables module streams of modular repositories besides their defaults."""
     if depth not in DEPTHS:
         raise RepodataError(f"unknown depth {depth!r}: use one of {', '.join(DEPTHS)}")
     if not repo_dirs:
         raise RepodataError("no repository given: pass at least one --repo DIR")
     from discomy.planning import cache
+    from discomy.planning.modular_repos import ModularError, parse_stream_option
     from discomy.planning.remote_repos import local_repos
 
+    try:
+        enabled = [parse_stream_option(s) for s in module_streams]
+    except ModularError as exc:
+        raise RepodataError(str(exc)) from None
+    if len(dict(enabled)) != len(enabled):
+        raise RepodataError("--module-stream names a module twice: one stream per module")
     dirs = local_repos(repo_dirs, cache_dir)
-    key = cache_key(dirs, depth, arch)
+    key = cache_key(dirs, depth, arch, enabled)
     directory = cache.usable_dir(cache_dir or default_cache_dir()) if use_cache else None
     cache_file = directory / f"graph-{key}.npz" if directory else None
     if cache_file:
         graph = cache.read_graph(cache_file, key)
         if graph is not None:
             return graph
-    graph = _build_graph(dirs, depth, arch, directory)
+    graph = _build_graph(dirs, depth, arch, directory, enabled)
     if cache_file:
         cache.write_graph(cache_file, key, graph)
     return graph
@@ -114,7 +132,8 @@ if w is None or not repo.write(w) or not w.close():
 
 
 def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
-              solv_cache: Optional[Path] = None):
+              solv_cache: Optional[Path] = None, module_streams: Sequence[tuple] = (),
+              hidden: Optional[set] = None):
     """A libsolv pool with every repository's primary loaded, and its filelists when a
     file dependency needs them.
 
@@ -125,7 +144,11 @@ def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
     then loaded and kept in the cache. A repository parsed here is kept only the second
     time it is parsed (writing costs a tenth of a parse, worth it only for a repository
     that comes back, e.g. one that did not change when another did). Either way the
-    repositories enter the pool in the order given."""
+    repositories enter the pool in the order given.
+
+    Modular repositories are filtered as dnf filters them, with ``module_streams``
+    (``(name, stream)`` pairs) enabled; the ids of the solvables hidden are added to
+    ``hidden`` when given."""
     import solv
 
     pool = solv.Pool()
@@ -169,8 +192,82 @@ def open_pool(repo_dirs: Sequence[Path], arch: str = "x86_64",
                 _add_rpmmd(pool, repo, repo_dir, entries["filelists"],
                            solv.Repo.REPO_EXTEND_SOLVABLES)
         pool.addfileprovides()
+    gone = _modular_hidden(pool, loaded, module_streams)
+    if gone:
+        # libsolv leaves packages outside the "considered" set out of whatprovides
+        pool.set_considered_list([s.id for s in pool.solvables_iter() if s.id not in gone])
+    elif module_streams:
+        raise RepodataError("--module-stream needs a modular repository: none of these "
+                            "repositories has modules metadata")
+    if hidden is not None:
+        hidden.update(gone)
     pool.createwhatprovides()
     return pool
+
+
+def _modular_hidden(pool, loaded: list, module_streams: Sequence[tuple]) -> set:
+    """The solvables dnf would hide, from the ``modules`` metadata of the repositories
+    that have it (empty when none has)."""
+    from discomy.planning.modular_repos import ModularError, modular_filter
+    from discomy.planning.modulemd import read_index
+    from discomy.planning.modules import ModuleError
+
+    streams, defaults = [], {}
+    for repo_dir, _, entries in loaded:
+        if "modules" not in entries:
+            continue
+        path = repo_dir / entries["modules"][0]
+        try:
+            index = read_index(_read_modules(repo_dir, entries["modules"]), what=str(path))
+        except ModuleError as exc:
+            raise RepodataError(str(exc)) from None
+        streams.extend(index.streams)
+        for module, stream in index.defaults.items():
+            defaults.setdefault(module, stream)     # the first repository's default wins
+    if not streams:
+        return set()
+    try:
+        found = modular_filter(streams, defaults, module_streams)
+    except ModularError as exc:
+        raise RepodataError(str(exc)) from None
+    gone = set()
+    for s in pool.solvables_iter():
+        epoch, _, rest = s.evr.rpartition(":")
+        if found.hides(s.name, f"{s.name}-{epoch or 0}:{rest}.{s.arch}"):
+            gone.add(s.id)
+    log.info("modular filtering: active streams %s; %d packages hidden",
+             ", ".join(f"{n}:{v}" for n, v in found.active.items()) or "none", len(gone))
+    return gone
+
+
+def _read_modules(repo_dir: Path, entry: tuple) -> str:
+    """A repository's ``modules.yaml`` as text, checked against repomd.xml and uncompressed
+    (gz, xz and bz2 here; zst with the zstd tool, as Python has no zstd of its own)."""
+    import bz2
+    import gzip
+    import lzma
+    import subprocess
+
+    verified(repo_dir, entry)
+    path = repo_dir / entry[0]
+    data = path.read_bytes()
+    try:
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        elif path.suffix == ".xz":
+            data = lzma.decompress(data)
+        elif path.suffix == ".bz2":
+            data = bz2.decompress(data)
+        elif path.suffix == ".zst":
+            proc = subprocess.run(["zstd", "-dcq", str(path)], capture_output=True, timeout=300)
+            if proc.returncode:
+                raise OSError(proc.stderr.decode(errors="replace").strip() or "zstd failed")
+            data = proc.stdout
+        return data.decode("utf-8")
+    except FileNotFoundError:
+        raise RepodataError(f"{path}: reading zst metadata needs the zstd tool") from None
+    except (OSError, EOFError, lzma.LZMAError, UnicodeDecodeError) as exc:
+        raise RepodataError(f"{path}: cannot be read: {exc}") from None
 
 
 def _size(repo_dir: Path, entry: tuple) -> int:
@@ -334,10 +431,12 @@ def _add_rpmmd(pool, repo, repo_dir: Path, entry: tuple, flags: int) -> None:
 
 
 def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str,
-                 solv_cache: Optional[Path] = None) -> BuildGraph:
+                 solv_cache: Optional[Path] = None,
+                 module_streams: Sequence[tuple] = ()) -> BuildGraph:
     import solv
 
-    pool = open_pool(repo_dirs, arch, solv_cache)
+    hidden: set = set()
+    pool = open_pool(repo_dirs, arch, solv_cache, module_streams, hidden)
     # per-solvable attributes read by id, in bulk: no solvable objects for the binaries
     lookup_id, lookup_num = pool.lookup_id, pool.lookup_num
     ids = np.arange(2, len(pool.solvables))     # 0 and 1 are libsolv's own
@@ -348,6 +447,8 @@ def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str,
         is_source |= arches == (pool.str2id(source_arch, False) or -1)
     sources: dict = {}          # name id -> solvable (newest EVR wins)
     for sid in ids[is_source].tolist():
+        if sid in hidden:
+            continue
         s = pool.id2solvable(sid)
         old = sources.get(s.nameid)
         if old is None or s.evrcmp(old) > 0:
@@ -361,6 +462,8 @@ def _build_graph(repo_dirs: Sequence[Path], depth: str, arch: str,
 
     # binary -> the source node it is built from (its sourcerpm's name, else its own)
     binary = ~is_source & (arches != 0)
+    if hidden:
+        binary &= ~np.isin(ids, np.fromiter(hidden, dtype=np.int64, count=len(hidden)))
     bin_ids = ids[binary].tolist()
     built_from = np.fromiter((lookup_id(i, solv.SOLVABLE_SOURCENAME)
                               or lookup_id(i, solv.SOLVABLE_NAME) for i in bin_ids),

@@ -2,7 +2,7 @@
 
 What both the local reader (:mod:`discomy.planning.repodata`) and the mirror of
 remote repositories (:mod:`discomy.planning.remote_repos`) need: where a
-repository's ``repomd.xml`` is, what ``primary`` and ``filelists`` it lists
+repository's ``repomd.xml`` is, what ``primary``, ``filelists`` and ``modules`` it lists
 (parsed with libsolv, never by hand), and whether a file matches its checksum.
 Every problem is a :class:`RepodataError` of one line.
 """
@@ -37,9 +37,9 @@ def repomd_path(repo_dir: Path) -> Path:
 
 
 def repomd_entries(repomd: Path, label: Optional[str] = None) -> dict:
-    """``{kind: (location, checksum type, checksum)}`` of the primary and filelists
-    metadata a ``repomd.xml`` lists, read with libsolv; errors name ``label`` (default:
-    the path)."""
+    """``{kind: (location, checksum type, checksum)}`` of the primary, filelists and
+    modules metadata a ``repomd.xml`` lists, read with libsolv; errors name ``label``
+    (default: the path)."""
     import solv
 
     label = label or str(repomd)
@@ -53,7 +53,7 @@ def repomd_entries(repomd: Path, label: Optional[str] = None) -> dict:
     if not ok:
         raise RepodataError(f"{label}: cannot parse repomd.xml: {pool.errstr or 'not rpm-md'}")
     found = {}
-    for kind in ("primary", "filelists"):
+    for kind in ("primary", "filelists", "modules"):
         location, checksum = repomd_entry(repo, kind)
         if location:
             if location.startswith("/") or ".." in Path(location).parts:

@@ -1,6 +1,7 @@
-"""Stand-in for ``kojihub.db``: ``QueryProcessor`` and ``UpsertProcessor`` with koji's
-constructor arguments, answering the few queries the Discomy hub plugin makes
-from ``kojihub_world`` instead of PostgreSQL."""
+"""Stand-in for ``kojihub.db``: ``QueryProcessor``, ``UpsertProcessor`` and
+``Savepoint`` with koji's constructor arguments, answering the few queries the
+Discomy hub plugin makes from ``kojihub_world`` instead of PostgreSQL. Clauses
+and joins are not evaluated: the real hub test runs the plugin's SQL."""
 
 import json
 
@@ -23,6 +24,8 @@ class QueryProcessor:
         if table == "scheduler_sys_data":
             name = self.values["name"]
             return [{"data": world.sys_data[name]}] if name in world.sys_data else []
+        if table == "task" and "host_id" in self.aliases:
+            return [dict(r) for r in world.samples]
         if table == "task":
             return [{"id": tid, "request": world.requests[tid]}
                     for tid in self.values["ids"] if tid in world.requests]
@@ -48,3 +51,12 @@ class UpsertProcessor:
         assert self.table == "scheduler_sys_data"
         # PostgreSQL's JSONB column hands the decoded value back to readers
         kojihub_world.WORLD.sys_data[self.data["name"]] = json.loads(self.data["data"])
+
+
+class Savepoint:
+    def __init__(self, name):
+        self.name = name
+        kojihub_world.WORLD.savepoints.append(name)
+
+    def rollback(self):
+        kojihub_world.WORLD.rolled_back.append(self.name)

@@ -146,6 +146,11 @@ class KojiBackend:
         return self._target_info
 
     @property
+    def repo_tag(self) -> Optional[str]:
+        """The tag whose repo the campaign's next builds are made in (a side tag's own)."""
+        return self.sidetag
+
+    @property
     def build_target(self) -> str:
         """Where builds go: the side tag (its target has its name) or the campaign target."""
         return self.sidetag if self.mode == "sidetag" else self.target
@@ -377,13 +382,13 @@ class KojiBackend:
         if self.mode == "scratch":
             return None         # scratch builds reach no repo
         try:
-            check = self.call("repo.request", self.sidetag, min_event="last")
+            check = self.call("repo.request", self.repo_tag, min_event="last")
         except koji.GenericError as exc:
             if "Invalid method" not in str(exc):
                 raise
             # a hub before 1.35: a newRepo task, then the tag's current repo
             try:
-                return f"task:{self.call('newRepo', self.sidetag)}"
+                return f"task:{self.call('newRepo', self.repo_tag)}"
             except koji.ActionNotAllowed as exc:
                 raise KojiBackendError(f"koji before 1.35 regenerates a side tag's repo only "
                                        f"through newRepo, which needs the regen-repo "

@@ -66,6 +66,10 @@ class LocalBackend:
     def prepare(self) -> dict:
         return {}
 
+    def macros(self) -> dict:
+        """The rpm macros every build of the campaign is made with."""
+        return {"dist": self.dist}
+
     def find(self, name: str) -> Optional[str]:
         """The task of a finished, successful build of ``name`` in this campaign."""
         try:
@@ -146,8 +150,10 @@ class LocalBackend:
         srpm = self.srpms.get(name)
         if srpm is None:
             return BuildOutcome(False, error=f"no source package for {name} in the source repos")
-        argv = ["rpmbuild", "--rebuild", "--nodeps", "--define", f"_topdir {self.topdir}",
-                "--define", f"dist {self.dist}", str(srpm)]
+        argv = ["rpmbuild", "--rebuild", "--nodeps", "--define", f"_topdir {self.topdir}"]
+        for key, value in self.macros().items():
+            argv += ["--define", f"{key} {value}"]
+        argv.append(str(srpm))
         status, started = self._run_logged(argv, log_path)
         output = log_path.read_text(errors="replace") if log_path.exists() else ""
         log = str(log_path) if log_path.exists() else ""

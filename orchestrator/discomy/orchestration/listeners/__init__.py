@@ -138,3 +138,49 @@ class Delivery:
         retry()
         # a broker redelivers at once: without a pause a down store is hammered
         time.sleep(self.backoff)
+
+
+def ride_out_outages(stop, session: Callable[[Callable[[], None]], None], outages: tuple,
+                     config, stats, on_reconnect: Optional[Callable[[], None]],
+                     what: str) -> None:
+    """Run ``session(connected)`` until ``stop`` is set, again after every broker outage.
+
+    ``session`` connects, calls ``connected()`` once it can consume, consumes until
+    ``stop`` and closes its connection whatever happens; an exception of ``outages``
+    means the broker went away: it is retried with a backoff from
+    ``config.reconnect_min_seconds`` to ``config.reconnect_max_seconds``, and
+    ``on_reconnect()`` runs once it is back, as messages may have been lost meanwhile.
+    """
+    delay = config.reconnect_min_seconds
+    missed = False          # a connection was lost or refused: messages may be gone
+
+    def connected() -> None:
+        nonlocal missed, delay
+        if missed:
+            stats.reconnects += 1
+            log.info("reconnected to %s", what)
+            if on_reconnect:
+                on_reconnect()
+        missed = False
+        delay = config.reconnect_min_seconds
+
+    while not stop.is_set():
+        try:
+            session(connected)
+        except outages as exc:
+            missed = True
+            log.warning("%s unavailable (%s); retrying in %.0f s", what,
+                        exc.__class__.__name__, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, config.reconnect_max_seconds)
+
+
+def close_quietly(connection) -> None:
+    """Close a connection that may already be broken; a second failure changes nothing."""
+    if connection is None or getattr(connection, "is_open", True) is False:
+        return
+    try:
+        connection.close()
+    except Exception:
+        pass
+

@@ -28,7 +28,8 @@ from typing import Any, Callable, Mapping, Optional
 
 from discomy.common.settings import check_keys
 from discomy.orchestration.events import KojiEvent, parse_fedora_message
-from discomy.orchestration.listeners import Delivery, Incoming, Rejected, TryLater
+from discomy.orchestration.listeners import (Delivery, Incoming, Rejected, TryLater, close_quietly,
+                                            ride_out_outages)
 
 log = logging.getLogger(__name__)
 
@@ -217,35 +218,21 @@ class Amqp091Listener:
         channel.basic_qos(prefetch_count=self.config.prefetch)
 
     def run(self, stop: threading.Event) -> None:
-        import pika
         from pika.exceptions import AMQPError
 
-        delay = self.config.reconnect_min_seconds
-        missed = False          # a connection was lost or refused: messages may be gone
-        while not stop.is_set():
-            connection = None
-            try:
-                connection = pika.BlockingConnection(connection_parameters(self.config))
-                channel = connection.channel()
-                self._declare(channel)
-                if missed:
-                    self.stats.reconnects += 1
-                    log.info("reconnected to %s", self.config.url)
-                    if self.on_reconnect:
-                        self.on_reconnect()
-                missed = False
-                delay = self.config.reconnect_min_seconds
-                self._consume(channel, stop)
-                channel.cancel()
-                connection.close()
-            except (AMQPError, OSError) as exc:
-                missed = True
-                log.warning("broker %s unavailable (%s); retrying in %.0f s",
-                            self.config.url, exc.__class__.__name__, delay)
-                if connection is not None and connection.is_open:
-                    try:
-                        connection.close()
-                    except Exception:
-                        pass
-                stop.wait(delay)
-                delay = min(delay * 2, self.config.reconnect_max_seconds)
+        ride_out_outages(stop, lambda connected: self._session(stop, connected),
+                         (AMQPError, OSError), self.config, self.stats, self.on_reconnect,
+                         f"broker {self.config.url}")
+
+    def _session(self, stop: threading.Event, connected) -> None:
+        import pika
+
+        connection = pika.BlockingConnection(connection_parameters(self.config))
+        try:
+            channel = connection.channel()
+            self._declare(channel)
+            connected()
+            self._consume(channel, stop)
+            channel.cancel()
+        finally:
+            close_quietly(connection)

@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping, Optional
 
 from discomy.common.settings import check_keys
 from discomy.orchestration.events import KojiEvent, parse_protonmsg
-from discomy.orchestration.listeners import Delivery, Incoming, Rejected
+from discomy.orchestration.listeners import (Delivery, Incoming, Rejected, close_quietly,
+                                            ride_out_outages)
 from discomy.orchestration.listeners.amqp091 import ListenerConfigError
 
 log = logging.getLogger(__name__)
@@ -106,38 +107,27 @@ class Amqp10Listener:
                                  reject=receiver.reject, retry=retry)
 
     def run(self, stop: threading.Event) -> None:
-        from proton import ConnectionException, Timeout
-        from proton.utils import BlockingConnection, LinkDetached
+        from proton import ConnectionException
+        from proton.utils import LinkDetached
 
-        delay = self.config.reconnect_min_seconds
-        missed = False          # a connection was lost or refused: messages may be gone
-        while not stop.is_set():
-            connection = None
-            try:
-                connection = BlockingConnection(self.config.url, timeout=10,
-                                                ssl_domain=ssl_domain(self.config))
-                receiver = connection.create_receiver(self.config.source, credit=self.config.credit)
-                if missed:
-                    self.stats.reconnects += 1
-                    if self.on_reconnect:
-                        self.on_reconnect()
-                missed = False
-                delay = self.config.reconnect_min_seconds
-                while not stop.is_set():
-                    try:
-                        message = receiver.receive(timeout=0.2)
-                    except Timeout:
-                        continue
-                    self._deliver(receiver, message)
-                connection.close()
-            except (ConnectionException, LinkDetached, OSError) as exc:
-                missed = True
-                log.warning("AMQP 1.0 broker %s unavailable (%s); retrying in %.0f s",
-                            self.config.url, exc.__class__.__name__, delay)
-                if connection is not None:
-                    try:
-                        connection.close()
-                    except Exception:
-                        pass
-                stop.wait(delay)
-                delay = min(delay * 2, self.config.reconnect_max_seconds)
+        ride_out_outages(stop, lambda connected: self._session(stop, connected),
+                         (ConnectionException, LinkDetached, OSError), self.config,
+                         self.stats, self.on_reconnect, f"AMQP 1.0 broker {self.config.url}")
+
+    def _session(self, stop: threading.Event, connected) -> None:
+        from proton import Timeout
+        from proton.utils import BlockingConnection
+
+        connection = BlockingConnection(self.config.url, timeout=10,
+                                        ssl_domain=ssl_domain(self.config))
+        try:
+            receiver = connection.create_receiver(self.config.source, credit=self.config.credit)
+            connected()
+            while not stop.is_set():
+                try:
+                    message = receiver.receive(timeout=0.2)
+                except Timeout:
+                    continue
+                self._deliver(receiver, message)
+        finally:
+            close_quietly(connection)

@@ -1,5 +1,6 @@
-"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, and
-the messages the listeners rejected.
+"""The orchestrator's durable state (shell): campaigns, nodes, edges, events, the
+messages the listeners rejected, module builds (:mod:`.modules`, reached as
+``Store.modules``), and the REST API's tokens (kept hashed).
 
 SQLAlchemy 2; SQLite by default (a file), PostgreSQL in production. Every node
 transition is committed before the side effect it leads to, and events are
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import reprlib
 import time
@@ -35,9 +37,13 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     delete,
+    event,
     func,
     insert,
+    literal,
     select,
+    text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -53,6 +59,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from discomy.common.paths import absolute
 from discomy.orchestration.campaign import Node
+from discomy.orchestration.progress import Tally
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -85,9 +94,14 @@ class CampaignRow(Base):
 class NodeRow(Base):
     __tablename__ = "nodes"
     __table_args__ = (UniqueConstraint("campaign_id", "name"),
-                      Index("ix_nodes_name_state", "name", "state"))
+                      Index("ix_nodes_name_state", "name", "state"),
+                      # a campaign's nodes in the order people read them, all or by state,
+                      # and its latest change (pages of a 34k-node campaign, cached counts)
+                      Index("ix_nodes_campaign_tier", "campaign_id", "tier", "name"),
+                      Index("ix_nodes_campaign_state", "campaign_id", "state", "tier", "name"),
+                      Index("ix_nodes_campaign_updated", "campaign_id", "updated_at"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     name: Mapped[str] = mapped_column(String(255))
     tier: Mapped[int] = mapped_column(Integer)
     remaining_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -105,8 +119,11 @@ class NodeRow(Base):
 
 class EdgeRow(Base):
     __tablename__ = "edges"
+    # what one node waits for, and what waits for it
+    __table_args__ = (Index("ix_edges_campaign_node", "campaign_id", "node"),
+                      Index("ix_edges_campaign_dep", "campaign_id", "dep"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
     node: Mapped[str] = mapped_column(String(255))
     dep: Mapped[str] = mapped_column(String(255))
 
@@ -145,6 +162,18 @@ class RejectedRow(Base):
     size: Mapped[int] = mapped_column(Integer)               # the body's full size
 
 
+class ApiTokenRow(Base):
+    """An API token: only its SHA-256 digest is kept, the token itself is shown once."""
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)      # hex SHA-256
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)
+    last_used_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    revoked_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+
+
+ANALYZE_AFTER = 1000    # nodes recorded at once that PostgreSQL's statistics are told of
 MAX_BODY = 1 << 20      # a flood of huge bad messages must not fill the store's disk
 
 
@@ -215,6 +244,81 @@ _LIVE_FOR_TARGET = (select(CampaignRow.id, CampaignRow.changed)
                     .order_by(CampaignRow.id))
 
 
+# -- what readers (the API) ask many times a second: statements built once ----------------
+# a node as the API shows it: every column but the campaign's id
+_NODE_COLUMNS = (NodeRow.name, NodeRow.tier, NodeRow.state, NodeRow.attempts,
+                 NodeRow.failure_class, NodeRow.reason, NodeRow.submission.label("task"),
+                 NodeRow.nvr, NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log,
+                 NodeRow.remaining_seconds, NodeRow.updated_at)
+# a campaign's latest node change, beside its columns: what counts of its nodes are
+# kept against (one index lookup, in the same round trip)
+_NODE_VERSION_COLUMN = (select(func.max(NodeRow.updated_at))
+                        .where(NodeRow.campaign_id == CampaignRow.id)
+                        .correlate(CampaignRow).scalar_subquery().label("node_version"))
+_CAMPAIGN = select(CampaignRow.__table__, _NODE_VERSION_COLUMN).where(
+    CampaignRow.id == bindparam("id"))
+_TALLY_GROUPS = (NodeRow.campaign_id, NodeRow.state, NodeRow.failure_class)
+_TALLY_VALUES = (func.count(), func.max(NodeRow.remaining_seconds), func.max(NodeRow.updated_at))
+_TALLIES, _TALLIES_BY_TIER = (
+    select(*groups, *_TALLY_VALUES)
+    .where(NodeRow.campaign_id.in_(bindparam("ids", expanding=True))).group_by(*groups)
+    for groups in (_TALLY_GROUPS, (*_TALLY_GROUPS, NodeRow.tier)))
+_NODE = select(*_NODE_COLUMNS).where(NodeRow.campaign_id == bindparam("id"),
+                                     NodeRow.name == bindparam("name"))
+_DEPS = select(EdgeRow.dep).where(EdgeRow.campaign_id == bindparam("id"),
+                                  EdgeRow.node == bindparam("name"))
+_DEPENDENTS = select(EdgeRow.node).where(EdgeRow.campaign_id == bindparam("id"),
+                                         EdgeRow.dep == bindparam("name"))
+_CAMPAIGN_FILTERS = {
+    "state": CampaignRow.state == bindparam("state"),
+    "backend": CampaignRow.backend == bindparam("backend"),
+    "target": CampaignRow.target == bindparam("target"),
+    # changed is a comma-joined list: a whole name matches
+    "package": (literal(",") + CampaignRow.changed + literal(",")).like(
+        bindparam("package"), escape="/"),
+}
+_NODE_FILTERS = {
+    "state": NodeRow.state == bindparam("state"),
+    "tier": NodeRow.tier == bindparam("tier"),
+    "failure_class": NodeRow.failure_class == bindparam("failure_class"),
+    "name": NodeRow.name.like(bindparam("name"), escape="/"),
+}
+_queries: dict = {}
+
+
+def _campaign_queries(given: tuple) -> tuple:
+    """(page, total) statements of the campaigns matching the filters named in ``given``."""
+    key = ("campaigns", given)
+    if key not in _queries:
+        where = [_CAMPAIGN_FILTERS[k] for k in given]
+        _queries[key] = (select(CampaignRow.__table__, _NODE_VERSION_COLUMN).where(*where)
+                         .order_by(CampaignRow.id.desc())
+                         .limit(bindparam("limit")).offset(bindparam("offset")),
+                         select(func.count()).select_from(CampaignRow).where(*where))
+    return _queries[key]
+
+
+def _node_queries(given: tuple, after: bool) -> tuple:
+    """(page, total) statements of a campaign's nodes matching the filters in ``given``;
+    the page starts past a node given by its tier and name (``after``)."""
+    key = ("nodes", given, after)
+    if key not in _queries:
+        where = [NodeRow.campaign_id == bindparam("id"), *(_NODE_FILTERS[k] for k in given)]
+        # a page further on is found in the (campaign, tier, name) index, not counted to
+        past = [tuple_(NodeRow.tier, NodeRow.name) >
+                tuple_(bindparam("after_tier"), bindparam("after_name"))] if after else []
+        _queries[key] = (select(*_NODE_COLUMNS).where(*where, *past)
+                         .order_by(NodeRow.tier, NodeRow.name)
+                         .limit(bindparam("limit")).offset(bindparam("offset")),
+                         select(func.count()).select_from(NodeRow).where(*where))
+    return _queries[key]
+
+
+def _like(text: str) -> str:
+    """``text`` matched as it is by SQL's LIKE (escape character ``/``)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
 class Store:
     def __init__(self, url: str):
         from alembic.util import CommandError
@@ -227,6 +331,8 @@ class Store:
         # before use, so the first query after it comes back does not fail
         self.engine = create_engine(parsed, future=True,
                                     pool_pre_ping=parsed.get_backend_name() != "sqlite")
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            event.listen(self.engine, "connect", _write_ahead_log)
         try:
             upgrade(self.engine)     # the shipped Alembic migrations, at every start
         except CommandError as exc:
@@ -243,6 +349,13 @@ class Store:
             self.engine.dispose()
             kind = StoreUnavailable if unavailable(exc) else StoreError
             raise kind(f"{self.url}: {first_line(exc)}") from None
+
+    @property
+    def modules(self):
+        """The module builds in this database (:class:`.modules.ModuleStore`)."""
+        from discomy.orchestration.store.modules import ModuleStore
+
+        return ModuleStore(self)
 
     # -- campaigns ---------------------------------------------------------------
     def create_campaign(self, changed: Iterable[str], release: str, backend: str,
@@ -267,7 +380,18 @@ class Store:
             edges = [{"campaign_id": row.id, "node": n.name, "dep": d} for n in nodes for d in n.deps]
             if edges:
                 s.execute(insert(EdgeRow), edges)
-            return row.id
+            campaign_id = row.id
+        if len(nodes) >= ANALYZE_AFTER and self.engine.dialect.name == "postgresql":
+            # PostgreSQL's statistics would not know the new rows until autovacuum comes
+            # round: until then it plans a page of nodes as a sort of the whole campaign
+            try:
+                with self.engine.connect() as c:
+                    c.execute(text("ANALYZE nodes, edges"))
+                    c.commit()
+            except SQLAlchemyError as exc:     # recorded all the same; autovacuum will do
+                log.warning("campaign %s: ANALYZE after recording it failed: %s",
+                            campaign_id, first_line(exc))
+        return campaign_id
 
     def campaign(self, campaign_id: int) -> CampaignRow:
         with Session(self.engine) as s:
@@ -283,6 +407,81 @@ class Store:
             for r in rows:
                 s.expunge(r)
             return rows
+
+    def campaign_view(self, campaign_id: int):
+        """A campaign's columns as a read-only row (attributes as :class:`CampaignRow`'s),
+        or None: what a reader asks many times a second, without the ORM. Its
+        ``node_version`` is when a node of it last changed (every node write sets
+        ``updated_at``): what counts of its nodes can be kept against."""
+        with self.engine.connect() as c:
+            return c.execute(_CAMPAIGN, {"id": campaign_id}).first()
+
+    def campaign_page(self, limit: int, offset: int = 0, state: Optional[str] = None,
+                      backend: Optional[str] = None, target: Optional[str] = None,
+                      package: Optional[str] = None) -> tuple:
+        """``(rows, total)``: campaigns newest first (read-only rows with their node
+        version, as :meth:`campaign_view`), ``limit`` of them from ``offset``, of those matching every
+        filter given (``package``: among the changed packages, a whole name)."""
+        values = {"state": state, "backend": backend, "target": target,
+                  "package": None if package is None else f"%,{_like(package)},%"}
+        given = tuple(k for k, v in values.items() if v is not None)
+        page, total = _campaign_queries(given)
+        values.update(limit=limit, offset=offset)
+        with self.engine.connect() as c:
+            return c.execute(page, values).all(), c.execute(total, values).scalar()
+
+    def tallies(self, campaign_ids: Iterable[int], by_tier: bool = False) -> dict:
+        """``campaign id -> [Tally]``: each campaign's nodes counted by state and failure
+        class (and tier, ``by_tier``), each group with its longest remaining chain and
+        its latest change. Counts, tiers and an ETA are made of these
+        (:mod:`discomy.orchestration.progress`) without reading every node; one query
+        for a page of campaigns."""
+        ids = list(campaign_ids)
+        out: dict = {i: [] for i in ids}
+        if not ids:
+            return out
+        with self.engine.connect() as c:
+            for row in c.execute(_TALLIES_BY_TIER if by_tier else _TALLIES, {"ids": ids}):
+                tier = row[3] if by_tier else None
+                n, remaining, updated = row[-3:]
+                out[row[0]].append(Tally(tier, row[1], row[2], n, remaining or 0.0,
+                                         updated or 0.0))
+        return out
+
+    def node_page(self, campaign_id: int, limit: int, offset: int = 0,
+                  state: Optional[str] = None, tier: Optional[int] = None,
+                  name: Optional[str] = None, failure_class: Optional[str] = None,
+                  after: Optional[str] = None, count: bool = True) -> tuple:
+        """``(rows, total)``: the campaign's nodes in tier and name order, ``limit`` of them
+        from ``offset`` (counted past the node named ``after``, if given), of those
+        matching every filter (``name``: a name prefix); ``total`` counts them all. Each
+        row is a mapping of the node's columns, ``task`` for its submission. ``count``
+        False leaves ``total`` None (the caller knows it from :meth:`tallies`).
+        KeyError when ``after`` is not a node of the campaign."""
+        values = {"state": state, "tier": tier, "failure_class": failure_class,
+                  "name": None if name is None else _like(name) + "%"}
+        given = tuple(k for k, v in values.items() if v is not None)
+        page, total = _node_queries(given, after is not None)
+        values.update(id=campaign_id, limit=limit, offset=offset)
+        with self.engine.connect() as c:
+            if after is not None:
+                found = c.execute(_NODE, {"id": campaign_id, "name": after}).first()
+                if found is None:
+                    raise KeyError(f"{after} is not part of campaign {campaign_id}")
+                values.update(after_tier=found.tier, after_name=after)
+            rows = [row._asdict() for row in c.execute(page, values)]
+            return rows, c.execute(total, values).scalar() if count else None
+
+    def node_links(self, campaign_id: int, name: str) -> Optional[tuple]:
+        """``(node, deps, dependents)`` of one node (its columns as in :meth:`node_page`,
+        the names it waits for, the names waiting for it), or None if it is not there."""
+        values = {"id": campaign_id, "name": name}
+        with self.engine.connect() as c:
+            row = c.execute(_NODE, values).first()
+            if row is None:
+                return None
+            return (row._asdict(), sorted(c.execute(_DEPS, values).scalars()),
+                    sorted(c.execute(_DEPENDENTS, values).scalars()))
 
     def failed_names(self, campaign_id: int) -> list:
         """The packages that failed in a campaign (without reading the whole campaign)."""
@@ -440,6 +639,53 @@ class Store:
                 s.expunge(r)
             return rows
 
+    # -- API tokens --------------------------------------------------------------------
+    def add_token(self, name: str, digest: str) -> int:
+        """Keep a new token's digest under ``name``; ValueError if a token that is not
+        revoked has that name already."""
+        with Session(self.engine) as s, s.begin():
+            if s.scalar(select(func.count()).select_from(ApiTokenRow)
+                        .where(ApiTokenRow.name == name, ApiTokenRow.revoked_at.is_(None))):
+                raise ValueError(f"there is already a token named {name}; revoke it first")
+            row = ApiTokenRow(name=name, digest=digest, created_at=time.time())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def tokens(self, revoked: bool = False) -> list:
+        """The tokens by name (their digests, never the tokens); ``revoked`` ones too."""
+        with Session(self.engine) as s:
+            query = select(ApiTokenRow).order_by(ApiTokenRow.name, ApiTokenRow.id)
+            if not revoked:
+                query = query.where(ApiTokenRow.revoked_at.is_(None))
+            rows = list(s.scalars(query))
+            for r in rows:
+                s.expunge(r)
+            return rows
+
+    def token_by_digest(self, digest: str) -> Optional[tuple]:
+        """``(id, name)`` of the token that is not revoked with this digest, or None."""
+        with self.engine.connect() as c:
+            row = c.execute(select(ApiTokenRow.id, ApiTokenRow.name)
+                            .where(ApiTokenRow.digest == digest,
+                                   ApiTokenRow.revoked_at.is_(None))).first()
+            return None if row is None else (row[0], row[1])
+
+    def revoke_token(self, name: str) -> int:
+        """Revoke the token named ``name``; its id. KeyError when no live token has it."""
+        with Session(self.engine) as s, s.begin():
+            row = s.scalars(select(ApiTokenRow).where(ApiTokenRow.name == name,
+                                                      ApiTokenRow.revoked_at.is_(None))).first()
+            if row is None:
+                raise KeyError(f"no token named {name}")
+            row.revoked_at = time.time()
+            return row.id
+
+    def token_used(self, token_id: int, when: float) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id)
+                      .values(last_used_at=when))
+
     # -- rejected messages -------------------------------------------------------------
     def record_rejected(self, rejected) -> int:
         """Keep a message a listener rejected (a :class:`discomy.orchestration.listeners.Rejected`),
@@ -495,6 +741,19 @@ def _as_json(value: Any) -> str:
         return _shown.repr(value)
 
 
+def _write_ahead_log(connection, record) -> None:
+    """An SQLite file in WAL mode: readers (the API, discomy status) go on while the
+    daemon commits, instead of waiting out each commit's fsync. Kept by the file; a
+    file that cannot change mode (read-only) stays as it is."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception:      # the driver's own error class: the mode stays as it was
+        pass
+    finally:
+        cursor.close()
+
+
 def absolute_store_url(url: str, base=None) -> str:
     """An SQLAlchemy URL whose SQLite file is relative (``sqlite:///state.sqlite``) made
     absolute; every other URL, and an in-memory database, left alone."""
@@ -508,3 +767,7 @@ def absolute_store_url(url: str, base=None) -> str:
         return url
     return parsed.set(database=str(absolute(database, base))).render_as_string(
         hide_password=False)
+
+
+# the module-build tables belong to the same schema (Base.metadata, the migrations)
+from discomy.orchestration.store import modules as _modules  # noqa: E402,F401

@@ -1,0 +1,106 @@
+"""``/api/v1/hosts``: koji's builders with what they publish, read-only.
+
+Koji's ``listHosts`` rows and ``scheduler.getHostData`` (koji 1.34+) are read in
+one look, converted by the placement core (:class:`HostCapabilities`,
+:func:`host_summary`, the same view as the hub's ``discomy.hostCapabilities``)
+and grouped by the estimator's fleet reader
+(:func:`discomy.planning.fleet.fleet_from_koji_hosts`). The look is kept for
+``[api] hosts_cache_seconds``, one at a time, so many readers cost koji one
+call a period. A koji that does not answer is a 503, one that refuses a 502.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Optional
+
+from fastapi import APIRouter, Depends
+
+from discomy.web import schemas as s
+from discomy.web.auth import Principal, reader
+from discomy.web.context import ApiContext, context
+from discomy.web.errors import ApiError, unavailable
+
+router = APIRouter(prefix="/api/v1/hosts", tags=["hosts"])
+_fetching = threading.Lock()
+
+
+@router.get("", response_model=s.Hosts, summary="Koji's hosts with their Discomy host data",
+            responses={502: {"model": s.ErrorBody}, 503: {"model": s.ErrorBody}})
+def list_hosts(enabled: Optional[bool] = None, ctx: ApiContext = Depends(context),
+               who: Principal = Depends(reader)):
+    view = _cached(ctx)
+    if enabled is None:
+        return view
+    return {**view, "hosts": [h for h in view["hosts"] if h["enabled"] == enabled]}
+
+
+def _cached(ctx: ApiContext) -> dict:
+    ttl = ctx.settings.hosts_cache_seconds
+    with _fetching:
+        held = ctx.caches.get("hosts")
+        if held is not None and time.monotonic() - held[0] < ttl:
+            return held[1]
+        view = _look(ctx)
+        ctx.caches["hosts"] = (time.monotonic(), view)
+        return view
+
+
+def _look(ctx: ApiContext) -> dict:
+    import koji
+
+    from discomy.orchestration.backends import HubUnavailable
+    from discomy.orchestration.backends.koji import NETWORK_FAULTS, KojiBackendError
+    from discomy.orchestration.preview import koji_hosts
+
+    try:
+        rows, data = koji_hosts(ctx.koji_session(), enabled=None)
+    except (KojiBackendError, HubUnavailable) + NETWORK_FAULTS as exc:
+        raise unavailable(f"koji is unreachable: {_line(exc)}") from None
+    except koji.GenericError as exc:
+        raise ApiError(502, f"koji refused: {_line(exc)}") from None
+    return convert(rows, data, time.time())
+
+
+def convert(rows: list, host_data: list, fetched_at: float) -> dict:
+    """The fleet view of koji's rows: each host as the placement core sees it, and the
+    enabled ones grouped as the estimator does."""
+    from discomy.placement.explain import host_summary
+    from discomy.placement.hosts import HostCapabilities
+    from discomy.planning.fleet import FleetError, fleet_from_koji_hosts
+
+    by_id = {d.get("host_id"): d.get("data") for d in host_data if isinstance(d, dict)}
+    hosts, unread = [], []
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("id"), int):
+            unread.append(f"a host row without an id: {str(row)[:100]}")
+            continue
+        try:
+            host, warnings = HostCapabilities.from_koji({**row, "data": by_id.get(row["id"])})
+        except (TypeError, ValueError) as exc:     # koji's rows are outside input too
+            unread.append(f"host {row['id']}: {exc}")
+            continue
+        view = host_summary(host)
+        for key in ("channels", "running_tasks", "drained", "drain"):
+            view.pop(key)         # listHosts does not say; koji discomy-hosts does
+        hosts.append({**view, "enabled": bool(row.get("enabled", True)),
+                      "comment": row.get("comment"), "warnings": warnings})
+    hosts.sort(key=lambda h: h["name"])
+    try:
+        fleet, _ = fleet_from_koji_hosts([r for r in rows if isinstance(r, dict)], host_data)
+        grouped, why = {"hosts": fleet.host_count, "arches": list(fleet.arches),
+                        "groups": [{"name": g.name, "count": g.count, "arches": list(g.arches),
+                                    "speed": g.speed, "capacity": g.capacity,
+                                    "maxjobs": g.maxjobs, "cpus": g.cpus,
+                                    "memory_mb": g.memory_mb, "disk_mb": g.disk_mb}
+                                   for g in fleet.groups]}, None
+    except FleetError as exc:
+        grouped, why = None, str(exc)
+    return {"hosts": hosts, "fleet": grouped, "fleet_unavailable": why,
+            "unread": unread, "fetched_at": fetched_at}
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

@@ -1,0 +1,269 @@
+"""The API's request and response bodies (pydantic), which the OpenAPI document at
+``/openapi.json`` is made from.
+
+Strings that reach the store are held to the shapes the store's columns take
+(package names and koji tags: letters, digits and ``._+~^:-``, bounded), so no
+request can carry a NUL, a lone surrogate or an overlong value into a query.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from discomy.orchestration import campaign as cm
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9._+~^:-]{1,255}$",
+                            description="a source package name, or an NVR",
+                            examples=["zlib"])]
+Tag = Annotated[str, Field(pattern=r"^[A-Za-z0-9._+-]{1,200}$",
+                           description="a koji build target", examples=["el9-candidate"])]
+CampaignState = Literal[cm.CAMPAIGN_STATES]
+NodeState = Literal[cm.NODE_STATES]
+FailureClass = Literal[cm.INFRASTRUCTURE, cm.PACKAGE]
+Backend = Literal["koji", "local"]
+Release = Literal[cm.RELEASE_MODES]
+Depth = Literal["direct", "buildroot"]
+Mode = Literal["scratch", "sidetag"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ------------------------------------------------------------------------------
+class Problem(BaseModel):
+    where: str = Field(description="the field: body.names.0, query.limit, ...")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    status: int
+    error: str = Field(description="one sentence saying what is wrong")
+    problems: Optional[list[Problem]] = Field(
+        default=None, description="each invalid field of the request (422)")
+
+
+# -- campaigns ---------------------------------------------------------------------------
+class Eta(BaseModel):
+    seconds: Optional[float] = Field(description="time left; null when it cannot be told")
+    finish_at: Optional[float] = Field(description="Unix time it should finish")
+    critical_path_seconds: Optional[float] = Field(
+        description="the longest planned chain still open")
+    rate_seconds: Optional[float] = Field(description="what is open, at the pace so far")
+    basis: str
+
+
+class CampaignSummary(BaseModel):
+    id: int
+    state: CampaignState
+    changed: list[str]
+    backend: str
+    release: str
+    mode: str
+    target: str
+    created_at: float
+    note: str
+    counts: dict[str, int] = Field(description="nodes per state, and total")
+    progress: float = Field(description="the share of nodes done, 0 to 1")
+    eta: Eta
+    url: str
+
+
+class CampaignPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[CampaignSummary]
+    next: Optional[str] = Field(description="the next page, or null on the last")
+
+
+class Tier(BaseModel):
+    tier: int
+    total: int
+    counts: dict[str, int]
+
+
+class Node(BaseModel):
+    name: str
+    tier: int
+    state: NodeState
+    attempts: int
+    failure_class: Optional[str]
+    reason: str
+    task: Optional[str] = Field(description="the build system's reference of the attempt")
+    nvr: Optional[str]
+    repo_wait: Optional[str]
+    gate_since: Optional[float]
+    log: Optional[str] = Field(description="where the latest attempt's whole log is")
+    remaining_seconds: float = Field(description="the longest planned chain from here on")
+    updated_at: float
+
+
+class Failures(BaseModel):
+    total: int
+    by_class: dict[str, int]
+    first: list[Node] = Field(description="the first failed nodes in tier order; the rest "
+                                          "at nodes?state=failed")
+
+
+class CampaignDetail(CampaignSummary):
+    dest_tag: Optional[str]
+    sidetag: Optional[str]
+    merged: bool
+    tiers: list[Tier]
+    failures: Failures
+    nodes_url: str
+
+
+class NodePage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[Node]
+    next: Optional[str]
+
+
+class NodeDetail(Node):
+    deps: list[str] = Field(description="the nodes it waits for")
+    dependents: list[str] = Field(description="the nodes waiting for it")
+
+
+class StartRequest(Strict):
+    """A campaign to start, as ``discomy rebuild --detach`` records one; options left
+    out are the ``[campaign]`` section's."""
+    names: list[Name] = Field(min_length=1, max_length=100,
+                              description="the changed source packages")
+    backend: Optional[Backend] = None
+    release: Optional[Release] = None
+    depth: Optional[Depth] = None
+    target: Optional[Tag] = None
+    mode: Optional[Mode] = None
+
+
+class FleetGroup(Strict):
+    """A group of identical hosts, as in a fleet file (docs/planner.md)."""
+    name: str = Field(min_length=1, max_length=100)
+    count: int
+    arches: Union[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,30}$")]], str] = \
+        Field(max_length=200)
+    speed: float
+    capacity: float
+    maxjobs: int
+    cpus: Optional[int] = None
+    memory: Optional[Union[int, Annotated[str, Field(max_length=30)]]] = None
+    disk: Optional[Union[int, Annotated[str, Field(max_length=30)]]] = None
+
+
+class PreviewRequest(Strict):
+    """What ``discomy rebuild --dry-run`` is asked: the plan, and an ETA on ``fleet`` or,
+    for koji, on koji's enabled hosts."""
+    names: list[Name] = Field(min_length=1, max_length=100)
+    backend: Optional[Backend] = None
+    depth: Optional[Depth] = None
+    target: Optional[Tag] = None
+    fleet: Optional[list[FleetGroup]] = Field(default=None, min_length=1, max_length=100)
+
+
+class Preview(BaseModel):
+    changed: list[str]
+    affected: int
+    tiers: list[list[str]]
+    cycles: list[list[str]]
+    compute_hours: float
+    critical_path_hours: float
+    eta: Optional[dict[str, Any]] = Field(description="the simulated run on the fleet")
+    eta_unavailable: Optional[str] = Field(description="why there is no ETA")
+
+
+class CampaignChange(Strict):
+    """``running``: go on (``discomy resume``), with ``fixed`` when a fix of that failed
+    node is in; ``cancelled``: stop submitting (``discomy cancel``), with ``kill`` to
+    cancel its running koji tasks too."""
+    state: Literal[cm.RUNNING, cm.CANCELLED]
+    fixed: Optional[Name] = None
+    kill: bool = False
+
+    @model_validator(mode="after")
+    def _fits_the_state(self):
+        if self.fixed is not None and self.state != cm.RUNNING:
+            raise ValueError("fixed goes with state running")
+        if self.kill and self.state != cm.CANCELLED:
+            raise ValueError("kill goes with state cancelled")
+        return self
+
+
+class ChangeResult(BaseModel):
+    campaign: int
+    state: CampaignState
+    action: Literal["fixed", "rebuild", "requeued", "cancelled"]
+    nodes: list[str] = Field(description="the nodes the change concerns")
+    builds_running: int = Field(description="after a cancel: builds that go on to their end")
+    tasks_cancelled: int
+    message: str
+
+
+# -- hosts -------------------------------------------------------------------------------
+class Host(BaseModel):
+    id: int
+    name: str
+    enabled: bool
+    arches: list[str]
+    capacity: float
+    task_load: float
+    ready: bool
+    maxjobs: Optional[int]
+    draining: bool = Field(description="the builder says it is draining")
+    cpus: Optional[int]
+    memory_mb: Optional[int]
+    memory_available_mb: Optional[int]
+    disk_free_mb: Optional[int]
+    speed: Optional[float]
+    virt: list[str]
+    arches_emulated: list[str]
+    features: list[str]
+    load1: Optional[float]
+    strong: bool
+    probed_at: Optional[float]
+    comment: Optional[str]
+    warnings: list[str]
+
+
+class HostGroup(BaseModel):
+    name: str
+    count: int
+    arches: list[str]
+    speed: float
+    capacity: float
+    maxjobs: int
+    cpus: Optional[int]
+    memory_mb: Optional[int]
+    disk_mb: Optional[int]
+
+
+class Fleet(BaseModel):
+    hosts: int
+    arches: list[str]
+    groups: list[HostGroup]
+
+
+class Hosts(BaseModel):
+    hosts: list[Host]
+    fleet: Optional[Fleet] = Field(description="the enabled hosts as the estimator groups "
+                                               "them; null when none can take work")
+    fleet_unavailable: Optional[str]
+    unread: list[str] = Field(description="koji's rows that could not be read")
+    fetched_at: float = Field(description="when koji was asked (Unix time)")
+
+
+# -- the service -------------------------------------------------------------------------
+class Index(BaseModel):
+    service: str
+    version: str
+    links: dict[str, str]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    store: str
