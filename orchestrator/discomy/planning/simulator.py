@@ -619,16 +619,23 @@ class _Simulation:
     def _pass_soon(self) -> None:
         """The scheduler runs when a ready builder with nothing assigned asks for work
         (``host.getTasks`` -> ``get_tasks_for_host``), at most every ``run_interval``
-        (``TaskScheduler.check_ts``): find the first such check-in."""
+        (``TaskScheduler.check_ts``), whether or not a task is free: passes follow one
+        another a run interval apart. Find the first at or after now."""
         self.dirty = True
         self.pass_wanted = True
         if self.pass_at is not None:
             return
-        at = max(self.now, self.last_pass + self.config.run_interval)
-        found = self._asking_host(at)
-        if found is not None:
-            self.pass_at, self.pass_host = found
-            self.push(self.pass_at, _PASS, self.pass_host)
+        ri = self.config.run_interval
+        last = self.last_pass
+        while True:
+            found = self._asking_host(self.now if last == -math.inf else last + ri)
+            if found is None:
+                return        # no builder asks: the next that can will (_checkin)
+            if found[0] >= self.now - 1e-9:
+                break
+            last = self.last_pass = found[0]      # a pass found nothing to do then
+        self.pass_at, self.pass_host = found
+        self.push(self.pass_at, _PASS, self.pass_host)
 
     def _eligible(self, h: int) -> bool:
         return not self.assigned[h] and self._kojid_ready(h)
