@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 DEMO_DIR ?= out/demo
 
-.PHONY: deps demo test bench bench-modules bench-webhooks fuzz rpm clean
+.PHONY: deps demo test bench bench-estimate bench-hub-pass bench-modules bench-webhooks fuzz rpm clean
 
 deps:
 	@scripts/bootstrap.sh
@@ -15,6 +15,14 @@ test: deps
 
 bench: deps
 	$(PY) bench/bench_core.py
+
+# the estimator's goals: discomy against the bound and koji-stock, and its wall time
+bench-estimate: deps
+	$(PY) bench/bench_estimate.py
+
+# one scheduler pass on a real kojihub, stock against discomy_hub (as root)
+bench-hub-pass: deps
+	$(PY) bench/bench_hub_pass.py
 
 bench-modules: deps
 	$(PY) bench/bench_modules.py

@@ -335,7 +335,7 @@ class FleetFiles(Cli):
                 text = yaml.safe_dump(fleet, allow_unicode=rng.random() < 0.5)
             except Exception:
                 text = "- {name: a, count: .nan}"
-        policy = rng.choice(["all", "koji-stock", "tiered", "critical-path"])
+        policy = rng.choice(["all", "koji-stock", "tiered", "discomy-stock-hub", "discomy"])
         return text, policy, rng.choice([None, "0", "300", "nan", "inf", "-100", "1e300"])
 
     def run(self, item):

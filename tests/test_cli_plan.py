@@ -138,7 +138,8 @@ def test_estimate_json_compares_policies_and_writes_a_timeline(repo_args, tmp_pa
     out = json.loads(proc.stdout)
     for key in ("makespan_seconds", "lower_bound_seconds", "policy", "hosts", "tasks"):
         assert key in out
-    assert set(out["policies"]) == {"koji-stock", "tiered", "critical-path"}
+    assert set(out["policies"]) == {"koji-stock", "tiered", "discomy-stock-hub", "discomy"}
+    assert out["policy"] == "discomy"
     assert out["makespan_seconds"] >= out["lower_bound_seconds"]
     assert out["tasks"] == 6     # 2 noarch builds + 2 arch builds on x86_64 and aarch64
     assert plot.read_text().startswith("<svg") and "parsekit" in plot.read_text()
@@ -275,3 +276,25 @@ def test_rebuild_dry_run_refuses_a_nan_fleet_in_one_line(repo_args, tmp_path):
     ok = rebuild(*repo_args, "--dry-run", "--fleet", str(ROOT / "examples" / "fleet.yaml"),
                  tmp_path=tmp_path)
     assert ok.returncode == 0 and "ETA on " in ok.stdout, ok.stderr
+
+
+def test_estimate_offers_only_policies_something_deploys(repo_args, tmp_path):
+    proc = discomy("estimate", *repo_args, "--changed", "corelib", "--fleet",
+                   str(ROOT / "examples" / "fleet.yaml"), "--policy", "critical-path",
+                   cache=tmp_path)
+    assert proc.returncode == 2 and "invalid choice: 'critical-path'" in proc.stderr
+
+
+def test_estimate_takes_the_hub_plugins_config_and_a_cap_on_builds_in_flight(repo_args, tmp_path):
+    hub = tmp_path / "discomy.conf"
+    hub.write_text("[scheduler]\npower_after = 1m\n[constraints]\nparsekit = {\"memory\": \"1T\"}\n")
+    proc = discomy("estimate", *repo_args, "--changed", "corelib", "--fleet",
+                   str(ROOT / "examples" / "fleet.yaml"), "--policy", "discomy", "--json",
+                   "--hub-config", str(hub), "--max-in-flight", "1", cache=tmp_path)
+    # no host has a terabyte of memory: parsekit waits for ever, and the estimate says so
+    assert proc.returncode == 2 and "parsekit" in proc.stderr, proc.stderr
+    hub.write_text("[scheduler]\npower_after = soon\n")
+    proc = discomy("estimate", *repo_args, "--changed", "corelib", "--fleet",
+                   str(ROOT / "examples" / "fleet.yaml"), "--hub-config", str(hub),
+                   cache=tmp_path)
+    assert proc.returncode == 2 and "[scheduler] power_after" in proc.stderr

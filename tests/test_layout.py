@@ -31,6 +31,7 @@ LEAN = ("common", "placement", "builder")          # python3-discomy-core
 PURE = ["common.units", "common.nvr", "common.settings", "placement", "builder.buildopts",
         "builder.config", "builder.advisor", "planning.graph", "planning.planner",
         "planning.durations", "planning.fleet", "planning.simulator", "planning.timeline",
+        "planning.kojimodel", "planning.priorities",
         "planning.modules", "planning.modular_repos", "orchestration.campaign",
         "orchestration.events", "orchestration.progress",
         "orchestration.modules.core", "orchestration.webhooks.decide", "web.charts",

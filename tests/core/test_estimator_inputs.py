@@ -157,8 +157,9 @@ def test_the_simulation_of_accepted_inputs_always_ends_with_finite_numbers(
         result = simulate(workload, fleet, policy, config)
     except ValueError as exc:
         # only a fleet koji itself would never give a task to is refused
-        assert "ever takes a task" in str(exc) and one_line(exc)
-        assert overcommit < 1
+        # or a fleet on which koji itself never ends: every slot held by parent tasks
+        assert "ever takes a" in str(exc) or "never finishes" in str(exc)
+        assert "\n" not in str(exc)
         return
     assert math.isfinite(result.makespan_seconds)
     assert result.makespan_seconds >= result.bounds.lower_bound_seconds - 1e-6 * max(

@@ -230,3 +230,67 @@ def test_history_uses_the_latest_builds_slowest_arch():
     rows = [("llvm", 7, 3000.0), ("llvm", 9, 7300.0), ("llvm", 9, 5000.0), ("llvm", 8, 99999.0),
             ("bash", 3, None), ("bash", 2, 60.0)]
     assert last_build_durations(rows) == {"llvm": 7300.0, "bash": 60.0}
+
+
+def test_a_task_whose_fitting_hosts_are_busy_names_them_instead_of_no_host_fits():
+    small, big = host(1, memory_gib=16), host(2, memory_gib=64, maxjobs=1)
+    result = schedule([task(10, BIG)], [ActiveTask(90, 2, 1.0)], [small, big], {}, CFG, now=0)
+    reason = result.reasons[10]
+    assert "no host fits" not in reason
+    assert reason.startswith("waits: 1 fitting host(s) busy: builder2: at maxjobs (1/1)")
+    assert "not eligible: builder1: needs 32 GiB memory, has 16 GiB" in reason
+
+
+def test_a_task_no_idle_host_could_take_says_no_host_fits():
+    result = schedule([task(10, BIG)], [ActiveTask(90, 1, 3.5)],
+                      [host(1, memory_gib=16, maxjobs=1)], {}, CFG, now=0)
+    assert result.reasons[10] == ("waits: no host fits; needs memory>=32 GiB (package llvm); "
+                                 "builder1: needs 32 GiB memory, has 16 GiB")
+
+
+def test_work_goes_to_the_fastest_host_with_room_and_build_parents_to_the_slowest():
+    hosts = [host(1, speed=0.5), host(2, speed=2.0), host(3, speed=1.0)]
+    arch = FreeTask(10, 1, "x86_64", method="buildArch")
+    srpm = FreeTask(11, 1, "noarch", method="buildSRPMFromSCM")
+    parent = FreeTask(12, 1, "noarch", method="build")
+    result = schedule([arch, srpm, parent], [ActiveTask(90, 2, 3.5)], hosts, {}, CFG, now=0)
+    # builder2 is the fastest but full after the buildArch (capacity 4, load 3.5 + 1)
+    assert placed(result) == {10: 2, 11: 3, 12: 1}
+
+
+def test_without_speeds_work_and_parents_rank_as_stock_koji():
+    hosts = [host(1), host(2), host(3)]
+    tasks = [FreeTask(10, 1, "x86_64", method="buildArch"),
+             FreeTask(11, 1, "noarch", method="build")]
+    result = schedule(tasks, [ActiveTask(90, 1, 1.0)], hosts, {}, CFG, now=0)
+    # koji: least load + ntasks + demand, ties in host order
+    assert placed(result) == {10: 2, 11: 3}
+
+
+def test_power_job_waits_for_strong_host_instead_of_small_one():
+    strong, small = host(1, speed=2.0, capacity=4.0), host(2, speed=0.5, capacity=4.0)
+    hours = TaskRequirements(power=True, why="package llvm, last buildArch took 9h00m")
+    result = schedule([task(10, hours)], [ActiveTask(90, 1, 4.0)], [strong, small], {}, CFG,
+                      now=0)
+    assert placed(result) == {}
+    assert result.reasons[10].startswith("waits: 1 fitting host(s) busy: builder1: not enough")
+    assert "builder2: not strong (speed 0.5 < 1.5); a power job waits for a strong host" \
+        in result.reasons[10]
+    # with no strong host in the fleet it takes the fastest one there is
+    result = schedule([task(10, hours)], [], [host(2, speed=0.5), host(3, speed=1.0)], {},
+                      CFG, now=0)
+    assert placed(result) == {10: 3}
+
+
+def test_power_jobs_pack_onto_the_busiest_host_that_still_takes_one():
+    # alike hosts: a second long build beside the first idles fewer slots than one on each
+    a, b = host(1, speed=1.0, capacity=24.0), host(2, speed=1.0, capacity=24.0)
+    hours = TaskRequirements(power=True, why="last buildArch took 30h00m")
+    result = schedule([task(10, hours)], [ActiveTask(90, 1, 19.5)], [a, b], {}, CFG, now=0)
+    assert placed(result) == {10: 1}
+    # stock koji (and a host without data) spreads: the least loaded
+    plain = [host(1, capacity=24.0), host(2, capacity=24.0)]
+    plain = [HostCapabilities(h.host_id, h.name, h.arches, h.channels, h.capacity)
+             for h in plain]
+    result = schedule([task(10, hours)], [ActiveTask(90, 1, 19.5)], plain, {}, CFG, now=0)
+    assert placed(result) == {10: 2}

@@ -81,8 +81,12 @@ def test_without_discomy_data_the_decision_is_stock_kojis(world):
 
 @settings(max_examples=200, deadline=None)
 @given(koji_world(with_data=True))
-def test_host_data_alone_without_requirements_changes_nothing(world):
+def test_host_data_without_speeds_or_requirements_changes_nothing(world):
+    # speed ranks hosts (fastest first for work); every other value only constrains
     hosts, active, free, refusals = world
+    for host in hosts:
+        if host["data"] and "discomy" in host["data"]:
+            host["data"]["discomy"].pop("speed", None)
     expected = stock_do_schedule(free, active, hosts, refusals, CFG.maxjobs, CFG.capacity_overcommit)
     core = to_core(hosts, active, free)
     assert pairs(schedule(core[2], core[1], core[0], refusals, CFG, now=0)) == expected
@@ -142,3 +146,38 @@ def test_constrained_pass_keeps_every_hard_rule(world, req_list, drained, max_re
         ntasks[a.host_id] += 1
     for t in core_free:
         assert t.task_id in result.reasons
+
+
+def shipped_config():
+    """koji-plugins/hub/discomy.conf as the hub plugin reads it."""
+    import configparser
+    from pathlib import Path
+
+    from discomy.placement import parse_config
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read(Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf")
+    return parse_config({name: dict(parser.items(name)) for name in parser.sections()})
+
+
+@settings(max_examples=300, deadline=None)
+@given(koji_world(), st.lists(st.booleans(), min_size=20, max_size=20),
+       st.floats(0, 3 * 3600))
+def test_with_the_shipped_config_hosts_without_discomy_data_decide_as_stock_koji(
+        world, slow, now):
+    # power jobs by history (power_after 2h) waiting past reserve_after (30m) must not
+    # reserve a host that publishes nothing: such a fleet is scheduled as stock koji
+    hosts, active, free, refusals = world
+    for host in hosts:
+        host["data"] = {k: v for k, v in (host["data"] or {}).items() if k != "discomy"} or None
+    history = TaskRequirements(power=True, why="last buildArch took 3h00m")
+    reqs = {t["task_id"]: history for n, t in enumerate(free) if slow[n]}
+    config = shipped_config()
+    cfg = PlacementConfig(**{**config.__dict__, "maxjobs": 3, "capacity_overcommit": 1})
+    expected = stock_do_schedule(free, active, hosts, refusals, cfg.maxjobs,
+                                 cfg.capacity_overcommit)
+    core_hosts, core_active, core_free = to_core(hosts, active, free, reqs)
+    result = schedule(core_free, core_active, core_hosts, refusals, cfg, now=now)
+    assert result.reserved == {}
+    assert pairs(result) == expected

@@ -59,10 +59,12 @@ def test_dry_run_prints_the_impact_and_an_eta_on_the_hosts_koji_knows(setup, hub
     out = json.loads(dry.stdout)
     assert out["affected"] == 4 and len(out["tiers"]) == 4 and out["eta_unavailable"] is None
     assert out["eta"]["hosts"] == 2 and out["eta"]["makespan_seconds"] > 0
-    # the faster x86_64 builder shortens the estimate
+    # the faster x86_64 builder never lengthens it (koji's passes, a minute apart, may
+    # swallow the difference on builds this small)
     hub.host_data = {}
     slower = json.loads(run("rebuild", "corelib", "--dry-run", "--json").stdout)
-    assert slower["eta"]["makespan_seconds"] > out["eta"]["makespan_seconds"]
+    assert slower["eta"]["makespan_seconds"] >= out["eta"]["makespan_seconds"]
+    assert slower["eta"]["compute_hours"] > out["eta"]["compute_hours"]
     text = run("rebuild", "corelib", "--dry-run")
     assert "would rebuild 4 packages" in text.stdout
     assert "ETA on koji's fleet (2 enabled hosts)" in text.stdout

@@ -285,7 +285,8 @@ def _dry_run(args, config, repos, options) -> int:
                                Path(config["plan"]["cache_dir"]), options.backend,
                                options.target, fleet=fleet, fleet_name=str(args.fleet),
                                session=lambda: _koji_session(config),
-                               module_streams=config["plan"]["module_streams"])
+                               module_streams=config["plan"]["module_streams"],
+                               config=config)
     except (PlanError, RepodataError) as exc:
         raise CliError(str(exc)) from None
     if args.json:

@@ -17,7 +17,7 @@ from discomy.cli import CliError
 from discomy.common.paths import location_option, path_option
 from discomy.common.units import count
 
-POLICY_CHOICES = ("koji-stock", "tiered", "critical-path", "all")
+POLICY_CHOICES = ("koji-stock", "tiered", "discomy-stock-hub", "discomy", "all")
 
 
 def register(subparsers) -> None:
@@ -34,9 +34,12 @@ def register(subparsers) -> None:
 
     est = subparsers.add_parser(
         "estimate", help="how long a rebuild campaign takes on a fleet",
-        description="Simulate the campaign on a fleet of koji builders and compare it with "
-                    "the lower bound (critical path on the fastest host, total work over "
-                    "fleet throughput).")
+        description="Simulate the campaign on a fleet of koji builders as koji runs it "
+                    "(scheduler passes, builder check-ins, build and repo tasks) and compare "
+                    "it with the lower bound. Policies: koji-stock (koji as shipped, builds "
+                    "released as their dependencies land), tiered (MBS-style batches), "
+                    "discomy-stock-hub (the orchestrator's release order and priorities on "
+                    "a hub without the plugin) and discomy (with the hub plugin).")
     _repo_options(est)
     scope = est.add_mutually_exclusive_group(required=True)
     scope.add_argument("--changed", metavar="NAME[,NAME...]", help="changed source packages")
@@ -45,7 +48,14 @@ def register(subparsers) -> None:
                      help="host groups: name, count, arches, cpus, speed, capacity, maxjobs, "
                           "memory, disk")
     est.add_argument("--policy", choices=POLICY_CHOICES, default="all",
-                     help="scheduling policy to simulate (default: all, side by side)")
+                     help="what is deployed: koji-stock, tiered, discomy-stock-hub or discomy "
+                          "(default: all, side by side)")
+    est.add_argument("--max-in-flight", type=_max_in_flight, default=None, metavar="N",
+                     help="builds submitted and not yet in the repo at once, 1 to 10000000 "
+                          "(default: half the fleet's maxjobs slots)")
+    est.add_argument("--hub-config", type=path_option, metavar="discomy.conf",
+                     help="the hub plugin's config for the discomy policy: power_after, "
+                          "reservations, package constraints (default: the shipped one)")
     est.add_argument("--regen-seconds", type=_regen_seconds, default=None, metavar="S",
                      help="repo regeneration delay per release, 0 to 86400 (default 300)")
     est.add_argument("--regen-mode", choices=("pipelined", "serial"), default="pipelined",
@@ -77,6 +87,16 @@ def _repo_options(parser) -> None:
                         help="where the derived graph is cached (default ~/.cache/discomy)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _max_in_flight(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 10 ** 7:
+        raise argparse.ArgumentTypeError(f"{value} is not from 1 to 10000000")
+    return value
 
 
 def _regen_seconds(text: str) -> float:
@@ -244,7 +264,7 @@ def format_plan(plan, max_names: int, elapsed: float) -> str:
 
 
 def run_estimate(args) -> int:
-    from discomy.planning.simulator import POLICIES, SimConfig, simulate, workload_from_plan
+    from discomy.planning.simulator import POLICIES, SHIPPED_HUB, SimConfig, workload_from_plan
     from discomy.planning.timeline import timeline_svg
 
     started = time.perf_counter()
@@ -254,22 +274,22 @@ def run_estimate(args) -> int:
     workload = workload_from_plan(plan)
     try:
         config = SimConfig(regen_mode=args.regen_mode, arches=tuple(_split(args.arches)),
+                           max_in_flight=args.max_in_flight,
                            **({"repo_regen_seconds": args.regen_seconds}
                               if args.regen_seconds is not None else {}))
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    hub = read_hub_config(args.hub_config) if args.hub_config else SHIPPED_HUB
     missing = [a for a in config.arches if a not in fleet.arches]
     if missing:
         raise CliError(f"no host in {args.fleet} builds {', '.join(missing)}")
     policies = POLICIES if args.policy == "all" else (args.policy,)
-    results = {}
-    for policy in policies:
-        with _status(f"Simulating {policy}", quiet=args.json):
-            try:
-                results[policy] = simulate(workload, fleet, policy, config)
-            except ValueError as exc:
-                raise CliError(str(exc)) from None
-    chosen = results["critical-path"] if "critical-path" in results else results[policies[0]]
+    with _status(f"Simulating {', '.join(policies)}", quiet=args.json):
+        try:
+            results = dict(zip(policies, _simulate_all(workload, fleet, policies, config, hub)))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    chosen = results["discomy"] if "discomy" in results else results[policies[0]]
     if args.plot:
         svg = timeline_svg(f"discomy estimate: {chosen.policy}", chosen.host_names, chosen.runs,
                            workload.tiers.tolist(), workload.names, chosen.makespan_seconds,
@@ -297,6 +317,41 @@ def run_estimate(args) -> int:
     return 0
 
 
+def _simulate_all(workload, fleet, policies, config, hub) -> list:
+    """One simulation per policy, side by side in worker processes where there are cpus
+    for them (each is single-threaded Python)."""
+    import os
+
+    from discomy.planning.simulator import simulate
+
+    workers = min(len(policies), os.cpu_count() or 1)
+    if workers < 2:
+        return [simulate(workload, fleet, policy, config, hub) for policy in policies]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(simulate, workload, fleet, policy, config, hub)
+                   for policy in policies]
+        return [f.result() for f in futures]
+
+
+def read_hub_config(path):
+    """A hub plugin config file (discomy.conf), checked as the hub checks it."""
+    import configparser
+
+    from discomy.placement import ConfigError, parse_config
+
+    text = _read_text(path, "hub config")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str      # package globs are case-sensitive
+    try:
+        parser.read_string(text, str(path))
+        return parse_config({name: dict(parser.items(name)) for name in parser.sections()})
+    except (configparser.Error, ConfigError) as exc:
+        raise CliError(f"hub config {path}: {' '.join(str(exc).split())}") from None
+
+
 def read_fleet_file(path):
     """A fleet file, checked; every problem is one :class:`CliError` line."""
     import yaml
@@ -318,16 +373,20 @@ def format_estimate(plan, fleet, config, results, elapsed) -> str:
     any_result = next(iter(results.values()))
     bounds = any_result.bounds
     what = "every package" if not plan.changed else ", ".join(plan.changed)
+    flight = (f", builds in flight {_hms(bounds.flight_seconds)}"
+              if bounds.flight_seconds else "")
     lines = [
         f"Campaign: {what}: {count(any_result.build_count, 'build')}, "
-        f"{count(any_result.task_count, 'task')}; fleet: {count(fleet.host_count, 'host')} in "
-        f"{count(len(fleet.groups), 'group')} ({', '.join(fleet.arches)})",
+        f"{count(any_result.task_count, 'buildArch task')}; fleet: "
+        f"{count(fleet.host_count, 'host')} in {count(len(fleet.groups), 'group')} "
+        f"({', '.join(fleet.arches)})",
         f"Lower bound {_hms(bounds.lower_bound_seconds)} = max(critical path on the fastest "
-        f"hosts {_hms(bounds.critical_path_seconds)}, work / throughput "
-        f"{_hms(bounds.work_seconds)}); repo regeneration {config.repo_regen_seconds:g} s "
-        f"({config.regen_mode})",
+        f"hosts with koji's passes {_hms(bounds.critical_path_seconds)}, work / throughput "
+        f"{_hms(bounds.work_seconds)}{flight}); createrepo {config.repo_regen_seconds:g} s "
+        f"({config.regen_mode}), scheduler every {config.run_interval:g} s",
         "",
-        f"{'POLICY':<14} {'MAKESPAN':>9} {'x BOUND':>8} {'UTIL':>6} {'CPU-HOURS':>10} {'STORAGE':>9}",
+        f"{'POLICY':<18} {'MAKESPAN':>9} {'x BOUND':>8} {'UTIL':>6} {'CPU-HOURS':>10} "
+        f"{'STORAGE':>9}",
     ]
     stock = results.get("koji-stock")
     for policy, r in results.items():
@@ -336,7 +395,7 @@ def format_estimate(plan, fleet, config, results, elapsed) -> str:
         if stock and policy != "koji-stock" and stock.makespan_seconds:
             change = 1 - r.makespan_seconds / stock.makespan_seconds
             gain = f"  {abs(100 * change):.0f}% {'shorter' if change >= 0 else 'longer'} than koji-stock"
-        lines.append(f"{policy:<14} {_hms(r.makespan_seconds):>9} {ratio:>8.3f} "
+        lines.append(f"{policy:<18} {_hms(r.makespan_seconds):>9} {ratio:>8.3f} "
                      f"{100 * r.utilisation:>5.1f}% {r.compute_hours:>10.1f} "
                      f"{r.storage_bytes / 1024 ** 3:>7.1f}GB{gain}")
     lines += ["", f"Estimated in {elapsed:.2f} s"]

@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Optional, Sequence
 
+from discomy.planning.priorities import koji_priority, open_longest, release_key
+
 PLANNED = "planned"
 WAITING_DEPS = "waiting-deps"
 BUILDING = "building"
@@ -100,7 +102,7 @@ def releasable(nodes: Mapping[str, Node], release: str, max_in_flight: int) -> l
     unsettled = frozenset(n.tier for n in nodes.values() if n.state not in SETTLED)
     ready = [n for n in nodes.values() if n.state in (PLANNED, WAITING_DEPS)
              and _may_start(nodes, n, release, unsettled)]
-    ready.sort(key=lambda n: (-n.remaining_seconds, n.tier, n.name))
+    ready.sort(key=lambda n: release_key(n.remaining_seconds, n.tier, n.name))
     return [n.name for n in ready[:room]]
 
 
@@ -114,22 +116,15 @@ def campaign_state(nodes: Iterable[Node]) -> str:
     return FAILED
 
 
-def koji_priority(remaining_seconds: float, longest_seconds: float, low: int = 20,
-                  high: int = 10) -> int:
-    """Longer remaining chain -> lower (more urgent) koji priority number, from ``low``
-    (the least urgent, for a chain of length 0) to ``high`` (the longest chain)."""
-    best, worst = high, low
-    if longest_seconds <= 0:
-        return worst
-    share = min(max(remaining_seconds / longest_seconds, 0.0), 1.0)
-    return int(round(worst - share * (worst - best)))
-
-
-def priorities(nodes: Mapping[str, Node], high: int = 10, low: int = 30) -> dict:
-    """Koji priority of every node: the longest remaining chain gets ``high`` (runs first)."""
-    longest = max((n.remaining_seconds for n in nodes.values()), default=0.0)
-    return {name: koji_priority(n.remaining_seconds, longest, low, high)
-            for name, n in nodes.items()}
+def priorities(nodes: Mapping[str, Node], high: int = 10, low: int = 30,
+               names: Optional[Iterable[str]] = None) -> dict:
+    """Koji priority of ``names`` (default: every node) when submitted now: the longest
+    chain among them and the nodes not started yet gets ``high`` (runs first)."""
+    names = list(nodes if names is None else names)
+    remaining = {name: n.remaining_seconds for name, n in nodes.items()}
+    longest = open_longest(remaining, [name for name, n in nodes.items()
+                                       if n.state in UNSTARTED] + names)
+    return {name: koji_priority(remaining[name], longest, low, high) for name in names}
 
 
 # koji's fault classes (koji/__init__.py) that a build host or the hub raises, not a

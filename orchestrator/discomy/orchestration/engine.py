@@ -56,7 +56,6 @@ class Engine:
         self.notifier, self.gate, self.metrics = notifier, gate, metrics
         self.clock, self.sleep = clock, sleep
         self._prepared = False
-        self._priorities: Optional[dict] = None
         self._deps: Optional[dict] = None
         self._held = False
 
@@ -141,8 +140,9 @@ class Engine:
             # the intent is recorded but the submission may not be (a restart, a lost
             # answer): look in the build system first, for all of them at once
             found = self.backend.find_all(unsent)
+            prio = self._priorities(nodes, unsent)
             for name in unsent:
-                self._submit(nodes, name, found.get(name))
+                self._submit(nodes, name, prio[name], found.get(name))
             moved = True
         outcomes = self.backend.poll_all([nodes[n].task for n in building]) if building else {}
         for name in building:
@@ -155,9 +155,9 @@ class Engine:
             moved = True
         return moved
 
-    def _submit(self, nodes: dict, name: str, task: Optional[str] = None) -> None:
+    def _submit(self, nodes: dict, name: str, priority: int, task: Optional[str] = None) -> None:
         if task is None:
-            task = self.backend.submit(name, self._priority(nodes, name))
+            task = self.backend.submit(name, priority)
             if self.metrics:
                 self.metrics.submissions.labels(backend=self.backend.name).inc()
             log.info("campaign %s: submitted %s as %s", self.campaign_id, name, task)
@@ -167,11 +167,10 @@ class Engine:
         self.store.update_nodes(self.campaign_id, {name: node})
         nodes[name] = node
 
-    def _priority(self, nodes: dict, name: str) -> int:
-        if self._priorities is None:     # fixed by the plan: computed once
-            self._priorities = cm.priorities(nodes, self.settings.priority_high,
-                                             self.settings.priority_low)
-        return self._priorities.get(name, self.settings.priority_low)
+    def _priorities(self, nodes: dict, names: list) -> dict:
+        """Koji priorities of ``names`` against the longest chain still open now."""
+        return cm.priorities(nodes, self.settings.priority_high, self.settings.priority_low,
+                             names)
 
     def _advance_repo(self, nodes: dict) -> bool:
         waiting = {n: node for n, node in nodes.items() if node.state == cm.WAITING_REPO}
@@ -237,8 +236,9 @@ class Engine:
         # node just claimed has no submission anywhere: it is submitted without a look.
         claimed = self.store.claim(self.campaign_id, ready)
         nodes.update(cm.after_claim(nodes, claimed))
+        prio = self._priorities(nodes, claimed)
         for name in claimed:
-            self._submit(nodes, name)
+            self._submit(nodes, name, prio[name])
         if claimed:
             self.on_change(nodes)
         return bool(claimed)

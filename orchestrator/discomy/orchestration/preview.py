@@ -46,8 +46,9 @@ def koji_hosts(session, enabled: Optional[bool] = True) -> tuple:
 
 
 def koji_fleet(session, target: str) -> tuple:
-    """``(fleet, arches of the target's build tag)`` from koji's enabled hosts;
-    :class:`NoKojiFleet` when koji cannot be asked or knows no usable host."""
+    """``(fleet, arches of the target's build tag, whether the hub runs discomy_hub)``
+    from koji's enabled hosts; :class:`NoKojiFleet` when koji cannot be asked or knows
+    no usable host."""
     import koji
 
     from discomy.orchestration.backends import HubUnavailable
@@ -57,6 +58,10 @@ def koji_fleet(session, target: str) -> tuple:
     try:
         session = session()
         hosts, data = koji_hosts(session)
+        try:        # the hub plugin answers its own calls
+            plugin = "discomy.hostCapabilities" in (session.system.listMethods() or [])
+        except koji.GenericError:
+            plugin = False
         info = session.getBuildTarget(target) if target else None
         arches = ((session.getBuildConfig(info["build_tag_name"]) or {}).get("arches") or "") \
             .split() if info else []
@@ -65,32 +70,44 @@ def koji_fleet(session, target: str) -> tuple:
     fleet, warnings = fleet_from_koji_hosts(hosts, data)
     for warning in warnings:
         log.warning("koji host %s", warning)
-    return fleet, tuple(arches)
+    return fleet, tuple(arches), plugin
 
 
 def estimate(plan, backend: str, target: str, fleet=None, fleet_name: str = "",
-             session: Optional[Callable] = None, hint: str = "pass --fleet FLEET.yaml") -> tuple:
+             session: Optional[Callable] = None, hint: str = "pass --fleet FLEET.yaml",
+             config: Optional[dict] = None) -> tuple:
     """``(eta, why not)``: the simulated makespan of ``plan`` on ``fleet`` (a
     :class:`discomy.planning.fleet.Fleet` named ``fleet_name``) or, for koji, on the
-    enabled hosts ``session()`` reads; ``hint`` says what to give when there is none."""
+    enabled hosts ``session()`` reads; ``hint`` says what to give when there is none.
+    The run is what the campaign deploys: ``config``'s caps, priorities and poll (the
+    defaults without one), with the ``discomy`` policy on a fleet file or a hub with
+    discomy_hub, ``discomy-stock-hub`` on a stock hub."""
     from discomy.planning.fleet import FleetError
     from discomy.planning.simulator import SimConfig, simulate, workload_from_plan
 
     arches: tuple = ()
+    plugin = True          # a fleet given: as if the hub had the plugin
     if fleet is not None:
         where = f"{fleet_name} ({count(fleet.host_count, 'host')})"
     elif backend == "koji" and session is not None:
         try:
-            fleet, arches = koji_fleet(session, target)
+            fleet, arches, plugin = koji_fleet(session, target)
         except (NoKojiFleet, FleetError) as exc:
             return None, f"{exc}; {hint}"
         where = f"koji's fleet ({count(fleet.host_count, 'enabled host')})"
     else:
         return None, f"no fleet for local builds: {hint}"
     arches = tuple(a for a in arches if a in fleet.arches)
+    settings = {}
+    if config is not None:
+        c = config["campaign"]
+        settings = dict(max_in_flight=min(c["max_in_flight"], c["max_in_flight_global"]),
+                        poll_seconds=config["koji"]["poll_seconds"],
+                        priority_high=c["priority_high"], priority_low=c["priority_low"])
     try:
-        result = simulate(workload_from_plan(plan), fleet, "critical-path",
-                          SimConfig(arches=arches))
+        result = simulate(workload_from_plan(plan), fleet,
+                          "discomy" if plugin else "discomy-stock-hub",
+                          SimConfig(arches=arches, **settings))
     except ValueError as exc:
         return None, str(exc)
     return {**result.to_dict(), "fleet": where}, None
@@ -100,7 +117,8 @@ def make_preview(repos: Sequence, names: Sequence[str], depth: str, cache_dir: P
                  backend: str, target: str, fleet=None, fleet_name: str = "",
                  session: Optional[Callable] = None,
                  hint: str = "pass --fleet FLEET.yaml",
-                 module_streams: Sequence[str] = ()) -> Preview:
+                 module_streams: Sequence[str] = (),
+                 config: Optional[dict] = None) -> Preview:
     """The plan of what ``names`` affects over ``repos``, with its ETA (see
     :func:`estimate`). :class:`discomy.planning.planner.PlanError` and
     :class:`discomy.planning.repodata.RepodataError` go up."""
@@ -109,7 +127,7 @@ def make_preview(repos: Sequence, names: Sequence[str], depth: str, cache_dir: P
 
     plan = make_plan(load_graph(repos, depth=depth, cache_dir=cache_dir,
                                 module_streams=module_streams), names)
-    eta, why = estimate(plan, backend, target, fleet, fleet_name, session, hint)
+    eta, why = estimate(plan, backend, target, fleet, fleet_name, session, hint, config)
     return Preview(plan, eta, why)
 
 

@@ -19,12 +19,18 @@ from discomy.orchestration.config import DEFAULTS
 from discomy.orchestration.engine import Engine, EngineSettings
 from discomy.orchestration.store import Store
 from discomy.planning.planner import make_plan
+from discomy.planning.priorities import BUILD_OVERHEAD_SECONDS
 from discomy.planning.remote_repos import is_remote
 from discomy.planning.repodata import load_graph
 
 
 def plan_nodes(plan) -> list:
-    return [Node(n.name, n.tier, n.deps, n.remaining_seconds) for n in plan.nodes.values()]
+    """The campaign's nodes; each remembers its chain with koji's overhead per build, the
+    urgency its koji priority and release order come from."""
+    chain = plan.chain_seconds(BUILD_OVERHEAD_SECONDS)
+    index = plan.graph.index_of
+    return [Node(n.name, n.tier, n.deps, float(chain[index(n.name)]))
+            for n in plan.nodes.values()]
 
 
 def start_campaign(store: Store, repos: Sequence[Path], changed: Sequence[str], release: str,

@@ -24,7 +24,9 @@ from discomy.placement.schedule import (
     host_bins,
     min_available,
     pass_state,
+    power_floor,
     reservations,
+    weak_reason,
 )
 
 
@@ -50,6 +52,7 @@ def explain(task: FreeTask, active_tasks: Sequence[ActiveTask],
     in_bin = set(bins.get((task.channel_id, task.arch), ()))
     refused = refusals.get(task.task_id, ())
     min_avail = min_available(task.weight, config)
+    floor = power_floor(p, sorted(in_bin), task, fit_of, config)
     verdicts = []
     for i, host in enumerate(hosts):
         if i not in in_bin:
@@ -57,7 +60,8 @@ def explain(task: FreeTask, active_tasks: Sequence[ActiveTask],
                    f"with arch {task.arch}")
             verdicts.append(HostVerdict(host.host_id, host.name, False, (why,)))
             continue
-        why = exclusion(p, i, task, min_avail, refused, reserved, fit_of, config.unknown_fits)
+        why = exclusion(p, i, task, min_avail, refused, reserved, fit_of, config.unknown_fits) \
+            or weak_reason(p, i, floor, config)
         if why is not None:
             verdicts.append(HostVerdict(host.host_id, host.name, False, tuple(why.split("; "))))
             continue

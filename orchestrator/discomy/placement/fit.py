@@ -81,13 +81,28 @@ def effective_speed(host: HostCapabilities) -> float:
     return host.speed if host.speed is not None else 1.0
 
 
+# koji tasks that mostly wait for their subtasks (builder/kojid, koji/tasks.py): they
+# hold a maxjobs slot for the whole tree but do next to no work themselves
+WAITING_METHODS = frozenset({"build", "chainbuild", "maven", "chainmaven", "wrapperRPM",
+                             "newRepo", "distRepo", "waitrepo", "image", "livecd",
+                             "appliance", "livemedia", "indirectionimage"})
+
+
 def preference(host: HostCapabilities, req: TaskRequirements, fit: Fit,
-               power_waiting: bool, config: PlacementConfig) -> tuple:
-    """Discomy's sort key in front of koji's rank; all zeros when there is no Discomy data."""
+               power_waiting: bool, config: PlacementConfig, method: str = "") -> tuple:
+    """Discomy's sort key in front of koji's rank; all equal when there is no Discomy data.
+
+    Power jobs take the fastest fitting host. Other work also goes to the fastest host
+    with room (off strong hosts while a power job waits), so the tasks koji's order puts
+    first (the orchestrator gives the longest chains the most urgent priority) run
+    fastest; a task that only waits for its subtasks takes the slowest, leaving the
+    fast hosts' slots to work.
+    """
+    speed = effective_speed(host)
     if req.power:
-        return (fit.unknown, -effective_speed(host))
+        return (fit.unknown, 0, -speed)
     keep_off = 1 if power_waiting and is_strong(host, config) else 0
-    return (fit.unknown, keep_off)
+    return (fit.unknown, keep_off, speed if method in WAITING_METHODS else -speed)
 
 
 def refusal_reason(host: HostCapabilities, req: TaskRequirements,

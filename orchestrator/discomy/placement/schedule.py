@@ -13,11 +13,20 @@ from __future__ import annotations
 import functools
 import heapq
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from discomy.placement.config import PlacementConfig
-from discomy.placement.fit import _FIT_FREE, Fit, effective_speed, fits, is_strong, preference
+from discomy.placement.fit import (
+    _FIT_FREE,
+    WAITING_METHODS,
+    Fit,
+    effective_speed,
+    fits,
+    is_strong,
+    preference,
+)
+from discomy.placement.hostdata import HostData
 from discomy.placement.hosts import HostCapabilities
 from discomy.placement.requirements import NO_REQUIREMENTS, TaskRequirements
 
@@ -50,7 +59,12 @@ class ActiveTask:
 class Assignment:
     task_id: int
     host_id: int
-    reason: str
+    why: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def reason(self) -> str:
+        """Why it went there (worded when asked: most passes never ask)."""
+        return self.why[self.task_id] if self.why is not None else ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,14 @@ class Schedule:
     reserved: Mapping[int, int]       # host_id -> power task_id it is kept for
 
 
+_NO_DATA = vars(HostData())
+
+
+def has_data(host: Optional[HostCapabilities]) -> bool:
+    """Whether the host publishes any Discomy host data (a builder with the plugin)."""
+    return host is not None and vars(host.data) != _NO_DATA
+
+
 @dataclass
 class PassState:
     """Mutable per-pass totals, indexed by host position (internal)."""
@@ -71,6 +93,7 @@ class PassState:
     ntasks: list
     maxjobs: list
     capacity: list
+    work_slot: list      # 1: the host keeps its last slot from tasks that only wait
 
 
 def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
@@ -85,26 +108,71 @@ def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
         if not task.waiting:
             load[i] += task.weight
         ntasks[i] += 1
-    return PassState(hosts, load, ntasks,
-                 [h.maxjobs or config.maxjobs for h in hosts],
-                 [h.capacity for h in hosts])
+    maxjobs = [h.maxjobs or config.maxjobs for h in hosts]
+    # a parent holds its slot until its subtasks are done: were every slot of a host
+    # held by parents, their subtasks could wait for ever. Hosts with Discomy data keep
+    # one slot for work (one with a single slot takes no parent); hosts without it are
+    # scheduled as stock koji schedules them.
+    work_slot = [1 if has_data(h) else 0 for h in hosts]
+    return PassState(hosts, load, ntasks, maxjobs, [h.capacity for h in hosts], work_slot)
 
 
 def host_bins(hosts: Sequence[HostCapabilities]) -> dict:
+    """``(channel, arch) -> [host index, ...]`` in host order, noarch in every channel."""
+    return _bins(tuple((host.channels, host.arches) for host in hosts))
+
+
+@functools.lru_cache(maxsize=8)
+def _bins(shape: tuple) -> dict:
+    # a fleet's channels and arches change rarely: the binning is kept for the next pass
     bins: dict = {}
-    for i, host in enumerate(hosts):
-        for chan in host.channels:
-            for arch in list(host.arches) + ["noarch"]:
+    for i, (channels, arches) in enumerate(shape):
+        for chan in channels:
+            for arch in list(arches) + ["noarch"]:
                 bins.setdefault((chan, arch), []).append(i)
     return bins
 
 
 def min_available(weight: float, config: PlacementConfig) -> float:
+    """Spare capacity a task of ``weight`` needs (koji: ``weight - CapacityOvercommit``)."""
     return max(0, weight - config.capacity_overcommit)
 
 
-def has_room(p: PassState, i: int, min_avail: float) -> bool:
-    return p.capacity[i] - p.load[i] > min_avail and p.ntasks[i] < p.maxjobs[i]
+MAXJOBS, CAPACITY = "maxjobs", "capacity"
+
+
+def shortfall(capacity: float, load: float, ntasks: int, maxjobs: int,
+              min_avail: float) -> Optional[str]:
+    """koji's admission test (``kojihub/scheduler.py``, ``do_schedule``), the one copy of it:
+    None when a host takes one more task, else which half fails (``MAXJOBS``, ``CAPACITY``).
+
+    The hub plugin's pass, its explanations, the estimator's slots and the simulator
+    all ask here.
+    """
+    if not ntasks < maxjobs:
+        return MAXJOBS
+    if not capacity - load > min_avail:
+        return CAPACITY
+    return None
+
+
+def admits(capacity: float, load: float, ntasks: int, maxjobs: int, min_avail: float) -> bool:
+    return shortfall(capacity, load, ntasks, maxjobs, min_avail) is None
+
+
+def has_room(p: PassState, i: int, min_avail: float, waiting: bool = False) -> bool:
+    ntasks = p.ntasks[i] + (p.work_slot[i] if waiting else 0)
+    return admits(p.capacity[i], p.load[i], ntasks, p.maxjobs[i], min_avail)
+
+
+def _room(p: PassState, min_avail: float, waits: bool) -> list:
+    """Per host: ready, not draining, and room for a task needing ``min_avail`` (koji's
+    test, and for a task that only waits, a slot left for work)."""
+    keep = p.work_slot if waits else [0] * len(p.hosts)
+    return [h.ready and not h.draining
+            and admits(capacity, load, ntasks + k, maxjobs, min_avail)
+            for h, capacity, load, ntasks, maxjobs, k in
+            zip(p.hosts, p.capacity, p.load, p.ntasks, p.maxjobs, keep)]
 
 
 def _hard(req: TaskRequirements) -> tuple:
@@ -155,13 +223,18 @@ def reservations(tasks: Sequence[FreeTask], p: PassState, bins: Mapping, refusal
                 i for i in bins.get(kind[0], ())
                 if p.hosts[i].ready and not p.hosts[i].draining
                 and _fit_counts(fit_of(i, task.req), config)]
+        # a host that publishes no Discomy data is never reserved: with no data a
+        # pass decides what stock koji decides, whatever discomy.conf says
+        reservable = [i for i in capable if has_data(p.hosts[i])]
         refused = refusals.get(task.task_id)
         if refused:
             capable = [i for i in capable if p.hosts[i].host_id not in refused]
         min_avail = min_available(task.weight, config)
         if not capable or any(has_room(p, i, min_avail) for i in capable):
             continue
-        free = [i for i in capable if i not in reserved]
+        if refused:
+            reservable = [i for i in reservable if p.hosts[i].host_id not in refused]
+        free = [i for i in reservable if i not in reserved]
         if not free:
             continue
         best = min(free, key=lambda i: (-effective_speed(p.hosts[i]),
@@ -174,14 +247,32 @@ def exclusion(p: PassState, i: int, task: FreeTask, min_avail: float, refused,
                reserved: Mapping, fit_of: FitCache,
                unknown_fits: bool = True) -> Optional[str]:
     """Why host ``i`` cannot take ``task`` now (None if it can); koji's reasons first."""
+    return busy_reason(p, i, task, min_avail) or \
+        never_reason(p, i, task, refused, fit_of, unknown_fits) or \
+        reserved_reason(p, i, task, reserved)
+
+
+def busy_reason(p: PassState, i: int, task: FreeTask, min_avail: float) -> Optional[str]:
+    """Why host ``i`` has no room for ``task`` now (it may have later)."""
     host = p.hosts[i]
     if not host.ready:
         return f"{host.name}: not ready"
-    if not p.ntasks[i] < p.maxjobs[i]:
+    short = shortfall(p.capacity[i], p.load[i], p.ntasks[i], p.maxjobs[i], min_avail)
+    if short == MAXJOBS:
         return f"{host.name}: at maxjobs ({p.ntasks[i]}/{p.maxjobs[i]})"
-    if not p.capacity[i] - p.load[i] > min_avail:
+    if short is None and task.method in WAITING_METHODS and not has_room(p, i, min_avail, True):
+        return (f"{host.name}: keeps its last slot for work, not a {task.method} task that "
+                f"waits ({p.ntasks[i]}/{p.maxjobs[i]})")
+    if short == CAPACITY:
         return (f"{host.name}: not enough capacity (capacity {p.capacity[i]:g}, "
                 f"load {p.load[i]:g}, task weight {task.weight:g})")
+    return None
+
+
+def never_reason(p: PassState, i: int, task: FreeTask, refused, fit_of: FitCache,
+                 unknown_fits: bool = True) -> Optional[str]:
+    """Why host ``i`` cannot take ``task`` however idle it is (refused, draining, unfit)."""
+    host = p.hosts[i]
     if host.host_id in refused:
         return f"{host.name}: refused the task"
     if host.draining:
@@ -190,8 +281,29 @@ def exclusion(p: PassState, i: int, task: FreeTask, min_avail: float, refused,
     if not fit.ok or (fit.unknown and not unknown_fits):
         # with unknown_fits off, an unpublished value counts as a violation
         return "; ".join(fit.reasons)
+    return None
+
+
+def power_floor(p: PassState, candidates: Sequence[int], task: FreeTask, fit_of: FitCache,
+                config: PlacementConfig) -> bool:
+    """A power job waits for a strong host when one fits it (on a host at a fraction of
+    the speed, a build of hours takes a multiple of them); with none, it takes any."""
+    return task.req.power and any(
+        is_strong(p.hosts[i], config) and never_reason(p, i, task, (), fit_of,
+                                                       config.unknown_fits) is None
+        for i in candidates)
+
+
+def weak_reason(p: PassState, i: int, floor: bool, config: PlacementConfig) -> Optional[str]:
+    if floor and not is_strong(p.hosts[i], config):
+        return (f"{p.hosts[i].name}: not strong (speed {effective_speed(p.hosts[i]):g} "
+                f"< {config.strong_speed:g}); a power job waits for a strong host")
+    return None
+
+
+def reserved_reason(p: PassState, i: int, task: FreeTask, reserved: Mapping) -> Optional[str]:
     if i in reserved and not task.req.power:
-        return f"{host.name}: reserved for power task {reserved[i]}"
+        return f"{p.hosts[i].name}: reserved for power task {reserved[i]}"
     return None
 
 
@@ -220,39 +332,51 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     power_waiting = any(t.req.power for t in free_tasks)
 
     # 1. options per task (koji: task['_hosts']), computed once per kind of task
-    base_options: dict = {}   # (bin, min_avail, hard req, power) -> (options, excluded reasons)
+    base_options: dict = {}   # (bin, min_avail, hard req, power, waits) -> [host index, ...]
     groups: dict = {}         # (base key, refused) -> group id
     group_options: list = []  # group id -> [host index, ...] in bin order
     group_base: list = []
+    group_task: list = []     # group id -> its first task (what its kind needs)
     task_group: list = []
+    room: dict = {}           # (min_avail, waits) -> per host: koji and Discomy let it in now
+    kinds: dict = {}          # what a task looks like -> its kind's key (a shortcut)
     for task in free_tasks:
-        min_avail = min_available(task.weight, config)
-        bin_key = (task.channel_id, task.arch)
-        key = (bin_key, min_avail, _hard(task.req), task.req.power)
-        if key not in base_options:
-            options, excluded = [], []
-            for i in bins.get(bin_key, ()):
-                why = exclusion(p, i, task, min_avail, (), reserved, fit_of,
-                                 config.unknown_fits)
-                if why is None:
-                    options.append(i)
-                else:
-                    excluded.append(why)
-            base_options[key] = (options, excluded)
+        look = (task.weight, task.channel_id, task.arch, id(task.req), task.method)
+        key = kinds.get(look)
+        if key is None:
+            key = kinds[look] = ((task.channel_id, task.arch),
+                                 min_available(task.weight, config), _hard(task.req),
+                                 task.req.power, task.method in WAITING_METHODS)
+        bin_key, min_avail, _, _, waits = key
+        options = base_options.get(key)
+        if options is None:
+            candidates = bins.get(bin_key, ())
+            ok = room.get((min_avail, waits))
+            if ok is None:
+                ok = room[(min_avail, waits)] = _room(p, min_avail, waits)
+            if task.req.is_hard_free() and not task.req.power:
+                # the common case: nothing to fit, only room, draining and reservations
+                options = [i for i in candidates if ok[i] and i not in reserved]
+            else:
+                floor = power_floor(p, candidates, task, fit_of, config)
+                options = [i for i in candidates if ok[i]
+                           and never_reason(p, i, task, (), fit_of, config.unknown_fits) is None
+                           and weak_reason(p, i, floor, config) is None
+                           and reserved_reason(p, i, task, reserved) is None]
+            base_options[key] = options
         refused = refusals.get(task.task_id)
         refused_here = frozenset()
         if refused:
-            refused_here = frozenset(i for i in base_options[key][0]
-                                     if hosts[i].host_id in refused)
+            refused_here = frozenset(i for i in options if hosts[i].host_id in refused)
         gkey = (key, refused_here)
         gid = groups.get(gkey)
         if gid is None:
             gid = groups[gkey] = len(group_options)
-            options = base_options[key][0]
             if refused_here:
                 options = [i for i in options if i not in refused_here]
             group_options.append(options)
             group_base.append(key)
+            group_task.append(task)
         task_group.append(gid)
 
     # 2. demand, summed per host in task order exactly as koji does, once per
@@ -288,42 +412,124 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     # 3. assign in task order: best (preference, rank, host order) with room
     heaps: dict = {}
     assignments = []
-    reasons: dict = {}
+    outcome: dict = {}      # task id -> (task position, chosen host index or None)
+    reasons = _Reasons(outcome, free_tasks, task_group, group_options, group_base, group_task,
+                       bins, p, fit_of, refusals, reserved, config, power_waiting)
+    speed: list = []
+    keep_off: list = []
     for n, task in enumerate(free_tasks):
         gid = task_group[n]
-        min_avail = group_base[gid][1]
+        min_avail, waiting = group_base[gid][1], group_base[gid][4]
         heap = heaps.get(gid)
         if heap is None:
-            heap = []
-            for i in group_options[gid]:
-                pref = preference(hosts[i], task.req, fit_of(i, task.req), power_waiting, config)
-                heap.append((pref, rank[i], i))
+            if task.req.is_hard_free() and not task.req.power:
+                # preference() for a task with nothing to fit, inlined
+                if not speed:
+                    speed = [effective_speed(h) for h in hosts]
+                    keep_off = [1 if power_waiting and is_strong(h, config) else 0
+                                for h in hosts]
+                sign = 1 if waiting else -1
+                heap = [((0, keep_off[i], sign * speed[i]), rank[i], i)
+                        for i in group_options[gid]]
+            else:
+                heap = [(preference(hosts[i], task.req, fit_of(i, task.req), power_waiting,
+                                    config, task.method), rank[i], i)
+                        for i in group_options[gid]]
             heapq.heapify(heap)
             heaps[gid] = heap
         chosen = None
-        while heap:
+        if task.req.power and has_data(hosts[heap[0][2]] if heap else None):
+            # power jobs pack: among hosts alike, the busiest that still takes one. A long
+            # build's weight leaves a host room for few others, so two on one host idle
+            # fewer slots than one on each (koji's rank would spread them)
+            best = None
+            for pref, _, i in heap:
+                if has_room(p, i, min_avail, waiting):
+                    key = (pref, -rank[i], i)
+                    if best is None or key < best:
+                        best = key
+            chosen = None if best is None else best[2]
+        while chosen is None and heap:
             pref, r, i = heap[0]
             if r != rank[i]:
                 heapq.heapreplace(heap, (pref, rank[i], i))
                 continue
-            if has_room(p, i, min_avail):
+            if has_room(p, i, min_avail, waiting):
                 chosen = i
                 break
             heapq.heappop(heap)  # load only grows in a pass: never room for this group again
+        outcome[task.task_id] = (n, chosen)
         if chosen is None:
-            reasons[task.task_id] = _waiting_reason(task, group_options[gid],
-                                                    base_options[group_base[gid]][1])
             continue
-        host = hosts[chosen]
         p.load[chosen] += task.weight
         p.ntasks[chosen] += 1
         rank[chosen] = p.load[chosen] + p.ntasks[chosen] + demand[chosen]
-        reason = _assigned_reason(task, host, config, power_waiting,
-                                  base_options[group_base[gid]][1], fit_of(chosen, task.req))
-        reasons[task.task_id] = reason
-        assignments.append(Assignment(task.task_id, host.host_id, reason))
+        assignments.append(Assignment(task.task_id, hosts[chosen].host_id, reasons))
     return Schedule(tuple(assignments), reasons,
                     {hosts[i].host_id: t for i, t in reserved.items()})
+
+
+class _Reasons(Mapping):
+    """task id -> reason, worded on demand from the pass's end state: the hub logs the
+    reasons of constrained tasks only, and the simulator none."""
+
+    def __init__(self, outcome, tasks, task_group, group_options, group_base, group_task,
+                 bins, p, fit_of, refusals, reserved, config, power_waiting):
+        self.outcome, self.tasks, self.task_group = outcome, tasks, task_group
+        self.group_options, self.group_base, self.group_task = \
+            group_options, group_base, group_task
+        self.bins, self.p, self.fit_of, self.refusals = bins, p, fit_of, refusals
+        self.reserved, self.config, self.power_waiting = reserved, config, power_waiting
+        self.cache: dict = {}
+        self.kinds: dict = {}
+
+    def __getitem__(self, task_id: int) -> str:
+        text = self.cache.get(task_id)
+        if text is None:
+            text = self.cache[task_id] = self._word(*self.outcome[task_id])
+        return text
+
+    def __iter__(self):
+        return iter(self.outcome)
+
+    def __len__(self) -> int:
+        return len(self.outcome)
+
+    def _kind(self, gid: int) -> tuple:
+        """(excluded, busy): the hosts of the task's bin that can never take it, and
+        those that fit but have no room (or are kept for a power job)."""
+        key = self.group_base[gid]
+        found = self.kinds.get(key)
+        if found is None:
+            p, task, config = self.p, self.group_task[gid], self.config
+            candidates = self.bins.get(key[0], ())
+            floor = power_floor(p, candidates, task, self.fit_of, config)
+            excluded, busy = [], []
+            for i in candidates:
+                never = never_reason(p, i, task, (), self.fit_of, config.unknown_fits) or \
+                    weak_reason(p, i, floor, config)
+                if never is not None:
+                    excluded.append(never)
+                    continue
+                why = busy_reason(p, i, task, key[1]) or \
+                    reserved_reason(p, i, task, self.reserved)
+                if why is not None:
+                    busy.append(why)
+            found = self.kinds[key] = (excluded, busy)
+        return found
+
+    def _word(self, n: int, chosen: Optional[int]) -> str:
+        task, p = self.tasks[n], self.p
+        gid = self.task_group[n]
+        excluded, busy = self._kind(gid)
+        if chosen is not None:
+            return _assigned_reason(task, p.hosts[chosen], self.config, self.power_waiting,
+                                    excluded + busy, self.fit_of(chosen, task.req))
+        refused = self.refusals.get(task.task_id, ())
+        gone = [r for r in (never_reason(p, i, task, refused, self.fit_of)
+                            for i in self.bins.get(self.group_base[gid][0], ())
+                            if p.hosts[i].host_id in refused) if r]
+        return _waiting_reason(task, busy, gone + excluded)
 
 
 def _assigned_reason(task: FreeTask, host: HostCapabilities, config: PlacementConfig,
@@ -343,13 +549,15 @@ def _assigned_reason(task: FreeTask, host: HostCapabilities, config: PlacementCo
     return "; ".join(parts)
 
 
-def _waiting_reason(task: FreeTask, options: Sequence[int], excluded: Sequence[str]) -> str:
-    if options:
-        head = f"waits: {len(options)} fitting host(s), none with room now"
+def _waiting_reason(task: FreeTask, busy: Sequence[str], excluded: Sequence[str]) -> str:
+    """"no host fits" only when no host could take the task even if idle; otherwise
+    the hosts that fit, each with why it has no room now."""
+    if busy:
+        head = f"waits: {len(busy)} fitting host(s) busy: {_summary(busy)}"
     else:
         head = "waits: no host fits"
     if task.req.why:
         head += f"; needs {task.req.describe()} ({task.req.why})"
     if excluded:
-        head += "; " + _summary(excluded)
+        head += ("; not eligible: " if busy else "; ") + _summary(excluded)
     return head

@@ -11,9 +11,12 @@ A fleet file (YAML) is a list of host groups::
       maxjobs: 8            # kojid.conf maxjobs
       memory: 256G
       disk: 2T
+      channels: [default, createrepo]   # koji channels (koji add-host-to-channel)
 
 ``count``, ``arches``, ``speed``, ``capacity`` and ``maxjobs`` are required;
-``cpus``, ``memory`` and ``disk`` are optional (unknown when absent).
+``cpus``, ``memory`` and ``disk`` are optional (unknown when absent); ``channels``
+defaults to ``default`` and ``createrepo``: the builds run in the first, repo
+regenerations in the second, so some host must be in each.
 
 Every number is finite and within bounds wide enough for any real koji
 deployment, so that a typo (or a ``.nan``) is an error, not a simulation that
@@ -29,14 +32,13 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from discomy.common.units import SizeError, parse_size_mb, short_repr
+from discomy.placement import PlacementConfig
+from discomy.placement.schedule import admits, min_available
+from discomy.planning import kojimodel as km
 
 # koji's hub defaults (kojihub/kojixmlrpc.py): MaxJobs 15, CapacityOvercommit 5
-KOJI_MAXJOBS = 15
-KOJI_CAPACITY_OVERCOMMIT = 5.0
-# A free task still has the task table's default weight (koji's schema.sql): kojid
-# sets the real one only once it has taken the task (TaskManager.takeTask, then
-# BuildArchTask.updateWeight), so the hub admits every free task at this weight.
-KOJI_FREE_TASK_WEIGHT = 1.0
+KOJI_MAXJOBS = km.MAXJOBS
+KOJI_CAPACITY_OVERCOMMIT = km.CAPACITY_OVERCOMMIT
 
 MAX_GROUP_HOSTS = 10_000
 MAX_FLEET_HOSTS = 100_000
@@ -62,6 +64,7 @@ class HostGroup:
     cpus: Optional[int] = None
     memory_mb: Optional[int] = None
     disk_mb: Optional[int] = None
+    channels: tuple = (km.DEFAULT_CHANNEL, km.CREATEREPO_CHANNEL)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ class Fleet:
         return max(speeds) if speeds else 0.0
 
 
-_KEYS = {"name", "count", "arches", "cpus", "speed", "capacity", "maxjobs", "memory", "disk"}
+_KEYS = {"name", "count", "arches", "cpus", "speed", "capacity", "maxjobs", "memory", "disk",
+         "channels"}
 
 # key -> (kind, lowest, highest, lowest allowed itself)
 _BOUNDS = {
@@ -123,6 +127,12 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
         if not isinstance(arches, list) or not arches or not all(
                 isinstance(a, str) and a.split() == [a] for a in arches):
             raise FleetError(f"{where}: 'arches' must be a non-empty list of arch names")
+        channels = raw.get("channels", list(HostGroup.channels))
+        if isinstance(channels, str):
+            channels = channels.split()
+        if not isinstance(channels, list) or not channels or not all(
+                isinstance(c, str) and c.split() == [c] for c in channels):
+            raise FleetError(f"{where}: 'channels' must be a non-empty list of channel names")
         numbers = {key: check_number(raw[key], key, where) for key in _BOUNDS if key in raw}
         sizes = {}
         for key in ("memory", "disk"):
@@ -133,7 +143,8 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
                     raise FleetError(f"{where}: {key}: {exc}") from None
         groups.append(HostGroup(name, numbers["count"], tuple(dict.fromkeys(arches)),
                                 numbers["speed"], numbers["capacity"], numbers["maxjobs"],
-                                numbers.get("cpus"), sizes.get("memory"), sizes.get("disk")))
+                                numbers.get("cpus"), sizes.get("memory"), sizes.get("disk"),
+                                tuple(dict.fromkeys(channels))))
     return _checked_fleet(groups, source)
 
 
@@ -163,17 +174,14 @@ def _checked_fleet(groups: list, source: str) -> Fleet:
     return fleet
 
 
-def admits(capacity: float, load: float, ntasks: int, maxjobs: int,
-           overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> bool:
-    """Whether koji's scheduler puts one more free task on a host (``do_schedule``)."""
-    return ntasks < maxjobs and capacity - load > max(0.0, KOJI_FREE_TASK_WEIGHT - overcommit)
-
-
 def task_slots(group: HostGroup, weight: float = 1.5,
                overcommit: float = KOJI_CAPACITY_OVERCOMMIT) -> int:
-    """How many running tasks of ``weight`` koji's scheduler puts on one host of ``group``."""
+    """How many running tasks of ``weight`` koji's scheduler puts on one host of ``group``:
+    each free task is admitted at the task table's default weight (placement's test)
+    and weighs ``weight`` once running."""
+    min_avail = min_available(km.FREE_TASK_WEIGHT, PlacementConfig(capacity_overcommit=overcommit))
     slots, load = 0, 0.0
-    while admits(group.capacity, load, slots, group.maxjobs, overcommit):
+    while admits(group.capacity, load, slots, group.maxjobs, min_avail):
         slots += 1
         load += weight
     return slots

@@ -116,6 +116,19 @@ class Plan:
         members = self.sched.members
         return float(self.sched.finish[members].max()) if members.size else 0.0
 
+    def chain_seconds(self, overhead_seconds: float = 0.0) -> np.ndarray:
+        """Per node id: the longest chain starting with it, each build counted with
+        ``overhead_seconds`` more than its duration (the orchestrator's urgency)."""
+        key = ("chain", float(overhead_seconds))
+        if key not in self._cache:
+            if overhead_seconds == 0.0:
+                self._cache[key] = self.sched.remaining
+            else:
+                with_overhead = np.where(self.affected_mask, self.durations + overhead_seconds, 0.0)
+                self._cache[key] = schedule(self.graph, self.affected_mask,
+                                            with_overhead).remaining
+        return self._cache[key]
+
     @property
     def total_seconds(self) -> float:
         return float(self.durations[self.sched.members].sum())

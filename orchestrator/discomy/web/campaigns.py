@@ -256,7 +256,8 @@ def preview(request: s.PreviewRequest, ctx: ApiContext = Depends(context),
                                  Path(ctx.config["plan"]["cache_dir"]), options.backend,
                                  options.target, fleet=fleet, fleet_name="the fleet given",
                                  session=ctx.koji_session, hint="give a fleet",
-                                 module_streams=ctx.config["plan"]["module_streams"])
+                                 module_streams=ctx.config["plan"]["module_streams"],
+                                 config=ctx.config)
         except (PlanError, RepodataError) as exc:
             raise _planning_errors(exc) from None
     return preview_json(found)
