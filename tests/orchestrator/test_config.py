@@ -184,3 +184,9 @@ def test_any_file_is_a_config_or_one_config_error(raw):
             load_config(path)
         except ConfigError as exc:
             assert str(path) in str(exc) and "\n" not in str(exc)
+
+
+def test_a_config_path_holding_a_nul_is_one_config_error():
+    # argv never holds a NUL, but a path from Python (an API, a test) may
+    with pytest.raises(ConfigError, match="cannot hold a NUL"):
+        load_config(Path("a\0b.toml"), missing_ok=True)

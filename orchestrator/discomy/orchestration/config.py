@@ -565,6 +565,8 @@ def gate_config(config: dict):
 def load_config(path: Optional[Path] = None, missing_ok: bool = True) -> dict:
     """Read the TOML file at ``path`` (default ``/etc/discomy/orchestrator.toml``)."""
     path = Path(path) if path is not None else DEFAULT_PATH
+    if "\0" in str(path):          # no file has such a name: the OS would refuse it
+        raise ConfigError(f"{str(path)!r}: a file name cannot hold a NUL character")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
