@@ -19,7 +19,9 @@ The simulation runs the campaign the way it runs for real:
   ``priority, create_ts`` order, and its pass **is** :func:`discomy.placement.schedule`,
   the pass the hub plugin runs: with no host data and no constraints it is stock
   koji's pass (``kojihub/scheduler.py``), with them it is the plugin's;
-- a builder checks in every ``sleeptime`` (``builder/kojid`` main loop): it reports
+- a builder checks in every ``sleeptime`` plus ``kojid_cycle_seconds`` (``builder/kojid``
+  main loop: its hub calls, then ``time.sleep(sleeptime)``; one loop more per task it
+  takes, so busy builders drift against the scheduler's passes): it reports
   itself ready only while its open tasks weigh no more than its capacity and number
   fewer than its maxjobs (``TaskManager.readyForTask``), opens the tasks assigned to
   it, and wakes its parent tasks whose subtasks are done. A task is assigned at the
