@@ -20,9 +20,11 @@ with ``discomy_hub`` too. Each time:
   aarch64, so 80 buildArch tasks;
 - ``HOSTS`` are threads that do kojid's part through koji's host API, each on its
   own exclusive session, as ``builder/kojid``'s main loop and task handlers do:
-  every ``sleeptime`` ``host.getHostTasks`` (parents whose subtasks are done wake
-  up), ``host.updateHost(task_load, ready, data)`` with Discomy host data, and when
-  ready ``host.getTasks`` and ``host.openTask`` of one task, then again at once.
+  ``host.getHostTasks`` (parents whose subtasks are done wake up),
+  ``host.updateHost(task_load, ready, data)`` with Discomy host data, and when
+  ready ``host.getTasks`` and ``host.openTask`` of one task, then again at once;
+  then it sleeps ``sleeptime``, so its check-ins come every sleeptime plus its
+  loop's own (scaled) time, which the estimate is given as measured.
   A ``build`` task asks for its ``buildSRPMFromSCM`` subtask, then one
   ``buildArch`` per arch, then a ``tagBuild``; a ``newRepo`` task (made by
   ``repo.checkQueue``, kojira's call, every ``kojira`` seconds) does
@@ -65,10 +67,12 @@ sys.path[:0] = [str(HERE), str(ROOT / "orchestrator")]
 import hub_real_kojihub as real  # noqa: E402
 
 SCALE = float(os.environ.get("REPLAY_SCALE", 30.0))   # simulated seconds per real second
-# the goal is 10 %; measured on a shared 2-cpu machine the estimate runs 4 to 12 %
-# short of the real hub (hub calls take real time, which the scaling magnifies), so
-# the test holds it to 15 % and prints the figures
-TOLERANCE = 0.15
+# the goal is 10 %. The builders' loop time is measured and given to the estimate;
+# measured on a shared 2-cpu machine the estimate runs from 10 % short to 6 % long
+# (stock) and 4 to 10 % short (discomy_hub) of the real hub, whose own makespan
+# varies by 15 % from run to run (hub calls take real time, which the scaling
+# magnifies), so the test holds it to 12 % and prints the figures
+TOLERANCE = 0.12
 TARGET, BUILD_TAG, DEST_TAG = "el9-candidate", "el9-build", "el9"
 ARCHES = ("x86_64", "aarch64")
 SCM = "git+https://src.example.org/rpms/{name}.git#main"
