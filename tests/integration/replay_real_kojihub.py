@@ -68,7 +68,7 @@ import hub_real_kojihub as real  # noqa: E402
 
 SCALE = float(os.environ.get("REPLAY_SCALE", 30.0))   # simulated seconds per real second
 # the goal is 10 %. The builders' loop time is measured and given to the estimate;
-# measured on a shared 2-cpu machine the estimate runs from 10 % short to 6 % long
+# measured on a shared 2-cpu machine the estimate runs from 5 % short to 6 % long
 # (stock) and 4 to 10 % short (discomy_hub) of the real hub, whose own makespan
 # varies by 15 % from run to run (hub calls take real time, which the scaling
 # magnifies), so the test holds it to 12 % and prints the figures
