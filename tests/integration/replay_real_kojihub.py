@@ -20,9 +20,11 @@ with ``discomy_hub`` too. Each time:
   aarch64, so 80 buildArch tasks;
 - ``HOSTS`` are threads that do kojid's part through koji's host API, each on its
   own exclusive session, as ``builder/kojid``'s main loop and task handlers do:
-  every ``sleeptime`` ``host.getHostTasks`` (parents whose subtasks are done wake
-  up), ``host.updateHost(task_load, ready, data)`` with Discomy host data, and when
-  ready ``host.getTasks`` and ``host.openTask`` of one task, then again at once.
+  ``host.getHostTasks`` (parents whose subtasks are done wake up),
+  ``host.updateHost(task_load, ready, data)`` with Discomy host data, and when
+  ready ``host.getTasks`` and ``host.openTask`` of one task, then again at once;
+  then it sleeps ``sleeptime``, so its check-ins come every sleeptime plus its
+  loop's own (scaled) time, which the estimate is given as measured.
   A ``build`` task asks for its ``buildSRPMFromSCM`` subtask, then one
   ``buildArch`` per arch, then a ``tagBuild``; a ``newRepo`` task (made by
   ``repo.checkQueue``, kojira's call, every ``kojira`` seconds) does
@@ -65,10 +67,12 @@ sys.path[:0] = [str(HERE), str(ROOT / "orchestrator")]
 import hub_real_kojihub as real  # noqa: E402
 
 SCALE = float(os.environ.get("REPLAY_SCALE", 30.0))   # simulated seconds per real second
-# the goal is 10 %; measured on a shared 2-cpu machine the estimate runs 4 to 12 %
-# short of the real hub (hub calls take real time, which the scaling magnifies), so
-# the test holds it to 15 % and prints the figures
-TOLERANCE = 0.15
+# the goal is 10 %. The builders' loop time is measured and given to the estimate;
+# measured on a shared 2-cpu machine the estimate runs from 5 % short to 6 % long
+# (stock) and 4 to 10 % short (discomy_hub) of the real hub, whose own makespan
+# varies by 15 % from run to run (hub calls take real time, which the scaling
+# magnifies), so the test holds it to 12 % and prints the figures
+TOLERANCE = 0.12
 TARGET, BUILD_TAG, DEST_TAG = "el9-candidate", "el9-build", "el9"
 ARCHES = ("x86_64", "aarch64")
 SCM = "git+https://src.example.org/rpms/{name}.git#main"
@@ -79,6 +83,7 @@ SLEEPTIME = 15.0
 RUN_INTERVAL, KOJIRA, POLL = HUB_RUN_INTERVAL * SCALE, SLEEPTIME, 30.0
 SRPM_SECONDS, TAG_SECONDS, CREATEREPO_SECONDS = 60.0, 10.0, 90.0
 MAX_IN_FLIGHT = 12
+KOJID_CYCLE = 0.0        # measured by campaign(): a builder loop's own time, scaled
 # name: (arch, speed, capacity, maxjobs); one faster host per arch
 HOSTS = {
     "x1": ("x86_64", 1.5, 6.0, 4),
@@ -179,6 +184,7 @@ class Builder(threading.Thread):
         self.due: list = []          # (real time, task id): running tasks' ends
         self.phase = phase
         self.errors: list = []
+        self.cycles: list = []       # each main loop's own time (real seconds)
         import psycopg
 
         self.db = psycopg.connect(host="127.0.0.1", port=pg_port, user="postgres",
@@ -201,9 +207,10 @@ class Builder(threading.Thread):
                     # take tasks one per loop, looping at once while taking
                     while self.loop_once() and not self.stop_event.is_set():
                         pass
-                    next_loop += SLEEPTIME / SCALE
-                    if next_loop < time.time():
-                        next_loop = time.time() + SLEEPTIME / SCALE
+                    # builder/kojid: time.sleep(sleeptime) *after* the loop's hub calls,
+                    # so a check-in comes every sleeptime plus the loop's own time
+                    self.cycles.append(time.time() - now)
+                    next_loop = time.time() + SLEEPTIME / SCALE
                 wake = min([next_loop] + [d for d, _ in self.due[:1]])
                 self.stop_event.wait(max(0.0, wake - time.time()))
             except Exception:
@@ -379,7 +386,7 @@ def predict(plugin: bool) -> float:
     config = SimConfig(run_interval=RUN_INTERVAL, sleeptime=SLEEPTIME, kojira_seconds=KOJIRA,
                        poll_seconds=POLL, srpm_seconds=SRPM_SECONDS, tag_seconds=TAG_SECONDS,
                        repo_regen_seconds=CREATEREPO_SECONDS, max_in_flight=MAX_IN_FLIGHT,
-                       arches=ARCHES)
+                       arches=ARCHES, kojid_cycle_seconds=KOJID_CYCLE)
     hub = PlacementConfig(power_after_s=None)
     result = simulate(workload_from_plan(workload()), Fleet(groups),
                       "discomy" if plugin else "discomy-stock-hub", config, hub)
@@ -490,8 +497,14 @@ def campaign(koji, url, pg_port, work, out) -> float:
             f"{n}={v.state}" for n, v in sorted(nodes.items()) if v.state != "done"))
     arch_tasks = len(session.listTasks({"method": "buildArch",
                                         "state": [koji.TASK_STATES["CLOSED"]]}))
+    # a kojid loop's own hub calls, scaled: the deployment's check-in period is
+    # sleeptime plus this (the estimator's kojid_cycle_seconds)
+    cycles = [c for t in builders for c in t.cycles]
+    global KOJID_CYCLE
+    KOJID_CYCLE = SCALE * sum(cycles) / len(cycles) if cycles else 0.0
     out(f"  {len(nodes)} builds done, {arch_tasks} buildArch tasks, in {elapsed:.1f} s real "
-        f"({stepping:.1f} s in the engine's steps)")
+        f"({stepping:.1f} s in the engine's steps; a builder loop takes "
+        f"{KOJID_CYCLE:.1f} s scaled)")
     timeline = {}
     for task in session.listTasks({"method": "buildArch"}, {"order": "id"}):
         info = session.getTaskInfo(task["id"], request=True)

@@ -52,6 +52,13 @@ FREE_TASK_LIMIT = 1000
 
 # builder/kojid defaults: the main loop sleeps this long unless it just took a task
 KOJID_SLEEPTIME = 15.0
+# ... and it sleeps *after* its loop's hub calls (updateBuildroots, updateTasks,
+# getNextTask: host.updateHost, host.getHostTasks, host.getTasks), so it checks in
+# every sleeptime plus that long: the builders' check-ins drift against each other,
+# the scheduler's RunInterval and the clients' polls instead of keeping one phase.
+# How long those calls take is the deployment's own figure (the real-hub replay
+# measures it); the default 0 keeps every builder on one sleeptime period
+KOJID_CYCLE_SECONDS = 0.0
 KOJID_MAXJOBS = 10
 # util/kojira: its regen thread calls repo.checkQueue, then sleeps this long
 KOJIRA_SLEEPTIME = 15.0

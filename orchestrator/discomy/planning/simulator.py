@@ -19,7 +19,9 @@ The simulation runs the campaign the way it runs for real:
   ``priority, create_ts`` order, and its pass **is** :func:`discomy.placement.schedule`,
   the pass the hub plugin runs: with no host data and no constraints it is stock
   koji's pass (``kojihub/scheduler.py``), with them it is the plugin's;
-- a builder checks in every ``sleeptime`` (``builder/kojid`` main loop): it reports
+- a builder checks in every ``sleeptime`` plus ``kojid_cycle_seconds`` (``builder/kojid``
+  main loop: its hub calls, then ``time.sleep(sleeptime)``; one loop more per task it
+  takes, so busy builders drift against the scheduler's passes): it reports
   itself ready only while its open tasks weigh no more than its capacity and number
   fewer than its maxjobs (``TaskManager.readyForTask``), opens the tasks assigned to
   it, and wakes its parent tasks whose subtasks are done. A task is assigned at the
@@ -171,6 +173,7 @@ class SimConfig:
     maxjobs: int = km.MAXJOBS                # hub.conf MaxJobs (hosts that publish none)
     run_interval: float = km.RUN_INTERVAL
     sleeptime: float = km.KOJID_SLEEPTIME
+    kojid_cycle_seconds: float = km.KOJID_CYCLE_SECONDS   # a kojid loop's own hub calls
     kojira_seconds: float = km.KOJIRA_SLEEPTIME
     poll_seconds: float = 2.0                # the daemon's tick: koji's messages wake it
     srpm_seconds: float = 120.0
@@ -200,6 +203,8 @@ class SimConfig:
                  "maxjobs": _number("maxjobs", self.maxjobs, 1, 1000, whole=True)}
         for key in ("run_interval", "sleeptime", "kojira_seconds", "poll_seconds"):
             fixed[key] = _number(key, getattr(self, key), 0, 3600.0, low_included=False)
+        fixed["kojid_cycle_seconds"] = _number("kojid_cycle_seconds",
+                                               self.kojid_cycle_seconds, 0, 3600.0)
         for key in ("srpm_seconds", "tag_seconds"):
             fixed[key] = _number(key, getattr(self, key), 0, MAX_TIMING_SECONDS)
         if self.max_in_flight is not None:
@@ -437,10 +442,15 @@ class _Simulation:
         self.speed = [fleet.groups[g].speed for g in self.group_of]
         self.capacity = [h.capacity for h in self.hosts]
         self.kojid_maxjobs = [h.maxjobs for h in self.hosts]
+        # builder/kojid main loop: updateTasks, getNextTask, then time.sleep(sleeptime):
+        # a builder checks in every sleeptime plus its loop's own hub calls, so its
+        # check-ins drift against the RunInterval and the engine's poll (no common phase)
+        self.period = config.sleeptime + config.kojid_cycle_seconds
         golden = (math.sqrt(5) - 1) / 2
-        self.phase = [((k + 1) * golden % 1.0) * config.sleeptime for k in range(H)]
-        self.by_phase = sorted(range(H), key=self.phase.__getitem__)
-        self.phases = [self.phase[k] for k in self.by_phase]
+        self.phase = [((k + 1) * golden % 1.0) * self.period for k in range(H)]
+        order = sorted(range(H), key=self.phase.__getitem__)
+        self.by_phase = order
+        self.phases = [self.phase[k] for k in order]
         self.not_ready = [replace(h, ready=False) for h in self.hosts]
         self.ready = [True] * H
         self.open_load = [0.0] * H
@@ -511,7 +521,11 @@ class _Simulation:
         self.pass_at: Optional[float] = None
         self.pass_host: Optional[int] = None
         self.pass_wanted = False
-        self.last_pass = -math.inf
+        # kojihub/scheduler.py: an idle builder's host.getTasks runs a pass whenever
+        # RunInterval has gone by (get_tasks_for_host -> TaskScheduler.run), free
+        # tasks or not, so koji's passes already run when a campaign begins: its
+        # first builds wait for the next one (a pass has just run, as on the real hub)
+        self.last_pass = 0.0
         self.engine_at: Optional[float] = None
         self.kojira_at: Optional[float] = None
         self.dirty = True
@@ -647,7 +661,7 @@ class _Simulation:
     def _asking_host(self, at: float):
         """(time, host) of the first check-in at or after ``at`` of a host that would ask
         for work, judged by what it holds now (checked again when the time comes)."""
-        s = self.config.sleeptime
+        s = self.period
         base = math.floor(at / s) * s
         start = bisect.bisect_left(self.phases, at - base - 1e-9)
         H = len(self.by_phase)
@@ -693,7 +707,7 @@ class _Simulation:
 
     def _checkin_soon(self, h: int) -> None:
         if self.checkin_at[h] is None:
-            s = self.config.sleeptime
+            s = self.period
             phase = self.phase[h]
             at = phase + math.ceil((self.now - phase) / s - 1e-9) * s
             self.checkin_at[h] = at
@@ -712,15 +726,34 @@ class _Simulation:
                 self._resume(t)
         if self.assigned[h]:
             self.assigned[h].sort()
+            taken = 0
             while self.assigned[h] and self._kojid_ready(h):
                 _, t = self.assigned[h].pop(0)
                 self._open(t, h)
+                taken += 1
+            if taken and self.config.kojid_cycle_seconds:
+                # builder/kojid main loop: after taking a task it loops again at once
+                # ("Only sleep if we didn't take a task"), so its sleep, and every
+                # check-in after it, comes one loop later per task taken
+                self._shift_phase(h, taken * self.config.kojid_cycle_seconds)
         was = self.ready[h]
         self.ready[h] = self._kojid_ready(h)
         if self.ready[h] and not was:
             self.dirty = True
         if self.pass_wanted and self.pass_at is None and self._eligible(h):
             self._pass_soon()
+
+    def _shift_phase(self, h: int, delay: float) -> None:
+        old = self.phase[h]
+        j = bisect.bisect_left(self.phases, old - 1e-9)
+        while self.by_phase[j] != h:
+            j += 1
+        del self.phases[j], self.by_phase[j]
+        new = (old + delay) % self.period
+        j = bisect.bisect_left(self.phases, new)
+        self.phases.insert(j, new)
+        self.by_phase.insert(j, h)
+        self.phase[h] = new
 
     def _set_active(self, t: int, h: int, weight: float, waiting: bool = False) -> None:
         self.active[t] = ActiveTask(t, h + 1, weight, waiting)
