@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import random
@@ -111,6 +112,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_api(url: str, tmp: str):
+    """A real ``discomy api`` over the store at ``url`` on 127.0.0.1, once it answers; its
+    port. Stopped by pid on the way out."""
+    port = free_port()
+    config = Path(tmp) / "orchestrator.toml"
+    config.write_text(f'[api]\nlisten = "127.0.0.1:{port}"\n')
+    api = subprocess.Popen([sys.executable, "-m", "discomy", "api", "--store", url,
+                            "--config", str(config)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or api.poll() is not None:
+                    raise SystemExit("discomy api did not start")
+                time.sleep(0.2)
+        yield port
+    finally:
+        os.kill(api.pid, signal.SIGTERM)
+        api.wait(30)
 
 
 async def get(reader, writer, path: str) -> int:
@@ -276,42 +303,26 @@ def main() -> int:
             assert big_module == 1, big_module
             print(f"module builds: one of 200 components (half built) and 30 small ones, "
                   f"recorded in {time.perf_counter() - t:.1f} s")
-        port = free_port()
-        config = Path(tmp) / "orchestrator.toml"
-        config.write_text(f'[api]\nlisten = "127.0.0.1:{port}"\n')
-        api = subprocess.Popen([sys.executable, "-m", "discomy", "api", "--store", url,
-                                   "--config", str(config)], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
         stop = multiprocessing.Event()
         engine = None
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or api.poll() is not None:
-                        raise SystemExit("discomy api did not start")
-                    time.sleep(0.2)
-            if args.writes:
-                ready = multiprocessing.Event()
-                engine = multiprocessing.Process(target=writer,
-                                                 args=(url, names, ready, stop,
-                                                       module_campaign))
-                engine.start()
-                ready.wait(120)
-            asyncio.run(load(port, names, 5, 3.0, 0.0, args.modules))     # warm up
-            before = server_buckets(port)
-            results, errors = asyncio.run(load(port, names, args.readers, args.seconds,
-                                               args.think, args.modules))
-            server = server_p99(before, server_buckets(port))
-        finally:
-            stop.set()
-            if engine is not None:
-                engine.join(30)
-            os.kill(api.pid, signal.SIGTERM)
-            api.wait(30)
+        with running_api(url, tmp) as port:
+            try:
+                if args.writes:
+                    ready = multiprocessing.Event()
+                    engine = multiprocessing.Process(target=writer,
+                                                     args=(url, names, ready, stop,
+                                                           module_campaign))
+                    engine.start()
+                    ready.wait(120)
+                asyncio.run(load(port, names, 5, 3.0, 0.0, args.modules))     # warm up
+                before = server_buckets(port)
+                results, errors = asyncio.run(load(port, names, args.readers, args.seconds,
+                                                   args.think, args.modules))
+                server = server_p99(before, server_buckets(port))
+            finally:
+                stop.set()
+                if engine is not None:
+                    engine.join(30)
     p99 = report(results, errors, args.seconds, args.readers, args.think)
     modular = [took * 1000 for kind, took in results if kind in MODULE_KINDS]
     if modular:

@@ -22,10 +22,7 @@ import argparse
 import http.client
 import multiprocessing
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_api import free_port, record, writer  # noqa: E402
+from bench_api import record, running_api, writer  # noqa: E402
 
 
 def fetch(conn: http.client.HTTPConnection, path: str) -> tuple:
@@ -68,43 +65,27 @@ def main() -> int:
                  ("campaigns list", "/"),
                  ("failures", "/failures"),
                  ("statistics", "/stats")]
-        port = free_port()
-        config = Path(tmp) / "orchestrator.toml"
-        config.write_text(f'[api]\nlisten = "127.0.0.1:{port}"\n')
-        api = subprocess.Popen([sys.executable, "-m", "discomy", "api", "--store", url,
-                                "--config", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
         stop = multiprocessing.Event()
         engine = None
         results = []
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or api.poll() is not None:
-                        raise SystemExit("discomy api did not start")
-                    time.sleep(0.2)
-            if args.writes:
-                ready = multiprocessing.Event()
-                engine = multiprocessing.Process(target=writer, args=(url, names, ready, stop))
-                engine.start()
-                ready.wait(120)
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            for label, path in pages:
-                cold, status, body = fetch(conn, path)
-                if status != 200:
-                    raise SystemExit(f"{path}: HTTP {status}: {body[:300]!r}")
-                warm = [fetch(conn, path)[0] for _ in range(args.repeat)]
-                results.append((label, cold, warm, len(body), body.count(b"<tr data-node=")))
-        finally:
-            stop.set()
-            if engine is not None:
-                engine.join(30)
-            os.kill(api.pid, signal.SIGTERM)
-            api.wait(30)
+        with running_api(url, tmp) as port:
+            try:
+                if args.writes:
+                    ready = multiprocessing.Event()
+                    engine = multiprocessing.Process(target=writer, args=(url, names, ready, stop))
+                    engine.start()
+                    ready.wait(120)
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                for label, path in pages:
+                    cold, status, body = fetch(conn, path)
+                    if status != 200:
+                        raise SystemExit(f"{path}: HTTP {status}: {body[:300]!r}")
+                    warm = [fetch(conn, path)[0] for _ in range(args.repeat)]
+                    results.append((label, cold, warm, len(body), body.count(b"<tr data-node=")))
+            finally:
+                stop.set()
+                if engine is not None:
+                    engine.join(30)
     print(f"{'page':46} {'cold':>8} {'warm p50':>9} {'warm max':>9} {'bytes':>8} {'node rows':>9}")
     for label, cold, warm, size, rows in results:
         print(f"{label:46} {cold * 1000:7.0f}ms {statistics.median(warm) * 1000:8.0f}ms "
