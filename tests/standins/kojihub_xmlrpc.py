@@ -80,6 +80,7 @@ class StandinKojiHub:
              "enabled": True, "ready": True}]
         self.owners: dict = {}          # package -> koji owner name (getPackageConfig)
         self.host_data: dict = {}       # host id -> what its kojid sent with host.updateHost
+        self.drained: set = set()       # host ids drained with discomy.drainHost
         self.repo_requests: dict = {}
         self.event = 1000
         # source -> outcomes of its builds in order: "" succeeds, a text fails the task
@@ -536,6 +537,26 @@ class StandinKojiHub:
 
     def hub_listHosts(self, arches=None, channelID=None, ready=None, enabled=None, **kw):
         return [dict(h) for h in self.hosts if enabled is None or h["enabled"] == enabled]
+
+    # stand-in of the discomy hub plugin's drain calls (koji-plugins/hub/discomy_hub.py)
+    def _host(self, host):
+        for h in self.hosts:
+            if host in (h["id"], h["name"]):
+                return h
+        raise Fault(GENERIC, f"No such host: {host}")
+
+    def hub_discomy_drainHost(self, host):
+        self.drained.add(self._host(host)["id"])
+        return True
+
+    def hub_discomy_undrainHost(self, host):
+        self.drained.discard(self._host(host)["id"])
+        return True
+
+    def hub_discomy_getDrainState(self, host):
+        h = self._host(host)
+        return {"host_id": h["id"], "name": h["name"], "enabled": h["enabled"],
+                "drained": h["id"] in self.drained}
 
     def hub_scheduler_getHostData(self, hostID=None):
         return [{"host_id": h, "data": d} for h, d in sorted(self.host_data.items())

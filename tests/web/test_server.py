@@ -210,3 +210,17 @@ def test_logins_made_by_one_process_hold_in_another_with_the_same_secret(tmp_pat
     stranger = TestClient(create_app(one.store, make_config(tmp_path, example_repos)))
     stranger.cookies.set("discomy_session", cookie)
     assert ">tester</span>" not in stranger.get("/").text
+
+
+def test_the_koji_admin_profile_is_off_by_default_and_must_be_a_string():
+    from discomy.orchestration.config import ConfigError, merge_config
+
+    assert merge_config({})["api"]["koji_admin_profile"] == ""
+    assert merge_config({"api": {"koji_admin_profile": "koji-admin"}}
+                        )["api"]["koji_admin_profile"] == "koji-admin"
+    try:
+        merge_config({"api": {"koji_admin_profile": 3}})
+    except ConfigError as err:
+        assert "koji_admin_profile" in str(err) and "\n" not in str(err)
+    else:
+        raise AssertionError("a number was taken as a koji profile")

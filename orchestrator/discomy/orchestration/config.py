@@ -152,6 +152,8 @@ DEFAULTS: dict = {
         "metrics": True,                 # Prometheus /metrics on the API's own address
         "session_secret_file": "",       # signs the dashboard's login cookies; empty: a
                                          # random secret per process
+        "koji_admin_profile": "",        # koji CLI profile with the admin permission: the
+                                         # dashboard may drain hosts; empty: it may not
     },
     "webhooks": {
         "public_url": "",                # the dashboard's address, linked from commit statuses

@@ -53,7 +53,8 @@ trusted front end's user header. Every error is a JSON object with `status`,
 def create_app(store, config: dict, session_factory: Optional[Callable] = None,
                write_lock=None, wake: Optional[Callable[[int], None]] = None,
                wake_modules: Optional[Callable[[], None]] = None,
-               routers=ROUTER_MODULES, dashboard: bool = True) -> FastAPI:
+               routers=ROUTER_MODULES, dashboard: bool = True,
+               admin_session_factory: Optional[Callable] = None) -> FastAPI:
     """The API over ``store`` (a :class:`discomy.orchestration.store.Store`) and ``config``
     (the orchestrator config, checked). ``session_factory`` makes koji sessions (default:
     from ``[koji]``); ``write_lock`` and ``wake`` come from the daemon when it serves
@@ -64,7 +65,7 @@ def create_app(store, config: dict, session_factory: Optional[Callable] = None,
     app = FastAPI(title="Discomy", version=__version__, description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     ctx = ApiContext(store, config, settings, session_factory=session_factory,
-                     metrics=metrics)
+                     admin_session_factory=admin_session_factory, metrics=metrics)
     if write_lock is not None:
         ctx.write_lock = write_lock
     if wake is not None:

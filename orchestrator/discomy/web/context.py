@@ -58,6 +58,7 @@ class ApiContext:
     config: dict                              # the orchestrator config, checked
     settings: ApiSettings
     session_factory: Optional[Callable] = None   # a koji session; None: from [koji]
+    admin_session_factory: Optional[Callable] = None  # None: [api] koji_admin_profile's
     write_lock: Any = field(default_factory=contextlib.nullcontext)
     wake: Callable[[int], None] = lambda campaign_id: None
     wake_modules: Callable[[], None] = lambda: None
@@ -80,6 +81,21 @@ class ApiContext:
 
         k = self.config["koji"]
         session = session_for(k["profile"], k["server"])
+        session.opts["timeout"] = self.settings.koji_timeout_seconds
+        return session
+
+
+    def may_drain(self) -> bool:
+        """Whether the dashboard drains hosts: only with ``[api] koji_admin_profile``."""
+        return bool(self.config["api"]["koji_admin_profile"])
+
+    def koji_admin_session(self):
+        """A koji session logged in as ``[api] koji_admin_profile`` (admin rights)."""
+        if self.admin_session_factory is not None:
+            return self.admin_session_factory()
+        from discomy.orchestration.backends.koji import session_for
+
+        session = session_for(self.config["api"]["koji_admin_profile"])
         session.opts["timeout"] = self.settings.koji_timeout_seconds
         return session
 

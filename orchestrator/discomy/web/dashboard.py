@@ -375,7 +375,53 @@ def log_tail(ctx, workdir: Optional[str], where: str) -> str:
 def fleet_page(request: Request):
     who = reading(request)
     view, problem = fleet_view(_ctx(request))
-    return _render(request, "fleet.html", {"view": view, "problem": problem}, viewer=who)
+    return _render(request, "fleet.html", {"view": view, "problem": problem,
+                                           "may_drain": _ctx(request).may_drain()},
+                   viewer=who)
+
+
+@router.post("/fleet/{host}/drain")
+async def drain_host(request: Request, host: str):
+    return await _drain(request, host, True)
+
+
+@router.post("/fleet/{host}/undrain")
+async def undrain_host(request: Request, host: str):
+    return await _drain(request, host, False)
+
+
+async def _drain(request: Request, host: str, drain: bool):
+    """Drain or undrain a koji host through the hub plugin, as ``[api]
+    koji_admin_profile``; off (404) when that key is empty."""
+    ctx = _ctx(request)
+    if not ctx.may_drain():
+        raise PageError(404, "draining from the dashboard is off here "
+                             "([api] koji_admin_profile is empty)")
+    who = await acting(request)
+    if not host or len(host) > 255 or not host.isprintable():
+        raise PageError(400, "a host name is printable and at most 255 characters")
+    word = "drain" if drain else "undrain"
+    await run_in_threadpool(_call_drain, ctx, host, drain)
+    log.info("dashboard: host %s: %sed by %s", host, word, who.name)
+    ctx.caches.pop("hosts", None)
+    return RedirectResponse("/fleet", status_code=303, headers=SECURITY_HEADERS)
+
+
+def _call_drain(ctx, host: str, drain: bool) -> None:
+    import koji
+
+    from discomy.orchestration.backends import HubUnavailable
+    from discomy.orchestration.backends.koji import NETWORK_FAULTS, KojiBackendError
+    from discomy.web.hosts import _line
+
+    try:
+        session = ctx.koji_admin_session()
+        call = session.discomy.drainHost if drain else session.discomy.undrainHost
+        call(host)
+    except (KojiBackendError, HubUnavailable) + NETWORK_FAULTS as exc:
+        raise PageError(503, f"koji is unreachable: {_line(exc)}") from None
+    except koji.GenericError as exc:
+        raise PageError(502, f"koji refused: {_line(exc)}") from None
 
 
 def fleet_view(ctx) -> tuple:
