@@ -1,22 +1,17 @@
 """Runs builder_real_kojid.py (a real kojid with the Discomy plugin against a real
 kojihub) on koji's upstream tree (the ``koji_src`` fixture)."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from realkoji import run_checks
 
 SCRIPT = Path(__file__).with_name("builder_real_kojid.py")
 
 
 @pytest.fixture(scope="module")
 def run(koji_src):
-    out = subprocess.run([sys.executable, str(SCRIPT), koji_src], capture_output=True,
-                         text=True, timeout=850)
-    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-4000:]
-    assert "RESULT: all checks passed" in out.stdout
-    return out.stdout
+    return run_checks(SCRIPT, koji_src)
 
 
 @pytest.mark.timeout(900)

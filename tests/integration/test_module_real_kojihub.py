@@ -40,6 +40,7 @@ sys.path[:0] = [str(HERE), str(ROOT / "orchestrator")]
 
 import hub_real_kojihub as real  # noqa: E402
 import test_orchestrator_real_kojihub as orch  # noqa: E402
+from realkoji import Problems  # noqa: E402
 
 MODULE = """\
 document: modulemd
@@ -123,12 +124,8 @@ def scenario(koji, url, pg_port, work, calls, out=print):
     from discomy.orchestration.store import Store
     from discomy.planning.modulemd import read_index
 
-    problems = []
-
-    def check(ok, text):
-        out(("ok       " if ok else "PROBLEM  ") + text)
-        if not ok:
-            problems.append(text)
+    problems = Problems(out)
+    check = problems.check
 
     admin = set_up(koji, url, pg_port)
     builder = ModuleBuilder(koji, url, pg_port)

@@ -59,6 +59,7 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(ROOT / "orchestrator")]
 
 import hub_real_kojihub as real  # noqa: E402
+from realkoji import Problems  # noqa: E402
 
 TARGET, BUILD_TAG, DEST_TAG = "el9-candidate", "el9-build", "el9"
 SCM = "git+https://src.example.org/rpms/{name}.git#main"
@@ -252,12 +253,8 @@ def scenario(koji, url, pg_port, work, calls, out=print):
     from discomy.orchestration.engine import Engine, EngineSettings
     from discomy.orchestration.store import Store
 
-    problems = []
-
-    def check(ok, text):
-        out(("ok       " if ok else "PROBLEM  ") + text)
-        if not ok:
-            problems.append(text)
+    problems = Problems(out)
+    check = problems.check
 
     admin = set_up(koji, url, pg_port)
     builder = Builder(koji, url, pg_port)

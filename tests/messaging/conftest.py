@@ -98,3 +98,29 @@ def rabbitmq(tmp_path_factory):
         broker.stop()
         epmd.terminate()
         epmd.wait(10)
+
+
+@pytest.fixture
+def topic_queue(rabbitmq):
+    """``topic_queue(pattern)``: a queue bound to amq.topic with ``pattern``, read by the
+    returned function, which gives every message waiting as (routing key, properties,
+    body) and leaves the queue empty."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.url))
+    channel = connection.channel()
+
+    def bind(pattern: str):
+        queue = channel.queue_declare("", exclusive=True).method.queue
+        channel.queue_bind(queue, "amq.topic", routing_key=pattern)
+
+        def drain():
+            got = []
+            while True:
+                method, properties, body = channel.basic_get(queue, auto_ack=True)
+                if method is None:
+                    return got
+                got.append((method.routing_key, properties, body))
+        return drain
+    yield bind
+    connection.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 
-import pika
 import pytest
 from fedora_messaging.message import get_message
 
@@ -27,22 +26,9 @@ def git(tmp_path_factory):
 
 
 @pytest.fixture
-def listening(rabbitmq):
-    """A queue of every module state message, read with pika."""
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.url))
-    channel = connection.channel()
-    queue = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(queue, "amq.topic", routing_key=f"{PREFIX}.discomy.module.#")
-
-    def drain():
-        got = []
-        while True:
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return got
-            got.append((method.routing_key, properties, body))
-    yield drain
-    connection.close()
+def listening(topic_queue):
+    """Every module state message on the bus, read with pika."""
+    return topic_queue(f"{PREFIX}.discomy.module.#")
 
 
 def _world(git, tmp_path, url):

@@ -9,7 +9,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
-import pika
 import pytest
 from fedora_messaging.message import get_message
 
@@ -50,21 +49,9 @@ def chat():
 
 
 @pytest.fixture
-def listening(rabbitmq):
-    connection = pika.BlockingConnection(pika.URLParameters(rabbitmq.url))
-    channel = connection.channel()
-    queue = channel.queue_declare("", exclusive=True).method.queue
-    channel.queue_bind(queue, "amq.topic", routing_key=f"{PREFIX}.discomy.webhook.#")
-
-    def drain():
-        got = []
-        while True:
-            method, properties, body = channel.basic_get(queue, auto_ack=True)
-            if method is None:
-                return got
-            got.append((method.routing_key, properties, body))
-    yield drain
-    connection.close()
+def listening(topic_queue):
+    """Every webhook state message on the bus, read with pika."""
+    return topic_queue(f"{PREFIX}.discomy.webhook.#")
 
 
 def test_each_state_of_a_push_build_is_on_the_bus_and_its_end_in_chat(rabbitmq, listening,

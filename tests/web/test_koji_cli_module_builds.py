@@ -198,6 +198,28 @@ def test_a_profile_without_discomy_url_is_one_clear_line(tmp_path):
                                    "https URL, not 'ftp://example.org'")
 
 
+def test_the_shipped_profile_drop_in_adds_the_keys_to_the_profile_once_uncommented(
+        tmp_path, orchestrator):
+    # koji.conf.d as koji reads it: the profile's own file and the shipped drop-in
+    shipped = (PLUGINS / "discomy.conf").read_text()
+    confd = tmp_path / "koji.conf.d"
+    confd.mkdir()
+    profile(tmp_path).rename(confd / "00-koji.conf")
+    (confd / "discomy.conf").write_text(shipped)
+    done = koji(confd, "module-builds")
+    assert done.returncode == 1 and "the koji profile 'koji' has no discomy_url" in done.stderr
+    (tmp_path / "token").write_text(orchestrator["token"] + "\n")
+    edited = shipped.replace(";discomy_url = https://discomy.example.org",
+                             f"discomy_url = {orchestrator['url']}")
+    edited = edited.replace(";discomy_token_file = ~/.config/discomy/token",
+                            f"discomy_token_file = {tmp_path / 'token'}")
+    assert edited.count("\ndiscomy_") == 2, "the drop-in's example lines changed"
+    (confd / "discomy.conf").write_text(edited)
+    done = koji(confd, "module-builds")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
 def test_a_refused_token_a_missing_one_and_no_server_are_one_line_each(tmp_path, orchestrator,
                                                                        module_git):
     scm = [f"file://{module_git}/discomy-demo.git", "1"]

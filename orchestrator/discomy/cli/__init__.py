@@ -67,6 +67,24 @@ def positive_int(text: str) -> int:
     return value
 
 
+def store_option(value: str) -> str:
+    """argparse type of ``--store``: an SQLite file made absolute as it is parsed."""
+    from discomy.orchestration.store import absolute_store_url
+
+    return absolute_store_url(value)
+
+
+def add_config_options(parser, store: bool = True) -> None:
+    """``--config`` (and ``--store``), as every command that reads the state takes them."""
+    from discomy.common.paths import path_option
+
+    parser.add_argument("--config", type=path_option, default=None,
+                        help="orchestrator config (default /etc/discomy/orchestrator.toml)")
+    if store:
+        parser.add_argument("--store", type=store_option, default=None,
+                            help="SQLAlchemy URL of the state (default: [store] url of the config)")
+
+
 def read_config(args) -> dict:
     """The orchestrator config named by ``--config`` (default: /etc/discomy/orchestrator.toml,
     which may be missing), checked whole; every problem is one :class:`CliError` line."""

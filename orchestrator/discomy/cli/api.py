@@ -15,9 +15,7 @@ import logging
 import sys
 import time
 
-from discomy.cli import CliError, read_config
-from discomy.cli.campaigns import store_option
-from discomy.common.paths import path_option
+from discomy.cli import CliError, add_config_options, read_config
 
 log = logging.getLogger("discomy.web")
 
@@ -34,13 +32,6 @@ def listen_option(text: str) -> tuple:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _common(parser) -> None:
-    parser.add_argument("--config", type=path_option, default=None,
-                        help="orchestrator config (default /etc/discomy/orchestrator.toml)")
-    parser.add_argument("--store", type=store_option, default=None,
-                        help="SQLAlchemy URL of the state (default: [store] url of the config)")
-
-
 def register(subparsers) -> None:
     api = subparsers.add_parser(
         "api", help="serve the REST API",
@@ -49,7 +40,7 @@ def register(subparsers) -> None:
                     "discomy token create.")
     api.add_argument("--listen", type=listen_option, default=None, metavar="HOST:PORT",
                      help="address to listen on (default: [api] listen, 127.0.0.1:8080)")
-    _common(api)
+    add_config_options(api)
     api.set_defaults(func=run_api)
 
     token = subparsers.add_parser(
@@ -63,16 +54,16 @@ def register(subparsers) -> None:
                                             "standard output.")
     create.add_argument("name", metavar="NAME",
                         help="who or what holds it (letters, digits, . _ @ -; up to 64)")
-    _common(create)
+    add_config_options(create)
     listing = actions.add_parser("list", help="the tokens, without their secrets")
     listing.add_argument("--all", action="store_true", help="revoked ones too")
     listing.add_argument("--json", action="store_true", help="JSON lines")
-    _common(listing)
+    add_config_options(listing)
     revoke = actions.add_parser("revoke", help="revoke the token named NAME",
                                 description="Revoke the token named NAME: it is refused from "
                                             "now on.")
     revoke.add_argument("name", metavar="NAME", help="the token's name")
-    _common(revoke)
+    add_config_options(revoke)
     for parser in (create, listing, revoke):
         parser.set_defaults(func=run_token)
     token.set_defaults(func=lambda args: token.error("name an action: create, list or revoke"))

@@ -14,26 +14,17 @@ import sys
 import time
 from pathlib import Path
 
-from discomy.cli import CliError, positive_int, positive_seconds, read_config
+from discomy.cli import (
+    CliError,
+    add_config_options,
+    positive_int,
+    positive_seconds,
+    read_config,
+)
 from discomy.common.paths import location_option, path_option
 from discomy.common.units import count
 
 log = logging.getLogger(__name__)
-
-
-def store_option(value: str) -> str:
-    """argparse type of ``--store``: an SQLite file made absolute as it is parsed."""
-    from discomy.orchestration.store import absolute_store_url
-
-    return absolute_store_url(value)
-
-
-def _common(parser, store: bool = True) -> None:
-    parser.add_argument("--config", type=path_option, default=None,
-                        help="orchestrator config (default /etc/discomy/orchestrator.toml)")
-    if store:
-        parser.add_argument("--store", type=store_option, default=None,
-                            help="SQLAlchemy URL of the state (default: [store] url of the config)")
 
 
 def register(subparsers) -> None:
@@ -71,11 +62,11 @@ def register(subparsers) -> None:
                          help="record the campaign and return: discomy serve drives it")
     rebuild.add_argument("--no-progress", action="store_true",
                          help="no progress bars (for logs and pipes)")
-    _common(rebuild)
+    add_config_options(rebuild)
     rebuild.set_defaults(func=run_rebuild)
 
     campaigns = subparsers.add_parser("campaigns", help="list campaigns")
-    _common(campaigns)
+    add_config_options(campaigns)
     campaigns.set_defaults(func=run_campaigns)
 
     status = subparsers.add_parser("status", help="a campaign's progress per tier")
@@ -85,7 +76,7 @@ def register(subparsers) -> None:
                         help="live progress bars until the campaign stops")
     status.add_argument("--interval", type=positive_seconds, default=2.0,
                         help="seconds between looks")
-    _common(status)
+    add_config_options(status)
     status.set_defaults(func=run_status)
 
     resume = subparsers.add_parser(
@@ -110,7 +101,7 @@ def register(subparsers) -> None:
                         help="no progress bars (for logs and pipes)")
     resume.add_argument("--json", action="store_true",
                         help="the campaign's summary at the end as one JSON object")
-    _common(resume)
+    add_config_options(resume)
     resume.set_defaults(func=run_resume)
 
     rejected = subparsers.add_parser(
@@ -120,14 +111,14 @@ def register(subparsers) -> None:
     rejected.add_argument("--limit", type=positive_int, default=20, help="how many (default 20)")
     rejected.add_argument("--json", action="store_true",
                           help="JSON lines, with each message's body and properties")
-    _common(rejected)
+    add_config_options(rejected)
     rejected.set_defaults(func=run_rejected)
 
     cancel = subparsers.add_parser("cancel", help="stop a campaign: nothing more is submitted")
     cancel.add_argument("campaign", type=positive_int, help="the campaign's number (discomy campaigns)")
     cancel.add_argument("--kill", action="store_true",
                         help="also cancel its running koji tasks (default: they finish)")
-    _common(cancel)
+    add_config_options(cancel)
     cancel.set_defaults(func=run_cancel)
 
 

@@ -10,8 +10,7 @@ import logging
 import signal
 import threading
 
-from discomy.cli import CliError, positive_seconds, read_config
-from discomy.common.paths import path_option
+from discomy.cli import CliError, add_config_options, positive_seconds, read_config
 
 log = logging.getLogger("discomy.orchestration.daemon")
 
@@ -21,8 +20,7 @@ def register(subparsers) -> None:
         "serve", help="run the orchestrator daemon",
         description="Run the orchestrator daemon: listen to koji's messages, start, resume "
                     "and advance campaigns (see docs/orchestrator.md).")
-    parser.add_argument("--config", type=path_option, default=None,
-                        help="TOML config (default /etc/discomy/orchestrator.toml)")
+    add_config_options(parser, store=False)
     parser.add_argument("--tick", type=positive_seconds, default=2.0,
                         help="seconds between campaign steps")
     parser.set_defaults(func=run_serve)
