@@ -336,6 +336,10 @@ def scenario(koji, url, pg_port, work, calls, out=print):
         check(set(nvrs) <= tagged, "merged into el9: " + ", ".join(sorted(set(nvrs) & tagged)))
         check(admin.getTag(sidetag) is None, f"side tag {sidetag} removed after the merge")
         check(store.campaign(cid).merged, "campaign recorded as merged")
+        ran = {n: (v.host, v.build_seconds, v.started_at) for n, v in sorted(nodes_now.items())}
+        check(all(h == "builder1" and s is not None and s >= 0 and t
+                  for h, s, t in ran.values()),
+              f"each node records its host, koji's task time and its submission: {ran}")
         # every dependent was submitted only after a repo holding its dependency was ready
         order = [c["method"] for c in calls]
         check("repo.request" in order and "repo.checkRequest" in order,

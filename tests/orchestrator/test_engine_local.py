@@ -4,6 +4,7 @@ with failures, quarantine, resume, and crashes at any point of a node's life."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,10 @@ def test_a_package_failure_quarantines_its_dependents_and_resume_finishes(campai
     assert nodes["parsekit"].state == "done" and nodes["alpha"].state == "failed"
     assert nodes["alpha"].failure_class == "package"
     assert nodes["beta"].state == "quarantined" and nodes["appsuite"].state == "quarantined"
+    # where and how long each attempt ran: rpmbuild's wall time on this machine
+    assert nodes["parsekit"].host == socket.gethostname()
+    assert nodes["parsekit"].build_seconds > 0 and nodes["parsekit"].started_at > 0
+    assert nodes["beta"].started_at is None and nodes["beta"].build_seconds is None
     # a fixed alpha is built elsewhere; resuming releases its dependents
     engine = Engine(store, Counting(local), cid)
     engine.resume("alpha")

@@ -35,7 +35,7 @@ class Event:
 
 def test_the_shipped_migrations_create_exactly_the_models(store_url):
     store = Store(store_url)
-    assert current_revision(store.engine) == "0010"
+    assert current_revision(store.engine) == "0011"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
@@ -133,7 +133,7 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_campaigns_kept(stor
                           "'running', 0)"))
     engine.dispose()
     store = Store(store_url)                          # upgrades to the newest schema
-    assert current_revision(store.engine) == "0010"
+    assert current_revision(store.engine) == "0011"
     (row,) = store.campaigns()
     assert row.changed == "corelib" and row.source_repos == [] and row.workdir is None
 

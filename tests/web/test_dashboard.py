@@ -292,9 +292,14 @@ def test_the_dashboard_reads_of_the_store(any_store_url):
     start = store.campaign_view(cid).node_version
     time.sleep(0.01)
     nodes = store.nodes(cid)
-    store.update_nodes(cid, {"lib": replace(nodes["lib"], state=cm.DONE),
+    store.update_nodes(cid, {"lib": replace(nodes["lib"], state=cm.DONE, host="x86_64:b1",
+                                            started_at=1000.0, build_seconds=250.0),
                              "tool": replace(nodes["tool"], state=cm.FAILED,
-                                             failure_class=cm.INFRASTRUCTURE)})
+                                             failure_class=cm.INFRASTRUCTURE,
+                                             build_seconds=30.5)})
+    again = store.nodes(cid)
+    assert (again["lib"].host, again["lib"].started_at, again["lib"].build_seconds) == (
+        "x86_64:b1", 1000.0, 250.0)
     assert [n["name"] for n in store.changed_nodes(cid, start)] == ["lib", "tool"]
     assert store.changed_nodes(cid, store.campaign_view(cid).node_version) == []
     assert store.open_deps(cid, ["app"]) == {}
@@ -305,9 +310,13 @@ def test_the_dashboard_reads_of_the_store(any_store_url):
     hour = int(time.time() // 3600)
     assert sorted(store.settled_by_hour(time.time() - 60)) == [
         (hour, cm.DONE, None, 1), (hour, cm.FAILED, cm.INFRASTRUCTURE, 1)]
-    done, everything = store.planned_seconds_done(cid)
-    # own times: lib 200, app 90, tool 40, suite 10
-    assert (done, everything) == (200.0, 340.0)
+    done, everything, measured = store.compute_seconds(cid)
+    # own times: lib 200, app 90, tool 40, suite 10; measured: lib 250, tool 30.5
+    assert (done, everything, measured) == (200.0, 340.0, 280.5)
+    # a node claimed for a new attempt forgets where and how long the last one ran
+    store.update_nodes(cid, {"tool": replace(store.nodes(cid)["tool"], state=cm.PLANNED)})
+    assert store.claim(cid, ["tool"]) == ["tool"]
+    assert store.nodes(cid)["tool"].build_seconds is None
 
 
 def test_the_campaigns_page_lists_module_builds_with_their_state(api, tmp_path):

@@ -77,6 +77,9 @@ class Node:
     repo_wait: Optional[str] = None     # the repo request a built node waits for
     gate_since: Optional[float] = None  # when its CI gate started
     log: Optional[str] = None           # where the whole log of the latest attempt is
+    host: Optional[str] = None          # the builders of the latest attempt
+    started_at: Optional[float] = None  # when the latest attempt was submitted
+    build_seconds: Optional[float] = None   # how long it ran, as the build system measured
 
 
 # ---- decisions ------------------------------------------------------------------------------
@@ -183,7 +186,8 @@ def after_claim(nodes: Mapping[str, Node], names: Iterable[str]) -> dict:
     """Released nodes are claimed for a build: the intent, recorded before the submission
     (what :meth:`discomy.orchestration.store.Store.claim` writes in one transaction)."""
     return {n: replace(nodes[n], state=BUILDING, attempts=nodes[n].attempts + 1, task=None,
-                       nvr=None, repo_wait=None, gate_since=None) for n in names}
+                       nvr=None, repo_wait=None, gate_since=None, host=None, started_at=None,
+                       build_seconds=None) for n in names}
 
 
 def after_failure(nodes: Mapping[str, Node], name: str, error: str, max_retries: int,
@@ -220,11 +224,14 @@ def after_resume(nodes: Mapping[str, Node], name: str) -> dict:
 
 def after_build(nodes: Mapping[str, Node], name: str, ok: bool, nvr: Optional[str],
                 error: str, max_retries: int, failure: str = PACKAGE,
-                log: Optional[str] = None) -> dict:
+                log: Optional[str] = None, host: str = "",
+                build_seconds: Optional[float] = None) -> dict:
     """State changes once the build of ``name`` finished: on to the repo wait, or
     :func:`after_failure` of the class the backend found. ``log`` is where the
-    attempt's whole log is, kept either way."""
-    node = replace(nodes[name], log=log or None)
+    attempt's whole log is, ``host`` where it ran and ``build_seconds`` how long,
+    kept either way."""
+    node = replace(nodes[name], log=log or None, host=host or None,
+                   build_seconds=build_seconds)
     if ok:
         return {name: replace(node, state=WAITING_REPO, nvr=nvr, failure_class=None,
                               reason="", repo_wait=None)}

@@ -151,7 +151,8 @@ class Engine:
                 continue
             self._write(nodes, cm.after_build(nodes, name, outcome.ok, outcome.nvr,
                                               outcome.error, self.settings.max_retries,
-                                              outcome.failure, outcome.log))
+                                              outcome.failure, outcome.log, outcome.host,
+                                              outcome.seconds))
             moved = True
         return moved
 
@@ -163,7 +164,9 @@ class Engine:
             log.info("campaign %s: submitted %s as %s", self.campaign_id, name, task)
         else:
             log.info("campaign %s: %s was already submitted as %s", self.campaign_id, name, task)
-        node = replace(nodes[name], task=str(task))
+        # a submission found again after a restart keeps the time it was first recorded
+        node = replace(nodes[name], task=str(task),
+                       started_at=nodes[name].started_at or self.clock())
         self.store.update_nodes(self.campaign_id, {name: node})
         nodes[name] = node
 

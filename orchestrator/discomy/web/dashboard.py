@@ -492,9 +492,9 @@ def stats_page(request: Request):
                           "planned_seconds": max((x.max_remaining_seconds for x in t), default=0.0),
                           "last_update": max((x.last_update for x in t), default=r.created_at),
                           "eta_seconds": summary["eta"]["seconds"]})
-        done, everything = render.kept(ctx, "compute", r.id, r.node_version,
-                                 lambda: ctx.store.planned_seconds_done(r.id))
-        compute.append((f"#{r.id} {label}", everything / 3600, done / 3600))
+        done, everything, measured = render.kept(ctx, "compute", r.id, r.node_version,
+                                           lambda: ctx.store.compute_seconds(r.id))
+        compute.append((f"#{r.id} {label}", everything / 3600, done / 3600, measured / 3600))
     view, problem = fleet_view(ctx)
     hosts = [(h["name"], h.get("capacity") or 0, h.get("task_load") or 0)
              for h in (view or {}).get("hosts", [])][:40]
@@ -509,8 +509,9 @@ def stats_page(request: Request):
                                    ctx.dashboard.live.samples(), now=now),
         "hosts": charts.horizontal_bars("Host utilisation: task load against capacity", hosts,
                                         names=("capacity", "task load")) if hosts else "",
-        "compute": charts.horizontal_bars("Compute-hours (planned build time): all against done",
-                                          compute, " h", names=("all", "done")),
+        "compute": charts.horizontal_bars(
+            "Compute-hours: planned for all nodes and for those done, against measured",
+            compute, " h", names=("planned, all", "planned, done", "measured")),
         "estimate": charts.horizontal_bars(
             "Estimate (longest planned chain) against actual (so far + ETA)",
             views.estimate_against_actual(estimates, now), " h",

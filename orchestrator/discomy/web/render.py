@@ -77,7 +77,8 @@ def critical_path(ctx, cid: int) -> list:
 def decorate(ctx, row, items: list, critical: set, now: float,
              unsettled_tier=None) -> list:
     """Nodes (mappings of their columns) with what the table shows: the group, why it
-    waits, its planned time, how long in its state, its task and log links."""
+    waits, its planned time and how long it ran, how long in its state, where it ran,
+    its task and log links."""
     names = [n["name"] for n in items]
     waiting = [n["name"] for n in items if n["state"] in (cm.WAITING_DEPS, cm.PLANNED)]
     open_deps = ctx.store.open_deps(row.id, waiting)
@@ -92,8 +93,9 @@ def decorate(ctx, row, items: list, critical: set, now: float,
                     "planned": charts.duration(views.own_seconds(n["remaining_seconds"],
                                                                  later.get(n["name"]))),
                     "age": charts.duration(now - n["updated_at"]) if n["updated_at"] else "-",
+                    "ran": views.ran(n, now),
+                    "host": n.get("host") or "",
                     # a local task's reference is the work directory's, of no use to a reader
-                    "host": "this machine" if row.backend == "local" else "",
                     "task": task if row.backend != "local" else "",
                     "task_url": f"{weburl}/taskinfo?taskID={task}" if weburl and task.isdigit()
                     else "",

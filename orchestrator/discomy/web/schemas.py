@@ -98,6 +98,12 @@ class Node(BaseModel):
     repo_wait: Optional[str]
     gate_since: Optional[float]
     log: Optional[str] = Field(description="where the latest attempt's whole log is")
+    host: Optional[str] = Field(None, description="where the latest attempt ran: koji's "
+                                "buildArch hosts as arch:host, or this machine's name")
+    started_at: Optional[float] = Field(None, description="when the latest attempt was "
+                                        "submitted (seconds since the epoch)")
+    build_seconds: Optional[float] = Field(None, description="how long the latest attempt "
+                                           "ran, as the build system measured it")
     remaining_seconds: float = Field(description="the longest planned chain from here on")
     updated_at: float
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping, Optional, Sequence
 
 from discomy.orchestration import campaign as cm
+from discomy.web.charts import duration
 
 # node state -> the group a progress bar shows it in
 GROUPS = {cm.DONE: "done", cm.BUILDING: "running", cm.WAITING_REPO: "running",
@@ -91,6 +92,16 @@ def why_waiting(node: Mapping, open_deps: Sequence[tuple], campaign_state: str,
     if state == cm.FAILED:
         return node.get("reason") or "failed"
     return ""
+
+
+def ran(node: Mapping, now: float) -> str:
+    """How long the node's latest attempt ran, as the build system measured it;
+    while it builds, how long since it was submitted; "-" when it has not run."""
+    if node.get("build_seconds") is not None:
+        return duration(node["build_seconds"])
+    if node.get("state") == "building" and node.get("started_at"):
+        return f"{duration(max(0.0, now - node['started_at']))} so far"
+    return "-"
 
 
 def planned_tiers(tier_remaining: Mapping[int, float]) -> dict:

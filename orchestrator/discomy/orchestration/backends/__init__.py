@@ -9,7 +9,8 @@ A backend is made for one campaign and offers, every call non-blocking:
   recorded but whose submission is not (a restart, a lost answer), so nothing is
   built twice;
 - ``submit(name, priority) -> task``: start a build, return its reference;
-- ``poll_all(tasks) -> {task: BuildOutcome | None}``: None while it runs. A
+- ``poll_all(tasks) -> {task: BuildOutcome | None}``: None while it runs. An
+  outcome says where the build ran and how long, as the build system tells. A
   failed outcome says who is at fault, decided from what the build system
   reports (koji's task state and fault class, rpmbuild's exit status) through
   the core's ``*_failure_class`` functions, and where the attempt's whole log is;
@@ -46,6 +47,8 @@ class BuildOutcome:
     error: str = ""
     failure: str = PACKAGE      # when not ok: "package" or "infrastructure" (retried)
     log: str = ""               # the attempt's whole log: a file or a URL
+    host: str = ""              # where it ran: koji's "arch:host, ..." or this machine's name
+    seconds: Optional[float] = None     # how long it ran, as the build system measured
 
 
 class HubUnavailable(RuntimeError):

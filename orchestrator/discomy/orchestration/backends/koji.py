@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import time
 import xmlrpc.client
+from dataclasses import replace
 from typing import Callable, Optional
 
 import koji
@@ -98,6 +99,7 @@ class KojiBackend:
         self.weburl = weburl.rstrip("/")
         self.topurl = topurl.rstrip("/")
         self._merge_tasks: dict = {}          # nvr -> tagging task of this life's merge
+        self._hosts: dict = {}                # host id -> name, as koji said
 
     # -- hub calls -----------------------------------------------------------------
     def call(self, method: str, *args, **kwargs):
@@ -294,20 +296,54 @@ class KojiBackend:
         read in one multicall (and what failed ones left, in a few more)."""
         ids = sorted({int(t) for t in tasks if t.isdigit()})
         infos = dict(zip(ids, self.call_many("getTaskInfo", [(i,) for i in ids])))
-        failed = [i for i in ids if infos[i] and infos[i]["state"] == TASK["FAILED"]]
-        facts = self._failure_facts(failed)
-        return {task: self._outcome(task, infos.get(int(task)) if task.isdigit() else None,
-                                    facts.get(int(task)) if task.isdigit() else None)
-                for task in tasks}
+        ran = [i for i in ids if infos[i] and infos[i]["state"] in (TASK["CLOSED"], TASK["FAILED"])]
+        children = dict(zip(ran, self.call_many("getTaskChildren", [(i,) for i in ran])))
+        failed = [i for i in ran if infos[i]["state"] == TASK["FAILED"]]
+        facts = self._failure_facts(failed, children)
+        where = self._where_ran(ran, infos, children)
+        outcomes = {}
+        for task in tasks:
+            task_id = int(task) if task.isdigit() else None
+            outcome = self._outcome(task, infos.get(task_id), facts.get(task_id))
+            if outcome is not None and task_id in where:
+                outcome = replace(outcome, host=where[task_id][0], seconds=where[task_id][1])
+            outcomes[task] = outcome
+        return outcomes
 
-    def _failure_facts(self, failed: list) -> dict:
+    def _where_ran(self, ran: list, infos: dict, children: dict) -> dict:
+        """``task id -> (hosts, seconds)`` of finished build tasks: their buildArch
+        subtasks' hosts as ``arch:host`` (the task's own host when it has none), and
+        koji's start to completion of the task."""
+        tasks = {i: [c for c in children.get(i) or [] if c.get("method") == "buildArch"]
+                 or [infos[i]] for i in ran}
+        names = self._host_names({t.get("host_id") for ts in tasks.values() for t in ts})
+        where = {}
+        for i, ts in tasks.items():
+            hosts = sorted({(t.get("arch") or "", names.get(t.get("host_id"), ""))
+                            for t in ts if t.get("host_id") in names})
+            text = ", ".join(host if arch in ("", "noarch") else f"{arch}:{host}"
+                             for arch, host in hosts)
+            start, end = infos[i].get("start_ts"), infos[i].get("completion_ts")
+            seconds = float(end) - float(start) if isinstance(start, (int, float)) \
+                and isinstance(end, (int, float)) and end >= start else None
+            where[i] = (text[:255], seconds)
+        return where
+
+    def _host_names(self, host_ids: set) -> dict:
+        """``host id -> name``, asked of koji once per host."""
+        unknown = sorted(h for h in host_ids if isinstance(h, int) and h not in self._hosts)
+        if unknown:
+            for host_id, info in zip(unknown, self.call_many("getHost", [(h,) for h in unknown])):
+                self._hosts[host_id] = (info or {}).get("name") or f"host {host_id}"
+        return {h: self._hosts[h] for h in host_ids if h in self._hosts}
+
+    def _failure_facts(self, failed: list, children: dict) -> dict:
         """``task id -> (fault, failed subtask id or None, a subtask was canceled, its log
         files)`` of failed build tasks."""
         if not failed:
             return {}
         faults = self.call_many("getTaskResult", [(i, False) for i in failed])
-        children = self.call_many("getTaskChildren", [(i,) for i in failed])
-        culprits = {i: _culprit(kids or []) for i, kids in zip(failed, children)}
+        culprits = {i: _culprit(children.get(i) or []) for i in failed}
         where = [culprits[i][0] or i for i in failed]
         files = self.call_many("listTaskOutput", [(w,) for w in where]) if self.topurl else \
             [[] for _ in where]

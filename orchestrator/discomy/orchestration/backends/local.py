@@ -23,6 +23,7 @@ import json
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -92,10 +93,12 @@ class LocalBackend:
     def submit(self, name: str, priority: int = 0) -> str:
         """Build now (this machine is the only builder); the outcome waits for :meth:`poll`."""
         task = f"{name}@{time.time_ns()}"
+        started = time.monotonic()
         outcome = self._rpmbuild(name, self.log_path(task))
         record = {"task": task, "ok": outcome.ok, "nvr": outcome.nvr, "error": outcome.error,
                   "failure": outcome.failure, "log": outcome.log,
-                  "source": self.source_id(name)}
+                  "source": self.source_id(name), "host": socket.gethostname(),
+                  "seconds": round(time.monotonic() - started, 3)}
         _write_json(self.results / f"{task}.json", record)
         if outcome.ok:
             _write_json(self.markers / f"{name}.json", record)
@@ -147,8 +150,11 @@ class LocalBackend:
             # submitted, never finished: the process building it died with it
             return BuildOutcome(False, error="build host died: the local build was interrupted",
                                 failure=cm.INFRASTRUCTURE, log=str(self.log_path(task)))
+        seconds = record.get("seconds")
         return BuildOutcome(record["ok"], record["nvr"], record["error"],
-                            record.get("failure", cm.PACKAGE), record.get("log", ""))
+                            record.get("failure", cm.PACKAGE), record.get("log", ""),
+                            host=str(record.get("host") or ""),
+                            seconds=float(seconds) if isinstance(seconds, (int, float)) else None)
 
     def _rpmbuild(self, name: str, log_path: Path) -> BuildOutcome:
         srpm = self.srpms.get(name)

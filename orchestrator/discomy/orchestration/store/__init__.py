@@ -116,6 +116,10 @@ class NodeRow(Base):
     gate_since: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float, default=time.time)
     log: Mapped[Optional[str]] = mapped_column(Text, nullable=True)   # latest attempt's log
+    # the latest attempt: its builders, when it was submitted, how long it ran
+    host: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    started_at: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    build_seconds: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
 
 
 class EdgeRow(Base):
@@ -250,6 +254,7 @@ _LIVE_FOR_TARGET = (select(CampaignRow.id, CampaignRow.changed)
 _NODE_COLUMNS = (NodeRow.name, NodeRow.tier, NodeRow.state, NodeRow.attempts,
                  NodeRow.failure_class, NodeRow.reason, NodeRow.submission.label("task"),
                  NodeRow.nvr, NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log,
+                 NodeRow.host, NodeRow.started_at, NodeRow.build_seconds,
                  NodeRow.remaining_seconds, NodeRow.updated_at)
 # a campaign's latest node change, beside its columns: what counts of its nodes are
 # kept against (one index lookup, in the same round trip)
@@ -304,7 +309,7 @@ _CHAIN_NEXT = (select(*(_DEP_NODE.c[col.key if col.key != "task" else "submissio
                      & (_DEP_NODE.c.name == EdgeRow.node))
                .where(EdgeRow.campaign_id == bindparam("id"), EdgeRow.dep == bindparam("name"))
                .order_by(_DEP_NODE.c.remaining_seconds.desc(), _DEP_NODE.c.name).limit(1))
-_OWN_SECONDS = (select(NodeRow.state, NodeRow.remaining_seconds,
+_OWN_SECONDS = (select(NodeRow.state, NodeRow.remaining_seconds, NodeRow.build_seconds,
                        select(func.max(_DEP_NODE.c.remaining_seconds))
                        .select_from(EdgeRow)
                        .join(_DEP_NODE, (_DEP_NODE.c.campaign_id == EdgeRow.campaign_id)
@@ -586,7 +591,8 @@ class Store:
             rows = s.execute(select(NodeRow.name, NodeRow.tier, NodeRow.remaining_seconds,
                                     NodeRow.state, NodeRow.attempts, NodeRow.failure_class,
                                     NodeRow.reason, NodeRow.submission, NodeRow.nvr,
-                                    NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log)
+                                    NodeRow.repo_wait, NodeRow.gate_since, NodeRow.log,
+                                    NodeRow.host, NodeRow.started_at, NodeRow.build_seconds)
                              .where(NodeRow.campaign_id == campaign_id))
             return {row[0]: Node(row[0], row[1], deps.get(row[0], ()), *row[2:]) for row in rows}
 
@@ -609,7 +615,9 @@ class Store:
                           .values(state=node.state, attempts=node.attempts,
                                   failure_class=node.failure_class, reason=node.reason,
                                   submission=node.task, nvr=node.nvr, repo_wait=node.repo_wait,
-                                  gate_since=node.gate_since, log=node.log, updated_at=now))
+                                  gate_since=node.gate_since, log=node.log,
+                                  host=node.host, started_at=node.started_at,
+                                  build_seconds=node.build_seconds, updated_at=now))
 
     def claim(self, campaign_id: int, names: Iterable[str]) -> list:
         """Mark released nodes ``building`` (attempt + 1, no task yet: the intent) in one
@@ -625,6 +633,7 @@ class Store:
             for row in rows:
                 row.state, row.attempts = "building", row.attempts + 1
                 row.submission, row.nvr, row.repo_wait, row.gate_since = None, None, None, None
+                row.host, row.started_at, row.build_seconds = None, None, None
                 row.updated_at = time.time()
                 won.append(row.name)
         return won
@@ -729,14 +738,16 @@ class Store:
         with self.engine.connect() as c:
             return [(int(h), state, cls, n) for h, state, cls, n in c.execute(query)]
 
-    def planned_seconds_done(self, campaign_id: int) -> tuple:
-        """``(done, all)``: the planned build time, in seconds, of the campaign's done
-        nodes and of all of them (each node's own: its remaining time less its
-        dependents' longest)."""
+    def compute_seconds(self, campaign_id: int) -> tuple:
+        """``(planned done, planned all, measured)``: the planned build time, in seconds,
+        of the campaign's done nodes and of all of them (each node's own: its remaining
+        time less its dependents' longest), and the build time the build system
+        measured for the latest attempt of every node that ran."""
         with self.engine.connect() as c:
             rows = c.execute(_OWN_SECONDS, {"id": campaign_id}).all()
-        done = sum(max(0.0, r - (d or 0.0)) for state, r, d in rows if state == "done")
-        return done, sum(max(0.0, r - (d or 0.0)) for state, r, d in rows)
+        done = sum(max(0.0, r - (d or 0.0)) for state, r, _, d in rows if state == "done")
+        return (done, sum(max(0.0, r - (d or 0.0)) for _, r, _, d in rows),
+                sum(b for _, _, b, _ in rows if b is not None))
 
     # -- events ------------------------------------------------------------------
     def record_event(self, event) -> bool:

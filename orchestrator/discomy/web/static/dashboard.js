@@ -67,6 +67,7 @@
         field(row, "why").textContent = n.why;
         field(row, "age").textContent = n.age;
         field(row, "planned").textContent = n.planned;
+        field(row, "ran").textContent = n.ran;
         var task = field(row, "task");
         task.textContent = n.host && n.task ? n.host + " · " : n.host;
         if (n.task) {
