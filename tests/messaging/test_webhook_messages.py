@@ -76,7 +76,7 @@ def test_each_state_of_a_push_build_is_on_the_bus_and_its_end_in_chat(rabbitmq, 
     last = messages[-1].body
     assert last["id"] == build_id and last["commit"] == w.first and last["mode"] == "ci"
     assert last["nvr"].startswith("corelib-1.2-0.git") and last["package"] == "corelib"
-    assert last["url"].endswith(f"/api/v1/webhooks/builds/{build_id}")
+    assert last["url"].endswith(f"/pushes/{build_id}")
     (notice,) = Chat.received
     assert notice["kind"] == "ci build succeeded" and notice["nvr"] == last["nvr"]
     assert notice["url"] == last["url"] and "corelib" in notice["text"]

@@ -134,7 +134,8 @@ def test_every_page_loads_without_console_errors_and_shows_hostile_text_as_text(
     hostile = hostile_campaign(api, tmp_path)
     pages = {"campaigns": "/", "campaign": f"/campaigns/{local}",
              "campaign-hostile": f"/campaigns/{hostile}", "fleet": "/fleet",
-             "failures": "/failures", "stats": "/stats", "login": "/login"}
+             "failures": "/failures", "pushes": "/pushes", "stats": "/stats",
+             "login": "/login"}
     browser.get_log("browser")                     # what came before is not ours
     for name, path in pages.items():
         browser.get(base + path)

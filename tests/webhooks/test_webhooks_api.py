@@ -42,7 +42,7 @@ def test_a_signed_github_push_builds_its_snapshot_locally_and_the_forge_sees_it(
     states = [s for _, s, _, _ in world.statuses("github", sha)]
     assert states[0] == "pending" and states[-1] == "success" and "failure" not in states
     link = world.statuses("github", sha)[-1][2]
-    assert link == f"{PUBLIC_URL}/api/v1/webhooks/builds/{build_id}"
+    assert link == f"{PUBLIC_URL}/pushes/{build_id}"
     forge, repository, got_sha, body = world.forge.received[-1]
     assert (forge, repository, got_sha) == ("github", "acme/corelib", sha)
     assert body["context"] == "discomy" and build["nvr"] in body["description"]
@@ -117,6 +117,34 @@ def test_a_failed_build_is_a_failure_on_the_forge(world):
     b = world.build(build_id)
     assert b["state"] == "failure" and "%install" in b["reason"]
     assert world.statuses("github", sha)[-1][1] == "failure"
+
+
+def test_the_dashboard_shows_each_push_build_its_comparison_and_its_log(world):
+    good = world.push("github", "acme/corelib", world.first).json()["build"]
+    world.settle()
+    hostile = world.spec_text.replace(
+        "%install\n", "%install\necho '<script>alert(1)</script>'\nexit 3\n")
+    sha = world.commit(hostile, "break the build")
+    bad = world.push("github", "acme/corelib", sha).json()["build"]
+    world.settle()
+    listing = world.client.get("/pushes")
+    assert listing.status_code == 200 and 'href="/pushes"' in listing.text
+    assert listing.text.index(f'data-push="{bad}"') < listing.text.index(f'data-push="{good}"')
+    assert world.build(good)["nvr"] in listing.text and sha[:12] in listing.text
+    failed = world.client.get("/pushes?state=failure").text
+    assert f'data-push="{bad}"' in failed and f'data-push="{good}"' not in failed
+    page = world.client.get(f"/pushes/{bad}")
+    assert page.status_code == 200 and "failure" in page.text and sha in page.text
+    assert "built when newer or equal" in page.text
+    # the end of the log is shown as text, never as markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "<script>alert(1)" not in page.text
+    log = world.client.get(f"/pushes/{bad}/log")
+    assert log.status_code == 200 and log.headers["content-type"].startswith("text/plain")
+    assert "<script>alert(1)</script>" in log.text
+    assert world.client.get("/pushes/999999").status_code == 404
+    assert world.client.get("/pushes/1x").status_code == 404
+    assert world.client.get("/pushes?state=nosuch").status_code == 400
 
 
 def test_a_push_to_another_branch_or_a_tag_or_a_ping_builds_nothing(world):

@@ -611,3 +611,80 @@ async def events(request: Request):
     return StreamingResponse(stream(request, _ctx(request).dashboard.live, campaign_id, since),
                              media_type="text/event-stream",
                              headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"})
+
+
+# -- forge pushes --------------------------------------------------------------------------------
+PUSHES_SHOWN = 100
+PUSH_STATES = ("queued", "preparing", "skipped", "submitted", "success", "failure")
+
+
+def _push_view(ctx, row) -> dict:
+    """A push build as its pages show it: links to its koji task, campaign and log."""
+    weburl = (ctx.config["koji"].get("weburl") or "").rstrip("/")
+    log = row.log or ""
+    return {"id": row.id, "forge": row.forge, "repository": row.repository,
+            "branch": row.branch, "commit": row.commit, "mode": row.mode,
+            "backend": row.backend, "target": row.target, "state": row.state,
+            "group": views.PUSH_GROUPS.get(row.state, "waiting"), "reason": row.reason,
+            "package": row.package, "nvr": row.nvr, "previous": row.previous,
+            "task": row.task, "campaign_id": row.campaign_id,
+            "task_url": f"{weburl}/taskinfo?taskID={row.task}"
+            if weburl and row.task.isdigit() else "",
+            "log_url": log if log.startswith(("http://", "https://"))
+            else (f"/pushes/{row.id}/log" if log else ""),
+            "created_at": row.created_at, "submitted_at": row.submitted_at,
+            "updated_at": row.updated_at}
+
+
+def _push(ctx, value: str):
+    row = ctx.store.webhooks.build(int(value)) if _whole(value) and int(value) <= MAX_ID \
+        else None
+    if row is None:
+        raise PageError(404, f"no push build {value[:40]}")
+    return row
+
+
+@router.get("/pushes", response_class=HTMLResponse)
+def pushes_page(request: Request):
+    """The builds forge pushes started, newest first, all or in one state."""
+    who = reading(request)
+    ctx = _ctx(request)
+    wanted = request.query_params.get("state") or None
+    if wanted is not None and wanted not in PUSH_STATES:
+        raise PageError(400, f"state must be one of {', '.join(PUSH_STATES)}")
+    rows = ctx.store.webhooks.builds(states=(wanted,) if wanted else None, limit=PUSHES_SHOWN)
+    repos = [f"{r['forge']}:{r['repository']}" for r in ctx.config["webhooks"]["repos"]]
+    return _render(request, "pushes.html", {
+        "pushes": [_push_view(ctx, r) for r in rows], "wanted": wanted, "states": PUSH_STATES,
+        "shown": PUSHES_SHOWN, "repos": repos}, viewer=who)
+
+
+@router.get("/pushes/{build_id}", response_class=HTMLResponse)
+def push_page(request: Request, build_id: str):
+    """One push build: what was pushed, what it was compared with, where it was built."""
+    who = reading(request)
+    ctx = _ctx(request)
+    row = _push(ctx, build_id)
+    workdir = ctx.config["webhooks"].get("workdir")
+    return _render(request, "push.html", {
+        "p": _push_view(ctx, row), "tail": log_tail(ctx, workdir, row.log or "")},
+        viewer=who)
+
+
+@router.get("/pushes/{build_id}/log")
+def push_log(request: Request, build_id: str):
+    """A push build's local log, as plain text: only a file under the webhooks' work
+    directory."""
+    reading(request)
+    ctx = _ctx(request)
+    row = _push(ctx, build_id)
+    where = row.log or ""
+    if not where or where.startswith(("http://", "https://")):
+        raise PageError(404, f"push build {row.id} has no local log")
+    path = local_log(ctx, ctx.config["webhooks"].get("workdir"), where)
+    if path is None:
+        raise PageError(403, f"the log of push build {row.id} is outside the work directories")
+    if not path.is_file():
+        raise PageError(404, f"the log of push build {row.id} is gone ({path.name})")
+    return FileResponse(path, media_type="text/plain; charset=utf-8",
+                        headers={**SECURITY_HEADERS, "Content-Disposition": "inline"})

@@ -16,6 +16,9 @@ from discomy.web.charts import duration
 GROUPS = {cm.DONE: "done", cm.BUILDING: "running", cm.WAITING_REPO: "running",
           cm.GATING: "running", cm.FAILED: "failed", cm.QUARANTINED: "quarantined",
           cm.PLANNED: "waiting", cm.WAITING_DEPS: "waiting"}
+# a forge push build's state as the groups' colours
+PUSH_GROUPS = {"queued": "waiting", "preparing": "running", "submitted": "running",
+               "success": "done", "failure": "failed", "skipped": "skipped"}
 DEPS_SHOWN = 4
 
 

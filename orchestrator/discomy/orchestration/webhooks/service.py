@@ -422,7 +422,7 @@ class WebhookService:
         base = self.settings["public_url"].rstrip("/")
         if row.campaign_id:
             return f"{base}/campaigns/{row.campaign_id}"
-        return f"{base}/api/v1/webhooks/builds/{row.id}"
+        return f"{base}/pushes/{row.id}"
 
     def _announce(self, row, repo: d.RepoSettings, old: Optional[str], reason: str) -> None:
         self._report(repo, row, reason)
