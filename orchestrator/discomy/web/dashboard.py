@@ -331,14 +331,19 @@ def node_log(request: Request, campaign_id: str):
     found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
     if found is None:
         raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
-    where = found.get("log") or ""
+    return log_file(ctx, row.workdir, found.get("log") or "", name)
+
+
+def log_file(ctx, workdir: Optional[str], where: str, what: str) -> FileResponse:
+    """A local log as plain text, when it lies under the work directories (a URL or
+    another path is no file of ours)."""
     if not where or where.startswith(("http://", "https://")):
-        raise PageError(404, f"{name} has no local log")
-    path = local_log(ctx, row.workdir, where)
+        raise PageError(404, f"{what} has no local log")
+    path = local_log(ctx, workdir, where)
     if path is None:
-        raise PageError(403, f"the log of {name} is outside the work directories")
+        raise PageError(403, f"the log of {what} is outside the work directories")
     if not path.is_file():
-        raise PageError(404, f"the log of {name} is gone ({path.name})")
+        raise PageError(404, f"the log of {what} is gone ({path.name})")
     return FileResponse(path, media_type="text/plain; charset=utf-8",
                         headers={**SECURITY_HEADERS, "Content-Disposition": "inline"})
 
@@ -678,13 +683,5 @@ def push_log(request: Request, build_id: str):
     reading(request)
     ctx = _ctx(request)
     row = _push(ctx, build_id)
-    where = row.log or ""
-    if not where or where.startswith(("http://", "https://")):
-        raise PageError(404, f"push build {row.id} has no local log")
-    path = local_log(ctx, ctx.config["webhooks"].get("workdir"), where)
-    if path is None:
-        raise PageError(403, f"the log of push build {row.id} is outside the work directories")
-    if not path.is_file():
-        raise PageError(404, f"the log of push build {row.id} is gone ({path.name})")
-    return FileResponse(path, media_type="text/plain; charset=utf-8",
-                        headers={**SECURITY_HEADERS, "Content-Disposition": "inline"})
+    return log_file(ctx, ctx.config["webhooks"].get("workdir"), row.log or "",
+                    f"push build {row.id}")
