@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 from discomy import cli
 from discomy.orchestration.backends import BuildOutcome
@@ -110,7 +111,9 @@ def test_a_foreground_rebuild_ends_with_each_failures_reason_and_log_for_people(
     assert "failed: alpha (package): rpmbuild failed for alpha in %files" in status
     assert f"log: {log}" in status and "quarantined: beta (waits for alpha" in status
     assert cli.main(["status", "1", "--store", url, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["nodes"]["alpha"]["log"] == log
+    alpha = json.loads(capsys.readouterr().out)["nodes"]["alpha"]
+    assert alpha["log"] == log and alpha["host"] == socket.gethostname()
+    assert alpha["build_seconds"] > 0 and alpha["started_at"] > 0
 
 
 def test_progress_bars_count_quarantined_and_failed_nodes_as_not_done():

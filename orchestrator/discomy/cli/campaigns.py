@@ -333,7 +333,9 @@ def run_status(args) -> int:
             "merged": bool(row.merged),
             "nodes": {n: {"tier": x.tier, "state": x.state, "attempts": x.attempts,
                           "task": x.task, "nvr": x.nvr, "failure_class": x.failure_class,
-                          "reason": x.reason, "log": x.log} for n, x in nodes.items()}}))
+                          "reason": x.reason, "log": x.log, "host": x.host,
+                          "started_at": x.started_at, "build_seconds": x.build_seconds}
+                      for n, x in nodes.items()}}))
         return 0
     if args.follow:
         return _follow(store, args)
