@@ -153,7 +153,8 @@ class LiveHub:
         critical = {name for name, _ in held}
         nodes = [{"name": n["name"], "state": n["state"], "group": n["group"], "why": n["why"],
                   "age": n["age"], "host": n["host"], "task": n["task"],
-                  "task_url": n["task_url"], "log_url": n["log_url"], "planned": n["planned"]}
+                  "task_url": n["task_url"], "log_url": n["log_url"], "planned": n["planned"],
+                  "explain_url": n["explain_url"]}
                  for n in render.decorate(self.ctx, row, changed, critical, now,
                                           views.first_unsettled_tier(counted))]
         critical_tiers = {tier for _, tier in held}

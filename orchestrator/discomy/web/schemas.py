@@ -229,6 +229,12 @@ class Host(BaseModel):
     probed_at: Optional[float]
     comment: Optional[str]
     warnings: list[str]
+    drained: Optional[bool] = Field(None, description="the hub's drain (discomy.drainHost); "
+                                                      "null when the hub does not run discomy_hub")
+    running_tasks: Optional[int] = Field(None, description="open tasks, as the hub plugin counts")
+    claimed: Optional[dict] = Field(None, description="what the builder claims (hub plugin)")
+    learned: Optional[dict] = Field(None, description="the speed the hub learned from builds")
+    speed_source: Optional[str] = Field(None, description="where the speed in force comes from")
 
 
 class HostGroup(BaseModel):
@@ -256,6 +262,7 @@ class Hosts(BaseModel):
     fleet_unavailable: Optional[str]
     unread: list[str] = Field(description="koji's rows that could not be read")
     fetched_at: float = Field(description="when koji was asked (Unix time)")
+    hub_plugin: bool = Field(False, description="whether the hub runs discomy_hub")
 
 
 # -- the service -------------------------------------------------------------------------
