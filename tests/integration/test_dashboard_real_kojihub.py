@@ -34,6 +34,7 @@ ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE), str(ROOT / "orchestrator"), str(ROOT / "tests" / "web")]
 
 import hub_real_kojihub as real  # noqa: E402
+import test_dashboard_browser as web_browser  # noqa: E402
 
 HOSTS = {
     "b1": {"cpus": 16, "memory_mb": 65536, "disk_free_mb": {"/var/lib/mock": 512000},
@@ -81,6 +82,10 @@ def hubs(koji_src):
             host.host.updateHost(0.0, True, {"methods": ["buildArch"], "maxjobs": 4, "discomy": dict(
                 data, version=1, draining=False, probed_at=time.time())})
             host.logout()
+        # a disabled host the hub holds drained: the fleet asks getDrainState for it
+        admin.addHost("off1", ["x86_64"])
+        admin.disableHost("off1")
+        admin.discomy.drainHost("off1")
         admin.discomy.setPackageConstraints("el9-build", "hugepkg", {"memory": "1T"})
         tasks = {}
         for n, package in enumerate(("hugepkg", "small")):
@@ -198,7 +203,7 @@ def test_a_drain_from_the_fleet_page_sets_the_hubs_drain_and_shows_at_once(
     page = api.client.get("/fleet").text
     assert "The hub runs discomy_hub" in text_of(page)
     row = re.search(r"<tr>\s*<td><b>b1</b>.*?</tr>", page, re.S).group(0)
-    assert "claimed 1.5" in row and "drained" not in row
+    assert ">claimed</span>" in row and ">1</td>" in row and "drained" not in row
     csrf = login(api)
     assert 'action="/fleet/b1/drain"' in api.client.get("/fleet").text
     r = api.client.post("/fleet/b1/drain", data={"csrf": csrf}, headers=ORIGIN,
@@ -213,6 +218,7 @@ def test_a_drain_from_the_fleet_page_sets_the_hubs_drain_and_shows_at_once(
     # the API says it too
     hosts = {h["name"]: h for h in api.client.get("/api/v1/hosts").json()["hosts"]}
     assert hosts["b1"]["drained"] is True and hosts["b2"]["drained"] is False
+    assert hosts["off1"]["drained"] is True and hosts["off1"]["enabled"] is False
     r = api.client.post("/fleet/b1/undrain", data={"csrf": csrf}, headers=ORIGIN,
                         follow_redirects=False)
     assert r.status_code == 303
@@ -220,3 +226,48 @@ def test_a_drain_from_the_fleet_page_sets_the_hubs_drain_and_shows_at_once(
     row = re.search(r"<tr>\s*<td><b>b1</b>.*?</tr>", api.client.get("/fleet").text,
                     re.S).group(0)
     assert ">drained</span>" not in row and 'action="/fleet/b1/drain"' in row
+
+
+@pytest.fixture(scope="module")
+def browser():
+    yield from web_browser.open_chromium()
+
+
+@pytest.mark.timeout(600)
+def test_the_explanation_and_the_fleet_in_a_browser(hubs, browser, tmp_path, example_repos):
+    """Debian's Chromium on a real ``discomy api`` server over the plugin's hub: the
+    link from the campaign page opens the explanation; no console error; screenshots
+    under test-artifacts/dashboard/."""
+    from selenium.webdriver.common.by import By
+    console_errors, shot, wait_for = (web_browser.console_errors, web_browser.shot,
+                                      web_browser.wait_for)
+
+    from discomy.web.server import ApiServer
+
+    api = dashboard(tmp_path, example_repos, hubs.url, "browser")
+    cid = koji_campaign(api, hubs.tasks)
+    server = ApiServer(api.app, "127.0.0.1", 0).start()
+    driver = browser
+    try:
+        base = f"http://127.0.0.1:{server.address[1]}"
+        driver.get(f"{base}/campaigns/{cid}")
+        link = driver.find_element(By.CSS_SELECTOR, "tr[data-node='hugepkg'] a.explain")
+        assert link.is_displayed() and link.text == "ask koji"
+        link.click()
+        verdict = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "p.verdict"), 10,
+                           "the explanation page")
+        assert "none of 2 hosts can take it" in verdict.text
+        assert len(driver.find_elements(By.CSS_SELECTOR, "table.hub-hosts tbody tr")) == 2
+        assert console_errors(driver) == []
+        shot(driver, "explain-real-kojihub")
+        hubs.admin.discomy.drainHost("b2")          # as koji discomy-drain does
+        driver.get(f"{base}/fleet")
+        cells = {r.find_element(By.TAG_NAME, "b").text:
+                 r.find_element(By.CSS_SELECTOR, "td.drain-state").text
+                 for r in driver.find_elements(By.CSS_SELECTOR, "table.list tbody tr")}
+        assert cells == {"b1": "-", "b2": "drained", "off1": "drained"}
+        assert console_errors(driver) == []
+        shot(driver, "fleet-real-kojihub")
+    finally:
+        hubs.admin.discomy.undrainHost("b2")
+        server.stop()

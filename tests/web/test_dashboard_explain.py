@@ -124,7 +124,7 @@ def test_a_local_or_settled_node_asks_nothing_of_koji_and_links_nowhere(api, koj
 def test_a_name_that_is_no_node_or_campaign_is_a_404(api):
     cid = koji_campaign(api)
     for url in (f"/campaigns/{cid}/nodes/nosuch/explain", f"/campaigns/{cid}/nodes/"
-                f"{'x' * 300}/explain", f"/campaigns/999/nodes/app/explain",
+                f"{'x' * 300}/explain", "/campaigns/999/nodes/app/explain",
                 "/campaigns/x/nodes/app/explain"):
         assert api.client.get(url).status_code == 404, url
 
@@ -143,3 +143,14 @@ def test_a_hostile_name_and_task_are_escaped(api):
                        "/explain")
     assert r.status_code == 200 and HOSTILE not in r.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+
+
+def test_where_a_hosts_speed_comes_from():
+    assert views.speed_note(None, None, None) == ""             # no hub plugin
+    assert views.speed_note("claimed", {"speed": 1.5}, None) == "claimed"
+    assert views.speed_note("claimed", {"speed": 1.5}, {"speed": 1.4, "packages": 3}) \
+        == "claimed; learned 1.4"
+    assert views.speed_note("learned", {"speed": 3.5}, {"speed": 0.8, "packages": 4}) \
+        == "learned from 4 packages; claimed 3.5"
+    assert views.speed_note("pinned", {"speed": 3.5}, {"speed": 0.8, "packages": 1}) \
+        == "pinned; claimed 3.5; learned 0.8"

@@ -535,7 +535,9 @@ def fleet_view(ctx) -> tuple:
     for h in view["hosts"]:
         capacity = h.get("capacity") or 0
         load = h.get("task_load") or 0
-        hosts.append({**h, "bar": Markup(charts.load_bar(load, capacity))})
+        hosts.append({**h, "bar": Markup(charts.load_bar(load, capacity)),
+                      "speed_note": views.speed_note(h.get("speed_source"), h.get("claimed"),
+                                                     h.get("learned"))})
     return {**view, "hosts": hosts}, None
 
 

@@ -257,3 +257,25 @@ def koji_load(loads: Mapping[str, float], threshold: float, free_total: int,
             lines.append(f"{arch}: {load:.0%} of capacity in use ({over} the "
                          f"{threshold:.0%} at which campaigns hold back new builds)")
     return lines
+
+
+def speed_note(source: Optional[str], claimed: Optional[Mapping],
+               learned: Optional[Mapping]) -> str:
+    """Where a host's speed in force comes from, as the hub plugin says (``speed_source``,
+    ``claimed``, ``learned``): '' without the plugin, else the source, then what was
+    claimed (when it is not the claim in force) and learned (when it is not the
+    learned speed in force)."""
+    if not source:
+        return ""
+    learned = learned or {}
+    if source == "learned" and learned.get("packages"):
+        n = learned["packages"]
+        parts = [f"learned from {n} package{'s' if n != 1 else ''}"]
+    else:
+        parts = [str(source)]
+    said = (claimed or {}).get("speed")
+    if said is not None and source != "claimed":
+        parts.append(f"claimed {said}")
+    if learned.get("speed") is not None and source != "learned":
+        parts.append(f"learned {learned['speed']}")
+    return "; ".join(parts)
