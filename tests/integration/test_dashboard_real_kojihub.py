@@ -162,6 +162,16 @@ def test_a_waiting_node_shows_the_hubs_explanation_and_kojis_load(hubs, tmp_path
     assert re.search(r"x86_64: \d+% of capacity in use \(below the 80% at which campaigns "
                      r"hold back new builds\)", said)
 
+    # the same in the JSON API
+    said = api.client.get(f"/api/v1/campaigns/{cid}/nodes/hugepkg/explain").json()
+    assert said["why"] == f"building (task {free})" and said["koji"]["problem"] is None
+    task = said["koji"]["tasks"][0]
+    assert (task["task_id"], task["state"], task["eligible"]) == (free, "FREE", 0)
+    assert task["requirements"] == "memory>=1 TiB"
+    assert task["hosts"] == [
+        {"name": "b1", "eligible": False, "reasons": "needs 1 TiB memory, has 64 GiB"},
+        {"name": "b2", "eligible": False, "reasons": "needs 1 TiB memory, has 8 GiB"}]
+
     said = text_of(api.client.get(f"/campaigns/{cid}/nodes/small/explain").text)
     assert f"task {hubs.tasks['small']} buildArch x86_64 ASSIGNED" in said
     assert "assigned to b1, which has not opened it yet; 2 of 2 hosts could take it " \

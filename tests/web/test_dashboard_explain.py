@@ -101,6 +101,10 @@ def test_koji_unreachable_is_said_on_the_page_not_a_server_error(tmp_path, examp
     assert r.status_code == 200
     assert "koji could not be asked:" in r.text and "koji is unreachable" in r.text
     assert "building (task 1234)" in r.text
+    said = away.client.get(f"/api/v1/campaigns/{cid}/nodes/app/explain").json()
+    assert said["why"] == "building (task 1234)" and said["task"] == "1234"
+    assert said["koji"]["problem"].startswith("koji is unreachable") \
+        and said["koji"]["tasks"] == []
 
 
 def test_a_local_or_settled_node_asks_nothing_of_koji_and_links_nowhere(api, koji_hub):
@@ -118,6 +122,10 @@ def test_a_local_or_settled_node_asks_nothing_of_koji_and_links_nowhere(api, koj
     assert f'href="/campaigns/{cid}/nodes/lib/explain"' not in page
     r = api.client.get(f"/campaigns/{cid}/nodes/lib/explain")
     assert r.status_code == 200 and "Settled: koji has nothing more to say of it." in r.text
+    said = api.client.get(f"/api/v1/campaigns/{local}/nodes/app/explain").json()
+    assert said == {"name": "app", "state": "planned", "task": None, "koji": None,
+                    "why": "waits for 1 dependency: lib (planned)"}
+    assert api.client.get(f"/api/v1/campaigns/{cid}/nodes/lib/explain").json()["koji"] is None
     assert len(koji_hub.calls) == calls                 # no look at koji for either
 
 
@@ -127,6 +135,10 @@ def test_a_name_that_is_no_node_or_campaign_is_a_404(api):
                 f"{'x' * 300}/explain", "/campaigns/999/nodes/app/explain",
                 "/campaigns/x/nodes/app/explain"):
         assert api.client.get(url).status_code == 404, url
+    for url in (f"/api/v1/campaigns/{cid}/nodes/nosuch/explain",
+                "/api/v1/campaigns/999/nodes/app/explain"):
+        r = api.client.get(url)
+        assert r.status_code == 404 and "error" in r.json(), url
 
 
 def test_a_hostile_name_and_task_are_escaped(api):

@@ -34,7 +34,7 @@ from markupsafe import Markup
 from discomy.orchestration import campaign as cm
 from discomy.orchestration import progress
 from discomy.web import campaigns as api
-from discomy.web import charts, render, session, tokens, views
+from discomy.web import charts, explain, render, session, tokens, views
 from discomy.web.auth import ANONYMOUS, Principal, principal
 from discomy.web.errors import ApiError
 
@@ -317,9 +317,6 @@ def node_rows(ctx, row, filters: dict, critical: set, now: float, unsettled_tier
         (items[-1]["name"] if more else None)
 
 
-EXPLAINED_TASKS = 4       # a build's waiting subtasks asked of the hub, per look
-
-
 @router.get("/campaigns/{campaign_id}/nodes/{name:path}/explain", response_class=HTMLResponse)
 def explain_page(request: Request, campaign_id: str, name: str):
     """Why a node waits, with what koji says: its task's state, the hub's explanation
@@ -334,84 +331,11 @@ def explain_page(request: Request, campaign_id: str, name: str):
     found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
     if found is None:
         raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
-    now = time.time()
     tiers = progress.tier_counts(api._tallies(ctx, [row])[cid])
-    node = render.decorate(ctx, row, [found], set(), now, views.first_unsettled_tier(tiers))[0]
-    look = None
-    if row.backend == "koji" and node["state"] not in cm.SETTLED:
-        task = node.get("task") or ""
-        look = koji_look(ctx, int(task) if _whole(task) and int(task) <= MAX_ID else None)
+    node = render.decorate(ctx, row, [found], set(), time.time(),
+                           views.first_unsettled_tier(tiers))[0]
+    look = explain.look_for(ctx, row, found)
     return _render(request, "explain.html", {"c": row, "n": node, "look": look}, viewer=who)
-
-
-def koji_look(ctx, task_id: Optional[int]) -> dict:
-    """What koji says of a node's task and of its load, for :func:`explain_page`:
-    ``tasks`` (:func:`views.task_explanation` of the task and of its waiting
-    subtasks), ``load`` (sentences), ``problem`` (koji unreachable or refusing)."""
-    import koji
-
-    from discomy.orchestration.backends import HubUnavailable
-    from discomy.orchestration.backends.koji import NETWORK_FAULTS, KojiBackendError
-    from discomy.web.hosts import _line, plugin_missing
-
-    if not ctx.config["koji"].get("server") and ctx.session_factory is None:
-        return {"tasks": [], "load": [], "problem": "koji is not configured here "
-                                                    "([koji] server is empty)"}
-    state = koji.TASK_STATES
-    count = {"countOnly": True}
-    try:
-        session = ctx.koji_session()
-        infos = []
-        if task_id is not None:
-            info = session.getTaskInfo(task_id)
-            if not info:
-                return {"tasks": [], "load": [], "problem": f"koji knows no task {task_id}"}
-            infos.append(info)
-            if info["state"] == state["OPEN"]:
-                children = session.getTaskChildren(task_id) or []
-                infos += [c for c in children
-                          if c.get("state") in (state["FREE"], state["ASSIGNED"])
-                          ][:EXPLAINED_TASKS]
-        waiting = [i for i in infos if i.get("state") in (state["FREE"], state["ASSIGNED"])]
-        first = min((float(i.get("create_ts") or 0) for i in waiting), default=None)
-        with session.multicall(strict=True) as m:
-            hosts_call = m.listHosts()
-            free_call = m.listTasks(opts={"state": [state["FREE"]]}, queryOpts=count)
-            open_call = m.listTasks(opts={"state": [state["OPEN"]]}, queryOpts=count)
-            before_call = m.listTasks(opts={"state": [state["FREE"]], "createdBefore": first},
-                                      queryOpts=count) if first else None
-        hosts = hosts_call.result or []
-        plugin, said = True, {}
-        if waiting:
-            with session.multicall(strict=False) as m:
-                calls = [(i["id"], m.discomy.explainTask(i["id"])) for i in waiting]
-            for tid, call in calls:
-                try:
-                    said[tid] = call.result
-                except koji.GenericError as exc:
-                    if not plugin_missing(exc):
-                        raise
-                    plugin = False
-    except (KojiBackendError, HubUnavailable) + NETWORK_FAULTS as exc:
-        return {"tasks": [], "load": [], "problem": f"koji is unreachable: {_line(exc)}"}
-    except koji.GenericError as exc:
-        return {"tasks": [], "load": [], "problem": f"koji refused: {_line(exc)}"}
-    names = {h.get("id"): str(h.get("name")) for h in hosts if isinstance(h, dict)}
-    tasks = [views.task_explanation({**i, "state": state.get(i.get("state"), "?")},
-                                    said.get(i.get("id")), plugin, names) for i in infos]
-    arches = sorted({i.get("arch") for i in waiting} - {"noarch", None}) or sorted(
-        {a for h in hosts if isinstance(h, dict) and h.get("enabled", True)
-         for a in str(h.get("arches") or "").split()})
-    loads = cm.arch_loads(hosts, arches)
-    load = views.koji_load(loads, float(ctx.config["koji"]["load_threshold"]),
-                           _count(free_call.result), _count(before_call.result)
-                           if before_call else None, _count(open_call.result))
-    return {"tasks": tasks, "load": load, "problem": None}
-
-
-def _count(value) -> int:
-    """``listTasks``' count (``countOnly``); a list when a hub ignores the option."""
-    return len(value) if isinstance(value, list) else int(value or 0)
 
 
 @router.get("/campaigns/{campaign_id}/log")
