@@ -5,7 +5,8 @@ Two hubs on one database: one runs the Discomy hub plugin, the other is stock ko
 (``Plugins =`` empty). Two hosts publish their host data with ``host.updateHost``;
 ``hugepkg`` must have 1 TiB of memory (``discomy.setPackageConstraints``), so its
 buildArch task stays FREE whatever the scheduler does; the ``small`` task is
-ASSIGNED by a scheduler pass (``scheduler.doRun``) and not opened, as no kojid runs.
+ASSIGNED by a scheduler pass (``scheduler.doRun``) and not opened, as no kojid runs;
+a ``build`` task that b2 opened has a buildArch subtask of hugepkg, FREE.
 
 A koji campaign in the dashboard's store has these tasks as its nodes' tasks. Its
 page links each unsettled node to the page that asks koji why it waits: the hub's
@@ -93,10 +94,21 @@ def hubs(koji_src):
             tasks[package] = admin.makeTask("buildArch", [srpm, "el9-build", "x86_64", True, {}],
                                             arch="x86_64", priority=20)
         admin.scheduler.doRun(force=True)
+        # a build task b2 runs, whose buildArch subtask waits (as kojid makes them)
+        tasks["bigbuild"] = admin.makeTask(
+            "build", ["git+https://git.example/rpms/hugepkg.git#main", "el9", {}])
+        admin.assignTask(tasks["bigbuild"], "b2", force=True)
+        b2 = real.login(koji, url, "b2", exclusive=True)
+        b2.host.openTask(tasks["bigbuild"])
+        child = b2.host.subtask("buildArch", ["tasks/2/0/hugepkg-2.0-1.el9.src.rpm",
+                                              "el9-build", "x86_64", True, {}],
+                                tasks["bigbuild"], arch="x86_64")
+        b2.logout()
         states = {p: koji.TASK_STATES[admin.getTaskInfo(t)["state"]] for p, t in tasks.items()}
-        assert states == {"hugepkg": "FREE", "small": "ASSIGNED"}, states
+        assert states == {"hugepkg": "FREE", "small": "ASSIGNED", "bigbuild": "OPEN"}, states
+        assert koji.TASK_STATES[admin.getTaskInfo(child)["state"]] == "FREE"
         yield SimpleNamespace(url=url, stock_url=stock_url, admin=admin, tasks=tasks,
-                              work=work)
+                              child=child, work=work)
         assert [line for line in (work / "hub.log").read_text().splitlines()
                 if "Traceback" in line] == []
     except BaseException:
@@ -125,7 +137,7 @@ def koji_campaign(api, tasks: dict) -> int:
     from discomy.orchestration.campaign import Node
 
     nodes = [Node("hugepkg", 0, (), 300.0), Node("small", 0, (), 100.0),
-             Node("app", 1, ("hugepkg",), 50.0)]
+             Node("bigbuild", 0, (), 200.0), Node("app", 1, ("hugepkg",), 50.0)]
     cid = api.store.create_campaign(["hugepkg"], "per-tier", "koji", nodes, target="el9")
     held = api.store.nodes(cid)
     api.store.update_nodes(cid, {p: replace(held[p], state=cm.BUILDING, task=str(t))
@@ -157,7 +169,7 @@ def test_a_waiting_node_shows_the_hubs_explanation_and_kojis_load(hubs, tmp_path
     assert "Requirements: memory>=1 TiB" in said
     # each host's verdict from the hub, with its reason
     assert "b1 no needs 1 TiB memory, has 64 GiB b2 no needs 1 TiB memory, has 8 GiB" in said
-    assert "koji has 1 free task waiting for a host and 0 running; 0 of the free ones " \
+    assert "koji has 2 free tasks waiting for a host and 1 running; 0 of the free ones " \
            "were made before this one" in said
     assert re.search(r"x86_64: \d+% of capacity in use \(below the 80% at which campaigns "
                      r"hold back new builds\)", said)
@@ -178,9 +190,16 @@ def test_a_waiting_node_shows_the_hubs_explanation_and_kojis_load(hubs, tmp_path
            "(b1, b2)" in said or "assigned to b2, which has not opened it yet; 2 of 2 " \
            "hosts could take it (b1, b2)" in said
 
+    # a running build: its waiting buildArch subtask is what the hub explains
+    said = text_of(api.client.get(f"/campaigns/{cid}/nodes/bigbuild/explain").text)
+    assert f"task {hubs.tasks['bigbuild']} build noarch OPEN running on b2" in said
+    assert f"task {hubs.child} buildArch x86_64 FREE free: waiting for the hub's scheduler " \
+           "to give it to a host; none of 2 hosts can take it: needs 1 TiB memory" in said
+    assert "1 of the free ones were made before this one" in said
+
     said = text_of(api.client.get(f"/campaigns/{cid}/nodes/app/explain").text)
     assert "Why: waits for 1 dependency: hugepkg (building)" in said
-    assert "The node has no koji task yet" in said and "koji has 1 free task" in said
+    assert "The node has no koji task yet" in said and "koji has 2 free tasks" in said
     # a task koji does not know is said, not a failure
     held = api.store.nodes(cid)
     api.store.update_nodes(cid, {"small": replace(held["small"], task="999999")})
@@ -197,7 +216,7 @@ def test_a_stock_hub_is_said_to_give_no_reason(hubs, tmp_path, example_repos):
     said = text_of(r.text)
     assert "free: waiting for the hub's scheduler to give it to a host; the hub does not " \
            "run discomy_hub; koji's stock scheduler gives no reason" in said
-    assert "koji has 1 free task" in said
+    assert "koji has 2 free tasks" in said
     fleet = text_of(api.client.get("/fleet").text)
     assert "The hub does not run discomy_hub" in fleet and "b1" in fleet
 
