@@ -106,4 +106,6 @@ def koji_look(ctx, task_id: Optional[int]) -> dict:
 
 def _count(value) -> int:
     """``listTasks``' count (``countOnly``); a list when a hub ignores the option."""
-    return len(value) if isinstance(value, list) else int(value or 0)
+    if isinstance(value, list):
+        return len(value)
+    return value if isinstance(value, int) and value >= 0 else 0

@@ -65,12 +65,13 @@ def _look(ctx: ApiContext) -> dict:
     try:
         session = ctx.koji_session()
         rows, data = koji_hosts(session, enabled=None)
-        hub = hub_hosts(session, rows)
+        hub, unread = hub_hosts(session, rows)
     except (KojiBackendError, HubUnavailable) + NETWORK_FAULTS as exc:
         raise unavailable(f"koji is unreachable: {_line(exc)}") from None
     except koji.GenericError as exc:
         raise ApiError(502, f"koji refused: {_line(exc)}") from None
-    return convert(rows, data, time.time(), hub)
+    view = convert(rows, data, time.time(), hub)
+    return {**view, "unread": view["unread"] + unread}
 
 
 def plugin_missing(exc: BaseException) -> bool:
@@ -78,18 +79,20 @@ def plugin_missing(exc: BaseException) -> bool:
     return "Invalid method" in str(exc)
 
 
-def hub_hosts(session, rows: list) -> Optional[dict]:
-    """host id -> the hub plugin's view of the host (``drained``, and for enabled hosts
-    ``running_tasks``, ``claimed``, ``learned``, ``speed_source``); None when the hub
-    does not run discomy_hub."""
+def hub_hosts(session, rows: list) -> tuple:
+    """``(host id -> the hub plugin's view of the host, what could not be read)``: the
+    view has ``drained``, and for enabled hosts ``running_tasks``, ``claimed``,
+    ``learned``, ``speed_source`` and the ``speed`` in force; it is None when the hub
+    does not run discomy_hub, or its plugin refuses (then said in the second item:
+    the fleet is still what ``listHosts`` says)."""
     import koji
 
     try:
         found = session.discomy.hostCapabilities()
     except koji.GenericError as exc:
         if plugin_missing(exc):
-            return None
-        raise
+            return None, []
+        return None, [f"the hub's discomy.hostCapabilities refused: {_line(exc)}"]
     out = {h["id"]: h for h in found or () if isinstance(h, dict) and isinstance(h.get("id"), int)}
     others = [r["id"] for r in rows if isinstance(r, dict) and isinstance(r.get("id"), int)
               and r["id"] not in out][:DISABLED_ASKED]
@@ -103,7 +106,7 @@ def hub_hosts(session, rows: list) -> Optional[dict]:
                 continue
             if isinstance(state, dict):
                 out[i] = {"id": i, "drained": bool(state.get("drained"))}
-    return out
+    return out, []
 
 
 def convert(rows: list, host_data: list, fetched_at: float, hub: Optional[dict] = None) -> dict:
