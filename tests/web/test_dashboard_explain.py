@@ -166,3 +166,11 @@ def test_where_a_hosts_speed_comes_from():
         == "learned from 4 packages; claimed 3.5"
     assert views.speed_note("pinned", {"speed": 3.5}, {"speed": 0.8, "packages": 1}) \
         == "pinned; claimed 3.5; learned 0.8"
+
+
+def test_without_a_koji_server_the_page_says_koji_is_not_configured(tmp_path, example_repos):
+    bare = make_api(f"sqlite:///{tmp_path / 'bare.sqlite'}", make_config(tmp_path, example_repos))
+    cid = koji_campaign(bare)
+    r = bare.client.get(f"/campaigns/{cid}/nodes/app/explain")
+    assert r.status_code == 200 and "koji is not configured here ([koji] server is empty)" \
+        in r.text
