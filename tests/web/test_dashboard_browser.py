@@ -29,6 +29,11 @@ HOSTILE = "<script>document.title='owned'</script>"
 
 @pytest.fixture(scope="module")
 def browser():
+    yield from open_chromium()
+
+
+def open_chromium():
+    """Debian's headless Chromium through chromedriver; quit when the generator ends."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -49,3 +49,21 @@ def test_without_an_admin_profile_there_is_no_form_and_a_drain_is_refused(
     r = api.client.post("/fleet/b1/drain", data={"csrf": csrf}, headers=ORIGIN)
     assert r.status_code == 404 and "koji_admin_profile" in r.text
     assert not koji_hub.drained
+
+
+def test_with_drain_off_a_drain_post_is_404_for_anyone_before_any_login_or_csrf_check(
+        tmp_path, example_repos, koji_hub):
+    koji_hub.drained.clear()
+    api = admin_api(tmp_path, example_repos, koji_hub, profile="", name="off404")
+    calls = len(koji_hub.calls)
+    for action in ("drain", "undrain"):
+        # no login, no origin, no form, no CSRF token: still "off", not 401/403/415
+        for r in (api.client.post(f"/fleet/b1/{action}"),
+                  api.client.post(f"/fleet/b1/{action}", headers={"Origin": "http://evil"}),
+                  api.client.post(f"/fleet/b1/{action}", content=b"{}",
+                                  headers={"Content-Type": "application/json"}),
+                  api.client.post(f"/fleet/b1/{action}", headers={"Authorization":
+                                                                  "Bearer wrong"})):
+            assert r.status_code == 404, (action, r.status_code, r.text[:200])
+            assert "koji_admin_profile" in r.text
+    assert not koji_hub.drained and len(koji_hub.calls) == calls     # koji never asked

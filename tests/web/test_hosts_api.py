@@ -67,3 +67,27 @@ def test_host_rows_koji_garbles_are_named_not_fatal():
     assert view["unread"][0].startswith("host 2: ") and \
         view["unread"][1].startswith("a host row without an id")
     assert view["fleet"]["hosts"] == 1
+
+
+def test_a_hub_plugin_that_refuses_leaves_the_fleet_of_listhosts_and_says_so(api, koji_hub):
+    """The stand-in hub has no discomy.hostCapabilities: koji's "Invalid method" fault
+    means no plugin (drained is null); any other fault of the plugin is named, and the
+    fleet is still listHosts'."""
+    import koji
+
+    from discomy.web.hosts import hub_hosts
+
+    view = api.client.get("/api/v1/hosts").json()
+    assert view["hub_plugin"] is False and view["unread"] == []
+    assert {h["name"]: h["drained"] for h in view["hosts"]} == {"b1": None, "b2": None}
+
+    class Refusing:
+        class discomy:
+            @staticmethod
+            def hostCapabilities():
+                raise koji.GenericError("relation scheduler_sys_data does not exist")
+
+    found, unread = hub_hosts(Refusing(), [{"id": 1}])
+    assert found is None
+    assert unread == ["the hub's discomy.hostCapabilities refused: relation "
+                      "scheduler_sys_data does not exist"]

@@ -190,6 +190,25 @@ def get_node(campaign_id: Id, name: Annotated[s.Name, PathParam()],
     return {**node, "deps": deps, "dependents": dependents}
 
 
+@router.get("/{campaign_id}/nodes/{name}/explain", response_model=s.NodeExplanation,
+            summary="Why a node waits, with what koji says of its task and its load",
+            responses={404: {"model": s.ErrorBody}})
+def explain_node(campaign_id: Id, name: Annotated[s.Name, PathParam()],
+                 ctx: ApiContext = Depends(context), who: Principal = Depends(reader)):
+    """Asks koji (once per call, within ``[api] koji_timeout_seconds``) for an unsettled
+    node of a koji campaign: the task's state, the hub's ``discomy.explainTask`` for a
+    task not yet running, koji's load. Koji unreachable is said in ``koji.problem``."""
+    from discomy.web import explain
+
+    row = _row(ctx, campaign_id)
+    found = ctx.store.nodes_named(campaign_id, [name]).get(name)
+    if found is None:
+        raise not_found(f"{name} is not part of campaign {campaign_id}")
+    return {"name": found["name"], "state": found["state"], "task": found.get("task") or None,
+            "why": explain.why(ctx, row, found, _tallies(ctx, [row])[campaign_id]),
+            "koji": explain.look_for(ctx, row, found)}
+
+
 # -- planning: a start and a preview both make a plan ---------------------------------------
 class _Planning:
     """One of ``[api] planning_slots``: a plan of the whole distribution takes seconds

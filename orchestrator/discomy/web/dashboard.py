@@ -34,7 +34,7 @@ from markupsafe import Markup
 from discomy.orchestration import campaign as cm
 from discomy.orchestration import progress
 from discomy.web import campaigns as api
-from discomy.web import charts, render, session, tokens, views
+from discomy.web import charts, explain, render, session, tokens, views
 from discomy.web.auth import ANONYMOUS, Principal, principal
 from discomy.web.errors import ApiError
 
@@ -317,6 +317,27 @@ def node_rows(ctx, row, filters: dict, critical: set, now: float, unsettled_tier
         (items[-1]["name"] if more else None)
 
 
+@router.get("/campaigns/{campaign_id}/nodes/{name:path}/explain", response_class=HTMLResponse)
+def explain_page(request: Request, campaign_id: str, name: str):
+    """Why a node waits, with what koji says: its task's state, the hub's explanation
+    (``discomy.explainTask``) of a task not yet running and koji's load. Koji is asked
+    here, once per look, never for a whole page of nodes."""
+    who = reading(request)
+    ctx = _ctx(request)
+    cid = _campaign_id(campaign_id)
+    row = ctx.store.campaign_view(cid)
+    if row is None:
+        raise PageError(404, f"no campaign {cid}")
+    found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
+    if found is None:
+        raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
+    tiers = progress.tier_counts(api._tallies(ctx, [row])[cid])
+    node = render.decorate(ctx, row, [found], set(), time.time(),
+                           views.first_unsettled_tier(tiers))[0]
+    look = explain.look_for(ctx, row, found)
+    return _render(request, "explain.html", {"c": row, "n": node, "look": look}, viewer=who)
+
+
 @router.get("/campaigns/{campaign_id}/log")
 def node_log(request: Request, campaign_id: str):
     """A local build's log, as plain text: only a file under the campaign's work
@@ -443,7 +464,9 @@ def fleet_view(ctx) -> tuple:
     for h in view["hosts"]:
         capacity = h.get("capacity") or 0
         load = h.get("task_load") or 0
-        hosts.append({**h, "bar": Markup(charts.load_bar(load, capacity))})
+        hosts.append({**h, "bar": Markup(charts.load_bar(load, capacity)),
+                      "speed_note": views.speed_note(h.get("speed_source"), h.get("claimed"),
+                                                     h.get("learned"))})
     return {**view, "hosts": hosts}, None
 
 

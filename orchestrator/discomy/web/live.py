@@ -154,7 +154,7 @@ class LiveHub:
         nodes = [{"name": n["name"], "state": n["state"], "group": n["group"], "why": n["why"],
                   "age": n["age"], "host": n["host"], "task": n["task"],
                   "task_url": n["task_url"], "log_url": n["log_url"], "planned": n["planned"],
-                  "ran": n["ran"]}
+                  "ran": n["ran"], "explain_url": n["explain_url"]}
                  for n in render.decorate(self.ctx, row, changed, critical, now,
                                           views.first_unsettled_tier(counted))]
         critical_tiers = {tier for _, tier in held}

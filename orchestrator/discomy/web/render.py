@@ -99,8 +99,18 @@ def decorate(ctx, row, items: list, critical: set, now: float,
                     "task": task if row.backend != "local" else "",
                     "task_url": f"{weburl}/taskinfo?taskID={task}" if weburl and task.isdigit()
                     else "",
-                    "log_url": log_url(row.id, n), "critical": n["name"] in critical})
+                    "log_url": log_url(row.id, n), "critical": n["name"] in critical,
+                    "explain_url": explain_url(row, n)})
     return out
+
+
+def explain_url(row, node: dict) -> str:
+    """The page that asks koji why a node of a koji campaign waits ('' for others)."""
+    from urllib.parse import quote
+
+    if row.backend != "koji" or node["state"] in cm.SETTLED:
+        return ""
+    return f"/campaigns/{row.id}/nodes/{quote(node['name'], safe='')}/explain"
 
 
 def log_url(cid: int, node: dict) -> str:

@@ -137,6 +137,40 @@ class NodeDetail(Node):
     dependents: list[str] = Field(description="the nodes waiting for it")
 
 
+class HostVerdict(BaseModel):
+    name: str
+    eligible: bool = Field(description="whether the host could take the task now")
+    reasons: str = Field(description="why not, as the hub says")
+
+
+class TaskExplanation(BaseModel):
+    task_id: Optional[int]
+    method: str
+    arch: str
+    state: str = Field(description="koji's task state: FREE, ASSIGNED, OPEN, CLOSED, ...")
+    verdict: str = Field(description="one sentence: why koji has not run it, or what it does")
+    requirements: str = Field(description="the task's requirements, as the hub reads them")
+    hosts: list[HostVerdict] = Field(description="the hub's verdict per host (a page of them)")
+    hidden: int = Field(description="hosts left out of the page")
+    eligible: int = Field(description="hosts that could take it")
+    note: str
+
+
+class KojiLook(BaseModel):
+    tasks: list[TaskExplanation] = Field(description="the node's task and its waiting subtasks")
+    load: list[str] = Field(description="koji's queue and load, in sentences")
+    problem: Optional[str] = Field(description="why koji could not be asked; null when it was")
+
+
+class NodeExplanation(BaseModel):
+    name: str
+    state: NodeState
+    task: Optional[str]
+    why: str = Field(description="why it waits, from what the store knows")
+    koji: Optional[KojiLook] = Field(description="what koji says; null for a local campaign's "
+                                                 "or a settled node")
+
+
 class StartRequest(Strict):
     """A campaign to start, as ``discomy rebuild --detach`` records one; options left
     out are the ``[campaign]`` section's."""
@@ -235,6 +269,12 @@ class Host(BaseModel):
     probed_at: Optional[float]
     comment: Optional[str]
     warnings: list[str]
+    drained: Optional[bool] = Field(None, description="the hub's drain (discomy.drainHost); "
+                                                      "null when the hub does not run discomy_hub")
+    running_tasks: Optional[int] = Field(None, description="open tasks, as the hub plugin counts")
+    claimed: Optional[dict] = Field(None, description="what the builder claims (hub plugin)")
+    learned: Optional[dict] = Field(None, description="the speed the hub learned from builds")
+    speed_source: Optional[str] = Field(None, description="where the speed in force comes from")
 
 
 class HostGroup(BaseModel):
@@ -262,6 +302,7 @@ class Hosts(BaseModel):
     fleet_unavailable: Optional[str]
     unread: list[str] = Field(description="koji's rows that could not be read")
     fetched_at: float = Field(description="when koji was asked (Unix time)")
+    hub_plugin: bool = Field(False, description="whether the hub runs discomy_hub")
 
 
 # -- the service -------------------------------------------------------------------------

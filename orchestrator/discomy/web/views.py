@@ -182,3 +182,114 @@ def estimate_against_actual(rows: Iterable[Mapping], now: float) -> list:
             actual = max(0.0, now - r["created_at"]) + (r.get("eta_seconds") or 0.0)
         out.append((f"#{r['id']} {r['label']}", r["planned_seconds"] / 3600, actual / 3600))
     return out
+
+
+# -- why koji has not run a node's task ----------------------------------------------------------
+NO_PLUGIN = "the hub does not run discomy_hub; koji's stock scheduler gives no reason"
+HOSTS_SHOWN = 40
+KOJI_WAITING = ("FREE", "ASSIGNED")
+
+
+def task_explanation(info: Mapping, hub: Optional[Mapping], plugin: bool,
+                     host_names: Mapping[int, str]) -> dict:
+    """What the page says of one koji task (``getTaskInfo``'s row, its state by name):
+    a verdict, and for a task koji has not opened the hub's explanation
+    (``discomy.explainTask``'s answer, None when not asked or ``plugin`` is false):
+    the task's requirements and, per host, whether it could take it and why not."""
+    state = str(info.get("state", "?"))
+    host = host_names.get(info.get("host_id"), f"host {info.get('host_id')}") \
+        if info.get("host_id") else ""
+    out = {"task_id": info.get("id"), "method": str(info.get("method", "")),
+           "arch": str(info.get("arch", "")), "state": state, "requirements": "",
+           "hosts": [], "hidden": 0, "eligible": 0, "note": ""}
+    if state == "OPEN":
+        out["verdict"] = f"running on {host}" if host else "running"
+        return out
+    if state not in KOJI_WAITING:
+        out["verdict"] = (f"koji says {state}; the engine records it at its next look "
+                          "at koji")
+        return out
+    head = (f"assigned to {host}, which has not opened it yet" if state == "ASSIGNED"
+            else "free: waiting for the hub's scheduler to give it to a host")
+    if not plugin:
+        out["verdict"] = f"{head}; {NO_PLUGIN}"
+        return out
+    if not isinstance(hub, Mapping):
+        out["verdict"] = head
+        return out
+    verdicts = [{**h, "reasons": [_unprefixed(str(r), str(h.get("name"))) for r in
+                                  h.get("reasons") or ()]}
+                for h in hub.get("hosts") or () if isinstance(h, Mapping)]
+    fit = [str(h.get("name")) for h in verdicts if h.get("eligible")]
+    out["requirements"] = str((hub.get("requirements") or {}).get("text") or "none")
+    out["eligible"] = len(fit)
+    rows = [{"name": str(h.get("name")), "eligible": bool(h.get("eligible")),
+             "reasons": "; ".join(str(r) for r in h.get("reasons") or ())}
+            for h in sorted(verdicts, key=lambda h: (not h.get("eligible"), str(h.get("name"))))]
+    out["hosts"], out["hidden"] = rows[:HOSTS_SHOWN], max(0, len(rows) - HOSTS_SHOWN)
+    if not verdicts:
+        tail = "the hub knows no enabled host in its channel"
+    elif fit:
+        shown = ", ".join(fit[:DEPS_SHOWN]) + (f" and {len(fit) - DEPS_SHOWN} more"
+                                              if len(fit) > DEPS_SHOWN else "")
+        tail = (f"{len(fit)} of {len(verdicts)} host{'s' if len(verdicts) != 1 else ''} "
+                f"could take it ({shown}); the next scheduler pass should place it")
+    else:
+        reasons: dict = {}
+        for h in verdicts:
+            for r in h.get("reasons") or ("no reason given",):
+                reasons[str(r)] = reasons.get(str(r), 0) + 1
+        common = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        tail = (f"none of {len(verdicts)} host{'s' if len(verdicts) != 1 else ''} can take "
+                "it: " + "; ".join(f"{r} ({n})" for r, n in common))
+    out["verdict"] = f"{head}; {tail}"
+    if hub.get("enabled") is False:
+        out["note"] = ("discomy_hub's scheduler is off ([scheduler] enabled = false): koji's "
+                       "stock pass places tasks; these are the plugin's reasons")
+    return out
+
+
+def _unprefixed(reason: str, host: str) -> str:
+    """A host's reason without the host's name before it (the hub's ``b1: needs ...``)."""
+    return reason[len(host) + 2:] if reason.startswith(host + ": ") else reason
+
+
+def koji_load(loads: Mapping[str, float], threshold: float, free_total: int,
+              free_before: Optional[int], open_total: int) -> list:
+    """Sentences on koji's load: the queue (free tasks, those created before the task,
+    open tasks) and each arch's load against the campaigns' ``[koji] load_threshold``
+    (``loads`` from :func:`discomy.orchestration.campaign.arch_loads`)."""
+    lines = [f"koji has {free_total} free task{'s' if free_total != 1 else ''} waiting "
+             f"for a host and {open_total} running"
+             + (f"; {free_before} of the free ones were made before this one"
+                if free_before is not None else "")]
+    for arch, load in sorted(loads.items()):
+        if load == float("inf"):
+            lines.append(f"{arch}: no ready host builds it")
+        else:
+            over = "above" if load > threshold else "below"
+            lines.append(f"{arch}: {load:.0%} of capacity in use ({over} the "
+                         f"{threshold:.0%} at which campaigns hold back new builds)")
+    return lines
+
+
+def speed_note(source: Optional[str], claimed: Optional[Mapping],
+               learned: Optional[Mapping]) -> str:
+    """Where a host's speed in force comes from, as the hub plugin says (``speed_source``,
+    ``claimed``, ``learned``): '' without the plugin, else the source, then what was
+    claimed (when it is not the claim in force) and learned (when it is not the
+    learned speed in force)."""
+    if not source:
+        return ""
+    learned = learned or {}
+    if source == "learned" and learned.get("packages"):
+        n = learned["packages"]
+        parts = [f"learned from {n} package{'s' if n != 1 else ''}"]
+    else:
+        parts = [str(source)]
+    said = (claimed or {}).get("speed")
+    if said is not None and source != "claimed":
+        parts.append(f"claimed {said}")
+    if learned.get("speed") is not None and source != "learned":
+        parts.append(f"learned {learned['speed']}")
+    return "; ".join(parts)

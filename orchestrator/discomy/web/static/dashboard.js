@@ -65,6 +65,11 @@
         if (!row) { return; }
         setState(field(row, "state"), n.state);
         field(row, "why").textContent = n.why;
+        var explain = field(row, "explain");
+        if (explain) {
+          explain.hidden = !n.explain_url;
+          explain.setAttribute("href", n.explain_url || "#");
+        }
         field(row, "age").textContent = n.age;
         field(row, "planned").textContent = n.planned;
         field(row, "ran").textContent = n.ran;
