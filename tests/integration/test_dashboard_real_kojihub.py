@@ -289,7 +289,7 @@ def test_the_explanation_and_the_fleet_in_a_browser(hubs, browser, tmp_path, exa
         assert len(driver.find_elements(By.CSS_SELECTOR, "table.hub-hosts tbody tr")) == 2
         assert console_errors(driver) == []
         shot(driver, "explain-real-kojihub")
-        hubs.admin.discomy.drainHost("b2")          # as koji discomy-drain does
+        hubs.admin.discomy.drainHost("b2")          # as koji drain-host does
         driver.get(f"{base}/fleet")
         cells = {r.find_element(By.TAG_NAME, "b").text:
                  r.find_element(By.CSS_SELECTOR, "td.drain-state").text
