@@ -205,6 +205,15 @@ def _campaign_id(value: str) -> int:
     return int(value)
 
 
+def _campaign_row(ctx, value: str):
+    """The campaign a page's path names, or its 404 page."""
+    cid = _campaign_id(value)
+    row = ctx.store.campaign_view(cid)
+    if row is None:
+        raise PageError(404, f"no campaign {cid}")
+    return row
+
+
 def _int_arg(request: Request, key: str, default: int, high: int = MAX_ID) -> int:
     value = request.query_params.get(key)
     if value is None or value == "":
@@ -255,10 +264,8 @@ def _module_builds(ctx) -> tuple:
 def campaign_page(request: Request, campaign_id: str):
     who = reading(request)
     ctx = _ctx(request)
-    cid = _campaign_id(campaign_id)
-    row = ctx.store.campaign_view(cid)
-    if row is None:
-        raise PageError(404, f"no campaign {cid}")
+    row = _campaign_row(ctx, campaign_id)
+    cid = row.id
     now = time.time()
     tallies = api._tallies(ctx, [row])[cid]
     summary = render.summary(ctx, row, tallies, now)
@@ -324,10 +331,8 @@ def explain_page(request: Request, campaign_id: str, name: str):
     here, once per look, never for a whole page of nodes."""
     who = reading(request)
     ctx = _ctx(request)
-    cid = _campaign_id(campaign_id)
-    row = ctx.store.campaign_view(cid)
-    if row is None:
-        raise PageError(404, f"no campaign {cid}")
+    row = _campaign_row(ctx, campaign_id)
+    cid = row.id
     found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
     if found is None:
         raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
@@ -344,10 +349,8 @@ def node_log(request: Request, campaign_id: str):
     directory (or the configured work directories), never another path."""
     reading(request)
     ctx = _ctx(request)
-    cid = _campaign_id(campaign_id)
-    row = ctx.store.campaign_view(cid)
-    if row is None:
-        raise PageError(404, f"no campaign {cid}")
+    row = _campaign_row(ctx, campaign_id)
+    cid = row.id
     name = request.query_params.get("node", "")
     found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
     if found is None:
@@ -602,10 +605,8 @@ async def resume(request: Request, campaign_id: str):
 
 async def _act(request: Request, campaign_id: str, who: Principal, action: str):
     ctx = _ctx(request)
-    cid = _campaign_id(campaign_id)
-    row = ctx.store.campaign_view(cid)
-    if row is None:
-        raise PageError(404, f"no campaign {cid}")
+    row = _campaign_row(ctx, campaign_id)
+    cid = row.id
     try:
         if action == "cancel":
             result = await run_in_threadpool(api._cancel, ctx, row, False, who)
