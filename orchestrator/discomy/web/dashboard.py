@@ -214,6 +214,14 @@ def _campaign_row(ctx, value: str):
     return row
 
 
+def _node(ctx, cid: int, name: str) -> dict:
+    """The node of campaign ``cid`` named ``name`` (its columns), or its 404 page."""
+    found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
+    if found is None:
+        raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
+    return found
+
+
 def _int_arg(request: Request, key: str, default: int, high: int = MAX_ID) -> int:
     value = request.query_params.get(key)
     if value is None or value == "":
@@ -333,9 +341,7 @@ def explain_page(request: Request, campaign_id: str, name: str):
     ctx = _ctx(request)
     row = _campaign_row(ctx, campaign_id)
     cid = row.id
-    found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
-    if found is None:
-        raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
+    found = _node(ctx, cid, name)
     tiers = progress.tier_counts(api._tallies(ctx, [row])[cid])
     node = render.decorate(ctx, row, [found], set(), time.time(),
                            views.first_unsettled_tier(tiers))[0]
@@ -352,9 +358,7 @@ def node_log(request: Request, campaign_id: str):
     row = _campaign_row(ctx, campaign_id)
     cid = row.id
     name = request.query_params.get("node", "")
-    found = ctx.store.nodes_named(cid, [name]).get(name) if 0 < len(name) <= 255 else None
-    if found is None:
-        raise PageError(404, f"{name[:100]} is not part of campaign {cid}")
+    found = _node(ctx, cid, name)
     return log_file(ctx, row.workdir, found.get("log") or "", name)
 
 
