@@ -5,6 +5,7 @@ tasks on builders; dependencies, capacity and the lower bound always hold."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,8 @@ from discomy.planning import simulator as simulator_module
 from discomy.planning.fleet import Fleet, HostGroup
 from discomy.planning.graph import graph_from_mapping
 from discomy.planning.planner import make_plan
-from discomy.planning.simulator import (NOARCH, POLICIES, SimConfig, build_arches, lower_bound,
-                                        simulate, workload_from_plan)
+from discomy.planning.simulator import (NOARCH, POLICIES, SHIPPED_HUB, SimConfig, build_arches,
+                                        lower_bound, simulate, workload_from_plan)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
 from stock_schedule import stock_do_schedule  # noqa: E402
@@ -229,11 +230,20 @@ def test_discomy_priorities_put_the_longest_chain_first_on_the_fastest_host():
     chain = sorted((r for r in ours.runs if workload.names[r.build].startswith("z")),
                    key=lambda r: r.start)
     # the chain's head is first on the fast host, ahead of the 20 short builds created
-    # with it; its last link too (a middle link released while the fast host is full
-    # may go to a slow one: the pass does not hold work back for a busy faster host)
-    assert chain[0].host == 0 and chain[0].start == min(r.start for r in ours.runs)
-    assert chain[-1].host == 0
+    # with it, and every later link too: released while the fast host is full of short
+    # builds, a link would end 45 min later on a slow host (the shipped wait_for_faster
+    # is 5 min), so it waits for the fast one
+    assert chain[0].start == min(r.start for r in ours.runs)
+    assert [r.host for r in chain] == [0, 0, 0]
     assert ours.makespan_seconds < 0.6 * stock.makespan_seconds
+    # without the rule a middle link is released while the fast host is full and takes
+    # a slow one: the chain, and the campaign, end later
+    hub = replace(SHIPPED_HUB, wait_for_faster_s=None)
+    plain = simulate(workload, fleet, "discomy", SimConfig(), hub)
+    plain_chain = sorted((r for r in plain.runs if workload.names[r.build].startswith("z")),
+                         key=lambda r: r.start)
+    assert any(r.host != 0 for r in plain_chain)
+    assert ours.makespan_seconds < plain.makespan_seconds
 
 
 def test_a_power_job_waits_for_the_strong_host_with_the_hub_plugin():
@@ -341,3 +351,13 @@ def test_koji_facts_are_kojis_defaults():
     # a day-long average adds the capped 18 to buildArch's 1.5
     assert km.buildarch_weight(86400) == 19.5 and km.FREE_TASK_WEIGHT == 1.0
     assert isinstance(simulator_module.SHIPPED_HUB, PlacementConfig)
+
+
+def test_the_estimate_assumes_the_shipped_hub_config():
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read(Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf")
+    shipped = parse_config({name: dict(parser.items(name)) for name in parser.sections()})
+    assert replace(shipped, trust=SHIPPED_HUB.trust) == SHIPPED_HUB

@@ -215,6 +215,7 @@ def test_example_config_file_is_valid_and_documents_every_option():
     path = Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf"
     config = discomy_hub.read_config(str(path))
     assert config is not None and config.enabled and config.power_after_s == 7200
+    assert config.wait_for_faster_s == 300
     assert config.trust == TrustConfig()        # the file shows the defaults
     text = path.read_text()
     for option in list(SCHEDULER_KEYS) + list(TRUST_KEYS):

@@ -89,7 +89,7 @@ MAX_TIMING_SECONDS = 86400.0
 # parents waiting for subtasks that have none): the simulation says so and stops
 STUCK_SECONDS = 30 * 86400.0
 # the hub plugin's settings the estimate assumes: the shipped discomy.conf
-SHIPPED_HUB = PlacementConfig(power_after_s=7200.0)
+SHIPPED_HUB = PlacementConfig(power_after_s=7200.0, wait_for_faster_s=300.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -476,7 +476,9 @@ class _Simulation:
         heapq.heapify(self.open_chains)
         if plugin:
             defaults = self.placement.defaults
-            self.req = [requirements_for(name, defaults, {}, d, self.placement.power_after_s)
+            keep = self.placement.wait_for_faster_s is not None
+            self.req = [requirements_for(name, defaults, {}, d, self.placement.power_after_s,
+                                         keep)
                         for name, d in zip(workload.names, self.durations)]
         else:
             self.req = [NO_REQUIREMENTS] * n
