@@ -314,9 +314,16 @@ def speed_floor(speeds: Sequence[float], task: FreeTask,
 
 
 def fitting_speeds(p: PassState, candidates: Sequence[int], task: FreeTask,
-                   fit_of: FitCache, config: PlacementConfig) -> list:
-    """The distinct speeds of the hosts in ``candidates`` that can ever take ``task``."""
-    return sorted({effective_speed(p.hosts[i]) for i in candidates
+                   fit_of: FitCache, config: PlacementConfig,
+                   speed: Optional[Sequence[float]] = None) -> list:
+    """The distinct speeds of the hosts in ``candidates`` that can ever take ``task``
+    (``speed``: each host's effective speed, where the caller has them)."""
+    if speed is None:
+        speed = [effective_speed(h) for h in p.hosts]
+    if task.req.is_hard_free():
+        # nothing to fit: only draining keeps a host off it for good
+        return sorted({speed[i] for i in candidates if not p.hosts[i].draining})
+    return sorted({speed[i] for i in candidates
                    if never_reason(p, i, task, (), fit_of, config.unknown_fits) is None})
 
 
@@ -389,7 +396,7 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
                 speeds = speeds_of.get((bin_key, hard))
                 if speeds is None:
                     speeds = speeds_of[(bin_key, hard)] = fitting_speeds(
-                        p, bins.get(bin_key, ()), task, fit_of, config)
+                        p, bins.get(bin_key, ()), task, fit_of, config, host_speed)
                 slowest = speed_floor(speeds, task, config)
             key = kinds[look] = (bin_key, min_available(task.weight, config), hard,
                                  task.req.power, task.method in WAITING_METHODS, slowest)
@@ -473,7 +480,7 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
             if task.req.is_hard_free() and not task.req.power:
                 # preference() for a task with nothing to fit, inlined
                 if not speed:
-                    speed = [effective_speed(h) for h in hosts]
+                    speed = host_speed or [effective_speed(h) for h in hosts]
                     keep_off = [1 if power_waiting and is_strong(h, config) else 0
                                 for h in hosts]
                 sign = 1 if waiting else -1
