@@ -301,7 +301,9 @@ class DiscomyTaskScheduler(StockTaskScheduler):
 
     def write_back(self, result, free, config):
         rows = {t["task_id"]: t for t in self.free_tasks}
-        constrained = {t.task_id for t in free if t.req != placement.NO_REQUIREMENTS}
+        # tasks with constraints or a power job's history (a build's duration alone,
+        # kept for wait_for_faster, is not worth a line per task: explainTask says it)
+        constrained = {t.task_id for t in free if t.req.why}
         for host_id, task_id in result.reserved.items():
             if _logged_reserved.get(host_id) != task_id:
                 scheduler.log_both(f"discomy: host reserved for power task {task_id}",
