@@ -384,3 +384,53 @@ def test_explain_says_a_slow_host_is_passed_over_for_a_long_build():
     assert not verdicts["slow"].eligible
     assert "too slow" in verdicts["slow"].reasons[0]
     assert "at maxjobs" in verdicts["fast"].reasons[0]
+
+
+def parent(task_id, arch="noarch"):
+    """A koji ``build`` task: it only waits for its subtasks once open."""
+    return FreeTask(task_id=task_id, channel_id=1, arch=arch, method="build")
+
+
+def test_a_slow_host_covered_by_a_faster_bigger_one_lends_its_last_slot_to_a_parent():
+    from discomy.placement.schedule import work_slots
+    fast = host(1, "fast", capacity=16, speed=2.0, memory_gib=64, cpus=16, maxjobs=4)
+    slow = host(2, "slow", capacity=4, speed=0.5, memory_gib=8, cpus=4, maxjobs=1)
+    assert work_slots([fast, slow]) == [1, 0]
+    # the parent takes the slow host's only slot: the fast host keeps one for its subtasks
+    assert placed(schedule([parent(10)], [], [fast, slow], {}, CFG, now=0)) == {10: 2}
+
+
+def test_a_host_that_takes_what_no_faster_host_takes_keeps_its_last_slot():
+    from discomy.placement.schedule import work_slots
+    fast = host(1, "fast", capacity=16, speed=2.0, memory_gib=16, maxjobs=4)
+    big = host(2, "big", capacity=4, speed=0.5, memory_gib=128, maxjobs=1)
+    other_arch = host(3, "arm", capacity=4, speed=0.5, memory_gib=8, maxjobs=1,
+                      arches="x86_64 aarch64")
+    # a 64 GiB build only fits big; an aarch64 one only the arm host
+    assert work_slots([fast, big, other_arch]) == [1, 1, 1]
+    assert placed(schedule([parent(10)], [], [fast, big, other_arch], {}, CFG, now=0)) == \
+        {10: 1}
+
+
+def test_a_draining_host_covers_no_other():
+    from discomy.placement.schedule import work_slots
+    fast = host(1, "fast", capacity=16, speed=2.0, memory_gib=64, maxjobs=4, draining=True)
+    slow = host(2, "slow", capacity=4, speed=0.5, memory_gib=8, maxjobs=1)
+    assert work_slots([fast, slow]) == [1, 1]
+
+
+def test_hosts_alike_all_keep_their_last_slot_and_hosts_without_data_none():
+    from discomy.placement.schedule import work_slots
+    alike = [host(k, capacity=4, speed=1.0, memory_gib=8) for k in (1, 2, 3)]
+    assert work_slots(alike) == [1, 1, 1]
+    assert work_slots([host(4), host(5)]) == [0, 0]
+
+
+def test_an_unknown_value_is_covered_only_by_one_as_open():
+    from discomy.placement.schedule import work_slots
+    known = host(1, "known", capacity=16, speed=2.0, memory_gib=64, cpus=16)
+    unknown = host(2, "unknown", capacity=4, speed=0.5, cpus=4)   # memory not published
+    # with unknown values fitting, the slow host takes any memory need: the fast one
+    # (64 GiB) does not cover it; with them excluded it takes none, and is covered
+    assert work_slots([known, unknown]) == [1, 1]
+    assert work_slots([known, unknown], unknown_fits=False) == [1, 0]

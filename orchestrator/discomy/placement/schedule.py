@@ -109,12 +109,59 @@ def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
             load[i] += task.weight
         ntasks[i] += 1
     maxjobs = [h.maxjobs or config.maxjobs for h in hosts]
-    # a parent holds its slot until its subtasks are done: were every slot of a host
-    # held by parents, their subtasks could wait for ever. Hosts with Discomy data keep
-    # one slot for work (one with a single slot takes no parent); hosts without it are
-    # scheduled as stock koji schedules them.
-    work_slot = [1 if has_data(h) else 0 for h in hosts]
-    return PassState(hosts, load, ntasks, maxjobs, [h.capacity for h in hosts], work_slot)
+    return PassState(hosts, load, ntasks, maxjobs, [h.capacity for h in hosts],
+                     work_slots(hosts, config.unknown_fits))
+
+
+def work_slots(hosts: Sequence[HostCapabilities], unknown_fits: bool = True) -> list:
+    """Per host, 1 where it keeps its last slot from tasks that only wait for subtasks.
+
+    A parent holds its slot until its subtasks are done: were every slot that a subtask
+    can take held by parents, it would wait for ever. A host with Discomy data keeps one
+    slot for work (one with a single slot takes no parent) unless another such host,
+    not draining, *covers* it: in every channel and arch it serves, at least as fast,
+    and able to take every task it can take (memory, disk, cpus, virtualization,
+    features). A host no other covers keeps its slot, so every task that some host can
+    take has a work slot on a host that can take it, and parents fill the slow hosts'
+    last slots, where little work would go. Hosts without data keep none: they are
+    scheduled as stock koji schedules them.
+    """
+    return list(_work_slots(tuple(_coverage(h) for h in hosts), unknown_fits))
+
+
+def _coverage(host: HostCapabilities) -> Optional[tuple]:
+    """What a host can take, for :func:`work_slots` (None: no Discomy data)."""
+    if not has_data(host):
+        return None
+    d = host.data
+    return (host.draining, frozenset(host.channels), frozenset(host.arches),
+            effective_speed(host), d.memory_mb, d.buildroot_free_mb(), d.cpus,
+            frozenset(d.virt), frozenset(d.features))
+
+
+def _size_covers(mine: Optional[float], other: Optional[float], unknown_fits: bool) -> bool:
+    """A host with ``mine`` takes every task a host with ``other`` takes (None: unknown,
+    which takes any need when unknown values fit, else none)."""
+    if other is None:
+        return mine is None or not unknown_fits
+    return (mine is None and unknown_fits) or (mine is not None and mine >= other)
+
+
+def _covers(b: tuple, a: tuple, unknown_fits: bool) -> bool:
+    return (not b[0] and b[1] >= a[1] and b[2] >= a[2] and b[3] >= a[3]
+            and all(_size_covers(b[k], a[k], unknown_fits) for k in (4, 5, 6))
+            and b[7] >= a[7] and b[8] >= a[8])
+
+
+@functools.lru_cache(maxsize=8)
+def _work_slots(shape: tuple, unknown_fits: bool) -> tuple:
+    # a fleet's hosts change rarely: the answer is kept for the next pass. Hosts alike
+    # are compared once; a host keeps its slot unless one not alike covers it.
+    kinds = {c for c in shape if c is not None}
+    covered = {a for a in kinds
+               if any(b != a and _covers(b, a, unknown_fits)
+                      and not _covers(a, b, unknown_fits) for b in kinds)}
+    return tuple(0 if c is None or c in covered else 1 for c in shape)
 
 
 def host_bins(hosts: Sequence[HostCapabilities]) -> dict:
