@@ -129,14 +129,24 @@ def work_slots(hosts: Sequence[HostCapabilities], unknown_fits: bool = True) -> 
     return list(_work_slots(tuple(_coverage(h) for h in hosts), unknown_fits))
 
 
+_COVERAGE: dict = {}      # id(host) -> (host, coverage): hosts a caller passes again
+
+
 def _coverage(host: HostCapabilities) -> Optional[tuple]:
     """What a host can take, for :func:`work_slots` (None: no Discomy data)."""
-    if not has_data(host):
-        return None
-    d = host.data
-    return (host.draining, frozenset(host.channels), frozenset(host.arches),
-            effective_speed(host), d.memory_mb, d.buildroot_free_mb(), d.cpus,
-            frozenset(d.virt), frozenset(d.features))
+    seen = _COVERAGE.get(id(host))
+    if seen is not None and seen[0] is host:
+        return seen[1]
+    coverage = None
+    if has_data(host):
+        d = host.data
+        coverage = (host.draining, frozenset(host.channels), frozenset(host.arches),
+                    effective_speed(host), d.memory_mb, d.buildroot_free_mb(), d.cpus,
+                    frozenset(d.virt), frozenset(d.features))
+    if len(_COVERAGE) > 4096:
+        _COVERAGE.clear()
+    _COVERAGE[id(host)] = (host, coverage)   # the host is kept, so its id is not reused
+    return coverage
 
 
 def _size_covers(mine: Optional[float], other: Optional[float], unknown_fits: bool) -> bool:
