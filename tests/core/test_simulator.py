@@ -353,3 +353,17 @@ def test_the_estimate_assumes_the_shipped_hub_config():
     parser.read(Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf")
     shipped = parse_config({name: dict(parser.items(name)) for name in parser.sections()})
     assert replace(shipped, trust=SHIPPED_HUB.trust) == SHIPPED_HUB
+
+
+def test_parents_filling_the_covered_slow_hosts_never_stall_the_campaign():
+    # one fast host with two slots covers four slow ones with one slot each: the
+    # parents of 24 builds in flight at once may fill every slow slot, and the fast
+    # host's last slot still runs their subtasks
+    deps = {f"p{i:02d}": [] for i in range(24)}
+    workload = workload_for(deps, [600] * 24, [False] * 24)
+    fleet = Fleet((HostGroup("fast", 1, ("x86_64",), 2.0, 16, 2),
+                   HostGroup("slow", 4, ("x86_64",), 0.5, 16, 1)))
+    config = SimConfig(max_in_flight=24)
+    result = simulate(workload, fleet, "discomy", config)
+    check_invariants(workload, fleet, config, result)
+    assert result.build_count == 24 and len(result.runs) == 24
