@@ -39,7 +39,9 @@ Policies (:data:`POLICIES`), each something that can be deployed:
 - ``discomy-stock-hub``: the orchestrator's release order and koji priorities
   (:mod:`discomy.planning.priorities`) on a stock hub;
 - ``discomy``: the same with the hub plugin: host data from the fleet, package
-  constraints, power jobs by history, reservations (``PlacementConfig``).
+  constraints, power jobs by history, reservations, long builds waiting for a faster
+  host and parents on the slow builders' last slots (``PlacementConfig``, the shipped
+  discomy.conf unless given).
 
 The lower bound (:func:`lower_bound`) is what no schedule under this model beats:
 the longest chain on the fastest hosts where each hop of a build waits for a
