@@ -389,9 +389,9 @@ def slow_reason(p: PassState, i: int, floor: Optional[float], task: FreeTask,
     speed = effective_speed(p.hosts[i])
     if floor is None or speed >= floor:
         return None
-    return (f"{p.hosts[i].name}: too slow (speed {speed:g}): its last build of "
-            f"{task.req.seconds:.0f} s would end over {config.wait_for_faster_s:.0f} s later "
-            f"than on a speed {floor:g} host; it waits for one")
+    return (f"{p.hosts[i].name}: too slow (speed {speed:g}) for a build this long: it "
+            f"would end over {config.wait_for_faster_s:.0f} s later than on a speed "
+            f"{floor:g} host; it waits for one")
 
 
 def weak_reason(p: PassState, i: int, floor: bool, config: PlacementConfig) -> Optional[str]:
