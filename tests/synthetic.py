@@ -47,8 +47,9 @@ FLEET = [
      "maxjobs": 10, "cpus": 32, "memory": "128G", "disk": "1T"},
 ]
 
-# the heavy packages need what only the bigger hosts have
-HUB_CONFIG = {"scheduler": {"power_after": "2h"},
+# the shipped discomy.conf's history rules; the heavy packages need what only the
+# bigger hosts have
+HUB_CONFIG = {"scheduler": {"power_after": "2h", "wait_for_faster": "5m"},
               "constraints": {name: '{"memory": "48G", "cpus": 16}' for name in HEAVY}}
 
 

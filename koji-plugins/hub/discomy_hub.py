@@ -251,13 +251,14 @@ def core_tasks(free_rows, config):
         for warning in warnings:
             warn_once(warning, [tid for tid, s in sources.items() if s[1] == tag])
     history = {}
-    if config.power_after_s is not None:
+    if config.power_after_s is not None or config.wait_for_faster_s is not None:
         history = last_buildarch_seconds(sorted({s[0] for s in sources.values() if s[0]}))
     tasks = []
     for row in free_rows:
         package, tag = sources.get(row["task_id"], (None, None))
         req = placement.requirements_for(package, config.defaults, rules.get(tag, {}),
-                                         history.get(package), config.power_after_s)
+                                         history.get(package), config.power_after_s,
+                                         config.wait_for_faster_s is not None)
         tasks.append(placement.FreeTask(
             task_id=row["task_id"], channel_id=row["channel_id"], arch=row["arch"],
             weight=row["weight"], priority=row["priority"], create_ts=row["create_ts"],
@@ -300,7 +301,9 @@ class DiscomyTaskScheduler(StockTaskScheduler):
 
     def write_back(self, result, free, config):
         rows = {t["task_id"]: t for t in self.free_tasks}
-        constrained = {t.task_id for t in free if t.req != placement.NO_REQUIREMENTS}
+        # tasks with constraints or a power job's history (a build's duration alone,
+        # kept for wait_for_faster, is not worth a line per task: explainTask says it)
+        constrained = {t.task_id for t in free if t.req.why}
         for host_id, task_id in result.reserved.items():
             if _logged_reserved.get(host_id) != task_id:
                 scheduler.log_both(f"discomy: host reserved for power task {task_id}",

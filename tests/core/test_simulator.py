@@ -5,6 +5,7 @@ tasks on builders; dependencies, capacity and the lower bound always hold."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,8 @@ from discomy.planning import simulator as simulator_module
 from discomy.planning.fleet import Fleet, HostGroup
 from discomy.planning.graph import graph_from_mapping
 from discomy.planning.planner import make_plan
-from discomy.planning.simulator import (NOARCH, POLICIES, SimConfig, build_arches, lower_bound,
-                                        simulate, workload_from_plan)
+from discomy.planning.simulator import (NOARCH, POLICIES, SHIPPED_HUB, SimConfig, build_arches,
+                                        lower_bound, simulate, workload_from_plan)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standins"))
 from stock_schedule import stock_do_schedule  # noqa: E402
@@ -229,10 +230,11 @@ def test_discomy_priorities_put_the_longest_chain_first_on_the_fastest_host():
     chain = sorted((r for r in ours.runs if workload.names[r.build].startswith("z")),
                    key=lambda r: r.start)
     # the chain's head is first on the fast host, ahead of the 20 short builds created
-    # with it; its last link too (a middle link released while the fast host is full
-    # may go to a slow one: the pass does not hold work back for a busy faster host)
-    assert chain[0].host == 0 and chain[0].start == min(r.start for r in ours.runs)
-    assert chain[-1].host == 0
+    # with it, and every later link too: released while the fast host is full of short
+    # builds, a link would end 45 min later on a slow host (the shipped wait_for_faster
+    # is 5 min), so it waits for the fast one
+    assert chain[0].start == min(r.start for r in ours.runs)
+    assert [r.host for r in chain] == [0, 0, 0]
     assert ours.makespan_seconds < 0.6 * stock.makespan_seconds
 
 
@@ -341,3 +343,27 @@ def test_koji_facts_are_kojis_defaults():
     # a day-long average adds the capped 18 to buildArch's 1.5
     assert km.buildarch_weight(86400) == 19.5 and km.FREE_TASK_WEIGHT == 1.0
     assert isinstance(simulator_module.SHIPPED_HUB, PlacementConfig)
+
+
+def test_the_estimate_assumes_the_shipped_hub_config():
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read(Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf")
+    shipped = parse_config({name: dict(parser.items(name)) for name in parser.sections()})
+    assert replace(shipped, trust=SHIPPED_HUB.trust) == SHIPPED_HUB
+
+
+def test_parents_filling_the_covered_slow_hosts_never_stall_the_campaign():
+    # one fast host with two slots covers four slow ones with one slot each: the
+    # parents of 24 builds in flight at once may fill every slow slot, and the fast
+    # host's last slot still runs their subtasks
+    deps = {f"p{i:02d}": [] for i in range(24)}
+    workload = workload_for(deps, [600] * 24, [False] * 24)
+    fleet = Fleet((HostGroup("fast", 1, ("x86_64",), 2.0, 16, 2),
+                   HostGroup("slow", 4, ("x86_64",), 0.5, 16, 1)))
+    config = SimConfig(max_in_flight=24)
+    result = simulate(workload, fleet, "discomy", config)
+    check_invariants(workload, fleet, config, result)
+    assert result.build_count == 24 and len(result.runs) == 24

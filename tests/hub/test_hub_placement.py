@@ -294,3 +294,143 @@ def test_power_jobs_pack_onto_the_busiest_host_that_still_takes_one():
              for h in plain]
     result = schedule([task(10, hours)], [ActiveTask(90, 1, 19.5)], plain, {}, CFG, now=0)
     assert placed(result) == {10: 2}
+
+
+def slow_and_busy_fast(fast_speed=2.0):
+    """A fast host at its maxjobs and an idle slow one."""
+    fast = host(1, "fast", capacity=16, speed=fast_speed, maxjobs=1)
+    slow = host(2, "slow", capacity=16, speed=0.5)
+    return [fast, slow], [ActiveTask(99, 1, 1.5)]
+
+
+WAIT_5M = PlacementConfig(wait_for_faster_s=300)
+
+
+def test_long_build_waits_for_a_busy_fast_host_rather_than_run_on_a_slow_one():
+    hosts, active = slow_and_busy_fast()
+    # an hour's build: 2 h on the slow host against 30 min on the fast one
+    long_build = task(10, TaskRequirements(seconds=3600.0))
+    result = schedule([long_build], active, hosts, {}, WAIT_5M, now=0)
+    assert placed(result) == {}
+    assert "slow: too slow (speed 0.5)" in result.reasons[10]
+    assert "would end over 300 s later than on a speed 2 host" in result.reasons[10]
+    # a short one loses less than 5 min there and takes the idle slow host
+    short = task(11, TaskRequirements(seconds=120.0))
+    assert placed(schedule([short], active, hosts, {}, WAIT_5M, now=0)) == {11: 2}
+    # with the rule off (the default) the long one takes the slow host too
+    assert placed(schedule([long_build], active, hosts, {}, PlacementConfig(), now=0)) == \
+        {10: 2}
+
+
+def test_long_build_takes_the_fast_host_once_it_has_room():
+    hosts, _ = slow_and_busy_fast()
+    long_build = task(10, TaskRequirements(seconds=3600.0))
+    assert placed(schedule([long_build], [], hosts, {}, WAIT_5M, now=0)) == {10: 1}
+
+
+def test_wait_for_faster_weighs_only_hosts_that_can_take_the_task():
+    # the fast host lacks the memory: the slow host is the fastest that fits, so the
+    # build takes it at once
+    fast = host(1, "fast", capacity=16, speed=2.0, memory_gib=8)
+    slow = host(2, "slow", capacity=16, speed=0.5, memory_gib=64)
+    req = TaskRequirements(memory_mb=32 * 1024, seconds=36000.0, why="package llvm")
+    assert placed(schedule([task(10, req)], [], [fast, slow], {}, WAIT_5M, now=0)) == {10: 2}
+
+
+def test_wait_for_faster_keeps_hosts_without_data_as_stock_koji():
+    # no host publishes a speed: all count 1.0, nothing waits
+    hosts = [host(1, capacity=16, maxjobs=1), host(2, capacity=16)]
+    long_build = task(10, TaskRequirements(seconds=36000.0))
+    result = schedule([long_build], [ActiveTask(99, 1, 1.5)], hosts, {}, WAIT_5M, now=0)
+    assert placed(result) == {10: 2}
+
+
+def test_speed_floor_is_the_slowest_speed_within_the_patience():
+    from discomy.placement.schedule import speed_floor
+    speeds = [0.5, 1.0, 2.0]
+    cfg = PlacementConfig(wait_for_faster_s=600)
+
+    def floor(seconds):
+        return speed_floor(speeds, task(1, TaskRequirements(seconds=seconds)), cfg)
+    # 1200 s: 2400 s at speed 0.5, 1200 at 1.0, 600 at 2.0: 1.0 loses exactly 600 s
+    assert floor(1200.0) == 1.0
+    assert floor(1201.0) == 2.0
+    assert floor(400.0) == 0.5           # 800 s at 0.5, 600 s later than at 2.0
+    assert floor(None) is None
+    assert speed_floor(speeds, task(1, TaskRequirements(seconds=1e6)), PlacementConfig()) \
+        is None
+
+
+def test_requirements_keep_the_last_build_when_the_pass_weighs_speed():
+    req = requirements_for("bash", {}, {}, 900.0, 7200.0, keep_seconds=True)
+    assert req.seconds == 900.0 and not req.power and req.is_hard_free()
+    assert requirements_for("bash", {}, {}, 900.0, 7200.0) == NO_REQUIREMENTS
+    assert requirements_for("bash", {}, {}, None, 7200.0, keep_seconds=True) == NO_REQUIREMENTS
+    power = requirements_for("llvm", {}, {}, 9000.0, 7200.0, keep_seconds=True)
+    assert power.power and power.seconds == 9000.0
+
+
+def test_wait_for_faster_option_parses_durations_and_never():
+    assert parse_config({"scheduler": {"wait_for_faster": "10m"}}).wait_for_faster_s == 600
+    assert parse_config({"scheduler": {"wait_for_faster": "never"}}).wait_for_faster_s is None
+    with pytest.raises(ConfigError, match=r"\[scheduler\] wait_for_faster"):
+        parse_config({"scheduler": {"wait_for_faster": "soon"}})
+
+
+def test_explain_says_a_slow_host_is_passed_over_for_a_long_build():
+    hosts, active = slow_and_busy_fast()
+    verdicts = {v.name: v for v in explain(task(10, TaskRequirements(seconds=3600.0)), active,
+                                            hosts, {}, WAIT_5M, now=0)}
+    assert not verdicts["slow"].eligible
+    assert "too slow" in verdicts["slow"].reasons[0]
+    assert "at maxjobs" in verdicts["fast"].reasons[0]
+
+
+def parent(task_id, arch="noarch"):
+    """A koji ``build`` task: it only waits for its subtasks once open."""
+    return FreeTask(task_id=task_id, channel_id=1, arch=arch, method="build")
+
+
+def test_a_slow_host_covered_by_a_faster_bigger_one_lends_its_last_slot_to_a_parent():
+    from discomy.placement.schedule import work_slots
+    fast = host(1, "fast", capacity=16, speed=2.0, memory_gib=64, cpus=16, maxjobs=4)
+    slow = host(2, "slow", capacity=4, speed=0.5, memory_gib=8, cpus=4, maxjobs=1)
+    assert work_slots([fast, slow]) == [1, 0]
+    # the parent takes the slow host's only slot: the fast host keeps one for its subtasks
+    assert placed(schedule([parent(10)], [], [fast, slow], {}, CFG, now=0)) == {10: 2}
+
+
+def test_a_host_that_takes_what_no_faster_host_takes_keeps_its_last_slot():
+    from discomy.placement.schedule import work_slots
+    fast = host(1, "fast", capacity=16, speed=2.0, memory_gib=16, maxjobs=4)
+    big = host(2, "big", capacity=4, speed=0.5, memory_gib=128, maxjobs=1)
+    other_arch = host(3, "arm", capacity=4, speed=0.5, memory_gib=8, maxjobs=1,
+                      arches="x86_64 aarch64")
+    # a 64 GiB build only fits big; an aarch64 one only the arm host
+    assert work_slots([fast, big, other_arch]) == [1, 1, 1]
+    assert placed(schedule([parent(10)], [], [fast, big, other_arch], {}, CFG, now=0)) == \
+        {10: 1}
+
+
+def test_a_draining_host_covers_no_other():
+    from discomy.placement.schedule import work_slots
+    fast = host(1, "fast", capacity=16, speed=2.0, memory_gib=64, maxjobs=4, draining=True)
+    slow = host(2, "slow", capacity=4, speed=0.5, memory_gib=8, maxjobs=1)
+    assert work_slots([fast, slow]) == [1, 1]
+
+
+def test_hosts_alike_all_keep_their_last_slot_and_hosts_without_data_none():
+    from discomy.placement.schedule import work_slots
+    alike = [host(k, capacity=4, speed=1.0, memory_gib=8) for k in (1, 2, 3)]
+    assert work_slots(alike) == [1, 1, 1]
+    assert work_slots([host(4), host(5)]) == [0, 0]
+
+
+def test_an_unknown_value_is_covered_only_by_one_as_open():
+    from discomy.placement.schedule import work_slots
+    known = host(1, "known", capacity=16, speed=2.0, memory_gib=64, cpus=16)
+    unknown = host(2, "unknown", capacity=4, speed=0.5, cpus=4)   # memory not published
+    # with unknown values fitting, the slow host takes any memory need: the fast one
+    # (64 GiB) does not cover it; with them excluded it takes none, and is covered
+    assert work_slots([known, unknown]) == [1, 1]
+    assert work_slots([known, unknown], unknown_fits=False) == [1, 0]

@@ -171,8 +171,10 @@ def test_with_the_shipped_config_hosts_without_discomy_data_decide_as_stock_koji
     hosts, active, free, refusals = world
     for host in hosts:
         host["data"] = {k: v for k, v in (host["data"] or {}).items() if k != "discomy"} or None
-    history = TaskRequirements(power=True, why="last buildArch took 3h00m")
-    reqs = {t["task_id"]: history for n, t in enumerate(free) if slow[n]}
+    # and every other task's history weighed against speeds (wait_for_faster 5m)
+    history = TaskRequirements(power=True, why="last buildArch took 3h00m", seconds=10800.0)
+    reqs = {t["task_id"]: history if slow[n] else TaskRequirements(seconds=1800.0)
+            for n, t in enumerate(free)}
     config = shipped_config()
     cfg = PlacementConfig(**{**config.__dict__, "maxjobs": 3, "capacity_overcommit": 1})
     expected = stock_do_schedule(free, active, hosts, refusals, cfg.maxjobs,

@@ -104,6 +104,24 @@ def test_config_defaults_and_history_make_power_jobs(world, tmp_path):
     assert dict(world.assigned) == {10: 2, 11: 2}
 
 
+def test_a_long_build_waits_for_the_busy_fast_host_without_a_log_line(world, tmp_path):
+    discomy_hub.CONFIG = discomy_hub.read_config(write_conf(tmp_path, (
+        "[scheduler]\npower_after = 2h\nwait_for_faster = 5m\n")))
+    world.hosts = [host_row(1, "fast", capacity=16.0, maxjobs=1, discomy={"speed": 2.0}),
+                   host_row(2, "slow", capacity=16.0, discomy={"speed": 0.5})]
+    world.active_tasks = [{"task_id": 5, "state": koji.TASK_STATES["OPEN"], "waiting": False,
+                           "weight": 1.5, "channel_id": 1, "host_id": 1, "arch": "x86_64",
+                           "method": "buildArch", "priority": 20, "create_ts": 0.0}]
+    # bash's last buildArch took an hour: two on the slow host, half an hour on the fast
+    world.history = [{"name": "bash", "build_id": 5, "seconds": 3600.0},
+                     {"name": "zsh", "build_id": 6, "seconds": 120.0}]
+    world.add_buildarch(10, "tasks/1/1/bash-5.2-1.el9.src.rpm", "el9-build")
+    world.add_buildarch(11, "tasks/1/2/zsh-5.9-1.el9.src.rpm", "el9-build")
+    scheduler.TaskScheduler().run(force=True)
+    assert dict(world.assigned) == {11: 2}
+    assert not [m for m, t, h in world.log if t == 10 and m.startswith("discomy:")]
+
+
 def test_placement_error_falls_back_to_stock_for_that_pass(world, monkeypatch, caplog):
     world.hosts = [host_row(1, "b1")]
     world.add_buildarch(10, "tasks/1/1/bash-5.2-1.el9.src.rpm", "el9-build")
@@ -215,6 +233,7 @@ def test_example_config_file_is_valid_and_documents_every_option():
     path = Path(__file__).resolve().parents[2] / "koji-plugins" / "hub" / "discomy.conf"
     config = discomy_hub.read_config(str(path))
     assert config is not None and config.enabled and config.power_after_s == 7200
+    assert config.wait_for_faster_s == 300
     assert config.trust == TrustConfig()        # the file shows the defaults
     text = path.read_text()
     for option in list(SCHEDULER_KEYS) + list(TRUST_KEYS):

@@ -55,7 +55,8 @@ def register(subparsers) -> None:
                           "(default: half the fleet's maxjobs slots)")
     est.add_argument("--hub-config", type=path_option, metavar="discomy.conf",
                      help="the hub plugin's config for the discomy policy: power_after, "
-                          "reservations, package constraints (default: the shipped one)")
+                          "wait_for_faster, reservations, package constraints (default: "
+                          "the shipped one)")
     est.add_argument("--regen-seconds", type=_regen_seconds, default=None, metavar="S",
                      help="repo regeneration delay per release, 0 to 86400 (default 300)")
     est.add_argument("--regen-mode", choices=("pipelined", "serial"), default="pipelined",

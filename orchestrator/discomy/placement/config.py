@@ -49,6 +49,7 @@ class PlacementConfig:
     reserve_after_s: Optional[float] = 1800.0
     reserve_max_s: float = 7200.0
     reserve_max_hosts: int = 1
+    wait_for_faster_s: Optional[float] = None  # history: a build this much later on a slower host waits
     log_reasons: bool = True
     unknown_fits: bool = True              # a host that has not published a value may take the task
     defaults: Mapping[str, cons.Constraints] = field(default_factory=dict)
@@ -141,6 +142,7 @@ SCHEDULER_KEYS = {
     "reserve_after": ("reserve_after_s", _optional(parse_duration_s)),
     "reserve_max": ("reserve_max_s", parse_duration_s),
     "reserve_max_hosts": ("reserve_max_hosts", _whole),
+    "wait_for_faster": ("wait_for_faster_s", _optional(parse_duration_s)),
     "log_reasons": ("log_reasons", _bool),
     "unknown_fits": ("unknown_fits", _bool),
 }

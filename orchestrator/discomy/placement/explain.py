@@ -21,11 +21,14 @@ from discomy.placement.schedule import (
     FitCache,
     FreeTask,
     exclusion,
+    fitting_speeds,
     host_bins,
     min_available,
     pass_state,
     power_floor,
     reservations,
+    slow_reason,
+    speed_floor,
     weak_reason,
 )
 
@@ -53,6 +56,7 @@ def explain(task: FreeTask, active_tasks: Sequence[ActiveTask],
     refused = refusals.get(task.task_id, ())
     min_avail = min_available(task.weight, config)
     floor = power_floor(p, sorted(in_bin), task, fit_of, config)
+    slowest = speed_floor(fitting_speeds(p, sorted(in_bin), task, fit_of, config), task, config)
     verdicts = []
     for i, host in enumerate(hosts):
         if i not in in_bin:
@@ -61,7 +65,7 @@ def explain(task: FreeTask, active_tasks: Sequence[ActiveTask],
             verdicts.append(HostVerdict(host.host_id, host.name, False, (why,)))
             continue
         why = exclusion(p, i, task, min_avail, refused, reserved, fit_of, config.unknown_fits) \
-            or weak_reason(p, i, floor, config)
+            or weak_reason(p, i, floor, config) or slow_reason(p, i, slowest, task, config)
         if why is not None:
             verdicts.append(HostVerdict(host.host_id, host.name, False, tuple(why.split("; "))))
             continue

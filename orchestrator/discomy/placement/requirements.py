@@ -8,7 +8,7 @@ build tag's ``discomy.constraints`` and the package's last buildArch duration
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Optional
 
 from discomy.placement import constraints as cons
@@ -29,6 +29,7 @@ class TaskRequirements:
     features: tuple = ()
     power: bool = False
     why: str = ""  # where the requirements came from, for reasons
+    seconds: Optional[float] = None  # the package's last buildArch, where the pass weighs speed
 
     @classmethod
     def from_constraints(cls, c: cons.Constraints, power: bool = False,
@@ -59,18 +60,26 @@ def requirements_for(package: Optional[str],
                      defaults: Mapping[str, cons.Constraints],
                      tag_rules: Mapping[str, cons.Constraints],
                      last_duration_s: Optional[float] = None,
-                     power_after_s: Optional[float] = None) -> TaskRequirements:
-    """A task's requirements from the hub defaults, the tag's rules and build history."""
+                     power_after_s: Optional[float] = None,
+                     keep_seconds: bool = False) -> TaskRequirements:
+    """A task's requirements from the hub defaults, the tag's rules and build history.
+
+    With ``keep_seconds`` (the hub's ``wait_for_faster`` is set) a known last buildArch
+    duration is kept in ``seconds`` even for a task with no constraint: the pass
+    weighs it against the hosts' speeds.
+    """
     if not package:
         return NO_REQUIREMENTS
     constraints = cons.resolve(package, defaults, tag_rules)
     history = is_power_by_history(last_duration_s, power_after_s)
+    seconds = float(last_duration_s) if keep_seconds and last_duration_s else None
     if constraints.is_empty() and not history:
-        return NO_REQUIREMENTS
+        return TaskRequirements(seconds=seconds) if seconds else NO_REQUIREMENTS
     why = f"package {package}"
     if history:
         why += f", last buildArch took {_duration_text(last_duration_s)}"
-    return TaskRequirements.from_constraints(constraints, power=history, why=why)
+    return replace(TaskRequirements.from_constraints(constraints, power=history, why=why),
+                   seconds=seconds)
 
 
 def last_build_durations(rows: Iterable[tuple]) -> dict:

@@ -109,12 +109,69 @@ def pass_state(hosts: Sequence[HostCapabilities], active: Iterable[ActiveTask],
             load[i] += task.weight
         ntasks[i] += 1
     maxjobs = [h.maxjobs or config.maxjobs for h in hosts]
-    # a parent holds its slot until its subtasks are done: were every slot of a host
-    # held by parents, their subtasks could wait for ever. Hosts with Discomy data keep
-    # one slot for work (one with a single slot takes no parent); hosts without it are
-    # scheduled as stock koji schedules them.
-    work_slot = [1 if has_data(h) else 0 for h in hosts]
-    return PassState(hosts, load, ntasks, maxjobs, [h.capacity for h in hosts], work_slot)
+    return PassState(hosts, load, ntasks, maxjobs, [h.capacity for h in hosts],
+                     work_slots(hosts, config.unknown_fits))
+
+
+def work_slots(hosts: Sequence[HostCapabilities], unknown_fits: bool = True) -> list:
+    """Per host, 1 where it keeps its last slot from tasks that only wait for subtasks.
+
+    A parent holds its slot until its subtasks are done: were every slot that a subtask
+    can take held by parents, it would wait for ever. A host with Discomy data keeps one
+    slot for work (one with a single slot takes no parent) unless another such host,
+    not draining, *covers* it: in every channel and arch it serves, at least as fast,
+    and able to take every task it can take (memory, disk, cpus, virtualization,
+    features). A host no other covers keeps its slot, so every task that some host can
+    take has a work slot on a host that can take it, and parents fill the slow hosts'
+    last slots, where little work would go. Hosts without data keep none: they are
+    scheduled as stock koji schedules them.
+    """
+    return list(_work_slots(tuple(_coverage(h) for h in hosts), unknown_fits))
+
+
+_COVERAGE: dict = {}      # id(host) -> (host, coverage): hosts a caller passes again
+
+
+def _coverage(host: HostCapabilities) -> Optional[tuple]:
+    """What a host can take, for :func:`work_slots` (None: no Discomy data)."""
+    seen = _COVERAGE.get(id(host))
+    if seen is not None and seen[0] is host:
+        return seen[1]
+    coverage = None
+    if has_data(host):
+        d = host.data
+        coverage = (host.draining, frozenset(host.channels), frozenset(host.arches),
+                    effective_speed(host), d.memory_mb, d.buildroot_free_mb(), d.cpus,
+                    frozenset(d.virt), frozenset(d.features))
+    if len(_COVERAGE) > 4096:
+        _COVERAGE.clear()
+    _COVERAGE[id(host)] = (host, coverage)   # the host is kept, so its id is not reused
+    return coverage
+
+
+def _size_covers(mine: Optional[float], other: Optional[float], unknown_fits: bool) -> bool:
+    """A host with ``mine`` takes every task a host with ``other`` takes (None: unknown,
+    which takes any need when unknown values fit, else none)."""
+    if other is None:
+        return mine is None or not unknown_fits
+    return (mine is None and unknown_fits) or (mine is not None and mine >= other)
+
+
+def _covers(b: tuple, a: tuple, unknown_fits: bool) -> bool:
+    return (not b[0] and b[1] >= a[1] and b[2] >= a[2] and b[3] >= a[3]
+            and all(_size_covers(b[k], a[k], unknown_fits) for k in (4, 5, 6))
+            and b[7] >= a[7] and b[8] >= a[8])
+
+
+@functools.lru_cache(maxsize=8)
+def _work_slots(shape: tuple, unknown_fits: bool) -> tuple:
+    # a fleet's hosts change rarely: the answer is kept for the next pass. Hosts alike
+    # are compared once; a host keeps its slot unless one not alike covers it.
+    kinds = {c for c in shape if c is not None}
+    covered = {a for a in kinds
+               if any(b != a and _covers(b, a, unknown_fits)
+                      and not _covers(a, b, unknown_fits) for b in kinds)}
+    return tuple(0 if c is None or c in covered else 1 for c in shape)
 
 
 def host_bins(hosts: Sequence[HostCapabilities]) -> dict:
@@ -294,6 +351,49 @@ def power_floor(p: PassState, candidates: Sequence[int], task: FreeTask, fit_of:
         for i in candidates)
 
 
+def speed_floor(speeds: Sequence[float], task: FreeTask,
+                config: PlacementConfig) -> Optional[float]:
+    """The slowest host speed a buildArch of known duration may take now (None: any).
+
+    ``speeds`` are those of the hosts that can ever take it (fit, not draining). On a
+    host of speed ``s`` the build ends ``seconds * (1/s - 1/best)`` later than on the
+    fastest of them; where that exceeds ``wait_for_faster_s``, it waits for a faster
+    host: at a pass a minute, one frees a slot far sooner. Hosts with no Discomy data
+    all count speed 1: with none, nothing waits and the pass is stock koji's.
+    """
+    seconds, patience = task.req.seconds, config.wait_for_faster_s
+    if patience is None or not seconds or not speeds:
+        return None
+    best = max(speeds)
+    floor = 1.0 / (1.0 / best + patience / seconds)
+    # the slowest host speed at or above the floor: tasks alike in it see the same hosts
+    return min(s for s in speeds if s >= floor * (1 - 1e-9))
+
+
+def fitting_speeds(p: PassState, candidates: Sequence[int], task: FreeTask,
+                   fit_of: FitCache, config: PlacementConfig,
+                   speed: Optional[Sequence[float]] = None) -> list:
+    """The distinct speeds of the hosts in ``candidates`` that can ever take ``task``
+    (``speed``: each host's effective speed, where the caller has them)."""
+    if speed is None:
+        speed = [effective_speed(h) for h in p.hosts]
+    if task.req.is_hard_free():
+        # nothing to fit: only draining keeps a host off it for good
+        return sorted({speed[i] for i in candidates if not p.hosts[i].draining})
+    return sorted({speed[i] for i in candidates
+                   if never_reason(p, i, task, (), fit_of, config.unknown_fits) is None})
+
+
+def slow_reason(p: PassState, i: int, floor: Optional[float], task: FreeTask,
+                config: PlacementConfig) -> Optional[str]:
+    speed = effective_speed(p.hosts[i])
+    if floor is None or speed >= floor:
+        return None
+    return (f"{p.hosts[i].name}: too slow (speed {speed:g}) for a build this long: it "
+            f"would end over {config.wait_for_faster_s:.0f} s later than on a speed "
+            f"{floor:g} host; it waits for one")
+
+
 def weak_reason(p: PassState, i: int, floor: bool, config: PlacementConfig) -> Optional[str]:
     if floor and not is_strong(p.hosts[i], config):
         return (f"{p.hosts[i].name}: not strong (speed {effective_speed(p.hosts[i]):g} "
@@ -332,7 +432,7 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     power_waiting = any(t.req.power for t in free_tasks)
 
     # 1. options per task (koji: task['_hosts']), computed once per kind of task
-    base_options: dict = {}   # (bin, min_avail, hard req, power, waits) -> [host index, ...]
+    base_options: dict = {}   # (bin, min_avail, hard req, power, waits, slowest speed) -> hosts
     groups: dict = {}         # (base key, refused) -> group id
     group_options: list = []  # group id -> [host index, ...] in bin order
     group_base: list = []
@@ -340,14 +440,24 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     task_group: list = []
     room: dict = {}           # (min_avail, waits) -> per host: koji and Discomy let it in now
     kinds: dict = {}          # what a task looks like -> its kind's key (a shortcut)
+    speeds_of: dict = {}      # (bin, hard req) -> speeds of the hosts that can ever take it
+    host_speed = ([effective_speed(h) for h in hosts]
+                  if config.wait_for_faster_s is not None else [])
     for task in free_tasks:
         look = (task.weight, task.channel_id, task.arch, id(task.req), task.method)
         key = kinds.get(look)
         if key is None:
-            key = kinds[look] = ((task.channel_id, task.arch),
-                                 min_available(task.weight, config), _hard(task.req),
-                                 task.req.power, task.method in WAITING_METHODS)
-        bin_key, min_avail, _, _, waits = key
+            bin_key, hard = (task.channel_id, task.arch), _hard(task.req)
+            slowest = None
+            if task.req.seconds and config.wait_for_faster_s is not None:
+                speeds = speeds_of.get((bin_key, hard))
+                if speeds is None:
+                    speeds = speeds_of[(bin_key, hard)] = fitting_speeds(
+                        p, bins.get(bin_key, ()), task, fit_of, config, host_speed)
+                slowest = speed_floor(speeds, task, config)
+            key = kinds[look] = (bin_key, min_available(task.weight, config), hard,
+                                 task.req.power, task.method in WAITING_METHODS, slowest)
+        bin_key, min_avail, _, _, waits, slowest = key
         options = base_options.get(key)
         if options is None:
             candidates = bins.get(bin_key, ())
@@ -363,6 +473,8 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
                            and never_reason(p, i, task, (), fit_of, config.unknown_fits) is None
                            and weak_reason(p, i, floor, config) is None
                            and reserved_reason(p, i, task, reserved) is None]
+            if slowest is not None:
+                options = [i for i in options if host_speed[i] >= slowest]
             base_options[key] = options
         refused = refusals.get(task.task_id)
         refused_here = frozenset()
@@ -425,7 +537,7 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
             if task.req.is_hard_free() and not task.req.power:
                 # preference() for a task with nothing to fit, inlined
                 if not speed:
-                    speed = [effective_speed(h) for h in hosts]
+                    speed = host_speed or [effective_speed(h) for h in hosts]
                     keep_off = [1 if power_waiting and is_strong(h, config) else 0
                                 for h in hosts]
                 sign = 1 if waiting else -1
@@ -512,7 +624,8 @@ class _Reasons(Mapping):
                     excluded.append(never)
                     continue
                 why = busy_reason(p, i, task, key[1]) or \
-                    reserved_reason(p, i, task, self.reserved)
+                    reserved_reason(p, i, task, self.reserved) or \
+                    slow_reason(p, i, key[5], task, config)
                 if why is not None:
                     busy.append(why)
             found = self.kinds[key] = (excluded, busy)

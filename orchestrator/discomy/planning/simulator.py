@@ -39,7 +39,9 @@ Policies (:data:`POLICIES`), each something that can be deployed:
 - ``discomy-stock-hub``: the orchestrator's release order and koji priorities
   (:mod:`discomy.planning.priorities`) on a stock hub;
 - ``discomy``: the same with the hub plugin: host data from the fleet, package
-  constraints, power jobs by history, reservations (``PlacementConfig``).
+  constraints, power jobs by history, reservations, long builds waiting for a faster
+  host and parents on the slow builders' last slots (``PlacementConfig``, the shipped
+  discomy.conf unless given).
 
 The lower bound (:func:`lower_bound`) is what no schedule under this model beats:
 the longest chain on the fastest hosts where each hop of a build waits for a
@@ -89,7 +91,7 @@ MAX_TIMING_SECONDS = 86400.0
 # parents waiting for subtasks that have none): the simulation says so and stops
 STUCK_SECONDS = 30 * 86400.0
 # the hub plugin's settings the estimate assumes: the shipped discomy.conf
-SHIPPED_HUB = PlacementConfig(power_after_s=7200.0)
+SHIPPED_HUB = PlacementConfig(power_after_s=7200.0, wait_for_faster_s=300.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -476,7 +478,9 @@ class _Simulation:
         heapq.heapify(self.open_chains)
         if plugin:
             defaults = self.placement.defaults
-            self.req = [requirements_for(name, defaults, {}, d, self.placement.power_after_s)
+            keep = self.placement.wait_for_faster_s is not None
+            self.req = [requirements_for(name, defaults, {}, d, self.placement.power_after_s,
+                                         keep)
                         for name, d in zip(workload.names, self.durations)]
         else:
             self.req = [NO_REQUIREMENTS] * n
