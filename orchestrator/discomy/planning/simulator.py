@@ -176,6 +176,10 @@ class SimConfig:
     run_interval: float = km.RUN_INTERVAL
     sleeptime: float = km.KOJID_SLEEPTIME
     kojid_cycle_seconds: float = km.KOJID_CYCLE_SECONDS   # a kojid loop's own hub calls
+    # where the builders' check-ins fall in their period, as a fraction of it: koji gives
+    # them no common phase, and a small campaign's makespan depends on the one it gets,
+    # so an estimate of one may average over several (the builders keep their spread)
+    checkin_phase: float = 0.0
     kojira_seconds: float = km.KOJIRA_SLEEPTIME
     poll_seconds: float = 2.0                # the daemon's tick: koji's messages wake it
     srpm_seconds: float = 120.0
@@ -207,6 +211,7 @@ class SimConfig:
             fixed[key] = _number(key, getattr(self, key), 0, 3600.0, low_included=False)
         fixed["kojid_cycle_seconds"] = _number("kojid_cycle_seconds",
                                                self.kojid_cycle_seconds, 0, 3600.0)
+        fixed["checkin_phase"] = _number("checkin_phase", self.checkin_phase, 0, 1.0)
         for key in ("srpm_seconds", "tag_seconds"):
             fixed[key] = _number(key, getattr(self, key), 0, MAX_TIMING_SECONDS)
         if self.max_in_flight is not None:
@@ -449,7 +454,8 @@ class _Simulation:
         # check-ins drift against the RunInterval and the engine's poll (no common phase)
         self.period = config.sleeptime + config.kojid_cycle_seconds
         golden = (math.sqrt(5) - 1) / 2
-        self.phase = [((k + 1) * golden % 1.0) * self.period for k in range(H)]
+        self.phase = [(((k + 1) * golden + config.checkin_phase) % 1.0) * self.period
+                      for k in range(H)]
         order = sorted(range(H), key=self.phase.__getitem__)
         self.by_phase = order
         self.phases = [self.phase[k] for k in order]
@@ -460,6 +466,7 @@ class _Simulation:
         self.assigned = [[] for _ in range(H)]
         self.wake = [[] for _ in range(H)]
         self.checkin_at = [None] * H
+        self.took_at = [None] * H       # when each builder last took a task
 
         # tasks: one entry per field
         self.t_kind, self.t_ref, self.t_arch, self.t_prio = [], [], [], []
@@ -579,7 +586,8 @@ class _Simulation:
             if kind == _FINISH:
                 self._finish(data)
             elif kind == _CHECKIN:
-                self._checkin(data)
+                if self.took_at[data] != time:      # else it is in its loop already
+                    self._checkin(data)
             elif kind == _ENGINE:
                 self._engine_step()
             elif kind == _KOJIRA:
@@ -678,8 +686,10 @@ class _Simulation:
         self.pass_at = None
         if not self.pass_wanted:
             return
-        if not self._eligible(h):
-            self._pass_soon()          # that host has work of its own by now: the next one
+        if not self._eligible(h) or self.took_at[h] == self.now:
+            # that host has work of its own by now, or has just taken a task and asks
+            # again only on its next loop: the next one
+            self._pass_soon()
             return
         self.pass_wanted = False
         self.last_pass = self.now
@@ -739,6 +749,7 @@ class _Simulation:
                     # task opens one loop later, and its sleep, and every check-in after
                     # it, come one loop later per task taken
                     self._shift_phase(h, cycle)
+                    self.took_at[h] = self.now
                     self.checkin_at[h] = self.now + cycle
                     self.push(self.now + cycle, _CHECKIN, h)
                     return
