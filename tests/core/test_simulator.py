@@ -201,6 +201,36 @@ def test_a_parent_build_task_holds_a_maxjobs_slot_while_it_waits():
     assert result.build_count == 2 and result.makespan_seconds > 1200
 
 
+def test_a_builder_opens_its_assigned_tasks_one_kojid_loop_apart():
+    # builder/kojid takes one task per loop and loops again at once: three buildArch
+    # tasks assigned to one builder in one pass open a loop apart, not at one instant
+    workload = workload_for({"a": [], "b": [], "c": []}, [600] * 3, [False] * 3)
+    fleet = Fleet((HostGroup("one", 1, ("x86_64",), 1.0, 16, 10),))
+    for phase in (0.0, 0.5):
+        at_once = simulate(workload, fleet, "koji-stock",
+                           SimConfig(arches=("x86_64",), checkin_phase=phase))
+        assert len({r.start for r in at_once.runs}) == 1
+        looped = simulate(workload, fleet, "koji-stock",
+                          SimConfig(arches=("x86_64",), checkin_phase=phase,
+                                    kojid_cycle_seconds=3.0))
+        starts = sorted(r.start for r in looped.runs)
+        assert [b - a for a, b in zip(starts, starts[1:])] == pytest.approx([3.0, 3.0])
+        assert looped.makespan_seconds > at_once.makespan_seconds
+
+
+def test_where_the_builders_check_ins_fall_moves_a_small_campaign_only_a_little():
+    workload = workload_for({"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]},
+                            [600, 300, 900, 480], [False] * 4)
+    fleet = Fleet((HostGroup("x", 2, ("x86_64",), 1.0, 8, 4),))
+    spans = [simulate(workload, fleet, "koji-stock",
+                      SimConfig(arches=("x86_64",), checkin_phase=k / 8)).makespan_seconds
+             for k in range(8)]
+    # each hop waits for a check-in (15 s apart) at most once more or less
+    assert max(spans) - min(spans) <= 6 * 15 + 15
+    assert simulate(workload, fleet, "koji-stock", SimConfig(
+        arches=("x86_64",), checkin_phase=0.25)).makespan_seconds == spans[2]
+
+
 def test_repo_regenerations_run_on_the_createrepo_channels_hosts():
     workload = workload_for({"a": [], "b": ["a"]}, [600, 600], [False, False])
     slow_repo = Fleet((HostGroup("build", 2, ("x86_64",), 1.0, 8, 4, channels=("default",)),
@@ -328,6 +358,8 @@ def test_a_fleet_whose_hosts_can_never_take_a_task_is_a_clear_error():
     ({"overcommit": float("nan")}, "overcommit: must be a number from 0 to 1000, got nan"),
     ({"run_interval": 0}, "run_interval: must be a number above 0 to 3600, got 0"),
     ({"max_in_flight": 0}, "max_in_flight: must be a whole number from 1"),
+    ({"checkin_phase": 1.5}, "checkin_phase: must be a number from 0 to 1, got 1.5"),
+    ({"kojid_cycle_seconds": -1}, "kojid_cycle_seconds: must be a number from 0"),
     ({"priority_high": 40}, "priority_high: must not be above priority_low"),
 ])
 def test_simulation_settings_out_of_bounds_are_rejected_naming_the_key(change, message):

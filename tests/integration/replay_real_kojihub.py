@@ -8,7 +8,9 @@ runs it in ``make test``):
         [--only stock|discomy] [--keep]
 
 ``REPLAY_DETAIL=1`` prints each buildArch task's start and end, real against
-simulated; ``REPLAY_DUMP=FILE`` writes every koji task's times as JSON.
+simulated; ``REPLAY_DUMP=FILE`` writes every koji task's times as JSON, the scheduler's
+assignments (``scheduler.getTaskRuns``) to FILE.runs and each builder's
+``host.getTasks`` calls (when, how long, how many tasks) to FILE.calls.
 
 Everything runs on 127.0.0.1 in a temporary directory, through the machinery of
 hub_real_kojihub.py, twice: on a stock hub (``sidetag_hub`` only) and on a hub
@@ -24,13 +26,13 @@ with ``discomy_hub`` too. Each time:
   ``host.updateHost(task_load, ready, data)`` with Discomy host data, and when
   ready ``host.getTasks`` and ``host.openTask`` of one task, then again at once;
   then it sleeps ``sleeptime``, so its check-ins come every sleeptime plus its
-  loop's own (scaled) time, which the estimate is given as measured.
+  loops' own (scaled) time; one loop's average is given to the estimate as measured.
   A ``build`` task asks for its ``buildSRPMFromSCM`` subtask, then one
   ``buildArch`` per arch, then a ``tagBuild``; a ``newRepo`` task (made by
   ``repo.checkQueue``, kojira's call, every ``kojira`` seconds) does
   ``host.repoInit``, one ``createrepo`` per arch and ``host.repoDone``. A task runs
-  its duration over the host's speed, then the host closes it, as kojid's task
-  process does;
+  its duration over the host's speed from its ``host.openTask`` (koji's start time),
+  then the host closes it, as kojid's task process does;
 - time is scaled: one real second is ``SCALE`` simulated seconds (30; the
   environment's ``REPLAY_SCALE`` may change it), so the hub's ``RunInterval = 2``
   is koji's default minute, the builders' half second kojid's default 15 s. What
@@ -38,7 +40,9 @@ with ``discomy_hub`` too. Each time:
   scale; the engine's poll is kept at a fixed rate, its own steps included, as
   they are nothing beside a real poll.
 
-The estimator is given the same workload, fleet and timing and its makespan is
+The estimator is given the same workload, fleet and timing; its makespan, averaged
+over ``PHASES`` placements of the builders' check-ins in their period (a real run
+gets whichever its threads' start and hub calls give it), is
 printed beside the real one (both in simulated minutes); they must agree within
 ``TOLERANCE``. Exit status 0 when both runs agree, 1 otherwise. Servers are
 stopped by pid.
@@ -67,12 +71,12 @@ sys.path[:0] = [str(HERE), str(ROOT / "orchestrator")]
 import hub_real_kojihub as real  # noqa: E402
 
 SCALE = float(os.environ.get("REPLAY_SCALE", 30.0))   # simulated seconds per real second
-# the goal is 10 %. The builders' loop time is measured and given to the estimate;
-# measured on a shared 2-cpu machine the estimate runs from 5 % short to 6 % long
-# (stock) and 4 to 10 % short (discomy_hub) of the real hub, whose own makespan
-# varies by 15 % from run to run (hub calls take real time, which the scaling
-# magnifies), so the test holds it to 12 % and prints the figures
-TOLERANCE = 0.12
+# the issue's goal. The builders' loop time is measured and given to the estimate, which
+# averages over where their check-ins fall; measured on a shared 2-cpu machine over five
+# runs in a row the estimate came out 4.9 % short to 1.6 % long (stock) and 1.8 % to
+# 8.3 % short (discomy_hub) of the real hub, whose own makespan varies by 8 % from run to run
+# (hub calls take real time, which the scaling magnifies and the estimate leaves out)
+TOLERANCE = 0.10
 TARGET, BUILD_TAG, DEST_TAG = "el9-candidate", "el9-build", "el9"
 ARCHES = ("x86_64", "aarch64")
 SCM = "git+https://src.example.org/rpms/{name}.git#main"
@@ -84,6 +88,7 @@ RUN_INTERVAL, KOJIRA, POLL = HUB_RUN_INTERVAL * SCALE, SLEEPTIME, 30.0
 SRPM_SECONDS, TAG_SECONDS, CREATEREPO_SECONDS = 60.0, 10.0, 90.0
 MAX_IN_FLIGHT = 12
 KOJID_CYCLE = 0.0        # measured by campaign(): a builder loop's own time, scaled
+PHASES = 8               # builders' check-in phases the estimate averages over
 # name: (arch, speed, capacity, maxjobs); one faster host per arch
 HOSTS = {
     "x1": ("x86_64", 1.5, 6.0, 4),
@@ -185,6 +190,7 @@ class Builder(threading.Thread):
         self.phase = phase
         self.errors: list = []
         self.cycles: list = []       # each main loop's own time (real seconds)
+        self.calls: list = []
         import psycopg
 
         self.db = psycopg.connect(host="127.0.0.1", port=pg_port, user="postgres",
@@ -205,11 +211,15 @@ class Builder(threading.Thread):
                     self.finish(task_id)
                 if now >= next_loop:
                     # take tasks one per loop, looping at once while taking
-                    while self.loop_once() and not self.stop_event.is_set():
-                        pass
+                    while not self.stop_event.is_set():
+                        t0 = time.time()
+                        taken = self.loop_once()
+                        # one kojid loop's own time (the estimate's kojid_cycle_seconds)
+                        self.cycles.append(time.time() - t0)
+                        if not taken:
+                            break
                     # builder/kojid: time.sleep(sleeptime) *after* the loop's hub calls,
                     # so a check-in comes every sleeptime plus the loop's own time
-                    self.cycles.append(time.time() - now)
                     next_loop = time.time() + SLEEPTIME / SCALE
                 wake = min([next_loop] + [d for d, _ in self.due[:1]])
                 self.stop_event.wait(max(0.0, wake - time.time()))
@@ -227,12 +237,16 @@ class Builder(threading.Thread):
         self.session.host.updateHost(load, ready, self.data)
         if not ready:
             return False
-        for task in self.session.host.getTasks():
+        t0 = time.time()
+        got = self.session.host.getTasks()
+        self.calls.append((t0, time.time() - t0, len(got)))
+        for task in got:
             if task["id"] in self.tasks or task["host_id"] != self.host_id:
                 continue
             if self.session.host.openTask(task["id"]) is None:
                 continue
-            self.take(task)
+            # the hub's start_time: a task's duration runs from its open, as koji records it
+            self.take(task, opened=time.time())
             return True
         return False
 
@@ -243,7 +257,7 @@ class Builder(threading.Thread):
         return self._host_id
 
     # -- task handlers --------------------------------------------------------------------
-    def take(self, task):
+    def take(self, task, opened):
         task_id, method = task["id"], task["method"]
         weight = self.WEIGHT[method]
         self.session.host.setTaskWeight(task_id, weight)
@@ -263,7 +277,7 @@ class Builder(threading.Thread):
                 # BuildArchTask.updateWeight: 0.75 more per hour of the package's build
                 state["weight"] = 1.5 + min(18.0, seconds / 4800.0)
                 self.session.host.setTaskWeight(task_id, state["weight"])
-            heapq.heappush(self.due, (time.time() + seconds / self.speed / SCALE, task_id))
+            heapq.heappush(self.due, (opened + seconds / self.speed / SCALE, task_id))
 
     def wait_for(self, task_id, state, subtasks):
         self.session.host.taskSetWait(task_id, subtasks)
@@ -376,6 +390,8 @@ def workload():
 
 def predict(plugin: bool) -> float:
     """The estimator's makespan for the same campaign, fleet and timing (seconds)."""
+    from dataclasses import replace
+
     from discomy.placement import PlacementConfig
     from discomy.planning.fleet import Fleet, HostGroup
     from discomy.planning.simulator import SimConfig, simulate, workload_from_plan
@@ -388,11 +404,15 @@ def predict(plugin: bool) -> float:
                        repo_regen_seconds=CREATEREPO_SECONDS, max_in_flight=MAX_IN_FLIGHT,
                        arches=ARCHES, kojid_cycle_seconds=KOJID_CYCLE)
     hub = PlacementConfig(power_after_s=None)
-    result = simulate(workload_from_plan(workload()), Fleet(groups),
-                      "discomy" if plugin else "discomy-stock-hub", config, hub)
+    # the builders' check-ins fall wherever their threads' start and hub calls put them:
+    # the estimate for one run is the average over where they may fall
+    results = [simulate(workload_from_plan(workload()), Fleet(groups),
+                        "discomy" if plugin else "discomy-stock-hub",
+                        replace(config, checkin_phase=k / PHASES), hub)
+               for k in range(PHASES)]
     global LAST_PREDICTION
-    LAST_PREDICTION = result
-    return result.makespan_seconds
+    LAST_PREDICTION = results[0]
+    return sum(r.makespan_seconds for r in results) / PHASES
 
 
 def compare_timelines(out):
@@ -504,7 +524,7 @@ def campaign(koji, url, pg_port, work, out) -> float:
     KOJID_CYCLE = SCALE * sum(cycles) / len(cycles) if cycles else 0.0
     out(f"  {len(nodes)} builds done, {arch_tasks} buildArch tasks, in {elapsed:.1f} s real "
         f"({stepping:.1f} s in the engine's steps; a builder loop takes "
-        f"{KOJID_CYCLE:.1f} s scaled)")
+        f"{KOJID_CYCLE:.2f} s scaled)")
     timeline = {}
     for task in session.listTasks({"method": "buildArch"}, {"order": "id"}):
         info = session.getTaskInfo(task["id"], request=True)
@@ -520,6 +540,12 @@ def campaign(koji, url, pg_port, work, out) -> float:
                    for k in ("create_ts", "start_ts", "completion_ts")}
                 for t in session.listTasks({}, {"order": "id"})]
         Path(os.environ["REPLAY_DUMP"]).write_text(json.dumps(rows))
+        Path(os.environ["REPLAY_DUMP"] + ".calls").write_text(json.dumps(
+            {b.name: [((t - started) * SCALE, d * SCALE, n) for t, d, n in b.calls]
+             for b in builders}))
+        Path(os.environ["REPLAY_DUMP"] + ".runs").write_text(json.dumps(
+            [(r["task_id"], r["host_id"], (r["create_ts"] - started) * SCALE)
+             for r in session.scheduler.getTaskRuns()]))
     return elapsed * SCALE
 
 

@@ -12,7 +12,8 @@ The simulation runs the campaign the way it runs for real:
   parent, a ``buildSRPMFromSCM``, one ``buildArch`` per arch and a ``tagBuild``, each
   subtask one priority ahead of its parent; a repo regeneration is a ``newRepo`` task
   (priority 15, channel ``createrepo``) waiting for one ``createrepo`` per arch,
-  made by kojira every ``kojira_seconds`` for waiting requests, at most
+  made by kojira every ``kojira_seconds`` (half a period out of step with the
+  orchestrator's polls: the two keep no common phase) for waiting requests, at most
   ``max_repo_tasks`` at once (``kojihub/repos.py``). A repo covers every request
   made before it began (its create event);
 - the hub's scheduler runs every ``run_interval`` over at most 1,000 free tasks in
@@ -20,8 +21,9 @@ The simulation runs the campaign the way it runs for real:
   the pass the hub plugin runs: with no host data and no constraints it is stock
   koji's pass (``kojihub/scheduler.py``), with them it is the plugin's;
 - a builder checks in every ``sleeptime`` plus ``kojid_cycle_seconds`` (``builder/kojid``
-  main loop: its hub calls, then ``time.sleep(sleeptime)``; one loop more per task it
-  takes, so busy builders drift against the scheduler's passes): it reports
+  main loop: its hub calls, then ``time.sleep(sleeptime)``; it takes one task per loop
+  and loops again at once after taking one, so the tasks assigned to it open a loop
+  apart and busy builders drift against the scheduler's passes): it reports
   itself ready only while its open tasks weigh no more than its capacity and number
   fewer than its maxjobs (``TaskManager.readyForTask``), opens the tasks assigned to
   it, and wakes its parent tasks whose subtasks are done. A task is assigned at the
@@ -176,6 +178,10 @@ class SimConfig:
     run_interval: float = km.RUN_INTERVAL
     sleeptime: float = km.KOJID_SLEEPTIME
     kojid_cycle_seconds: float = km.KOJID_CYCLE_SECONDS   # a kojid loop's own hub calls
+    # where the builders' check-ins fall in their period, as a fraction of it: koji gives
+    # them no common phase, and a small campaign's makespan depends on the one it gets,
+    # so an estimate of one may average over several (the builders keep their spread)
+    checkin_phase: float = 0.0
     kojira_seconds: float = km.KOJIRA_SLEEPTIME
     poll_seconds: float = 2.0                # the daemon's tick: koji's messages wake it
     srpm_seconds: float = 120.0
@@ -207,6 +213,7 @@ class SimConfig:
             fixed[key] = _number(key, getattr(self, key), 0, 3600.0, low_included=False)
         fixed["kojid_cycle_seconds"] = _number("kojid_cycle_seconds",
                                                self.kojid_cycle_seconds, 0, 3600.0)
+        fixed["checkin_phase"] = _number("checkin_phase", self.checkin_phase, 0, 1.0)
         for key in ("srpm_seconds", "tag_seconds"):
             fixed[key] = _number(key, getattr(self, key), 0, MAX_TIMING_SECONDS)
         if self.max_in_flight is not None:
@@ -449,7 +456,8 @@ class _Simulation:
         # check-ins drift against the RunInterval and the engine's poll (no common phase)
         self.period = config.sleeptime + config.kojid_cycle_seconds
         golden = (math.sqrt(5) - 1) / 2
-        self.phase = [((k + 1) * golden % 1.0) * self.period for k in range(H)]
+        self.phase = [(((k + 1) * golden + config.checkin_phase) % 1.0) * self.period
+                      for k in range(H)]
         order = sorted(range(H), key=self.phase.__getitem__)
         self.by_phase = order
         self.phases = [self.phase[k] for k in order]
@@ -460,6 +468,7 @@ class _Simulation:
         self.assigned = [[] for _ in range(H)]
         self.wake = [[] for _ in range(H)]
         self.checkin_at = [None] * H
+        self.took_at = [None] * H       # when each builder last took a task
 
         # tasks: one entry per field
         self.t_kind, self.t_ref, self.t_arch, self.t_prio = [], [], [], []
@@ -563,10 +572,10 @@ class _Simulation:
         self.seq += 1
         heapq.heappush(self.events, (time, kind, self.seq, data))
 
-    def grid(self, step: float, at_least: float) -> float:
-        """The first tick of a ``step`` grid (from 0) at or after ``at_least``."""
-        k = math.ceil(at_least / step - 1e-9)
-        return max(0.0, k * step)
+    def grid(self, step: float, at_least: float, offset: float = 0.0) -> float:
+        """The first tick of a ``step`` grid (from ``offset``) at or after ``at_least``."""
+        k = math.ceil((at_least - offset) / step - 1e-9)
+        return max(0.0, offset + k * step)
 
     def run(self) -> None:
         n = len(self.w)
@@ -581,7 +590,8 @@ class _Simulation:
             if kind == _FINISH:
                 self._finish(data)
             elif kind == _CHECKIN:
-                self._checkin(data)
+                if self.took_at[data] != time:      # else it is in its loop already
+                    self._checkin(data)
             elif kind == _ENGINE:
                 self._engine_step()
             elif kind == _KOJIRA:
@@ -680,8 +690,10 @@ class _Simulation:
         self.pass_at = None
         if not self.pass_wanted:
             return
-        if not self._eligible(h):
-            self._pass_soon()          # that host has work of its own by now: the next one
+        if not self._eligible(h) or self.took_at[h] == self.now:
+            # that host has work of its own by now, or has just taken a task and asks
+            # again only on its next loop: the next one
+            self._pass_soon()
             return
         self.pass_wanted = False
         self.last_pass = self.now
@@ -694,14 +706,14 @@ class _Simulation:
         result = schedule(window, list(self.active.values()), hosts, {}, self.placement,
                           self.now)
         for a in result.assignments:
-            t, h = a.task_id, a.host_id - 1
+            t, to = a.task_id, a.host_id - 1
             key = (self.t_prio[t] + 1000) * _KEY_SHIFT + t
             del self.free_keys[bisect.bisect_left(self.free_keys, key)]
             del self.free_obj[t]
-            self.t_host[t] = h
-            self.active[t] = ActiveTask(t, h + 1, km.FREE_TASK_WEIGHT)
-            self.assigned[h].append((self.t_prio[t], t))
-            self._checkin_soon(h)
+            self.t_host[t] = to
+            self.active[t] = ActiveTask(t, to + 1, km.FREE_TASK_WEIGHT)
+            self.assigned[to].append((self.t_prio[t], t))
+            self._checkin_soon(to)
         if result.reserved or any(w.req.power for w in window):
             self.dirty = True     # reservations change with time alone
         if self.free_keys and self.dirty:
@@ -730,16 +742,21 @@ class _Simulation:
                 self._resume(t)
         if self.assigned[h]:
             self.assigned[h].sort()
-            taken = 0
+            cycle = self.config.kojid_cycle_seconds
             while self.assigned[h] and self._kojid_ready(h):
                 _, t = self.assigned[h].pop(0)
                 self._open(t, h)
-                taken += 1
-            if taken and self.config.kojid_cycle_seconds:
-                # builder/kojid main loop: after taking a task it loops again at once
-                # ("Only sleep if we didn't take a task"), so its sleep, and every
-                # check-in after it, comes one loop later per task taken
-                self._shift_phase(h, taken * self.config.kojid_cycle_seconds)
+                if cycle:
+                    # builder/kojid main loop: getNextTask takes one task (koji/daemon.py
+                    # TaskManager.getNextTask returns after one takeTask), then the loop
+                    # runs again at once ("Only sleep if we didn't take a task"): the next
+                    # task opens one loop later, and its sleep, and every check-in after
+                    # it, come one loop later per task taken
+                    self._shift_phase(h, cycle)
+                    self.took_at[h] = self.now
+                    self.checkin_at[h] = self.now + cycle
+                    self.push(self.now + cycle, _CHECKIN, h)
+                    return
         was = self.ready[h]
         self.ready[h] = self._kojid_ready(h)
         if self.ready[h] and not was:
@@ -869,7 +886,12 @@ class _Simulation:
 
     def _kojira_soon(self) -> None:
         if self.kojira_at is None:
-            self.kojira_at = self.grid(self.config.kojira_seconds, self.now)
+            # util/kojira threadLoop: do_regen (repo.checkQueue), then time.sleep(sleeptime),
+            # from whenever kojira started: its checks keep no phase with the orchestrator's
+            # polls, so a request waits half a sleeptime for the next one on average, and
+            # here always (a grid locked to the polls' would serve every request at once)
+            step = self.config.kojira_seconds
+            self.kojira_at = self.grid(step, self.now, step / 2)
             self.push(self.kojira_at, _KOJIRA)
 
     def _kojira_step(self) -> None:
