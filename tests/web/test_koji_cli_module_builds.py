@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,9 +98,12 @@ def test_module_build_watch_follows_each_batch_to_ready_and_exits_zero(conf, mod
     assert lines[0].startswith("Module build ") and " submitted: discomy-demo:1:" in lines[0]
     build_id = lines[0].split()[2]
     assert lines[1].endswith(f"/api/v1/module-builds/{build_id}")
-    # progress per batch, in batches 1 to 3, as the components went
+    # progress per batch, in batches 1 to 3, as the components went: the watch polls
+    # once a second, so which in-between states it catches (building, or built and
+    # waiting for the batch's repo) depends on how fast this machine builds
     assert any(line.startswith("  batch 3: ") for line in lines)
-    assert any("1 building" in line or "2 building" in line for line in lines), done.stdout
+    assert any(re.match(r"  batch \d: .*\d (building|waiting-repo)", line) for line in lines), \
+        done.stdout
     assert lines[-4].startswith(f"module build {build_id} discomy-demo:1:")
     assert ": ready (module repo " in lines[-4]
     assert lines[-3:] == ["  batch 1: 2 done", "  batch 2: 1 done", "  batch 3: 1 done"]
