@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shutil
 import statistics
 import sys
 import tarfile
@@ -136,18 +135,13 @@ def run(koji, koji_src: Path, python, plugin: bool, args) -> tuple:
             conf.write_text(conf.read_text().replace("Plugins = discomy_hub\n", "Plugins = \n"))
             url = hub.start(koji)
         times, assigned = passes(koji, url, pg_port, args.passes)
-        errors = [line for line in (work / "hub.log").read_text().splitlines()
-                  if "Traceback" in line or "placement failed" in line
-                  or "using stock koji scheduling" in line]
+        errors = real.hub_log_errors(work, ("Traceback", "placement failed",
+                                            "using stock koji scheduling"))
         if errors:
             sys.exit(f"the hub logged errors: {errors[:3]}")
         return times, assigned
     finally:
-        if hub is not None:
-            hub.stop()
-        if pg_data is not None:
-            real.stop_postgres(pg_data)
-        shutil.rmtree(work, ignore_errors=True)
+        real.tear_down(hub, pg_data, work)
 
 
 def main() -> int:

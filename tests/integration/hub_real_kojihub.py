@@ -219,6 +219,43 @@ CheckClientIP = False
     return conf, discomy
 
 
+def sidetag_policy(tags):
+    """The policies a side-tag campaign needs: side tags of ``tags`` (a space-separated
+    list), tagging by admins, side-tag owners and the tag permission, builds from SCM."""
+    return f"""sidetag =
+    tag {tags} && compare number_of_tags <= 10 :: allow
+    all :: deny
+tag =
+    has_perm admin :: allow
+    is_sidetag_owner :: allow
+    has_perm tag :: allow
+    all :: deny
+package_list =
+    has_perm admin :: allow
+    all :: deny
+build_from_scm =
+    all :: allow
+"""
+
+
+def hub_log_errors(work, marks=("Traceback", "[ERROR]")):
+    """The lines of the hub's log (``work/hub.log``) holding any of ``marks``."""
+    return [line for line in (work / "hub.log").read_text().splitlines()
+            if any(mark in line for mark in marks)]
+
+
+def tear_down(hub, pg_data, work, keep=False, out=print):
+    """Stop the hub and PostgreSQL (each when started) and remove ``work`` unless kept."""
+    if hub is not None:
+        hub.stop()
+    if pg_data is not None:
+        stop_postgres(pg_data)
+    if keep:
+        out(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def wait_for(url, koji, seconds=60):
     deadline = time.time() + seconds
     while True:
@@ -585,14 +622,7 @@ def main(argv=None):
         print("RESULT:", "all checks passed" if not failed else "some checks FAILED")
         return failed
     finally:
-        if hub is not None:
-            hub.stop()
-        if pg_data is not None:
-            stop_postgres(pg_data)
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        tear_down(hub, pg_data, work, args.keep)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,6 @@ import json
 import math
 import os
 import random
-import shutil
 import sys
 import tempfile
 import threading
@@ -129,20 +128,7 @@ def hub_config(work, pg_port, koji_src, plugin):
         plugin_path=f"{koji_src}/plugins/hub:{ROOT / 'koji-plugins' / 'hub'}",
         hub_extra=f"MissingPolicyOk = False\nRunInterval = {HUB_RUN_INTERVAL}\n",
         scheduler="[scheduler]\nenabled = true\npower_after = never\nlog_reasons = false\n",
-        policy=f"""sidetag =
-    tag {BUILD_TAG} && compare number_of_tags <= 10 :: allow
-    all :: deny
-tag =
-    has_perm admin :: allow
-    is_sidetag_owner :: allow
-    has_perm tag :: allow
-    all :: deny
-package_list =
-    has_perm admin :: allow
-    all :: deny
-build_from_scm =
-    all :: allow
-""")
+        policy=real.sidetag_policy(BUILD_TAG))
 
 
 # a threaded WSGI server: builders, kojira and the engine call the hub at once
@@ -566,23 +552,14 @@ def replay(koji_src, venv, plugin, keep=False, out=print):
         url = hub.start(koji)
         out(f"{'hub with discomy_hub' if plugin else 'stock hub'} on {url}")
         measured = campaign(koji, url, pg_port, work, out)
-        errors = [line for line in (work / "hub.log").read_text().splitlines()
-                  if "Traceback" in line or "[ERROR]" in line]
-        for line in errors[:10]:
+        for line in real.hub_log_errors(work)[:10]:
             out("hub log: " + line)
         predicted = predict(plugin)
         if os.environ.get("REPLAY_DETAIL"):
             compare_timelines(out)
         return measured, predicted
     finally:
-        if hub is not None:
-            hub.stop()
-        if pg_data is not None:
-            real.stop_postgres(pg_data)
-        if keep:
-            out(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        real.tear_down(hub, pg_data, work, keep, out)
 
 
 def main(argv=None):

@@ -25,7 +25,6 @@ import copy
 import gzip
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -297,20 +296,11 @@ def run(koji_src, venv, keep=False, out=print):
         version = ".".join(found.group(1).replace(" ", "").split(",")) if found else "?"
         out(f"kojihub {version} from {koji_src} on {url}")
         problems = scenario(koji, url, pg_port, work, calls, out=out)
-        errors = [line for line in (work / "hub.log").read_text().splitlines()
-                  if "Traceback" in line or "[ERROR]" in line]
-        for line in errors[:20]:
+        for line in real.hub_log_errors(work)[:20]:
             out("hub log: " + line)
         return problems, calls
     finally:
-        if hub is not None:
-            hub.stop()
-        if pg_data is not None:
-            real.stop_postgres(pg_data)
-        if keep:
-            out(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        real.tear_down(hub, pg_data, work, keep, out)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs PostgreSQL as user postgres: needs root")

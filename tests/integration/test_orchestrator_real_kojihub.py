@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import threading
@@ -81,20 +80,7 @@ def hub_config(work, pg_port):
     return real.write_hub_config(
         work, pg_port, plugins="sidetag_hub", plugin_path="{koji_src}/plugins/hub",
         hub_extra="MissingPolicyOk = False\n", scheduler="[scheduler]\nenabled = false\n",
-        policy=f"""sidetag =
-    tag {BUILD_TAG} el8-build && compare number_of_tags <= 10 :: allow
-    all :: deny
-tag =
-    has_perm admin :: allow
-    is_sidetag_owner :: allow
-    has_perm tag :: allow
-    all :: deny
-package_list =
-    has_perm admin :: allow
-    all :: deny
-build_from_scm =
-    all :: allow
-""")
+        policy=real.sidetag_policy(f"{BUILD_TAG} el8-build"))
 
 
 class Recorded:
@@ -472,9 +458,7 @@ def run(koji_src, venv, keep=False, calls_file=None, out=print):
         out(f"kojihub {version} from {koji_src} on {url} (client: koji "
             f"{getattr(koji, '__version__', '?')} from {Path(koji.__file__).parent})")
         problems = scenario(koji, url, pg_port, work, calls, out=out)
-        errors = [line for line in (work / "hub.log").read_text().splitlines()
-                  if "Traceback" in line or "[ERROR]" in line]
-        for line in errors[:20]:
+        for line in real.hub_log_errors(work)[:20]:
             out("hub log: " + line)
         return problems, calls
     finally:
@@ -482,14 +466,7 @@ def run(koji_src, venv, keep=False, calls_file=None, out=print):
             Path(calls_file).write_text(json.dumps(
                 [{**c, "result": summary(c["result"])} if "result" in c else c for c in calls],
                 indent=1, default=repr))
-        if hub is not None:
-            hub.stop()
-        if pg_data is not None:
-            real.stop_postgres(pg_data)
-        if keep:
-            out(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        real.tear_down(hub, pg_data, work, keep, out)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="runs PostgreSQL as user postgres: needs root")

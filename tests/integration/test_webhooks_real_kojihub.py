@@ -14,7 +14,6 @@ SRPM the hub holds in its work directory, whose header has the pushed NVR. The h
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,14 +113,8 @@ def test_ci_and_release_pushes_make_scratch_and_real_build_tasks_on_a_real_kojih
                 in world.forge.received}
         assert told == {("acme/corelib-koji", "pending"),
                         ("acme/corelib-koji-release", "pending")}
-        hub_errors = [line for line in (work / "hub.log").read_text().splitlines()
-                      if "Traceback" in line]
-        assert hub_errors == []
+        assert real.hub_log_errors(work, ("Traceback",)) == []
     finally:
         if world is not None:
             world.close()
-        if hub is not None:
-            hub.stop()
-        if pg_data is not None:
-            real.stop_postgres(pg_data)
-        shutil.rmtree(work, ignore_errors=True)
+        real.tear_down(hub, pg_data, work)
