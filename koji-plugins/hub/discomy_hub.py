@@ -251,14 +251,13 @@ def core_tasks(free_rows, config):
         for warning in warnings:
             warn_once(warning, [tid for tid, s in sources.items() if s[1] == tag])
     history = {}
-    if config.power_after_s is not None or config.wait_for_faster_s is not None:
+    if config.uses_history:
         history = last_buildarch_seconds(sorted({s[0] for s in sources.values() if s[0]}))
     tasks = []
     for row in free_rows:
         package, tag = sources.get(row["task_id"], (None, None))
-        req = placement.requirements_for(package, config.defaults, rules.get(tag, {}),
-                                         history.get(package), config.power_after_s,
-                                         config.wait_for_faster_s is not None)
+        req = placement.task_requirements(package, rules.get(tag, {}), history.get(package),
+                                          config)
         tasks.append(placement.FreeTask(
             task_id=row["task_id"], channel_id=row["channel_id"], arch=row["arch"],
             weight=row["weight"], priority=row["priority"], create_ts=row["create_ts"],

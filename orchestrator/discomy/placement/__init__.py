@@ -77,6 +77,7 @@ from discomy.placement.requirements import (
                                             last_build_durations,
                                             package_from_srpm,
                                             requirements_for,
+                                            task_requirements,
 )
 from discomy.placement.schedule import ActiveTask, Assignment, FreeTask, Schedule, schedule
 
@@ -86,4 +87,5 @@ __all__ = [
     "TaskRequirements", "explain", "fits", "host_summary", "is_power_by_history", "is_strong",
     "last_build_durations", "package_from_srpm", "parse_config", "parse_duration_s",
     "preference", "refusal_reason", "requirements_for", "requirements_summary", "schedule",
+    "task_requirements",
 ]

@@ -55,6 +55,12 @@ class PlacementConfig:
     defaults: Mapping[str, cons.Constraints] = field(default_factory=dict)
     trust: TrustConfig = TrustConfig()
 
+    @property
+    def uses_history(self) -> bool:
+        """Whether a pass needs each package's last buildArch duration (power jobs,
+        ``wait_for_faster``): the hub reads build history only then."""
+        return self.power_after_s is not None or self.wait_for_faster_s is not None
+
 
 class ConfigError(ValueError):
     """Invalid discomy.conf; the message names the section, key and reason."""

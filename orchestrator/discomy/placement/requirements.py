@@ -82,6 +82,14 @@ def requirements_for(package: Optional[str],
                    seconds=seconds)
 
 
+def task_requirements(package: Optional[str], tag_rules: Mapping[str, cons.Constraints],
+                      last_duration_s: Optional[float], config) -> TaskRequirements:
+    """:func:`requirements_for` with the hub's settings (a :class:`PlacementConfig`):
+    its defaults, power rule, and the duration kept where ``wait_for_faster`` is set."""
+    return requirements_for(package, config.defaults, tag_rules, last_duration_s,
+                            config.power_after_s, config.wait_for_faster_s is not None)
+
+
 def last_build_durations(rows: Iterable[tuple]) -> dict:
     """package -> seconds of the slowest buildArch of its latest build.
 

@@ -69,8 +69,8 @@ from discomy.placement import (
     FreeTask,
     HostCapabilities,
     PlacementConfig,
-    requirements_for,
     schedule,
+    task_requirements,
 )
 from discomy.placement.hostdata import BUILDROOT_PATH, HostData
 from discomy.placement.schedule import admits, min_available
@@ -486,10 +486,7 @@ class _Simulation:
         self.open_chains = [(-r, i) for i, r in enumerate(self.remaining)]
         heapq.heapify(self.open_chains)
         if plugin:
-            defaults = self.placement.defaults
-            keep = self.placement.wait_for_faster_s is not None
-            self.req = [requirements_for(name, defaults, {}, d, self.placement.power_after_s,
-                                         keep)
+            self.req = [task_requirements(name, {}, d, self.placement)
                         for name, d in zip(workload.names, self.durations)]
         else:
             self.req = [NO_REQUIREMENTS] * n
