@@ -298,3 +298,28 @@ def test_estimate_takes_the_hub_plugins_config_and_a_cap_on_builds_in_flight(rep
                    str(ROOT / "examples" / "fleet.yaml"), "--hub-config", str(hub),
                    cache=tmp_path)
     assert proc.returncode == 2 and "[scheduler] power_after" in proc.stderr
+
+
+def test_estimate_runs_with_the_fleet_files_koji_settings_and_says_so(repo_args, tmp_path):
+    import yaml
+    groups = yaml.safe_load((ROOT / "examples" / "fleet.yaml").read_text())
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump({"koji": {"hub.conf": {"RunInterval": 20},
+                                              "kojid.conf": {"sleeptime": 5}},
+                                     "groups": groups}))
+    runs = {}
+    for name, path in (("quick", fleet), ("defaults", ROOT / "examples" / "fleet.yaml")):
+        proc = discomy("estimate", *repo_args, "--all", "--fleet", str(path), "--json",
+                       "--policy", "koji-stock", cache=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = json.loads(proc.stdout)
+    assert runs["quick"]["koji"]["hub.conf"]["RunInterval"] == 20
+    assert runs["quick"]["koji"]["kojid.conf"] == {"sleeptime": 5}
+    assert runs["defaults"]["koji"]["hub.conf"] == {"RunInterval": 60, "MaxJobs": 15,
+                                                    "CapacityOvercommit": 5,
+                                                    "MaxRepoTasks": 10}
+    assert runs["quick"]["makespan_seconds"] < runs["defaults"]["makespan_seconds"]
+    assert runs["quick"]["lower_bound_seconds"] < runs["defaults"]["lower_bound_seconds"]
+    text = discomy("estimate", *repo_args, "--all", "--fleet", str(fleet), "--policy",
+                   "koji-stock", cache=tmp_path).stdout
+    assert "scheduler every 20 s, builders check in every 5 s" in text

@@ -384,6 +384,21 @@ def hostCapabilities(host=None):
     return out
 
 
+# hub.conf settings an estimate of this hub needs (kojihub/kojixmlrpc.py config_map)
+SCHEDULER_SETTINGS = ("RunInterval", "MaxJobs", "CapacityOvercommit", "MaxRepoTasks")
+
+
+@export_in("discomy")
+def schedulerSettings():
+    """The hub.conf settings koji's scheduler and repo queue run with here.
+
+    ``discomy rebuild --dry-run`` estimates a campaign on this hub with them.
+
+    :returns dict: RunInterval, MaxJobs, CapacityOvercommit, MaxRepoTasks
+    """
+    return {key: context.opts.get(key) for key in SCHEDULER_SETTINGS}
+
+
 def _task_row(task_id):
     """A task as the scheduler's ``get_tasks`` reads it."""
     info = kojihub.Task(task_id).getInfo(strict=True)

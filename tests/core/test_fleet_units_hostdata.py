@@ -126,3 +126,40 @@ def test_fleet_keys_of_any_type_are_reported_not_sorted_into_a_crash():
 def test_sizes_beyond_1_eib_or_not_finite_are_size_errors(value):
     with pytest.raises(SizeError, match="not a size up to 1 EiB"):
         parse_size_mb(value)
+
+
+def test_a_fleet_file_carries_the_deployments_koji_settings_under_their_files():
+    fleet = fleet_from_data({"koji": {"hub.conf": {"RunInterval": 30, "MaxRepoTasks": 4},
+                                      "kojid.conf": {"sleeptime": 5},
+                                      "kojira.conf": {"sleeptime": 10}},
+                             "groups": GOOD}, "fleet.yaml")
+    assert fleet.koji.sim_settings() == {"run_interval": 30, "maxjobs": 15, "overcommit": 5.0,
+                                         "max_repo_tasks": 4, "sleeptime": 5,
+                                         "kojira_seconds": 10}
+    # without them, koji's defaults (kojixmlrpc.py, kojid, kojira)
+    assert fleet_from_data(GOOD).koji.sim_settings() == {
+        "run_interval": 60.0, "maxjobs": 15, "overcommit": 5.0, "max_repo_tasks": 10,
+        "sleeptime": 15.0, "kojira_seconds": 15.0}
+
+
+@pytest.mark.parametrize("koji, message", [
+    ({"hub.conf": {"RunInterval": 0}}, "koji: hub.conf: 'RunInterval' must be a whole number "
+                                       "from 1 to 3600, got 0"),
+    ({"hub.conf": {"RunInterval": 2.5}}, "'RunInterval' must be a whole number"),
+    ({"hub.conf": {"MaxJobs": True}}, "'MaxJobs' must be a whole number"),
+    ({"hub.conf": {"Runinterval": 30}}, "hub.conf: unknown setting.s. 'Runinterval': use "
+                                        "RunInterval, MaxJobs"),
+    ({"kojid.conf": {"sleeptime": "15"}}, "kojid.conf: 'sleeptime' must be a whole number"),
+    ({"koji.conf": {}}, "koji: unknown file.s. 'koji.conf': use hub.conf, kojid.conf"),
+    ({"hub.conf": [30]}, "hub.conf: expected a mapping"),
+    ("RunInterval=30", "'koji' must be a mapping"),
+])
+def test_bad_koji_settings_in_a_fleet_file_name_the_file_and_key(koji, message):
+    with pytest.raises(FleetError, match=message) as exc:
+        fleet_from_data({"koji": koji, "groups": GOOD}, "fleet.yaml")
+    assert str(exc.value).startswith("fleet.yaml: ")
+
+
+def test_a_fleet_mapping_takes_only_groups_and_koji():
+    with pytest.raises(FleetError, match="unknown key.s. 'hosts': use groups and koji"):
+        fleet_from_data({"groups": GOOD, "hosts": []}, "fleet.yaml")

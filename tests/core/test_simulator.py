@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from discomy.placement import PlacementConfig, parse_config
 from discomy.planning import kojimodel as km
 from discomy.planning import simulator as simulator_module
-from discomy.planning.fleet import Fleet, HostGroup
+from discomy.planning.fleet import Fleet, HostGroup, fleet_from_data
 from discomy.planning.graph import graph_from_mapping
 from discomy.planning.planner import make_plan
 from discomy.planning.simulator import (NOARCH, POLICIES, SHIPPED_HUB, SimConfig, build_arches,
@@ -330,6 +330,26 @@ def test_serial_regeneration_is_one_newrepo_at_a_time():
     assert serial.makespan_seconds >= piped.makespan_seconds
 
 
+def test_the_deployments_koji_settings_move_the_estimate_and_the_bound():
+    # a chain of four: every hop waits for a pass and a builder's check-in
+    deps = {"a": [], "b": ["a"], "c": ["b"], "d": ["c"]}
+    workload = workload_for(deps, [300] * 4, [False] * 4)
+    groups = [{"name": "h", "count": 2, "arches": ["x86_64"], "speed": 1.0, "capacity": 8,
+               "maxjobs": 4}]
+    stock = fleet_from_data(groups)
+    quick = fleet_from_data({"koji": {"hub.conf": {"RunInterval": 20},
+                                      "kojid.conf": {"sleeptime": 5}}, "groups": groups})
+    slow = simulate(workload, stock, "koji-stock", SimConfig(**stock.koji.sim_settings()))
+    fast = simulate(workload, quick, "koji-stock", SimConfig(**quick.koji.sim_settings()))
+    assert fast.makespan_seconds < slow.makespan_seconds - 4 * 5 * 30   # > 30 s a pass saved
+    assert fast.bounds.critical_path_seconds == pytest.approx(
+        slow.bounds.critical_path_seconds - 4 * 3 * 40)
+    # (per build, three of its passes wait for the run interval rather than a task:
+    # the SRPM's, the newRepo's and its createrepo's; each comes 40 s sooner)
+    # MaxRepoTasks 1 is the serial mode's one regeneration at a time
+    assert SimConfig(max_repo_tasks=1).repo_tasks == SimConfig(regen_mode="serial").repo_tasks
+
+
 def test_unknown_policy_and_the_retired_critical_path_are_rejected():
     workload = workload_for({"a": []}, [10], [True])
     fleet = Fleet((HostGroup("h", 1, ("x86_64",), 1.0, 2, 2),))
@@ -361,6 +381,7 @@ def test_a_fleet_whose_hosts_can_never_take_a_task_is_a_clear_error():
     ({"checkin_phase": 1.5}, "checkin_phase: must be a number from 0 to 1, got 1.5"),
     ({"kojid_cycle_seconds": -1}, "kojid_cycle_seconds: must be a number from 0"),
     ({"priority_high": 40}, "priority_high: must not be above priority_low"),
+    ({"max_repo_tasks": 0}, "max_repo_tasks: must be a whole number from 1 to 1000"),
 ])
 def test_simulation_settings_out_of_bounds_are_rejected_naming_the_key(change, message):
     with pytest.raises(ValueError, match=message):
@@ -371,7 +392,8 @@ def test_koji_facts_are_kojis_defaults():
     config = SimConfig()
     assert (config.run_interval, config.sleeptime, config.maxjobs, config.overcommit) == \
         (60.0, 15.0, 15, 5.0)
-    assert config.max_repo_tasks == km.MAX_REPO_TASKS == 10
+    assert config.max_repo_tasks == config.repo_tasks == km.MAX_REPO_TASKS == 10
+    assert SimConfig(regen_mode="serial").repo_tasks == 1
     # a day-long average adds the capped 18 to buildArch's 1.5
     assert km.buildarch_weight(86400) == 19.5 and km.FREE_TASK_WEIGHT == 1.0
     assert isinstance(simulator_module.SHIPPED_HUB, PlacementConfig)

@@ -296,6 +296,37 @@ def test_power_jobs_pack_onto_the_busiest_host_that_still_takes_one():
     assert placed(result) == {10: 2}
 
 
+def test_power_jobs_pack_by_the_weight_they_will_have_once_open():
+    # kojid raises a buildArch's weight with the package's build time: 30 h weighs 19.5,
+    # 8 h weighs 7.5. On a capacity-24 host already running a 19.5 build, another day-long
+    # build costs no more ordinary tasks; an 8-hour one would cost that host's last three,
+    # where an idle host keeps room for all but one
+    a, b = host(1, speed=1.0, capacity=24.0, maxjobs=10), host(2, speed=1.0, capacity=24.0,
+                                                                 maxjobs=10)
+    first = [ActiveTask(90, 1, 19.5)]
+    day = TaskRequirements(power=True, seconds=30 * 3600.0, why="last buildArch took 30h00m")
+    shift = TaskRequirements(power=True, seconds=8 * 3600.0, why="last buildArch took 8h00m")
+    assert placed(schedule([task(10, day)], first, [a, b], {}, CFG, now=0)) == {10: 1}
+    assert placed(schedule([task(11, shift)], first, [a, b], {}, CFG, now=0)) == {11: 2}
+    # within one pass the weight a power job will have counts at once (it is assigned at
+    # koji's free weight, 1.0): the 8-hour build keeps off the host the day-long one
+    # just took, and a second day-long build joins it
+    result = schedule([task(10, day), task(11, shift)], [], [a, b], {}, CFG, now=0)
+    assert placed(result) == {10: 1, 11: 2}
+    result = schedule([task(10, day), task(12, day)], [], [a, b], {}, CFG, now=0)
+    assert placed(result) == {10: 1, 12: 1}
+
+
+def test_work_room_counts_the_ordinary_tasks_a_load_leaves_room_for():
+    from discomy.placement.schedule import buildarch_weight, work_room
+    assert buildarch_weight(0) == 1.5 and buildarch_weight(3600) == 2.25
+    assert buildarch_weight(48 * 3600) == 19.5 and buildarch_weight(-5) == 1.5
+    assert work_room(24.0, 0.0, 0, 10) == 10          # maxjobs binds
+    assert work_room(24.0, 19.5, 1, 10) == 3          # 19.5, 21, 22.5, 24: three admitted
+    assert work_room(24.0, 24.0, 1, 10) == 0 and work_room(24.0, 39.0, 2, 10) == 0
+    assert work_room(24.0, 0.0, 10, 10) == 0
+
+
 def slow_and_busy_fast(fast_speed=2.0):
     """A fast host at its maxjobs and an idle slow one."""
     fast = host(1, "fast", capacity=16, speed=fast_speed, maxjobs=1)

@@ -432,6 +432,10 @@ def scenario(koji, url, pg_port, hub_log, koji_src):
         out = run(cli + command, env=env, capture_output=True, text=True, check=False)
         print(out.stdout + out.stderr)
         failures += out.returncode != 0
+    settings = admin.discomy.schedulerSettings()
+    expected = {"RunInterval": 60, "MaxJobs": 15, "CapacityOvercommit": 5, "MaxRepoTasks": 7}
+    print(f"discomy.schedulerSettings: {settings}: {'ok' if settings == expected else 'WRONG'}")
+    failures += settings != expected
     liar = admin.discomy.hostCapabilities("liar1")[0]
     ok = (liar["speed"], liar["speed_source"], liar["memory_mb"]) == (1.0, "pinned", 65536)
     print(f"after the policy, liar1 in force: speed {liar['speed']} ({liar['speed_source']}), "
@@ -610,8 +614,9 @@ def main(argv=None):
         pg_data, pg_port = start_postgres(work)
         create_koji_db(pg_port, koji_src)
         # completeBuild would queue buildNotification tasks
-        conf, discomy_conf = write_hub_config(work, pg_port,
-                                              hub_extra="DisableNotifications = True\n")
+        # (MaxRepoTasks: a value of its own, read back with discomy.schedulerSettings)
+        conf, discomy_conf = write_hub_config(
+            work, pg_port, hub_extra="DisableNotifications = True\nMaxRepoTasks = 7\n")
         hub = Hub(python, conf, discomy_conf, koji_src, work / "hub.log")
         hub.pg_port = pg_port
         url = hub.start(koji)

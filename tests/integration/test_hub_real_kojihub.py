@@ -49,3 +49,10 @@ def test_a_database_error_in_the_plugins_pass_leaves_the_stock_pass_working(run)
 @pytest.mark.timeout(900)
 def test_without_discomy_data_the_plugin_decides_as_stock_koji(run):
     assert "stock koji's pass from the same state: identical" in run
+
+
+@pytest.mark.timeout(900)
+def test_the_hub_says_which_scheduler_settings_it_runs_with(run):
+    # what discomy rebuild --dry-run estimates this hub with (MaxRepoTasks set in hub.conf)
+    assert "discomy.schedulerSettings: {'RunInterval': 60, 'MaxJobs': 15, " \
+           "'CapacityOvercommit': 5, 'MaxRepoTasks': 7}: ok" in run

@@ -76,6 +76,29 @@ def test_dry_run_prints_the_impact_and_an_eta_on_the_hosts_koji_knows(setup, hub
     assert bad.returncode == 2 and "does not exist" in bad.stderr
 
 
+def test_dry_run_on_a_hub_with_discomy_hub_runs_with_the_hubs_own_settings(setup, hub):
+    run, _ = setup
+    stock = json.loads(run("rebuild", "corelib", "--dry-run", "--json").stdout)["eta"]
+    assert stock["policy"] == "discomy-stock-hub"
+    assert stock["koji"]["hub.conf"]["RunInterval"] == 60
+    hub.scheduler_settings = {"RunInterval": 15, "MaxJobs": 6, "CapacityOvercommit": 5,
+                              "MaxRepoTasks": 3}
+    dry = run("rebuild", "corelib", "--dry-run", "--json")
+    eta = json.loads(dry.stdout)["eta"]
+    assert eta["policy"] == "discomy"
+    assert eta["koji"]["hub.conf"] == {"RunInterval": 15, "MaxJobs": 6,
+                                       "CapacityOvercommit": 5, "MaxRepoTasks": 3}
+    assert eta["makespan_seconds"] < stock["makespan_seconds"]
+    # a value out of koji's bounds keeps koji's default, with a warning naming it
+    hub.scheduler_settings = {"RunInterval": -4, "MaxJobs": "lots"}
+    dry = run("rebuild", "corelib", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    eta = json.loads(dry.stdout)["eta"]
+    assert eta["koji"]["hub.conf"]["RunInterval"] == 60 and eta["koji"]["hub.conf"]["MaxJobs"] == 15
+    assert "hub.conf RunInterval -4 is not a whole number from 1 to 3600" in dry.stderr
+    assert "hub.conf MaxJobs 'lots'" in dry.stderr
+
+
 def test_dry_run_ignores_nan_and_absurd_numbers_from_koji_with_a_warning(setup, hub):
     run, _ = setup
     hub.hosts[1]["capacity"] = float("nan")        # the only aarch64 builder

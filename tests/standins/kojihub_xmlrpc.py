@@ -81,6 +81,8 @@ class StandinKojiHub:
         self.owners: dict = {}          # package -> koji owner name (getPackageConfig)
         self.host_data: dict = {}       # host id -> what its kojid sent with host.updateHost
         self.drained: set = set()       # host ids drained with discomy.drainHost
+        # hub.conf as discomy.schedulerSettings answers it; None: the hub runs no discomy_hub
+        self.scheduler_settings = None
         self.repo_requests: dict = {}
         self.event = 1000
         # source -> outcomes of its builds in order: "" succeeds, a text fails the task
@@ -557,6 +559,18 @@ class StandinKojiHub:
         h = self._host(host)
         return {"host_id": h["id"], "name": h["name"], "enabled": h["enabled"],
                 "drained": h["id"] in self.drained}
+
+    def hub_system_listMethods(self):
+        methods = [name[4:].replace("_", ".", 1) for name in dir(self)
+                   if name.startswith("hub_") and not name.startswith("hub_discomy_")]
+        if self.scheduler_settings is not None:
+            methods += ["discomy.hostCapabilities", "discomy.schedulerSettings"]
+        return sorted(methods)
+
+    def hub_discomy_schedulerSettings(self):
+        if self.scheduler_settings is None:
+            raise Fault(GENERIC, "Invalid method: discomy.schedulerSettings")
+        return dict(self.scheduler_settings)
 
     def hub_scheduler_getHostData(self, hostID=None):
         return [{"host_id": h, "data": d} for h, d in sorted(self.host_data.items())

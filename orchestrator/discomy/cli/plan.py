@@ -274,7 +274,8 @@ def run_estimate(args) -> int:
     plan = _plan(args, graph, durations, _split(args.changed), rebuild_all=args.all)
     workload = workload_from_plan(plan)
     try:
-        config = SimConfig(regen_mode=args.regen_mode, arches=tuple(_split(args.arches)),
+        config = SimConfig(**fleet.koji.sim_settings(),
+                           regen_mode=args.regen_mode, arches=tuple(_split(args.arches)),
                            max_in_flight=args.max_in_flight,
                            **({"repo_regen_seconds": args.regen_seconds}
                               if args.regen_seconds is not None else {}))
@@ -307,6 +308,7 @@ def run_estimate(args) -> int:
             "affected": len(plan.affected),
             "repo_regen_seconds": config.repo_regen_seconds,
             "regen_mode": config.regen_mode,
+            "koji": config.koji_conf(),
             "policies": {p: r.to_dict() for p, r in results.items()},
             "elapsed_seconds": round(elapsed, 3),
         })
@@ -384,7 +386,8 @@ def format_estimate(plan, fleet, config, results, elapsed) -> str:
         f"Lower bound {_hms(bounds.lower_bound_seconds)} = max(critical path on the fastest "
         f"hosts with koji's passes {_hms(bounds.critical_path_seconds)}, work / throughput "
         f"{_hms(bounds.work_seconds)}{flight}); createrepo {config.repo_regen_seconds:g} s "
-        f"({config.regen_mode}), scheduler every {config.run_interval:g} s",
+        f"({config.regen_mode}), scheduler every {config.run_interval:g} s, builders check "
+        f"in every {config.sleeptime:g} s",
         "",
         f"{'POLICY':<18} {'MAKESPAN':>9} {'x BOUND':>8} {'UTIL':>6} {'CPU-HOURS':>10} "
         f"{'STORAGE':>9}",

@@ -5,12 +5,14 @@ a change affects, and how long it takes on a fleet.
 :func:`make_preview` and show :func:`preview_json`, so the two never disagree.
 The fleet is a fleet file's (read by the caller) or koji's: its enabled hosts
 with the host data their builders publish (:func:`koji_hosts`, the same rows
-the API's fleet view shows). When neither is at hand the ETA is left out and
+the API's fleet view shows) and, on a hub that runs discomy_hub, the hub's own
+scheduler settings (``discomy.schedulerSettings``). When neither is at hand the ETA is left out and
 the preview says why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +55,7 @@ def koji_fleet(session, target: str) -> tuple:
 
     from discomy.orchestration.backends import HubUnavailable
     from discomy.orchestration.backends.koji import NETWORK_FAULTS, KojiBackendError
-    from discomy.planning.fleet import fleet_from_koji_hosts
+    from discomy.planning.fleet import fleet_from_koji_hosts, koji_settings_from_hub
 
     try:
         session = session()
@@ -65,11 +67,22 @@ def koji_fleet(session, target: str) -> tuple:
         info = session.getBuildTarget(target) if target else None
         arches = ((session.getBuildConfig(info["build_tag_name"]) or {}).get("arches") or "") \
             .split() if info else []
+        settings = None
+        if plugin:
+            try:    # the hub's own RunInterval, MaxJobs, ... (a plugin older than the call: none)
+                settings = session.discomy.schedulerSettings()
+            except koji.GenericError:
+                settings = None
     except (KojiBackendError, HubUnavailable, koji.GenericError) + NETWORK_FAULTS as exc:
         raise NoKojiFleet(f"koji's hosts are unknown ({exc})") from None
     fleet, warnings = fleet_from_koji_hosts(hosts, data)
     for warning in warnings:
         log.warning("koji host %s", warning)
+    if settings is not None:
+        koji_settings, warnings = koji_settings_from_hub(settings)
+        fleet = dataclasses.replace(fleet, koji=koji_settings)
+        for warning in warnings:
+            log.warning("koji hub: %s", warning)
     return fleet, tuple(arches), plugin
 
 
@@ -98,19 +111,19 @@ def estimate(plan, backend: str, target: str, fleet=None, fleet_name: str = "",
     else:
         return None, f"no fleet for local builds: {hint}"
     arches = tuple(a for a in arches if a in fleet.arches)
-    settings = {}
+    settings = fleet.koji.sim_settings()
     if config is not None:
         c = config["campaign"]
-        settings = dict(max_in_flight=min(c["max_in_flight"], c["max_in_flight_global"]),
+        settings.update(max_in_flight=min(c["max_in_flight"], c["max_in_flight_global"]),
                         poll_seconds=config["koji"]["poll_seconds"],
                         priority_high=c["priority_high"], priority_low=c["priority_low"])
     try:
+        result_config = SimConfig(arches=arches, **settings)
         result = simulate(workload_from_plan(plan), fleet,
-                          "discomy" if plugin else "discomy-stock-hub",
-                          SimConfig(arches=arches, **settings))
+                          "discomy" if plugin else "discomy-stock-hub", result_config)
     except ValueError as exc:
         return None, str(exc)
-    return {**result.to_dict(), "fleet": where}, None
+    return {**result.to_dict(), "fleet": where, "koji": result_config.koji_conf()}, None
 
 
 def make_preview(repos: Sequence, names: Sequence[str], depth: str, cache_dir: Path,

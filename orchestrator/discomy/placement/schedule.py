@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -211,6 +212,28 @@ def shortfall(capacity: float, load: float, ntasks: int, maxjobs: int,
     if not capacity - load > min_avail:
         return CAPACITY
     return None
+
+
+# builder/kojid BuildArchTask: a buildArch opens at 1.5 (_taskWeight) and updateWeight
+# adds 0.75 per hour of the package's average build, at most 18 more
+BUILDARCH_OPEN_WEIGHT = 1.5
+BUILDARCH_WEIGHT_PER_SECOND = 1.0 / 4800.0
+BUILDARCH_MAX_RAISE = 18.0
+
+
+def buildarch_weight(seconds: float) -> float:
+    """A running buildArch task's weight for a package whose builds take ``seconds``."""
+    return BUILDARCH_OPEN_WEIGHT + min(BUILDARCH_MAX_RAISE,
+                                       max(0.0, seconds) * BUILDARCH_WEIGHT_PER_SECOND)
+
+
+def work_room(capacity: float, load: float, ntasks: int, maxjobs: int) -> int:
+    """How many more ordinary buildArch tasks a host takes at this load: each is
+    admitted while the load is below capacity (koji's test for a free task) and
+    then weighs at least the base buildArch weight."""
+    if load >= capacity or ntasks >= maxjobs:
+        return 0
+    return min(maxjobs - ntasks, math.ceil((capacity - load) / BUILDARCH_OPEN_WEIGHT))
 
 
 def admits(capacity: float, load: float, ntasks: int, maxjobs: int, min_avail: float) -> bool:
@@ -529,6 +552,7 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
                        bins, p, fit_of, refusals, reserved, config, power_waiting)
     speed: list = []
     keep_off: list = []
+    raised: dict = {}       # host index -> weight its power jobs of this pass add once open
     for n, task in enumerate(free_tasks):
         gid = task_group[n]
         min_avail, waiting = group_base[gid][1], group_base[gid][4]
@@ -551,16 +575,27 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
             heaps[gid] = heap
         chosen = None
         if task.req.power and has_data(hosts[heap[0][2]] if heap else None):
-            # power jobs pack: among hosts alike, the busiest that still takes one. A long
-            # build's weight leaves a host room for few others, so two on one host idle
-            # fewer slots than one on each (koji's rank would spread them)
+            # power jobs pack by weight: among hosts alike, the one where this build's
+            # weight once open costs the fewest ordinary tasks (a day-long build weighs
+            # 19.5: on a host of capacity 24 it leaves room for three; next to another
+            # such build it costs none more), then the busiest that still takes one
+            # (koji's rank would spread them). Unknown duration: the busiest.
             best = None
+            opened = buildarch_weight(task.req.seconds) if task.req.seconds else None
             for pref, _, i in heap:
                 if has_room(p, i, min_avail, waiting):
-                    key = (pref, -rank[i], i)
+                    cost = 0
+                    if opened is not None:
+                        load = p.load[i] + raised.get(i, 0.0)
+                        cost = work_room(p.capacity[i], load, p.ntasks[i], p.maxjobs[i]) - \
+                            work_room(p.capacity[i], load + opened, p.ntasks[i] + 1,
+                                      p.maxjobs[i])
+                    key = (pref, cost, -rank[i], i)
                     if best is None or key < best:
                         best = key
-            chosen = None if best is None else best[2]
+            chosen = None if best is None else best[3]
+            if chosen is not None and opened is not None:
+                raised[chosen] = raised.get(chosen, 0.0) + max(0.0, opened - task.weight)
         while chosen is None and heap:
             pref, r, i = heap[0]
             if r != rank[i]:

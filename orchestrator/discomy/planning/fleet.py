@@ -13,6 +13,17 @@ A fleet file (YAML) is a list of host groups::
       disk: 2T
       channels: [default, createrepo]   # koji channels (koji add-host-to-channel)
 
+or a mapping with the groups under ``groups`` and, optionally, the deployment's koji
+settings where they differ from koji's defaults, each under the file that sets it::
+
+    koji:
+      hub.conf: {RunInterval: 30, MaxJobs: 15, CapacityOvercommit: 5, MaxRepoTasks: 10}
+      kojid.conf: {sleeptime: 15}
+      kojira.conf: {sleeptime: 15}
+    groups:
+      - name: strong
+        ...
+
 ``count``, ``arches``, ``speed``, ``capacity`` and ``maxjobs`` are required;
 ``cpus``, ``memory`` and ``disk`` are optional (unknown when absent); ``channels``
 defaults to ``default`` and ``createrepo``: the builds run in the first, repo
@@ -68,8 +79,90 @@ class HostGroup:
 
 
 @dataclass(frozen=True)
+class KojiSettings:
+    """The deployment's koji settings the estimate runs with (koji's defaults unless a
+    fleet file, or the hub, says otherwise)."""
+
+    run_interval: float = km.RUN_INTERVAL           # hub.conf RunInterval
+    maxjobs: int = km.MAXJOBS                       # hub.conf MaxJobs
+    overcommit: float = km.CAPACITY_OVERCOMMIT      # hub.conf CapacityOvercommit
+    max_repo_tasks: int = km.MAX_REPO_TASKS         # hub.conf MaxRepoTasks
+    sleeptime: float = km.KOJID_SLEEPTIME           # kojid.conf sleeptime
+    kojira_seconds: float = km.KOJIRA_SLEEPTIME     # kojira.conf sleeptime
+
+    def sim_settings(self) -> dict:
+        """The :class:`discomy.planning.simulator.SimConfig` keys these set."""
+        return {"run_interval": self.run_interval, "maxjobs": self.maxjobs,
+                "overcommit": self.overcommit, "max_repo_tasks": self.max_repo_tasks,
+                "sleeptime": self.sleeptime, "kojira_seconds": self.kojira_seconds}
+
+
+# file -> key as that file spells it -> (KojiSettings field, kind, lowest, highest)
+KOJI_KEYS = {
+    "hub.conf": {"RunInterval": ("run_interval", int, 1, 3600),
+                 "MaxJobs": ("maxjobs", int, 1, MAX_MAXJOBS),
+                 "CapacityOvercommit": ("overcommit", int, 0, int(MAX_CAPACITY)),
+                 "MaxRepoTasks": ("max_repo_tasks", int, 1, 1000)},
+    "kojid.conf": {"sleeptime": ("sleeptime", int, 1, 3600)},
+    "kojira.conf": {"sleeptime": ("kojira_seconds", int, 1, 3600)},
+}
+
+
+def koji_settings_from_data(data: Any, source: str = "fleet") -> KojiSettings:
+    """The fleet file's ``koji`` mapping; :class:`FleetError` naming the file and key.
+    Koji reads each of these as a whole number (``kojixmlrpc.py``, ``kojid``, ``kojira``)."""
+    if data is None:
+        return KojiSettings()
+    if not isinstance(data, dict):
+        raise FleetError(f"{source}: 'koji' must be a mapping of hub.conf, kojid.conf and "
+                         f"kojira.conf settings")
+    unknown = sorted(short_repr(k) for k in data if k not in KOJI_KEYS)
+    if unknown:
+        raise FleetError(f"{source}: koji: unknown file(s) {', '.join(unknown)}: use "
+                         f"{', '.join(KOJI_KEYS)}")
+    values: dict = {}
+    for conf, settings in data.items():
+        where = f"{source}: koji: {conf}"
+        if not isinstance(settings, dict):
+            raise FleetError(f"{where}: expected a mapping of its settings")
+        keys = KOJI_KEYS[conf]
+        unknown = sorted(short_repr(k) for k in settings if k not in keys)
+        if unknown:
+            raise FleetError(f"{where}: unknown setting(s) {', '.join(unknown)}: use "
+                             f"{', '.join(keys)}")
+        for key, value in settings.items():
+            field, kind, low, high = keys[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise FleetError(f"{where}: {key!r} must be a whole number from {low} to "
+                                 f"{high}, got {short_repr(value)}")
+            values[field] = kind(value)
+    return KojiSettings(**values)
+
+
+def koji_settings_from_hub(opts: Any) -> tuple:
+    """``(KojiSettings, warnings)`` from the hub plugin's ``discomy.schedulerSettings``:
+    outside input, so a missing or out-of-bounds value keeps koji's default with a
+    warning rather than failing the estimate."""
+    values, warnings = {}, []
+    if not isinstance(opts, Mapping):
+        return KojiSettings(), [f"hub settings {short_repr(opts)} are not a mapping; "
+                                f"koji's defaults are used"]
+    for key, (field, kind, low, high) in KOJI_KEYS["hub.conf"].items():
+        value = opts.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            warnings.append(f"hub.conf {key} {short_repr(value)} is not a whole number from "
+                            f"{low} to {high}; koji's default is used")
+            continue
+        values[field] = kind(value)
+    return KojiSettings(**values), warnings
+
+
+@dataclass(frozen=True)
 class Fleet:
     groups: tuple
+    koji: KojiSettings = KojiSettings()
 
     @property
     def arches(self) -> tuple:
@@ -99,7 +192,13 @@ _BOUNDS = {
 
 def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
     """Validate a parsed fleet file; raises :class:`FleetError` naming the bad entry."""
+    koji = KojiSettings()
     if isinstance(data, dict) and "groups" in data:
+        unknown = sorted(short_repr(k) for k in set(data) - {"groups", "koji"})
+        if unknown:
+            raise FleetError(f"{source}: unknown key(s) {', '.join(unknown)}: use groups "
+                             f"and koji")
+        koji = koji_settings_from_data(data.get("koji"), source)
         data = data["groups"]
     if not isinstance(data, list) or not data:
         raise FleetError(f"{source}: expected a non-empty list of host groups")
@@ -145,7 +244,7 @@ def fleet_from_data(data: Any, source: str = "fleet") -> Fleet:
                                 numbers["speed"], numbers["capacity"], numbers["maxjobs"],
                                 numbers.get("cpus"), sizes.get("memory"), sizes.get("disk"),
                                 tuple(dict.fromkeys(channels))))
-    return _checked_fleet(groups, source)
+    return _checked_fleet(groups, source, koji)
 
 
 def check_number(value: Any, key: str, where: str = "fleet"):
@@ -164,8 +263,8 @@ def check_number(value: Any, key: str, where: str = "fleet"):
     return kind(value)
 
 
-def _checked_fleet(groups: list, source: str) -> Fleet:
-    fleet = Fleet(tuple(groups))
+def _checked_fleet(groups: list, source: str, koji: KojiSettings = KojiSettings()) -> Fleet:
+    fleet = Fleet(tuple(groups), koji)
     if fleet.host_count > MAX_FLEET_HOSTS:
         raise FleetError(f"{source}: 'count' adds up to {fleet.host_count} hosts, more than "
                          f"{MAX_FLEET_HOSTS}")

@@ -12,6 +12,8 @@ one ``createrepo`` subtask per arch.
 
 from __future__ import annotations
 
+from discomy.placement.schedule import buildarch_weight as _buildarch_weight
+
 # koji/__init__.py: PRIO_DEFAULT; lower numbers run first
 PRIO_DEFAULT = 20
 # kojihub/kojihub.py make_task: a subtask defaults to its parent's priority minus one
@@ -38,8 +40,9 @@ OPEN_WEIGHT = (0.2, 1.0, 1.5, 1.0, 0.1, 1.5)
 
 def buildarch_weight(average_seconds: float) -> float:
     """A running buildArch task's weight (builder/kojid ``BuildArchTask.updateWeight``):
-    1.5 plus 0.75 per hour of the package's average build, at most 18 more."""
-    return OPEN_WEIGHT[BUILDARCH] + min(18.0, max(0.0, average_seconds) / 4800.0)
+    1.5 plus 0.75 per hour of the package's average build, at most 18 more. The hub
+    plugin's pass weighs power jobs with the same function."""
+    return _buildarch_weight(average_seconds)
 
 
 # hub.conf defaults (kojihub/kojixmlrpc.py)

@@ -166,8 +166,10 @@ class SimConfig:
     ``repo_regen_seconds`` is one ``createrepo`` task (one arch) on the reference
     builder, ``srpm_seconds`` and ``tag_seconds`` the other subtasks of a build.
     ``regen_mode`` ``serial`` is one regeneration at a time (``MaxRepoTasks = 1``),
-    ``pipelined`` koji's default ``MaxRepoTasks``. ``max_in_flight`` caps the builds
-    a campaign has submitted and not yet seen in the repo (None: no cap).
+    ``pipelined`` the hub's ``MaxRepoTasks`` (``max_repo_tasks``). ``max_in_flight``
+    caps the builds a campaign has submitted and not yet seen in the repo (None: no
+    cap). A fleet file's koji settings come in through
+    :meth:`discomy.planning.fleet.KojiSettings.sim_settings`.
     """
 
     repo_regen_seconds: float = DEFAULT_REPO_REGEN_SECONDS
@@ -175,6 +177,7 @@ class SimConfig:
     arches: tuple = ()                       # build arches; empty = every fleet arch
     overcommit: float = km.CAPACITY_OVERCOMMIT
     maxjobs: int = km.MAXJOBS                # hub.conf MaxJobs (hosts that publish none)
+    max_repo_tasks: int = km.MAX_REPO_TASKS  # hub.conf MaxRepoTasks
     run_interval: float = km.RUN_INTERVAL
     sleeptime: float = km.KOJID_SLEEPTIME
     kojid_cycle_seconds: float = km.KOJID_CYCLE_SECONDS   # a kojid loop's own hub calls
@@ -208,7 +211,9 @@ class SimConfig:
                              f"got {short_repr(oc)}")
         fixed = {"repo_regen_seconds": regen, "arches": tuple(self.arches),
                  "overcommit": float(oc),
-                 "maxjobs": _number("maxjobs", self.maxjobs, 1, 1000, whole=True)}
+                 "maxjobs": _number("maxjobs", self.maxjobs, 1, 1000, whole=True),
+                 "max_repo_tasks": _number("max_repo_tasks", self.max_repo_tasks, 1, 1000,
+                                           whole=True)}
         for key in ("run_interval", "sleeptime", "kojira_seconds", "poll_seconds"):
             fixed[key] = _number(key, getattr(self, key), 0, 3600.0, low_included=False)
         fixed["kojid_cycle_seconds"] = _number("kojid_cycle_seconds",
@@ -226,9 +231,18 @@ class SimConfig:
         for key, value in fixed.items():
             object.__setattr__(self, key, value)
 
+    def koji_conf(self) -> dict:
+        """The koji settings this run assumes, named as koji's config files name them."""
+        return {"hub.conf": {"RunInterval": self.run_interval, "MaxJobs": self.maxjobs,
+                             "CapacityOvercommit": self.overcommit,
+                             "MaxRepoTasks": self.max_repo_tasks},
+                "kojid.conf": {"sleeptime": self.sleeptime},
+                "kojira.conf": {"sleeptime": self.kojira_seconds}}
+
     @property
-    def max_repo_tasks(self) -> int:
-        return 1 if self.regen_mode == "serial" else km.MAX_REPO_TASKS
+    def repo_tasks(self) -> int:
+        """newRepo tasks at once: one in ``serial`` mode, else ``max_repo_tasks``."""
+        return 1 if self.regen_mode == "serial" else self.max_repo_tasks
 
 
 @dataclass(frozen=True)
@@ -896,7 +910,7 @@ class _Simulation:
         self.kojira_at = None
         for r in self.req_open:
             # only the active requests' tasks count towards MaxRepoTasks
-            if len(self.req_running) >= self.config.max_repo_tasks:
+            if len(self.req_running) >= self.config.repo_tasks:
                 break
             if self.req_task[r] is None:
                 self.req_task[r] = self._new_task(km.NEWREPO, r, NOARCH, self.chan_repo,
