@@ -321,10 +321,18 @@ def test_work_room_counts_the_ordinary_tasks_a_load_leaves_room_for():
     from discomy.placement.schedule import buildarch_weight, work_room
     assert buildarch_weight(0) == 1.5 and buildarch_weight(3600) == 2.25
     assert buildarch_weight(48 * 3600) == 19.5 and buildarch_weight(-5) == 1.5
-    assert work_room(24.0, 0.0, 0, 10) == 10          # maxjobs binds
-    assert work_room(24.0, 19.5, 1, 10) == 3          # 19.5, 21, 22.5, 24: three admitted
-    assert work_room(24.0, 24.0, 1, 10) == 0 and work_room(24.0, 39.0, 2, 10) == 0
-    assert work_room(24.0, 0.0, 10, 10) == 0
+    # koji's test for a free task (weight 1.0, overcommit 5): capacity - load > 0
+    assert work_room(24.0, 0.0, 0, 10, 0.0) == 10          # maxjobs binds
+    assert work_room(24.0, 19.5, 1, 10, 0.0) == 3          # at 19.5, 21 and 22.5
+    assert work_room(24.0, 24.0, 1, 10, 0.0) == 0 and work_room(24.0, 39.0, 2, 10, 0.0) == 0
+    assert work_room(24.0, 0.0, 10, 10, 0.0) == 0
+    # a task that needs spare capacity (weight above the overcommit) is admitted less
+    assert work_room(24.0, 19.5, 1, 10, 1.0) == 3 and work_room(24.0, 21.0, 1, 10, 3.0) == 0
+    # the estimator's slots per host are the same count from an idle host
+    from discomy.planning.fleet import HostGroup, task_slots
+    assert task_slots(HostGroup("z", 1, ("s390x",), 1.0, 24.0, 10)) == 10
+    assert task_slots(HostGroup("v", 1, ("x86_64",), 1.0, 4.0, 10)) == \
+        work_room(4.0, 0.0, 0, 10, 0.0) == 3
 
 
 def slow_and_busy_fast(fast_speed=2.0):

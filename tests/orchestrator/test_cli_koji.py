@@ -95,8 +95,9 @@ def test_dry_run_on_a_hub_with_discomy_hub_runs_with_the_hubs_own_settings(setup
     assert dry.returncode == 0, dry.stderr
     eta = json.loads(dry.stdout)["eta"]
     assert eta["koji"]["hub.conf"]["RunInterval"] == 60 and eta["koji"]["hub.conf"]["MaxJobs"] == 15
-    assert "hub.conf RunInterval -4 is not a whole number from 1 to 3600" in dry.stderr
-    assert "hub.conf MaxJobs 'lots'" in dry.stderr
+    assert "hub.conf 'RunInterval' must be a whole number from 1 to 3600, got -4; koji's " \
+           "default is used" in dry.stderr
+    assert "hub.conf 'MaxJobs' must be a whole number from 1 to 1000, got 'lots'" in dry.stderr
 
 
 def test_dry_run_ignores_nan_and_absurd_numbers_from_koji_with_a_warning(setup, hub):

@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional
 
+from discomy.placement.schedule import BUILDARCH_OPEN_WEIGHT
+
 SMP_MACRO = "%_smp_build_ncpus"
 CROSS_KEYS = ("add", "preinstall", "no_reinstall")
 _PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-()/:]*$")
@@ -37,7 +39,7 @@ class BuildoptsError(ValueError):
     """Bad build-option settings; the message names the key."""
 
 
-BUILDARCH_WEIGHT = 1.5                   # koji's base buildArch weight, before updateWeight
+BUILDARCH_WEIGHT = BUILDARCH_OPEN_WEIGHT  # koji's base buildArch weight, before updateWeight
 
 
 @dataclass(frozen=True)

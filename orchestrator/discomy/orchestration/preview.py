@@ -6,8 +6,8 @@ a change affects, and how long it takes on a fleet.
 The fleet is a fleet file's (read by the caller) or koji's: its enabled hosts
 with the host data their builders publish (:func:`koji_hosts`, the same rows
 the API's fleet view shows) and, on a hub that runs discomy_hub, the hub's own
-scheduler settings (``discomy.schedulerSettings``). When neither is at hand the ETA is left out and
-the preview says why.
+scheduler settings (``discomy.schedulerSettings``). When neither is at hand the ETA
+is left out and the preview says why.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def koji_fleet(session, target: str) -> tuple:
             try:    # the hub's own RunInterval, MaxJobs, ... (a plugin older than the call: none)
                 settings = session.discomy.schedulerSettings()
             except koji.GenericError:
-                settings = None
+                pass
     except (KojiBackendError, HubUnavailable, koji.GenericError) + NETWORK_FAULTS as exc:
         raise NoKojiFleet(f"koji's hosts are unknown ({exc})") from None
     fleet, warnings = fleet_from_koji_hosts(hosts, data)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import heapq
-import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -219,6 +218,8 @@ def shortfall(capacity: float, load: float, ntasks: int, maxjobs: int,
 BUILDARCH_OPEN_WEIGHT = 1.5
 BUILDARCH_WEIGHT_PER_SECOND = 1.0 / 4800.0
 BUILDARCH_MAX_RAISE = 18.0
+# schemas/schema.sql: task.weight DEFAULT 1.0: a task is admitted at this weight
+FREE_TASK_WEIGHT = 1.0
 
 
 def buildarch_weight(seconds: float) -> float:
@@ -227,17 +228,20 @@ def buildarch_weight(seconds: float) -> float:
                                        max(0.0, seconds) * BUILDARCH_WEIGHT_PER_SECOND)
 
 
-def work_room(capacity: float, load: float, ntasks: int, maxjobs: int) -> int:
-    """How many more ordinary buildArch tasks a host takes at this load: each is
-    admitted while the load is below capacity (koji's test for a free task) and
-    then weighs at least the base buildArch weight."""
-    if load >= capacity or ntasks >= maxjobs:
-        return 0
-    return min(maxjobs - ntasks, math.ceil((capacity - load) / BUILDARCH_OPEN_WEIGHT))
-
-
 def admits(capacity: float, load: float, ntasks: int, maxjobs: int, min_avail: float) -> bool:
     return shortfall(capacity, load, ntasks, maxjobs, min_avail) is None
+
+
+def work_room(capacity: float, load: float, ntasks: int, maxjobs: int, min_avail: float,
+              weight: float = BUILDARCH_OPEN_WEIGHT) -> int:
+    """How many more tasks a host admits at this load, each by koji's test for a free
+    task needing ``min_avail`` and weighing ``weight`` once open (at least the base
+    buildArch weight: an ordinary build)."""
+    room = 0
+    while admits(capacity, load, ntasks + room, maxjobs, min_avail):
+        room += 1
+        load += weight
+    return room
 
 
 def has_room(p: PassState, i: int, min_avail: float, waiting: bool = False) -> bool:
@@ -553,6 +557,7 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
     speed: list = []
     keep_off: list = []
     raised: dict = {}       # host index -> weight its power jobs of this pass add once open
+    free_avail = min_available(FREE_TASK_WEIGHT, config)    # an ordinary task's admission
     for n, task in enumerate(free_tasks):
         gid = task_group[n]
         min_avail, waiting = group_base[gid][1], group_base[gid][4]
@@ -587,9 +592,10 @@ def schedule(free_tasks: Sequence[FreeTask], active_tasks: Sequence[ActiveTask],
                     cost = 0
                     if opened is not None:
                         load = p.load[i] + raised.get(i, 0.0)
-                        cost = work_room(p.capacity[i], load, p.ntasks[i], p.maxjobs[i]) - \
+                        cost = work_room(p.capacity[i], load, p.ntasks[i], p.maxjobs[i],
+                                         free_avail) - \
                             work_room(p.capacity[i], load + opened, p.ntasks[i] + 1,
-                                      p.maxjobs[i])
+                                      p.maxjobs[i], free_avail)
                     key = (pref, cost, -rank[i], i)
                     if best is None or key < best:
                         best = key

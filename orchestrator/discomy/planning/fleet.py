@@ -38,13 +38,14 @@ never ends: ``count`` 1..10,000 hosts per group and 100,000 in the fleet,
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from discomy.common.units import SizeError, parse_size_mb, short_repr
 from discomy.placement import PlacementConfig
-from discomy.placement.schedule import admits, min_available
+from discomy.placement.schedule import min_available, work_room
 from discomy.planning import kojimodel as km
 
 # koji's hub defaults (kojihub/kojixmlrpc.py): MaxJobs 15, CapacityOvercommit 5
@@ -91,10 +92,8 @@ class KojiSettings:
     kojira_seconds: float = km.KOJIRA_SLEEPTIME     # kojira.conf sleeptime
 
     def sim_settings(self) -> dict:
-        """The :class:`discomy.planning.simulator.SimConfig` keys these set."""
-        return {"run_interval": self.run_interval, "maxjobs": self.maxjobs,
-                "overcommit": self.overcommit, "max_repo_tasks": self.max_repo_tasks,
-                "sleeptime": self.sleeptime, "kojira_seconds": self.kojira_seconds}
+        """The :class:`discomy.planning.simulator.SimConfig` keys these set (the same names)."""
+        return dataclasses.asdict(self)
 
 
 # file -> key as that file spells it -> (KojiSettings field, kind, lowest, highest)
@@ -106,6 +105,20 @@ KOJI_KEYS = {
     "kojid.conf": {"sleeptime": ("sleeptime", int, 1, 3600)},
     "kojira.conf": {"sleeptime": ("kojira_seconds", int, 1, 3600)},
 }
+
+
+def koji_conf(values: Mapping) -> dict:
+    """Settings by field name (:class:`KojiSettings`, ``SimConfig``) as koji's config
+    files name them: ``{"hub.conf": {"RunInterval": 60, ...}, ...}``."""
+    return {conf: {key: values[field] for key, (field, *_) in keys.items()}
+            for conf, keys in KOJI_KEYS.items()}
+
+
+def _koji_value_error(key: str, value: Any, low: int, high: int) -> Optional[str]:
+    """Why ``value`` is not a setting koji would read (a whole number in bounds), or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return f"{key!r} must be a whole number from {low} to {high}, got {short_repr(value)}"
+    return None
 
 
 def koji_settings_from_data(data: Any, source: str = "fleet") -> KojiSettings:
@@ -132,9 +145,9 @@ def koji_settings_from_data(data: Any, source: str = "fleet") -> KojiSettings:
                              f"{', '.join(keys)}")
         for key, value in settings.items():
             field, kind, low, high = keys[key]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise FleetError(f"{where}: {key!r} must be a whole number from {low} to "
-                                 f"{high}, got {short_repr(value)}")
+            error = _koji_value_error(key, value, low, high)
+            if error:
+                raise FleetError(f"{where}: {error}")
             values[field] = kind(value)
     return KojiSettings(**values)
 
@@ -151,9 +164,9 @@ def koji_settings_from_hub(opts: Any) -> tuple:
         value = opts.get(key)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            warnings.append(f"hub.conf {key} {short_repr(value)} is not a whole number from "
-                            f"{low} to {high}; koji's default is used")
+        error = _koji_value_error(key, value, low, high)
+        if error:
+            warnings.append(f"hub.conf {error}; koji's default is used")
             continue
         values[field] = kind(value)
     return KojiSettings(**values), warnings
@@ -279,11 +292,7 @@ def task_slots(group: HostGroup, weight: float = 1.5,
     each free task is admitted at the task table's default weight (placement's test)
     and weighs ``weight`` once running."""
     min_avail = min_available(km.FREE_TASK_WEIGHT, PlacementConfig(capacity_overcommit=overcommit))
-    slots, load = 0, 0.0
-    while admits(group.capacity, load, slots, group.maxjobs, min_avail):
-        slots += 1
-        load += weight
-    return slots
+    return work_room(group.capacity, 0.0, 0, group.maxjobs, min_avail, weight)
 
 
 def fleet_from_koji_hosts(hosts: list, host_data: Optional[list] = None,

@@ -12,7 +12,11 @@ one ``createrepo`` subtask per arch.
 
 from __future__ import annotations
 
-from discomy.placement.schedule import buildarch_weight as _buildarch_weight
+# builder/kojid BuildArchTask.updateWeight: a running buildArch weighs 1.5 plus 0.75 per
+# hour of the package's average build, at most 18 more (the hub plugin's pass weighs
+# power jobs with the same function)
+from discomy.placement.schedule import (BUILDARCH_OPEN_WEIGHT, FREE_TASK_WEIGHT,  # noqa: F401
+                                        buildarch_weight)
 
 # koji/__init__.py: PRIO_DEFAULT; lower numbers run first
 PRIO_DEFAULT = 20
@@ -26,23 +30,15 @@ NEWREPO_PRIORITY = 15
 DEFAULT_CHANNEL = "default"
 CREATEREPO_CHANNEL = "createrepo"
 
-# schemas/schema.sql: task.weight DEFAULT 1.0, and make_task sets none: every task is
-# FREE and ASSIGNED at this weight, whatever it weighs once running
-FREE_TASK_WEIGHT = 1.0
+# FREE_TASK_WEIGHT (imported above): schemas/schema.sql task.weight DEFAULT 1.0, and
+# make_task sets none: every task is FREE and ASSIGNED at it, whatever it weighs once open
 
 # the weight kojid sets once a task is open (koji/daemon.py TaskManager.takeTask calls
 # host.setTaskWeight(handler.weight())): builder/kojid's _taskWeight per handler, koji/tasks.py
 # BaseTaskHandler's 1.0 where a handler sets none (tagBuild: "XXX - set weight?")
 BUILD, SRPM, BUILDARCH, TAG, NEWREPO, CREATEREPO = range(6)
 METHODS = ("build", "buildSRPMFromSCM", "buildArch", "tagBuild", "newRepo", "createrepo")
-OPEN_WEIGHT = (0.2, 1.0, 1.5, 1.0, 0.1, 1.5)
-
-
-def buildarch_weight(average_seconds: float) -> float:
-    """A running buildArch task's weight (builder/kojid ``BuildArchTask.updateWeight``):
-    1.5 plus 0.75 per hour of the package's average build, at most 18 more. The hub
-    plugin's pass weighs power jobs with the same function."""
-    return _buildarch_weight(average_seconds)
+OPEN_WEIGHT = (0.2, 1.0, BUILDARCH_OPEN_WEIGHT, 1.0, 0.1, 1.5)
 
 
 # hub.conf defaults (kojihub/kojixmlrpc.py)

@@ -75,7 +75,7 @@ from discomy.placement import (
 from discomy.placement.hostdata import BUILDROOT_PATH, HostData
 from discomy.placement.schedule import admits, min_available
 from discomy.planning import kojimodel as km
-from discomy.planning.fleet import MAX_CAPACITY, NOARCH, Fleet, task_slots
+from discomy.planning.fleet import MAX_CAPACITY, NOARCH, Fleet, koji_conf, task_slots
 from discomy.planning.priorities import BUILD_OVERHEAD_SECONDS, koji_priority, release_key
 
 POLICIES = ("koji-stock", "tiered", "discomy-stock-hub", "discomy")
@@ -233,11 +233,7 @@ class SimConfig:
 
     def koji_conf(self) -> dict:
         """The koji settings this run assumes, named as koji's config files name them."""
-        return {"hub.conf": {"RunInterval": self.run_interval, "MaxJobs": self.maxjobs,
-                             "CapacityOvercommit": self.overcommit,
-                             "MaxRepoTasks": self.max_repo_tasks},
-                "kojid.conf": {"sleeptime": self.sleeptime},
-                "kojira.conf": {"sleeptime": self.kojira_seconds}}
+        return koji_conf(vars(self))
 
     @property
     def repo_tasks(self) -> int:
